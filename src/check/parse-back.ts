@@ -1,0 +1,56 @@
+import { isDeepStrictEqual } from 'node:util';
+import { parse } from 'yaml';
+import { InternalError } from '../diagnostics/errors.ts';
+import type { HostPlan } from '../plan/model.ts';
+import type { Artifact } from '../render/artifact.ts';
+
+/**
+ * Parses each rendered artifact back and compares it with the data it was built from. A mismatch
+ * means the generator wrote something other than it meant (escaping, indentation, type coercion):
+ * our bug, reported as exit 3, never handed to a host.
+ */
+export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, data: { cloudConfig: unknown; preseed: unknown }): void {
+  for (const a of artifacts) {
+    switch (a.kind) {
+      case 'user-data':
+        expectYaml(a, data.cloudConfig, '#cloud-config\n');
+        break;
+      case 'preseed':
+        expectYaml(a, data.preseed);
+        break;
+      case 'sysctl':
+        expectEqual(a, parseKeyValueLines(a.text), plan.sysctl.map((s) => [s.key, s.value]));
+        break;
+    }
+  }
+}
+
+/** `key = value` lines of a sysctl.d file, comments and blank lines skipped. */
+export function parseKeyValueLines(text: string): [string, string][] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^[#;]/.test(l.trim()))
+    .map((l) => {
+      const i = l.indexOf('=');
+      return [l.slice(0, i).trim(), l.slice(i + 1).trim()];
+    });
+}
+
+function expectYaml(a: Artifact, expected: unknown, firstLine?: string): void {
+  if (firstLine && !a.text.startsWith(firstLine)) throw new InternalError(`${a.path} does not start with ${JSON.stringify(firstLine.trim())}`);
+  for (const version of ['1.1', '1.2'] as const) {
+    let parsed: unknown;
+    try {
+      parsed = parse(a.text, { version, uniqueKeys: true, strict: true });
+    } catch (e) {
+      throw new InternalError(`${a.path} is not valid YAML ${version}: ${(e as Error).message}`);
+    }
+    expectEqual(a, parsed, expected, ` under YAML ${version}`);
+  }
+}
+
+function expectEqual(a: Artifact, actual: unknown, expected: unknown, how = ''): void {
+  if (!isDeepStrictEqual(actual, expected)) {
+    throw new InternalError(`${a.path} does not read back as the data it was built from${how}`);
+  }
+}

@@ -1,0 +1,2 @@
+/** Artifact kinds `--artifact` accepts, in the order the README lists them. */
+export const ARTIFACT_KINDS = ['user-data', 'sysctl', 'limits', 'service-dropin', 'sysctl-apply', 'hide-instance-names', 'udev-txqueuelen', 'preseed'] as const;

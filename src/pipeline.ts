@@ -1,0 +1,91 @@
+import { checkArtifacts } from './check/parse-back.ts';
+import { DiagnosticBag, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.ts';
+import { ProfileError, UsageError } from './diagnostics/errors.ts';
+import { buildPlan } from './plan/build.ts';
+import type { HostPlan } from './plan/model.ts';
+import { headerLine, type Artifact } from './render/artifact.ts';
+import { renderHostFiles } from './render/host-files.ts';
+import { buildPreseed, renderPreseed } from './render/preseed.ts';
+import { buildCloudConfig, renderUserData } from './render/user-data.ts';
+import { linearize } from './resolve/inherit.ts';
+import { mergeLayers, type Merged } from './resolve/merge.ts';
+import type { Profile } from './schema/profile.ts';
+import { checkRules } from './schema/rules.ts';
+import { validateProfile } from './schema/validate.ts';
+import { locateProfile, type ProfileSearchPath } from './source/locate.ts';
+import { shippedProfilesDir } from './source/package-root.ts';
+import { GENERATOR_VERSION } from './version.ts';
+
+/** What the user asked for: a stack of profiles, and optionally their own profiles directory. */
+export interface StackRequest {
+  profiles: string[];
+  profilesDir?: string;
+}
+
+/** A validated stack: the profile, its merged data (for locating values) and the plan. */
+export interface ResolvedStack {
+  profile: Profile;
+  merged: Merged;
+  plan: HostPlan;
+  /** Warnings; errors would have thrown. */
+  diagnostics: Diagnostic[];
+}
+
+/** Every profile directory searched, the user's first. */
+export function searchPath(profilesDir?: string): ProfileSearchPath {
+  return { dirs: [...(profilesDir ? [profilesDir] : []), shippedProfilesDir()] };
+}
+
+/**
+ * locate → load → resolve → validate → rules → plan. Throws UsageError for an unknown requested
+ * profile, ProfileError with every diagnostic for an invalid stack.
+ */
+export function resolveStack(req: StackRequest): ResolvedStack {
+  if (req.profiles.length === 0) throw new UsageError('no profile given: use --profile NAME (see gen list)');
+  const search = searchPath(req.profilesDir);
+  const files = req.profiles.map((name) => {
+    const located = locateProfile(name, search);
+    if (!located.ok) throw new UsageError(located.reason);
+    return { name, file: located.file };
+  });
+  const bag = new DiagnosticBag();
+  const { layers } = linearize(files, search, bag);
+  const merged: Merged = mergeLayers(layers);
+  const hostLayers = layers.filter((l) => l.value.overlay !== true);
+  merged.fallback = hostLayers[0]?.source ?? layers[0]?.source;
+  if (!bag.hasErrors && layers.length > 0 && hostLayers.length === 0) {
+    const names = layers.map((l) => l.source.name).join(', ');
+    bag.error('OVERLAY_ALONE', `${names} ${layers.length === 1 ? 'is an overlay' : 'are overlays'}: stack it on a host profile, e.g. --profile incus-dense --profile ${layers.at(-1)!.source.name}`, { file: layers[0]!.source.display, line: 1, col: 1 });
+  }
+  const profile = bag.hasErrors ? undefined : validateProfile(merged, bag);
+  if (profile) checkRules(profile, merged, bag);
+  const diagnostics = sortDiagnostics(bag.items);
+  if (!profile || bag.hasErrors) throw new ProfileError(diagnostics);
+  const plan = buildPlan(profile, req.profiles, layers.map((l) => l.source.name));
+  return { profile, merged, plan, diagnostics };
+}
+
+/** Every artifact of a stack, rendered and checked. */
+export interface Generated {
+  stack: ResolvedStack;
+  artifacts: Artifact[];
+}
+
+/** Renders every artifact for a resolved stack and parses each back (InternalError on mismatch). */
+export function renderStack(stack: ResolvedStack): Generated {
+  const { plan } = stack;
+  const header = headerLine(plan.stack, GENERATOR_VERSION);
+  const hostFiles = renderHostFiles(plan, header);
+  const preseedData = buildPreseed(plan);
+  const preseed = renderPreseed(plan, header, preseedData);
+  const cloudConfig = buildCloudConfig(plan, hostFiles, preseed.text);
+  const userData = renderUserData(header, cloudConfig);
+  const artifacts = [userData, ...hostFiles, preseed];
+  checkArtifacts(artifacts, plan, { cloudConfig, preseed: preseedData });
+  return { stack, artifacts };
+}
+
+/** resolve + render, the whole job. */
+export function generate(req: StackRequest): Generated {
+  return renderStack(resolveStack(req));
+}

@@ -1,0 +1,91 @@
+import { supportsNicQueueTxLength } from '../schema/managers.ts';
+import type { Profile, SysctlValue } from '../schema/profile.ts';
+import { SYSCTL_FACTS } from '../schema/sysctl-catalog.ts';
+import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from './derive.ts';
+import { planManager, targetFacts } from './manager.ts';
+import type { HostPlan, SysctlSetting, TxqueuelenRule } from './model.ts';
+
+/** The documents' limits (KNOWLEDGE.md §2), used when a profile sets none. */
+const DEFAULT_LIMITS = { nofile: 1048576, memlock: 'unlimited' } as const;
+
+/**
+ * Turns a validated, rule-checked host profile into the plan every renderer works from. Pure:
+ * defaults and capacity-derived values are decided here and nowhere else.
+ */
+export function buildPlan(profile: Profile, stack: string[], layers: string[]): HostPlan {
+  const manager = planManager(profile);
+  const target = targetFacts(profile)!;
+  const instances = profile.capacity!.instances;
+  const bridgeName = profile.bridge?.name ?? `${manager.name}br0`;
+  const pools = Object.entries(profile.storage_pools ?? { default: { driver: 'dir' as const } }).map(([name, p]) => ({ name, ...p }));
+  const nicTxq = profile.instances?.nic_txqueuelen;
+  return {
+    stack,
+    layers,
+    manager,
+    target: { distro: profile.target!.distro, release: profile.target!.release, label: target.label, codename: target.codename, systemd: target.systemd },
+    capacity: { instances },
+    sysctl: planSysctl(profile, instances),
+    limits: {
+      nofile: profile.limits?.nofile ?? DEFAULT_LIMITS.nofile,
+      memlock: String(profile.limits?.memlock ?? DEFAULT_LIMITS.memlock),
+      ...(profile.limits?.nproc !== undefined ? { nproc: String(profile.limits.nproc) } : {}),
+    },
+    hideInstanceNames: profile.hide_instance_names ?? true,
+    txqueuelen: planTxqueuelen(profile, bridgeName),
+    bridge: {
+      name: bridgeName,
+      ipv4: profile.bridge?.ipv4 ?? 'none',
+      ipv6: profile.bridge?.ipv6 ?? 'none',
+      nat: profile.bridge?.nat ?? true,
+      ...(profile.bridge?.txqueuelen !== undefined ? { txqueuelen: profile.bridge.txqueuelen } : {}),
+    },
+    instances: {
+      idmapIsolated: profile.instances?.idmap_isolated ?? false,
+      nesting: profile.instances?.nesting ?? false,
+      ...(nicTxq !== undefined && supportsNicQueueTxLength(manager.name, manager.version) ? { nicTxqueuelen: nicTxq } : {}),
+      storagePool: profile.instances?.storage_pool ?? pools[0]!.name,
+    },
+    storagePools: pools,
+    server: {
+      ...(profile.server?.https_address !== undefined ? { httpsAddress: profile.server.https_address } : {}),
+      ...(profile.server?.images_auto_update_interval !== undefined ? { imagesAutoUpdateInterval: profile.server.images_auto_update_interval } : {}),
+    },
+  };
+}
+
+function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
+  const out = new Map<string, SysctlSetting>();
+  for (const [key, value] of Object.entries(profile.sysctl ?? {})) {
+    out.set(key, { key, value: sysctlText(value), mode: SYSCTL_FACTS[key]?.raise === false ? 'exact' : 'raise', from: { path: ['sysctl', key] } });
+  }
+  const derive = (key: string, value: number, why: string) => {
+    if (!out.has(key)) out.set(key, { key, value: String(value), mode: 'raise', from: { derived: why } });
+  };
+  const maxkeys = derivedMaxKeys(instances);
+  derive('kernel.keys.maxkeys', maxkeys, `greater than capacity.instances ${instances} with 25% headroom, at least 2000`);
+  const keys = Number(out.get('kernel.keys.maxkeys')!.value);
+  derive('kernel.keys.maxbytes', derivedMaxBytes(keys), `1000 bytes per key for kernel.keys.maxkeys ${keys}, at least 2000000`);
+  for (const family of ['ipv4', 'ipv6']) {
+    derive(`net.${family}.neigh.default.gc_thresh3`, derivedGcThresh3(instances), `twice capacity.instances ${instances}, rounded up to a power of two, at least 8192`);
+  }
+  out.set('kernel.dmesg_restrict', { key: 'kernel.dmesg_restrict', value: profile.dmesg_restrict ? '1' : '0', mode: 'exact', from: { path: ['dmesg_restrict'] } });
+  return [...out.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+function sysctlText(value: SysctlValue | undefined): string {
+  return String(value);
+}
+
+function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] {
+  const rules: TxqueuelenRule[] = [];
+  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (nic.txqueuelen === undefined || !nic.match) continue;
+    const match = nic.match.mac !== undefined ? { mac: nic.match.mac } : { name: nic.match.name! };
+    rules.push({ id, kind: 'nic', match, txqueuelen: nic.txqueuelen });
+  }
+  if (profile.bridge?.txqueuelen !== undefined) {
+    rules.push({ id: bridgeName, kind: 'bridge', match: { name: bridgeName }, txqueuelen: profile.bridge.txqueuelen });
+  }
+  return rules;
+}

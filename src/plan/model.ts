@@ -1,0 +1,40 @@
+import type { PathSegment } from '../source/position.ts';
+import type { ManagerPlan } from './manager.ts';
+
+/** Where a planned value came from: a path in the profile stack, or a derivation with its reason. */
+export type Provenance = { path: PathSegment[] } | { derived: string };
+
+/** One sysctl the host gets. `raise`: never lower a higher host value; `exact`: a choice, set as is. */
+export interface SysctlSetting {
+  key: string;
+  value: string;
+  mode: 'raise' | 'exact';
+  from: Provenance;
+}
+
+/** A udev match that gives matching interfaces a transmit queue length. */
+export interface TxqueuelenRule {
+  id: string;
+  kind: 'nic' | 'bridge';
+  match: { name: string } | { mac: string };
+  txqueuelen: number;
+}
+
+/** Everything the renderers need, fully defaulted and derived; no renderer makes a decision. */
+export interface HostPlan {
+  /** The profile names as requested, in order. */
+  stack: string[];
+  /** Every file merged, parents first. */
+  layers: string[];
+  manager: ManagerPlan;
+  target: { distro: 'debian' | 'ubuntu'; release: string; label: string; codename: string; systemd: number };
+  capacity: { instances: number };
+  sysctl: SysctlSetting[];
+  limits: { nofile: number; memlock: string; nproc?: string };
+  hideInstanceNames: boolean;
+  txqueuelen: TxqueuelenRule[];
+  bridge: { name: string; ipv4: string; ipv6: string; nat: boolean; txqueuelen?: number };
+  instances: { idmapIsolated: boolean; nesting: boolean; nicTxqueuelen?: number; storagePool: string };
+  storagePools: { name: string; driver: string; source?: string; size?: string }[];
+  server: { httpsAddress?: string; imagesAutoUpdateInterval?: number };
+}

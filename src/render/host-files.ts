@@ -1,0 +1,91 @@
+import { HOST_PATHS, serviceDropInPath } from '../plan/paths.ts';
+import type { HostPlan, SysctlSetting } from '../plan/model.ts';
+import { SYSCTL_FACTS, DMESG_RESTRICT_FACT } from '../schema/sysctl-catalog.ts';
+import type { Artifact } from './artifact.ts';
+import { renderTemplate } from './engine.ts';
+
+/**
+ * The files installed on the host (the same bytes go into user-data, the output tree and the
+ * Packer provisioners). Each renderer is a pure function of the plan.
+ */
+export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
+  const files: Artifact[] = [
+    {
+      kind: 'sysctl', path: `sysctl.d/${basename(HOST_PATHS.sysctl)}`, hostPath: HOST_PATHS.sysctl, mode: 0o644,
+      purpose: 'kernel settings (sysctl.d), applied raise-only at first boot',
+      text: renderTemplate('sysctl.conf', { header, settings: plan.sysctl.map((s) => ({ ...s, note: sysctlNote(s) })) }),
+    },
+    {
+      kind: 'limits', path: `limits.d/${basename(HOST_PATHS.limits)}`, hostPath: HOST_PATHS.limits, mode: 0o644,
+      purpose: 'PAM limits for login sessions (open files, locked memory)',
+      text: renderTemplate('limits.conf', { header, rows: limitRows(plan) }),
+    },
+    {
+      kind: 'service-dropin', path: `systemd/${plan.manager.unit}.d/60-born-tuned.conf`, hostPath: serviceDropInPath(plan.manager.unit), mode: 0o644,
+      purpose: `limits of the ${plan.manager.name} daemon (${plan.manager.unit})`,
+      text: renderTemplate('service-dropin.conf', { header, settings: serviceLimits(plan) }),
+    },
+    {
+      kind: 'sysctl-apply', path: `bin/${basename(HOST_PATHS.sysctlApply)}`, hostPath: HOST_PATHS.sysctlApply, mode: 0o755,
+      purpose: 'applies the sysctl file raise-only at first boot',
+      text: renderTemplate('sysctl-apply.sh', {}),
+    },
+  ];
+  if (plan.hideInstanceNames) {
+    files.push({
+      kind: 'hide-instance-names', path: `tmpfiles.d/${basename(HOST_PATHS.hideInstanceNames)}`, hostPath: HOST_PATHS.hideInstanceNames, mode: 0o644,
+      purpose: 'hides instance names (/proc/sched_debug, /sys/kernel/slab) at every boot before the manager starts',
+      text: renderTemplate('hide-instance-names.conf', { header }),
+    });
+  }
+  if (plan.txqueuelen.length > 0) {
+    files.push({
+      kind: 'udev-txqueuelen', path: `network/${basename(HOST_PATHS.udevTxqueuelen)}`, hostPath: HOST_PATHS.udevTxqueuelen, mode: 0o644,
+      purpose: 'transmit queue length of NICs and the bridge, at every boot and hotplug',
+      text: renderTemplate('txqueuelen.rules', {
+        header,
+        rules: plan.txqueuelen.map((r) => ({
+          note: `${r.kind === 'bridge' ? 'bridge' : `NIC ${r.id}`}: txqueuelen ${r.txqueuelen}`,
+          name: 'name' in r.match ? r.match.name : null,
+          mac: 'mac' in r.match ? r.match.mac : null,
+          txqueuelen: r.txqueuelen,
+        })),
+      }),
+    });
+  }
+  return files;
+}
+
+function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+function sysctlNote(s: SysctlSetting): string {
+  const fact = s.key === 'kernel.dmesg_restrict' ? DMESG_RESTRICT_FACT : SYSCTL_FACTS[s.key];
+  const origin = 'derived' in s.from ? `derived: ${s.from.derived}` : undefined;
+  if (!fact) return origin ?? 'set by the profile';
+  return [fact.why, `Kernel default ${fact.kernelDefault}.`, origin ? `Value ${origin}.` : undefined].filter(Boolean).join(' ');
+}
+
+function limitRows(plan: HostPlan): { domain: string; type: string; item: string; value: string }[] {
+  const items: [string, string][] = [['nofile', String(plan.limits.nofile)], ['memlock', plan.limits.memlock]];
+  if (plan.limits.nproc !== undefined) items.push(['nproc', plan.limits.nproc]);
+  const rows = [];
+  for (const domain of ['*', 'root']) {
+    for (const [item, value] of items) {
+      for (const type of ['soft', 'hard']) rows.push({ domain, type, item, value });
+    }
+  }
+  return rows;
+}
+
+function serviceLimits(plan: HostPlan): { key: string; value: string }[] {
+  const systemd = (v: string) => (v === 'unlimited' ? 'infinity' : v);
+  const settings = [
+    { key: 'LimitNOFILE', value: String(plan.limits.nofile) },
+    // limits.conf counts memlock in KiB, systemd in bytes.
+    { key: 'LimitMEMLOCK', value: plan.limits.memlock === 'unlimited' ? 'infinity' : String(Number(plan.limits.memlock) * 1024) },
+  ];
+  if (plan.limits.nproc !== undefined) settings.push({ key: 'LimitNPROC', value: systemd(plan.limits.nproc) });
+  return settings;
+}

@@ -1,0 +1,55 @@
+import type { HostPlan } from '../plan/model.ts';
+import type { Artifact } from './artifact.ts';
+import { renderTemplate } from './engine.ts';
+
+/** The preseed as data, in the shape of the manager's InitPreseed struct (only keys its version accepts). */
+export function buildPreseed(plan: HostPlan): Record<string, unknown> {
+  const config: Record<string, string> = {};
+  if (plan.server.httpsAddress !== undefined) config['core.https_address'] = plan.server.httpsAddress;
+  if (plan.server.imagesAutoUpdateInterval !== undefined) config['images.auto_update_interval'] = String(plan.server.imagesAutoUpdateInterval);
+
+  const bridge = plan.bridge;
+  const networkConfig: Record<string, string> = { 'ipv4.address': bridge.ipv4 };
+  if (bridge.ipv4 !== 'none') networkConfig['ipv4.nat'] = String(bridge.nat);
+  networkConfig['ipv6.address'] = bridge.ipv6;
+  if (bridge.ipv6 !== 'none') networkConfig['ipv6.nat'] = String(bridge.nat);
+
+  const profileConfig: Record<string, string> = {};
+  if (plan.instances.idmapIsolated) profileConfig['security.idmap.isolated'] = 'true';
+  if (plan.instances.nesting) profileConfig['security.nesting'] = 'true';
+
+  const nic: Record<string, string> = { name: 'eth0', network: bridge.name, type: 'nic' };
+  if (plan.instances.nicTxqueuelen !== undefined) nic['queue.tx.length'] = String(plan.instances.nicTxqueuelen);
+
+  const preseed: Record<string, unknown> = {};
+  if (Object.keys(config).length > 0) preseed.config = config;
+  preseed.networks = [{ name: bridge.name, type: 'bridge', config: networkConfig }];
+  preseed.storage_pools = plan.storagePools.map((p) => {
+    const poolConfig: Record<string, string> = {};
+    if (p.source !== undefined) poolConfig.source = p.source;
+    if (p.size !== undefined) poolConfig.size = p.size;
+    return { name: p.name, driver: p.driver, ...(Object.keys(poolConfig).length ? { config: poolConfig } : {}) };
+  });
+  preseed.profiles = [
+    {
+      name: 'default',
+      ...(Object.keys(profileConfig).length ? { config: profileConfig } : {}),
+      devices: {
+        root: { path: '/', pool: plan.instances.storagePool, type: 'disk' },
+        eth0: nic,
+      },
+    },
+  ];
+  return preseed;
+}
+
+/** The preseed file applied with `lxd init --preseed` / `incus admin init --preseed`. */
+export function renderPreseed(plan: HostPlan, header: string, preseed: Record<string, unknown>): Artifact {
+  return {
+    kind: 'preseed',
+    path: `preseed/${plan.manager.name}.yaml`,
+    mode: 0o600,
+    purpose: `${plan.manager.name} ${plan.manager.version} init preseed: storage pool, bridge, default profile`,
+    text: renderTemplate('preseed.yaml', { header, preseed }),
+  };
+}

@@ -1,0 +1,71 @@
+import { HOST_PATHS } from '../plan/paths.ts';
+import type { HostPlan } from '../plan/model.ts';
+import type { Artifact } from './artifact.ts';
+import { renderTemplate } from './engine.ts';
+import { shellQuote } from './helpers.ts';
+
+/**
+ * The cloud-config as data. write_files runs in cloud-init's init stage, before any package is
+ * installed; runcmd then does, in order: install the manager, reload systemd (drop-in), hide
+ * instance names, apply txqueuelen through udev, apply sysctl raise-only (after the install, whose
+ * packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
+ * Nothing waits for a reboot.
+ */
+export function buildCloudConfig(plan: HostPlan, hostFiles: readonly Artifact[], preseedText: string): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  const m = plan.manager;
+  if (m.deb?.backports) {
+    config.apt = { sources: { 'born-tuned-backports.list': { source: `deb $MIRROR ${m.deb.suite} main` } } };
+  }
+  config.write_files = [
+    ...hostFiles.filter((f) => f.hostPath).map((f) => writeFile(f.hostPath!, f.text, f.mode)),
+    writeFile(HOST_PATHS.preseed, preseedText, 0o600),
+  ];
+  config.runcmd = runCommands(plan, hostFiles);
+  return config;
+}
+
+function writeFile(path: string, content: string, mode: number) {
+  return { path, owner: 'root:root', permissions: `0${mode.toString(8)}`, content };
+}
+
+function runCommands(plan: HostPlan, hostFiles: readonly Artifact[]): string[][] {
+  const m = plan.manager;
+  const apt = (...args: string[]) => ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
+  const cmds: string[][] = [];
+  if (m.deb) {
+    cmds.push(apt('update'));
+    cmds.push(apt('install', '-y', ...(m.deb.backports ? ['-t', m.deb.suite] : []), ...m.deb.packages));
+  }
+  if (m.snapChannel) {
+    if (m.needsSnapd) cmds.push(apt('update'), apt('install', '-y', 'snapd'));
+    cmds.push(['snap', 'wait', 'system', 'seed.loaded']);
+    cmds.push(['snap', 'install', 'lxd', `--channel=${m.snapChannel}`]);
+  }
+  cmds.push(['systemctl', 'daemon-reload']);
+  if (hostFiles.some((f) => f.kind === 'hide-instance-names')) {
+    cmds.push(['systemd-tmpfiles', '--create', HOST_PATHS.hideInstanceNames]);
+  }
+  if (hostFiles.some((f) => f.kind === 'udev-txqueuelen')) {
+    cmds.push(['udevadm', 'control', '--reload']);
+    cmds.push(['udevadm', 'trigger', '--action=add', '--subsystem-match=net']);
+    cmds.push(['udevadm', 'settle']);
+  }
+  const exact = plan.sysctl.filter((s) => s.mode === 'exact').map((s) => s.key);
+  cmds.push([HOST_PATHS.sysctlApply, HOST_PATHS.sysctl, HOST_PATHS.sysctlKeepHigher, ...exact]);
+  cmds.push(['systemctl', 'try-restart', m.unit]);
+  cmds.push(m.waitReadyCommand);
+  cmds.push(['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]);
+  return cmds;
+}
+
+/** The `#cloud-config` document printed by `gen --profile NAME`. */
+export function renderUserData(header: string, config: Record<string, unknown>): Artifact {
+  return {
+    kind: 'user-data',
+    path: 'user-data',
+    mode: 0o600,
+    purpose: 'cloud-init user-data: tunes the host and initialises the manager at first boot',
+    text: renderTemplate('user-data', { header, config }),
+  };
+}

@@ -1,0 +1,43 @@
+/** Versions of each container manager this tool knows, and the features that depend on them. */
+export type ManagerName = 'lxd' | 'incus';
+
+export const KNOWN_VERSIONS: Readonly<Record<ManagerName, readonly string[]>> = {
+  lxd: ['5.0', '5.21', '6.1', '6.2', '6.3', '6.4', '6.5'],
+  incus: ['6.0', '6.1', '6.2', '6.3', '6.4', '6.5', '6.6', '6.7', '6.8', '6.9', '6.10', '6.11', '6.12', '6.13', '6.14', '6.15', '6.16', '6.17'],
+};
+
+/** Compares dotted versions numerically ("5.21" > "5.10"). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Features whose presence depends on the manager and its version (FACTS.md, "LXD / Incus preseed"). */
+export const FEATURES = {
+  /** NIC device option `queue.tx.length` (API extension network_txqueuelen). */
+  nicQueueTxLength: { lxd: '5.10', incus: '6.0' },
+  /** `core.trust_password`: removed in LXD 6.1, never in Incus. */
+  trustPassword: { lxd: { below: '6.1' }, incus: null },
+} as const;
+
+/** True when `manager` at `version` supports the NIC option `queue.tx.length`. */
+export function supportsNicQueueTxLength(manager: ManagerName, version: string): boolean {
+  return compareVersions(version, FEATURES.nicQueueTxLength[manager]) >= 0;
+}
+
+/** True when `manager` at `version` still accepts `core.trust_password`. */
+export function supportsTrustPassword(manager: ManagerName, version: string): boolean {
+  const rule = FEATURES.trustPassword[manager];
+  return rule !== null && compareVersions(version, rule.below) < 0;
+}
+
+/** The systemd unit that runs the daemon, which needs the limits drop-in. */
+export function managerUnit(manager: ManagerName, install: 'snap' | 'deb' | 'present'): string {
+  if (manager === 'lxd' && install === 'snap') return 'snap.lxd.daemon.service';
+  return `${manager}.service`;
+}

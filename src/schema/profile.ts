@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { SYSCTL_FACTS } from './sysctl-catalog.ts';
+
+/**
+ * The profile format. Every object is strict: an unknown key is an error (reported with a
+ * did-you-mean by the validator). Fields that a host needs but an overlay may leave out are
+ * optional here and required by `rules.ts` for a whole stack.
+ */
+
+const SAFE_INT_MESSAGE = 'must be a whole number no larger than 9007199254740991 (2^53-1)';
+const safeInt = () => z.number().int({ message: 'must be a whole number' }).max(Number.MAX_SAFE_INTEGER, { message: SAFE_INT_MESSAGE });
+const txqueuelen = () => safeInt().min(1).max(1_000_000, { message: 'txqueuelen above 1000000 is not a queue length any NIC uses; 10000 is the usual value for 10GbE' });
+
+/** An interface name or a udev glob over names: letters, digits and `_.:-`, plus `*?[]` wildcards. */
+const IFNAME_PATTERN = /^[A-Za-z0-9_.:*?[\]-]{1,15}$/;
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
+const IPV6_CIDR = /^[0-9a-fA-F:]{2,39}\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** host:port or [v6]:port, as LXD's core.https_address takes it. */
+const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]*)(:\d{1,5})?$/;
+
+/** A sysctl value: a whole number, or whitespace-free tokens separated by single spaces. */
+const SYSCTL_WORD = '[!"$-:<>-~]+';
+const SYSCTL_STRING = new RegExp(`^${SYSCTL_WORD}( ${SYSCTL_WORD})*$`);
+export const SysctlValueSchema = z.union([
+  safeInt().min(0, { message: 'must not be negative' }),
+  z.string().regex(SYSCTL_STRING, {
+    message: 'must be a number or printable words separated by single spaces (no "=", ";", "#" or line breaks)',
+  }),
+]);
+
+const knownSysctl = Object.fromEntries(
+  Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlValueSchema.optional()]),
+) as Record<string, z.ZodOptional<typeof SysctlValueSchema>>;
+
+export const SysctlSchema = z.object(knownSysctl).catchall(SysctlValueSchema);
+
+export const ManagerSchema = z.strictObject({
+  name: z.enum(['lxd', 'incus']),
+  version: z.string().regex(/^\d+\.\d+$/, { message: 'must look like "5.21" or "6.0"' }).optional(),
+  install: z.enum(['snap', 'deb', 'present']),
+});
+
+export const TargetSchema = z.strictObject({
+  distro: z.enum(['debian', 'ubuntu']),
+  release: z.string(),
+});
+
+export const CapacitySchema = z.strictObject({
+  instances: safeInt().min(1, { message: 'must be at least 1' }).max(100_000, { message: 'more than 100000 instances on one host is not a plan this tool can size' }),
+});
+
+export const LimitsSchema = z.strictObject({
+  nofile: safeInt().min(1024, { message: 'must be at least 1024 (below that, ordinary programs fail)' }).optional(),
+  memlock: z.union([safeInt().min(64, { message: 'must be at least 64 (KiB)' }), z.literal('unlimited')]).optional(),
+  nproc: z.union([safeInt().min(1024, { message: 'must be at least 1024' }), z.literal('unlimited')]).optional(),
+});
+
+export const NicMatchSchema = z.strictObject({
+  name: z.string().regex(IFNAME_PATTERN, { message: 'must be an interface name or glob of up to 15 characters from A-Z a-z 0-9 _ . : - * ? [ ]' }).optional(),
+  mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
+});
+
+export const NicSchema = z.strictObject({
+  match: NicMatchSchema.optional(),
+  txqueuelen: txqueuelen().optional(),
+});
+
+const bridgeAddress = (cidr: RegExp, what: string) =>
+  z.string().refine((s) => s === 'none' || cidr.test(s), { message: `must be "none" or an ${what} address with prefix length, like ${what === 'IPv4' ? '10.10.0.1/24' : 'fd42:1::1/64'}` });
+
+export const BridgeSchema = z.strictObject({
+  name: z.string().regex(IFNAME, { message: 'must be an interface name of up to 15 characters from A-Z a-z 0-9 _ . : -' }).optional(),
+  ipv4: bridgeAddress(IPV4_CIDR, 'IPv4').optional(),
+  ipv6: bridgeAddress(IPV6_CIDR, 'IPv6').optional(),
+  nat: z.boolean().optional(),
+  txqueuelen: txqueuelen().optional(),
+});
+
+export const InstancesSchema = z.strictObject({
+  idmap_isolated: z.boolean().optional(),
+  nesting: z.boolean().optional(),
+  nic_txqueuelen: txqueuelen().optional(),
+  storage_pool: z.string().regex(NAME, { message: 'must name a pool of storage_pools' }).optional(),
+});
+
+export const StoragePoolSchema = z.strictObject({
+  driver: z.enum(['dir', 'btrfs', 'lvm', 'zfs', 'ceph']),
+  source: z.string().regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, { message: 'must be an absolute path, a device or a pool/volume-group name' }).optional(),
+  size: z.string().regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' }).optional(),
+});
+
+export const ServerSchema = z.strictObject({
+  https_address: z.string().regex(LISTEN_ADDRESS, { message: 'must be an address and port like "[::]:8443" or "192.0.2.10:8443"' }).optional(),
+  images_auto_update_interval: safeInt().min(0).max(8760, { message: 'must be hours between 0 and 8760' }).optional(),
+});
+
+export const ProfileSchema = z.strictObject({
+  description: z.string().max(200).optional(),
+  overlay: z.boolean().optional(),
+  manager: ManagerSchema.optional(),
+  target: TargetSchema.optional(),
+  capacity: CapacitySchema.optional(),
+  limits: LimitsSchema.optional(),
+  sysctl: SysctlSchema.optional(),
+  hide_instance_names: z.boolean().optional(),
+  dmesg_restrict: z.boolean().optional(),
+  nics: z.record(z.string().regex(NAME, { message: 'NIC ids are lower-case names like "uplink"' }), NicSchema).optional(),
+  bridge: BridgeSchema.optional(),
+  instances: InstancesSchema.optional(),
+  storage_pools: z.record(z.string().regex(NAME, { message: 'pool names are lower-case names like "default"' }), StoragePoolSchema).optional(),
+  server: ServerSchema.optional(),
+});
+
+export type Profile = z.infer<typeof ProfileSchema>;
+export type SysctlValue = z.infer<typeof SysctlValueSchema>;
+
+/** Keys that `resolve` consumes before validation. */
+export const META_KEYS = ['extends'] as const;

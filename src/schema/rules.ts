@@ -1,0 +1,221 @@
+import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { didYouMean } from '../diagnostics/suggest.ts';
+import { derivedGcThresh3, derivedMaxKeys } from '../plan/derive.ts';
+import type { Merged } from '../resolve/merge.ts';
+import type { PathSegment } from '../source/position.ts';
+import { KNOWN_VERSIONS, supportsNicQueueTxLength } from './managers.ts';
+import type { Profile } from './profile.ts';
+import { SYSCTL_FACTS, SYSCTL_NAME } from './sysctl-catalog.ts';
+import { RELEASES, TARGETS } from './targets.ts';
+import { reportAt, whereIs } from './validate.ts';
+import { effectiveManagerVersion } from '../plan/manager.ts';
+
+const DEFAULT_NR_OPEN = 1048576;
+const BPF_JIT_LIMIT_MAX = 1_000_000_000;
+
+/**
+ * Cross-field rules that protect the host, run on a stack that passed the schema. Each rule reports
+ * at the value the user should change and names the number or setting to use.
+ */
+export function checkRules(profile: Profile, merged: Merged, bag: DiagnosticBag): void {
+  const ctx: RuleContext = { profile, merged, bag, at: (sev, code, path, msg, where = 'value') => reportAt(bag, merged, sev, code, path, msg, where) };
+  requireHostKeys(ctx);
+  checkTarget(ctx);
+  checkManager(ctx);
+  checkSysctl(ctx);
+  checkCapacity(ctx);
+  checkLimits(ctx);
+  checkNetwork(ctx);
+  checkStorage(ctx);
+}
+
+interface RuleContext {
+  profile: Profile;
+  merged: Merged;
+  bag: DiagnosticBag;
+  at: (severity: 'error' | 'warning', code: Parameters<DiagnosticBag['error']>[0], path: PathSegment[], message: string, where?: 'key' | 'value') => void;
+}
+
+function requireHostKeys({ profile, at }: RuleContext): void {
+  const required: [keyof Profile, string][] = [
+    ['manager', 'manager: {name: lxd|incus, install: snap|deb|present}'],
+    ['target', 'target: {distro: debian|ubuntu, release: "12"|"22.04"|"24.04"}'],
+    ['capacity', 'capacity: {instances: N}, the number of instances you plan on this host'],
+    ['dmesg_restrict', 'dmesg_restrict: true or false; true also hides dmesg from non-root users on the host, so the tool does not choose for you'],
+  ];
+  for (const [key, hint] of required) {
+    if (profile[key] === undefined) at('error', 'MISSING_KEY', [key], `the stack sets no ${key}: add ${hint}`, 'key');
+  }
+}
+
+function checkTarget({ profile, at }: RuleContext): void {
+  const t = profile.target;
+  if (!t) return;
+  const releases: readonly string[] = RELEASES[t.distro];
+  if (!releases.includes(t.release)) {
+    at('error', 'INVALID_VALUE', ['target', 'release'], `${t.distro} release "${t.release}" is not supported: use ${releases.map((r) => `"${r}"`).join(' or ')}`);
+  }
+}
+
+function checkManager({ profile, at }: RuleContext): void {
+  const m = profile.manager;
+  if (!m) return;
+  if (m.name === 'incus' && m.install === 'snap') {
+    at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'install'], 'Incus is not distributed as a snap: use install: deb or install: present');
+    return;
+  }
+  const target = profile.target ? TARGETS[`${profile.target.distro}/${profile.target.release}`] : undefined;
+  if (m.install === 'deb' && target) {
+    const pkg = target.debPackages[m.name];
+    if ('missing' in pkg) at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'install'], pkg.missing);
+    else if (m.version && m.version !== pkg.version) {
+      at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'version'],
+        `${target.label}'s ${m.name} package is ${pkg.version} (from ${pkg.suite}), not ${m.version}: set version: "${pkg.version}"${m.name === 'lxd' ? ' or install: snap' : ''}`);
+    }
+  }
+  if (m.version && !KNOWN_VERSIONS[m.name].includes(m.version)) {
+    at('error', 'INVALID_VALUE', ['manager', 'version'], `unknown ${m.name} version "${m.version}": known versions are ${KNOWN_VERSIONS[m.name].join(', ')}`);
+  }
+  if (m.install === 'present' && !m.version && !(target && 'version' in target.debPackages[m.name])) {
+    at('error', 'MISSING_KEY', ['manager'], `with install: present on this target, say which ${m.name} version is installed: add manager.version`, 'key');
+  }
+}
+
+function checkSysctl({ profile, merged, at }: RuleContext): void {
+  const sysctl = profile.sysctl ?? {};
+  for (const [key, value] of Object.entries(sysctl)) {
+    const path = ['sysctl', key];
+    if (key === 'kernel.dmesg_restrict') {
+      at('error', 'USE_TOP_LEVEL_KEY', path, 'set kernel.dmesg_restrict with the top-level dmesg_restrict: true|false, which records it as a deliberate choice', 'key');
+      continue;
+    }
+    const fact = SYSCTL_FACTS[key];
+    if (!fact) {
+      if (!SYSCTL_NAME.test(key)) {
+        at('error', 'INVALID_VALUE', path, `"${key}" is not a sysctl name: sysctl names are dot-separated words like net.core.somaxconn`, 'key');
+        continue;
+      }
+      const hint = didYouMean(key, Object.keys(SYSCTL_FACTS));
+      if (hint) at('error', 'UNKNOWN_KEY', path, `unknown sysctl "${key}" (did you mean "${hint}"?)`, 'key');
+      continue;
+    }
+    const parts = parseComponents(value);
+    if (!parts || parts.length !== fact.components) {
+      at('error', 'INVALID_VALUE', path, fact.components === 1
+        ? `${key} must be a whole number, not ${JSON.stringify(value)}`
+        : `${key} must be ${fact.components} whole numbers separated by spaces, like "182757 243679 365514"`);
+      continue;
+    }
+    if (key === 'net.core.bpf_jit_limit' && parts[0]! > BPF_JIT_LIMIT_MAX) {
+      at('error', 'BPF_JIT_LIMIT_TOO_HIGH', path,
+        `net.core.bpf_jit_limit ${parts[0]} is rejected by the kernel ("Invalid argument"), so the whole value would silently not apply; use at most 1000000000 (the current LXD and Incus value)`);
+      continue;
+    }
+    const bad = parts.find((p) => p < fact.min || p > fact.max);
+    if (bad !== undefined) {
+      at('error', 'OUT_OF_RANGE', path, `${key} ${bad} is out of range: use a value from ${fact.min} to ${fact.max}`);
+      continue;
+    }
+    if (fact.components === 3 && !(parts[0]! <= parts[1]! && parts[1]! <= parts[2]!)) {
+      at('error', 'INCONSISTENT_VALUES', path, `${key} must be ascending (min <= pressure <= max), got "${parts.join(' ')}"`);
+      continue;
+    }
+    const kernelDefault = Number(fact.kernelDefault);
+    if (fact.raise && Number.isFinite(kernelDefault) && parts[0]! < kernelDefault) {
+      at('warning', 'VALUE_BELOW_DEFAULT', path,
+        `${key} ${parts[0]} is below the kernel default ${fact.kernelDefault}; the point of setting it is to raise it, and first boot never lowers a value (raise-only), so it has no effect`);
+    }
+  }
+  for (const family of ['ipv4', 'ipv6']) {
+    const keys = [1, 2, 3].map((n) => `net.${family}.neigh.default.gc_thresh${n}`);
+    const values = keys.map((k) => numberOf(sysctl[k]));
+    for (let i = 0; i < 2; i++) {
+      const lo = values[i];
+      const hi = values[i + 1];
+      if (lo !== undefined && hi !== undefined && lo > hi) {
+        at('error', 'INCONSISTENT_VALUES', ['sysctl', keys[i]!], `${keys[i]} ${lo} is above ${keys[i + 1]} ${hi} (${whereIs(merged, ['sysctl', keys[i + 1]!])}): lower it or raise ${keys[i + 1]}`);
+      }
+    }
+  }
+}
+
+function checkCapacity({ profile, merged, at }: RuleContext): void {
+  const instances = profile.capacity?.instances;
+  if (instances === undefined) return;
+  const sysctl = profile.sysctl ?? {};
+  const where = whereIs(merged, ['capacity', 'instances']);
+  const maxkeys = numberOf(sysctl['kernel.keys.maxkeys']);
+  if (maxkeys !== undefined && maxkeys <= instances) {
+    at('error', 'CAPACITY_CONFLICT', ['sysctl', 'kernel.keys.maxkeys'],
+      `kernel.keys.maxkeys ${maxkeys} must be greater than capacity.instances ${instances} (${where}), or instances fail to start: use ${derivedMaxKeys(instances)}, or leave the key out and it is derived`);
+  }
+  for (const family of ['ipv4', 'ipv6']) {
+    const key = `net.${family}.neigh.default.gc_thresh3`;
+    const v = numberOf(sysctl[key]);
+    if (v !== undefined && v <= instances * 2) {
+      at('error', 'CAPACITY_CONFLICT', ['sysctl', key],
+        `${key} ${v} leaves no headroom for capacity.instances ${instances} (${where}): the neighbour table overflows and instances lose networking; use ${derivedGcThresh3(instances)}, or leave the key out and it is derived`);
+    }
+  }
+}
+
+function checkLimits({ profile, merged, at }: RuleContext): void {
+  const nofile = profile.limits?.nofile;
+  if (nofile === undefined) return;
+  const nrOpen = numberOf(profile.sysctl?.['fs.nr_open']) ?? DEFAULT_NR_OPEN;
+  if (nofile > nrOpen) {
+    const source = profile.sysctl?.['fs.nr_open'] !== undefined ? `fs.nr_open ${nrOpen} (${whereIs(merged, ['sysctl', 'fs.nr_open'])})` : `the kernel's fs.nr_open ${nrOpen}`;
+    at('error', 'NOFILE_ABOVE_NR_OPEN', ['limits', 'nofile'],
+      `limits.nofile ${nofile} is above ${source}: PAM cannot set it and every login fails; lower nofile to ${nrOpen} or raise sysctl fs.nr_open to at least ${nofile}`);
+  }
+}
+
+function checkNetwork({ profile, at }: RuleContext): void {
+  for (const [id, nic] of Object.entries(profile.nics ?? {})) {
+    const m = nic.match;
+    if (!m || (m.name === undefined) === (m.mac === undefined)) {
+      at('error', 'MISSING_KEY', ['nics', id, ...(m ? ['match'] : [])],
+        `NIC "${id}" needs match: with exactly one of name: (a name or glob like "enp5s0*") or mac: (like 52:54:00:12:34:56)`, 'key');
+    }
+  }
+  const nicTxq = profile.instances?.nic_txqueuelen;
+  const m = profile.manager;
+  if (nicTxq !== undefined && m) {
+    const version = effectiveManagerVersion(profile);
+    if (version && !supportsNicQueueTxLength(m.name, version)) {
+      at('warning', 'UNSUPPORTED_BY_VERSION', ['instances', 'nic_txqueuelen'],
+        `${m.name.toUpperCase()} ${version} has no NIC option queue.tx.length (added in LXD 5.10), so instances keep their default txqueuelen; use LXD 5.21 (install: snap) to apply it`);
+    }
+  }
+  if (profile.bridge && profile.manager && profile.bridge.ipv4 === undefined) {
+    at('error', 'MISSING_KEY', ['bridge'], 'bridge needs ipv4: an address with prefix like 10.10.0.1/24, or "none"; an explicit address keeps the manager from probing for a free subnet at first boot', 'key');
+  }
+}
+
+function checkStorage({ profile, at }: RuleContext): void {
+  const pools = profile.storage_pools ?? {};
+  for (const [name, pool] of Object.entries(pools)) {
+    if (pool.driver === 'dir' && pool.size !== undefined) {
+      at('error', 'INVALID_VALUE', ['storage_pools', name, 'size'], 'a dir pool has no size: remove size, or use driver btrfs, lvm or zfs for a loop-backed pool');
+    }
+  }
+  const wanted = profile.instances?.storage_pool;
+  if (wanted !== undefined && Object.keys(pools).length > 0 && !(wanted in pools)) {
+    at('error', 'INVALID_VALUE', ['instances', 'storage_pool'], `storage pool "${wanted}" is not defined: define it under storage_pools or use ${Object.keys(pools).map((p) => `"${p}"`).join(', ')}`);
+  }
+}
+
+/** The integers of a sysctl value ("1 2 3" or 42), or undefined when it is not all integers. */
+export function parseComponents(value: unknown): number[] | undefined {
+  if (typeof value === 'number') return [value];
+  if (typeof value !== 'string') return undefined;
+  const parts = value.split(' ');
+  if (!parts.every((p) => /^\d{1,16}$/.test(p))) return undefined;
+  const nums = parts.map(Number);
+  return nums.every(Number.isSafeInteger) ? nums : undefined;
+}
+
+function numberOf(value: unknown): number | undefined {
+  const parts = parseComponents(value);
+  return parts && parts.length === 1 ? parts[0] : undefined;
+}

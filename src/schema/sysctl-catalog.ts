@@ -1,0 +1,133 @@
+/**
+ * What the source documents say about each sysctl the tool knows (KNOWLEDGE.md §1, §3, §5, §6).
+ * The schema types these keys; the plan uses `raise` to apply them without lowering a higher host
+ * value; `explain` prints the rest.
+ */
+export interface SysctlFact {
+  /** The kernel's default, as the source documents give it. */
+  kernelDefault: string;
+  /** True when the point of setting the key is to raise a limit: a lower value gets a warning and
+   * first boot never lowers what the host already has. */
+  raise: boolean;
+  /** Smallest and largest value the key accepts (per component for vector values). */
+  min: number;
+  max: number;
+  /** Number of whitespace-separated integers the value has (tcp_mem has three). */
+  components: number;
+  why: string;
+  /** The error message this setting prevents, when the sources name one. */
+  prevents?: string;
+  source: string;
+}
+
+const INT_MAX = 2 ** 31 - 1;
+const LONG_MAX = Number.MAX_SAFE_INTEGER;
+
+export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = {
+  'fs.aio-max-nr': {
+    kernelDefault: '65536', raise: true, min: 0, max: LONG_MAX, components: 1,
+    why: 'Maximum concurrent asynchronous I/O operations; AIO-heavy workloads such as MySQL need more.',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'fs.file-max': {
+    kernelDefault: 'depends on memory', raise: true, min: 0, max: LONG_MAX, components: 1,
+    why: 'System-wide open file limit shared by the host and every container.',
+    prevents: '[Errno 23] Too many open files in system',
+    source: 'containers share the kernel (004)',
+  },
+  'fs.nr_open': {
+    kernelDefault: '1048576', raise: true, min: 1024, max: 2147483584, components: 1,
+    why: 'Per-process ceiling for RLIMIT_NOFILE: a nofile limit above it makes logins fail.',
+    source: 'kernel documentation (fs.nr_open); limits rule of this tool',
+  },
+  'fs.inotify.max_queued_events': {
+    kernelDefault: '16384', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Events that can be queued on one inotify instance.',
+    prevents: 'Failed to allocate directory watch: Too many open files',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'fs.inotify.max_user_instances': {
+    kernelDefault: '128', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'inotify instances per real user ID; containers running as the same host UID share it.',
+    prevents: 'Failed to allocate directory watch: Too many open files',
+    source: 'LXD production setup (000), Incus server settings (001), operators (002), 004',
+  },
+  'fs.inotify.max_user_watches': {
+    kernelDefault: '8192', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'inotify watches per real user ID; one container can exhaust the budget of the host.',
+    prevents: 'tail: inotify resources exhausted',
+    source: 'LXD production setup (000), Incus server settings (001), 004',
+  },
+  'kernel.keys.maxbytes': {
+    kernelDefault: '20000', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Maximum keyring size for non-root users.',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'kernel.keys.maxkeys': {
+    kernelDefault: '200', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Maximum keys for non-root users; must be greater than the number of instances.',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'net.core.bpf_jit_limit': {
+    kernelDefault: '264241152', raise: true, min: 0, max: 1_000_000_000, components: 1,
+    why: 'eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal.',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'net.core.netdev_max_backlog': {
+    kernelDefault: '1000', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Packets queued on receive before the kernel drops them; shared by every container.',
+    source: 'LXD network bandwidth tuning (000), 004',
+  },
+  'net.ipv4.tcp_mem': {
+    kernelDefault: 'depends on memory', raise: true, min: 0, max: LONG_MAX, components: 3,
+    why: 'TCP memory thresholds in pages (min, pressure, max); the bandwidth tuning raises them with the backlog.',
+    source: 'LXD network bandwidth tuning (000)',
+  },
+  'net.ipv4.neigh.default.gc_thresh1': {
+    kernelDefault: '128', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'ARP entries kept without garbage collection.',
+    source: 'kernel documentation (ip-sysctl)',
+  },
+  'net.ipv4.neigh.default.gc_thresh2': {
+    kernelDefault: '512', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Soft maximum of ARP entries.',
+    source: 'kernel documentation (ip-sysctl)',
+  },
+  'net.ipv4.neigh.default.gc_thresh3': {
+    kernelDefault: '1024', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Hard maximum of IPv4 ARP entries; raise it when the host has more than 1024 instances.',
+    prevents: 'neighbour: arp_cache: neighbor table overflow!',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'net.ipv6.neigh.default.gc_thresh1': {
+    kernelDefault: '128', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'IPv6 neighbour entries kept without garbage collection.',
+    source: 'kernel documentation (ip-sysctl)',
+  },
+  'net.ipv6.neigh.default.gc_thresh2': {
+    kernelDefault: '512', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Soft maximum of IPv6 neighbour entries.',
+    source: 'kernel documentation (ip-sysctl)',
+  },
+  'net.ipv6.neigh.default.gc_thresh3': {
+    kernelDefault: '1024', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Hard maximum of IPv6 neighbour entries; raise it when the host has more than 1024 instances.',
+    prevents: 'neighbour: ndisc_cache: neighbor table overflow!',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+  'vm.max_map_count': {
+    kernelDefault: '65530', raise: true, min: 0, max: INT_MAX, components: 1,
+    why: 'Memory map areas a process may have.',
+    source: 'LXD production setup (000), Incus server settings (001)',
+  },
+};
+
+/** The sysctl behind the top-level `dmesg_restrict` choice. */
+export const DMESG_RESTRICT_FACT: SysctlFact = {
+  kernelDefault: '0', raise: false, min: 0, max: 1, components: 1,
+  why: 'Denies containers the kernel ring buffer; it also denies it to non-root users on the host.',
+  source: 'LXD production setup (000), Incus server settings (001)',
+};
+
+/** Shape of a sysctl name: dot-separated words as /proc/sys has them. */
+export const SYSCTL_NAME = /^[a-z][a-z0-9_]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$/;

@@ -1,0 +1,143 @@
+import type { z } from 'zod';
+import type { $ZodIssue } from 'zod/v4/core';
+import { DiagnosticBag, type DiagnosticCode } from '../diagnostics/diagnostic.ts';
+import { didYouMean } from '../diagnostics/suggest.ts';
+import { originOf, type Merged } from '../resolve/merge.ts';
+import { formatPath, positionOf, type PathSegment } from '../source/position.ts';
+import { SYSCTL_FACTS } from './sysctl-catalog.ts';
+import { ProfileSchema, type Profile } from './profile.ts';
+
+/** Reports a diagnostic at the place in the stack's files where `path` was written. */
+export function reportAt(
+  bag: DiagnosticBag,
+  merged: Merged,
+  severity: 'error' | 'warning',
+  code: DiagnosticCode,
+  path: readonly PathSegment[],
+  message: string,
+  at: 'key' | 'value' = 'value',
+): void {
+  const source = originOf(merged.origins, path) ?? merged.fallback;
+  const pos = source ? positionOf(source, path, at) : undefined;
+  bag.add({ severity, code, message, path: formatPath(path), ...(source ? { file: source.display, ...pos } : {}) });
+}
+
+/** Where `path` is written, as `file:line`, for messages that mention a second value. */
+export function whereIs(merged: Merged, path: readonly PathSegment[]): string {
+  const source = originOf(merged.origins, path);
+  if (!source) return 'derived';
+  return `${source.display}:${positionOf(source, path).line}`;
+}
+
+/** Checks the merged stack against the schema; every issue becomes a located diagnostic. */
+export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | undefined {
+  const result = ProfileSchema.safeParse(merged.value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) reportIssue(issue, merged, bag, []);
+  return undefined;
+}
+
+function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefix: PathSegment[]): void {
+  const path = [...prefix, ...(issue.path as PathSegment[])];
+  const actual = valueAt(merged.value, path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      for (const key of issue.keys) {
+        const known = knownKeysAt(path);
+        const hint = didYouMean(key, known);
+        const where = path.length ? ` in ${formatPath(path)}` : '';
+        reportAt(bag, merged, 'error', 'UNKNOWN_KEY', [...path, key],
+          `unknown key "${key}"${where}${hint ? ` (did you mean "${hint}"?)` : `; known keys: ${known.join(', ')}`}`, 'key');
+      }
+      return;
+    case 'invalid_type':
+      if (actual === undefined) {
+        reportAt(bag, merged, 'error', 'MISSING_KEY', path, `${formatPath(path)} is required (${describeExpected(issue.expected)})`, 'key');
+      } else {
+        reportAt(bag, merged, 'error', 'INVALID_TYPE', path, `${formatPath(path)} must be ${describeExpected(issue.expected)}, not ${describeValue(actual)}`);
+      }
+      return;
+    case 'invalid_union': {
+      // Report the branch that matches the value's type, so "too big" is not hidden behind "expected string".
+      const branches = issue.errors.filter((errs) => !errs.every((e) => e.code === 'invalid_type' || e.code === 'invalid_value'));
+      if (branches.length === 1) {
+        for (const e of branches[0]!) reportIssue(e, merged, bag, path);
+        return;
+      }
+      reportAt(bag, merged, 'error', 'INVALID_TYPE', path, `${formatPath(path)} must be ${unionExpectation(path)}, not ${describeValue(actual)}`);
+      return;
+    }
+    case 'invalid_value':
+      reportAt(bag, merged, 'error', 'INVALID_VALUE', path,
+        `${formatPath(path)} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${describeValue(actual)}`);
+      return;
+    case 'too_big':
+    case 'too_small': {
+      const custom = !issue.message.startsWith('Too ');
+      const bound = issue.code === 'too_big' ? `at most ${issue.maximum}` : `at least ${issue.minimum}`;
+      reportAt(bag, merged, 'error', 'OUT_OF_RANGE', path, `${formatPath(path)} is ${describeValue(actual)}: ${custom ? issue.message : `must be ${bound}`}`);
+      return;
+    }
+    default:
+      reportAt(bag, merged, 'error', 'INVALID_VALUE', path, `${formatPath(path)} ${issue.message}${actual !== undefined ? ` (got ${describeValue(actual)})` : ''}`);
+  }
+}
+
+function unionExpectation(path: readonly PathSegment[]): string {
+  if (path[0] === 'sysctl') return 'a whole number or a string of words';
+  return 'a whole number or "unlimited"';
+}
+
+function describeExpected(expected: string): string {
+  return (
+    { object: 'a mapping', array: 'a list', number: 'a number', string: 'a string', boolean: 'true or false', int: 'a whole number' } as Record<string, string>
+  )[expected] ?? expected;
+}
+
+/** A short description of a value for messages: its kind and, for scalars, the value. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null (an empty value)';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v)}`;
+  return String(v);
+}
+
+function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
+  let v: unknown = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[seg as string];
+  }
+  return v;
+}
+
+/** Keys the schema allows at `path`, for did-you-mean hints. */
+export function knownKeysAt(path: readonly PathSegment[]): string[] {
+  let schema: z.ZodType | undefined = ProfileSchema;
+  for (const seg of path) {
+    schema = childSchema(schema, seg);
+    if (!schema) return [];
+  }
+  const def = unwrap(schema)?._zod.def as { type: string; shape?: Record<string, z.ZodType> } | undefined;
+  if (path.length === 1 && path[0] === 'sysctl') return Object.keys(SYSCTL_FACTS);
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+}
+
+function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+  let s = schema;
+  while (s && ['optional', 'default', 'nullable'].includes((s._zod.def as { type: string }).type)) {
+    s = (s._zod.def as unknown as { innerType: z.ZodType }).innerType;
+  }
+  return s;
+}
+
+function childSchema(schema: z.ZodType | undefined, seg: PathSegment): z.ZodType | undefined {
+  const s = unwrap(schema);
+  if (!s) return undefined;
+  const def = s._zod.def as unknown as { type: string; shape?: Record<string, z.ZodType>; valueType?: z.ZodType; element?: z.ZodType };
+  if (def.type === 'object') return def.shape?.[String(seg)];
+  if (def.type === 'record') return def.valueType;
+  if (def.type === 'array') return def.element;
+  return undefined;
+}

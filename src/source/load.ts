@@ -1,0 +1,114 @@
+import { readFileSync, statSync } from 'node:fs';
+import { Document, LineCounter, parseDocument, isMap } from 'yaml';
+import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { displayPath } from './locate.ts';
+
+/** One loaded profile file: its text, its YAML document and what it holds as plain data. */
+export interface Source {
+  /** Profile name (file name without `.yaml`). */
+  name: string;
+  /** Absolute path. */
+  file: string;
+  /** Path shown in diagnostics. */
+  display: string;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+  /** The document as plain data; undefined when it could not be read as a mapping. */
+  value: Record<string, unknown> | undefined;
+}
+
+/** Profiles larger than this are refused before parsing: no real profile comes close. */
+export const MAX_PROFILE_BYTES = 256 * 1024;
+/** Aliases allowed per document; more is how an alias bomb looks. */
+export const MAX_ALIAS_COUNT = 100;
+
+const YAML_CODE: Record<string, 'YAML_DUPLICATE_KEY' | 'YAML_TAB' | 'YAML_ALIAS'> = {
+  DUPLICATE_KEY: 'YAML_DUPLICATE_KEY',
+  TAB_AS_INDENT: 'YAML_TAB',
+  BAD_ALIAS: 'YAML_ALIAS',
+};
+
+/**
+ * Reads and parses one profile file. Problems (unreadable, too large, not UTF-8, YAML errors, not a
+ * mapping) go to `bag` with their position; the Source is returned when the file could be parsed.
+ */
+export function loadSource(name: string, file: string, bag: DiagnosticBag): Source | undefined {
+  const display = displayPath(file);
+  let bytes: Buffer;
+  try {
+    const st = statSync(file);
+    if (st.isDirectory()) {
+      bag.error('FILE_UNREADABLE', `${display} is a directory, not a profile file: give a .yaml file`, { file: display });
+      return undefined;
+    }
+    if (st.size > MAX_PROFILE_BYTES) {
+      bag.error('FILE_TOO_LARGE', `profile is ${st.size} bytes; profiles are limited to ${MAX_PROFILE_BYTES} bytes`, { file: display });
+      return undefined;
+    }
+    bytes = readFileSync(file);
+  } catch (e) {
+    bag.error('FILE_UNREADABLE', `cannot read the profile: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check that the file exists and is readable`, { file: display });
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    bag.error('YAML_SYNTAX', 'the file is not valid UTF-8: save it as UTF-8', { file: display, ...at });
+    return undefined;
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    uniqueKeys: true,
+    strict: true,
+    merge: false,
+    prettyErrors: false,
+    keepSourceTokens: false,
+  });
+  for (const err of doc.errors) {
+    const pos = lineCounter.linePos(err.pos[0]);
+    bag.error(YAML_CODE[err.code] ?? 'YAML_SYNTAX', yamlMessage(err.code, err.message), { file: display, line: pos.line, col: pos.col });
+  }
+  if (doc.errors.length > 0) return undefined;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    bag.error('YAML_ALIAS', `aliases expand too far (${(e as Error).message.split('.')[0]}): write the values out`, { file: display, line: 1, col: 1 });
+    return undefined;
+  }
+  if (!isMap(doc.contents)) {
+    const what = value === null || value === undefined ? 'empty' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+    const pos = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
+    bag.error('NOT_A_MAPPING', `the profile is ${what}; a profile is a mapping of keys such as manager:, sysctl:, limits:`, { file: display, ...pos });
+    return { name, file, display, doc, lineCounter, value: undefined };
+  }
+  return { name, file, display, doc, lineCounter, value: value as Record<string, unknown> };
+}
+
+function yamlMessage(code: string, message: string): string {
+  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML: indent with spaces';
+  if (code === 'DUPLICATE_KEY') return `${first}: keep one of them`;
+  return first;
+}
+
+/** Line and column of the first line that does not decode, pointing at its first non-ASCII byte. */
+function firstInvalidUtf8(bytes: Buffer): { line: number; col: number } {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let start = 0;
+  for (let line = 1; start <= bytes.length; line++) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const chunk = bytes.subarray(start, end);
+    try {
+      decoder.decode(chunk);
+    } catch {
+      return { line, col: chunk.findIndex((b) => b >= 0x80) + 1 };
+    }
+    start = end + 1;
+  }
+  return { line: 1, col: 1 };
+}

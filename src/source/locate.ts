@@ -1,0 +1,50 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative, isAbsolute } from 'node:path';
+import { didYouMean } from '../diagnostics/suggest.ts';
+
+/** Profile names are file names without `.yaml`; nothing that could leave the profiles directory. */
+export const PROFILE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** Where profiles are looked up, first match wins: the user's directory (if any), then the shipped one. */
+export interface ProfileSearchPath {
+  dirs: string[];
+}
+
+/** Result of looking a profile name up. */
+export type Located = { ok: true; file: string } | { ok: false; reason: string };
+
+/** Finds the file for a profile name, or says why there is none (with a did-you-mean). */
+export function locateProfile(name: string, search: ProfileSearchPath): Located {
+  if (!PROFILE_NAME.test(name) || name.includes('..')) {
+    return {
+      ok: false,
+      reason: `"${name}" is not a profile name: names use a-z, 0-9, ".", "_" and "-", start with a letter or digit, and name a file in the profiles directory`,
+    };
+  }
+  for (const dir of search.dirs) {
+    const file = join(dir, `${name}.yaml`);
+    if (existsSync(file)) return { ok: true, file };
+  }
+  const known = listProfileNames(search);
+  const hint = didYouMean(name, known);
+  return {
+    ok: false,
+    reason: `profile "${name}" not found in ${search.dirs.map(displayPath).join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}; known profiles: ${known.join(', ') || 'none'}`,
+  };
+}
+
+/** Every profile name visible on the search path, sorted. */
+export function listProfileNames(search: ProfileSearchPath): string[] {
+  const names = new Set<string>();
+  for (const dir of search.dirs) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) if (f.endsWith('.yaml')) names.add(f.slice(0, -'.yaml'.length));
+  }
+  return [...names].sort();
+}
+
+/** A path as the user should see it: relative to the working directory when inside it. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
