@@ -1,0 +1,115 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
+import { derivedGcThresh3, derivedMaxKeys } from '../src/plan/derive.ts';
+import { resolveStack } from '../src/pipeline.ts';
+import { mergeLayers } from '../src/resolve/merge.ts';
+import type { Source } from '../src/source/load.ts';
+
+const HOST = `manager: {name: incus, install: deb}
+target: {distro: debian, release: "12"}
+capacity: {instances: 10}
+dmesg_restrict: true
+bridge: {ipv4: 10.1.0.1/24}
+`;
+
+/** Writes profiles into a fresh directory and returns it. */
+function profiles(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'born-tuned-unit-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, `${name}.yaml`), text);
+  return dir;
+}
+
+function setting(stack: ReturnType<typeof resolveStack>, key: string) {
+  return stack.plan.sysctl.find((s) => s.key === key);
+}
+
+function errorsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ProfileError) return e.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code);
+    throw e;
+  }
+  return [];
+}
+
+test('merge: maps merge key by key, scalars override, lists replace', () => {
+  const src = {} as Source;
+  const m = mergeLayers([
+    { source: src, value: { a: { x: 1, y: 2 }, l: [1, 2, 3], s: 'one' } },
+    { source: src, value: { a: { y: 3, z: 4 }, l: [9], s: 'two' } },
+  ]);
+  assert.equal(m.value, { a: { x: 1, y: 3, z: 4 }, l: [9], s: 'two' });
+});
+
+test('extends: parents first, a shared parent merged once, later profiles win', () => {
+  const dir = profiles({
+    base: `${HOST}sysctl: {vm.max_map_count: 262144, fs.aio-max-nr: 100000}\n`,
+    a: 'extends: base\nsysctl: {fs.aio-max-nr: 200000}\n',
+    b: 'extends: [base]\noverlay: true\nsysctl: {vm.max_map_count: 300000}\n',
+  });
+  const stack = resolveStack({ profiles: ['a', 'b'], profilesDir: dir });
+  assert.equal(stack.plan.layers, ['base', 'a', 'b']);
+  assert.is(setting(stack, 'fs.aio-max-nr')!.value, '200000', 'base must not override a when b re-extends it');
+  assert.is(setting(stack, 'vm.max_map_count')!.value, '300000');
+});
+
+test('10gbe stacked on incus-dense adds txqueuelen on NICs, bridge, instances and the backlog sysctls', () => {
+  const stack = resolveStack({ profiles: ['incus-dense', '10gbe'] });
+  assert.equal(stack.plan.txqueuelen.map((r) => [r.kind, r.txqueuelen]), [['nic', 10000], ['bridge', 10000]]);
+  assert.is(stack.plan.instances.nicTxqueuelen, 10000);
+  assert.is(setting(stack, 'net.core.netdev_max_backlog')!.value, '182757');
+  assert.is(setting(stack, 'net.ipv4.tcp_mem')!.value, '182757 243679 365514');
+  const plain = resolveStack({ profiles: ['incus-dense'] });
+  assert.is(plain.plan.txqueuelen.length, 0);
+  assert.is(setting(plain, 'net.core.netdev_max_backlog'), undefined);
+});
+
+test('capacity derives maxkeys and gc_thresh3 when the profile leaves them out', () => {
+  assert.ok(derivedMaxKeys(2500) > 2500);
+  assert.ok(derivedGcThresh3(9000) > 9000);
+  const dir = profiles({ host: HOST.replace('instances: 10', 'instances: 6000') });
+  const stack = resolveStack({ profiles: ['host'], profilesDir: dir });
+  assert.is(setting(stack, 'kernel.keys.maxkeys')!.value, String(derivedMaxKeys(6000)));
+  assert.is(setting(stack, 'net.ipv4.neigh.default.gc_thresh3')!.value, '16384');
+  assert.is(setting(stack, 'net.ipv6.neigh.default.gc_thresh3')!.value, '16384');
+  assert.ok('derived' in setting(stack, 'kernel.keys.maxkeys')!.from);
+});
+
+test('rules: bpf_jit_limit cap, nofile above nr_open, capacity conflicts, dmesg_restrict in sysctl', () => {
+  const dir = profiles({
+    bpf: `${HOST}sysctl: {net.core.bpf_jit_limit: 3000000000}\n`,
+    nofile: `${HOST}limits: {nofile: 2000000}\n`,
+    nofileok: `${HOST}limits: {nofile: 2000000}\nsysctl: {fs.nr_open: 2000000}\n`,
+    keys: `${HOST}sysctl: {kernel.keys.maxkeys: 10}\n`,
+    dmesg: `${HOST}sysctl: {kernel.dmesg_restrict: 1}\n`,
+  });
+  assert.equal(errorsOf(() => resolveStack({ profiles: ['bpf'], profilesDir: dir })), ['BPF_JIT_LIMIT_TOO_HIGH']);
+  assert.equal(errorsOf(() => resolveStack({ profiles: ['nofile'], profilesDir: dir })), ['NOFILE_ABOVE_NR_OPEN']);
+  assert.equal(errorsOf(() => resolveStack({ profiles: ['nofileok'], profilesDir: dir })), []);
+  assert.equal(errorsOf(() => resolveStack({ profiles: ['keys'], profilesDir: dir })), ['CAPACITY_CONFLICT']);
+  assert.equal(errorsOf(() => resolveStack({ profiles: ['dmesg'], profilesDir: dir })), ['USE_TOP_LEVEL_KEY']);
+});
+
+test('a value below the kernel default of a raise key is a warning, not an error', () => {
+  const dir = profiles({ low: `${HOST}sysctl: {fs.inotify.max_user_watches: 100}\n` });
+  const stack = resolveStack({ profiles: ['low'], profilesDir: dir });
+  assert.equal(stack.diagnostics.map((d) => [d.severity, d.code]), [['warning', 'VALUE_BELOW_DEFAULT']]);
+});
+
+test('an unknown requested profile is a usage error; an overlay alone is a profile error', () => {
+  assert.throws(() => resolveStack({ profiles: ['nope'] }), (e: unknown) => e instanceof UsageError);
+  assert.equal(errorsOf(() => resolveStack({ profiles: ['10gbe'] })), ['OVERLAY_ALONE']);
+});
+
+test('dmesg_restrict is an exact choice; other known keys are raise-only', () => {
+  const stack = resolveStack({ profiles: ['lxd-small'] });
+  assert.is(setting(stack, 'kernel.dmesg_restrict')!.mode, 'exact');
+  assert.is(setting(stack, 'vm.max_map_count')!.mode, 'raise');
+});
+
+test.run();
