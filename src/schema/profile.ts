@@ -8,7 +8,8 @@ import { SYSCTL_FACTS } from './sysctl-catalog.ts';
  */
 
 const SAFE_INT_MESSAGE = 'must be a whole number no larger than 9007199254740991 (2^53-1)';
-const safeInt = () => z.number().int({ message: 'must be a whole number' }).max(Number.MAX_SAFE_INTEGER, { message: SAFE_INT_MESSAGE });
+// The 2^53 bound comes first: the validator reports one problem per value, the first found.
+const safeInt = () => z.number().max(Number.MAX_SAFE_INTEGER, { message: SAFE_INT_MESSAGE }).int({ message: 'must be a whole number' });
 const txqueuelen = () => safeInt().min(1).max(1_000_000, { message: 'txqueuelen above 1000000 is not a queue length any NIC uses; 10000 is the usual value for 10GbE' });
 
 /** An interface name or a udev glob over names: letters, digits and `_.:-`, plus `*?[]` wildcards. */

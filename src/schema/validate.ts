@@ -3,7 +3,7 @@ import type { $ZodIssue } from 'zod/v4/core';
 import { DiagnosticBag, type DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
 import { originOf, type Merged } from '../resolve/merge.ts';
-import { formatPath, positionOf, type PathSegment } from '../source/position.ts';
+import { formatPath, positionOf, scalarSourceAt, type PathSegment } from '../source/position.ts';
 import { SYSCTL_FACTS } from './sysctl-catalog.ts';
 import { ProfileSchema, type Profile } from './profile.ts';
 
@@ -33,13 +33,22 @@ export function whereIs(merged: Merged, path: readonly PathSegment[]): string {
 export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | undefined {
   const result = ProfileSchema.safeParse(merged.value);
   if (result.success) return result.data;
-  for (const issue of result.error.issues) reportIssue(issue, merged, bag, []);
+  // One problem per value is enough to fix it; zod may report several (e.g. not safe and not an int).
+  const reported = new Set<string>();
+  for (const issue of result.error.issues) {
+    const key = issue.code === 'unrecognized_keys' ? `${issue.path.join('\0')}\0${issue.keys.join('\0')}` : issue.path.join('\0');
+    if (reported.has(key)) continue;
+    reported.add(key);
+    reportIssue(issue, merged, bag, []);
+  }
   return undefined;
 }
 
 function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefix: PathSegment[]): void {
   const path = [...prefix, ...(issue.path as PathSegment[])];
-  const actual = valueAt(merged.value, path);
+  const value = valueAt(merged.value, path);
+  // A number beyond 2^53 was already rounded by the parser: show what the user wrote.
+  const actual = typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) ? new RawNumber(sourceTextAt(merged, path) ?? String(value)) : value;
   switch (issue.code) {
     case 'unrecognized_keys':
       for (const key of issue.keys) {
@@ -94,8 +103,19 @@ function describeExpected(expected: string): string {
   )[expected] ?? expected;
 }
 
+/** A number as written in the source, for numbers the parser could not represent exactly. */
+class RawNumber {
+  constructor(readonly text: string) {}
+}
+
+function sourceTextAt(merged: Merged, path: readonly PathSegment[]): string | undefined {
+  const source = originOf(merged.origins, path);
+  return source ? scalarSourceAt(source, path) : undefined;
+}
+
 /** A short description of a value for messages: its kind and, for scalars, the value. */
 export function describeValue(v: unknown): string {
+  if (v instanceof RawNumber) return v.text;
   if (v === null) return 'null (an empty value)';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';

@@ -69,7 +69,7 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
   });
   for (const err of doc.errors) {
     const pos = lineCounter.linePos(err.pos[0]);
-    bag.error(YAML_CODE[err.code] ?? 'YAML_SYNTAX', yamlMessage(err.code, err.message), { file: display, line: pos.line, col: pos.col });
+    bag.error(YAML_CODE[err.code] ?? 'YAML_SYNTAX', yamlMessage(err.code, err.message, keyAt(text, err.pos[0])), { file: display, line: pos.line, col: pos.col });
   }
   if (doc.errors.length > 0) return undefined;
   let value: unknown;
@@ -88,11 +88,17 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
   return { name, file, display, doc, lineCounter, value: value as Record<string, unknown> };
 }
 
-function yamlMessage(code: string, message: string): string {
+function yamlMessage(code: string, message: string, at: string): string {
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML: indent with spaces';
-  if (code === 'DUPLICATE_KEY') return `${first}: keep one of them`;
+  if (code === 'DUPLICATE_KEY') return `duplicate key ${JSON.stringify(at.trim())}: keep one of them`;
   return first;
+}
+
+/** The mapping key that starts at `offset` (up to its colon), for duplicate-key messages. */
+function keyAt(text: string, offset: number): string {
+  const rest = text.slice(offset);
+  return rest.slice(0, rest.search(/:(\s|$)|\n|$/)).trim();
 }
 
 /** Line and column of the first line that does not decode, pointing at its first non-ASCII byte. */

@@ -43,8 +43,9 @@ export function listProfileNames(search: ProfileSearchPath): string[] {
   return [...names].sort();
 }
 
-/** A path as the user should see it: relative to the working directory when inside it. */
+/** A path as the user should see it: relative to the working directory, so messages are the same
+ * in every checkout and editors can open them. */
 export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+  return rel === '' ? '.' : isAbsolute(rel) ? file : rel;
 }

@@ -55,3 +55,9 @@ export function formatPath(path: readonly PathSegment[]): string {
 export function pathKey(path: readonly PathSegment[]): string {
   return JSON.stringify(path);
 }
+
+/** The text of the scalar at `path` exactly as written in the file, if there is one. */
+export function scalarSourceAt(source: Source, path: readonly PathSegment[]): string | undefined {
+  const node = source.doc.getIn(path as PathSegment[], true);
+  return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+}
