@@ -7,6 +7,7 @@ import type { Diagnostic } from './diagnostics/diagnostic.ts';
 import { generate } from './pipeline.ts';
 import { GENERATOR_VERSION } from './version.ts';
 import { ARTIFACT_KINDS } from './commands/artifact-kinds.ts';
+import { writeTree } from './output/write.ts';
 
 /** Where the CLI writes; tests pass their own. */
 export interface Io {
@@ -30,8 +31,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option('-p, --profile <name>', 'profile to use; repeat to stack overlays (later wins)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones')
     .addOption(new Option('--artifact <kind>', 'print one artifact instead of user-data').choices(ARTIFACT_KINDS))
+    .option('-o, --out <dir>', 'write every artifact as a tree under DIR (atomically), with manifest.json')
+    .option('--force', 'with --out: replace a non-empty directory that gen did not write')
     .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', `\nArtifact kinds: ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile, 2 usage error, 3 internal error (a bug in gen).\n\nExample:\n  gen --profile incus-dense --profile 10gbe > user-data`)
+    .addHelpText('after', `\nArtifact kinds: ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile, 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense`)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined })
     .showSuggestionAfterError(true)
@@ -39,10 +42,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
   try {
     program.parse(argv, { from: 'user' });
-    const opts = program.opts<{ profile: string[]; profilesDir?: string; artifact?: string; format: Format }>();
+    const opts = program.opts<{ profile: string[]; profilesDir?: string; artifact?: string; out?: string; force?: boolean; format: Format }>();
     format = opts.format;
+    if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
+    if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
     const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir });
     report(io, format, result.stack.diagnostics);
+    if (opts.out !== undefined) {
+      writeTree(opts.out, result.tree, { force: opts.force });
+      io.stdout(`wrote ${result.tree.length} files to ${opts.out}\n`);
+      return ExitCode.ok;
+    }
     const kind = opts.artifact ?? 'user-data';
     const artifact = result.artifacts.find((a) => a.kind === kind);
     if (!artifact) throw new UsageError(`this stack has no ${kind} artifact (it has ${result.artifacts.map((a) => a.kind).join(', ')})`);

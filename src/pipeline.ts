@@ -5,6 +5,8 @@ import { buildPlan } from './plan/build.ts';
 import type { HostPlan } from './plan/model.ts';
 import { headerLine, type Artifact } from './render/artifact.ts';
 import { renderHostFiles } from './render/host-files.ts';
+import { renderPacker } from './render/packer.ts';
+import { renderManifest } from './output/manifest.ts';
 import { buildPreseed, renderPreseed } from './render/preseed.ts';
 import { buildCloudConfig, renderUserData } from './render/user-data.ts';
 import { linearize } from './resolve/inherit.ts';
@@ -69,6 +71,8 @@ export function resolveStack(req: StackRequest): ResolvedStack {
 export interface Generated {
   stack: ResolvedStack;
   artifacts: Artifact[];
+  /** The artifacts plus manifest.json, for `--out DIR`. */
+  tree: Artifact[];
 }
 
 /** Renders every artifact for a resolved stack and parses each back (InternalError on mismatch). */
@@ -80,9 +84,12 @@ export function renderStack(stack: ResolvedStack): Generated {
   const preseed = renderPreseed(plan, header, preseedData);
   const cloudConfig = buildCloudConfig(plan, hostFiles, preseed.text);
   const userData = renderUserData(header, cloudConfig);
-  const artifacts = [userData, ...hostFiles, preseed];
-  checkArtifacts(artifacts, plan, { cloudConfig, preseed: preseedData });
-  return { stack, artifacts };
+  const bakedConfig = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true });
+  const bakedUserData = { ...renderUserData(header, bakedConfig), kind: 'packer-user-data', path: 'packer/user-data', purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only' };
+  const artifacts = [userData, ...hostFiles, preseed, bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
+  checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData });
+  const tree = [...artifacts, renderManifest(plan.stack, GENERATOR_VERSION, artifacts)];
+  return { stack, artifacts, tree };
 }
 
 /** resolve + render, the whole job. */

@@ -11,9 +11,16 @@ import { shellQuote } from './helpers.ts';
  * packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
  * Nothing waits for a reboot.
  */
-export function buildCloudConfig(plan: HostPlan, hostFiles: readonly Artifact[], preseedText: string): Record<string, unknown> {
+export function buildCloudConfig(plan: HostPlan, hostFiles: readonly Artifact[], preseedText: string, opts: { baked?: boolean } = {}): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   const m = plan.manager;
+  // A baked image already has the manager and every host file (Packer provisioners): its first
+  // boot only applies the runtime steps and the preseed.
+  if (opts.baked) {
+    config.write_files = [writeFile(HOST_PATHS.preseed, preseedText, 0o600)];
+    config.runcmd = runCommands(plan, hostFiles, false);
+    return config;
+  }
   if (m.deb?.backports) {
     config.apt = { sources: { 'born-tuned-backports.list': { source: `deb $MIRROR ${m.deb.suite} main` } } };
   }
@@ -21,7 +28,7 @@ export function buildCloudConfig(plan: HostPlan, hostFiles: readonly Artifact[],
     ...hostFiles.filter((f) => f.hostPath).map((f) => writeFile(f.hostPath!, f.text, f.mode)),
     writeFile(HOST_PATHS.preseed, preseedText, 0o600),
   ];
-  config.runcmd = runCommands(plan, hostFiles);
+  config.runcmd = runCommands(plan, hostFiles, true);
   return config;
 }
 
@@ -29,15 +36,15 @@ function writeFile(path: string, content: string, mode: number) {
   return { path, owner: 'root:root', permissions: `0${mode.toString(8)}`, content };
 }
 
-function runCommands(plan: HostPlan, hostFiles: readonly Artifact[]): string[][] {
+function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: boolean): string[][] {
   const m = plan.manager;
   const apt = (...args: string[]) => ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
   const cmds: string[][] = [];
-  if (m.deb) {
+  if (install && m.deb) {
     cmds.push(apt('update'));
     cmds.push(apt('install', '-y', ...(m.deb.backports ? ['-t', m.deb.suite] : []), ...m.deb.packages));
   }
-  if (m.snapChannel) {
+  if (install && m.snapChannel) {
     if (m.needsSnapd) cmds.push(apt('update'), apt('install', '-y', 'snapd'));
     cmds.push(['snap', 'wait', 'system', 'seed.loaded']);
     cmds.push(['snap', 'install', 'lxd', `--channel=${m.snapChannel}`]);
