@@ -6,6 +6,7 @@ import type { HostPlan } from './plan/model.ts';
 import { headerLine, type Artifact } from './render/artifact.ts';
 import { renderHostFiles } from './render/host-files.ts';
 import { renderPacker } from './render/packer.ts';
+import { buildNetplan, renderNetplan } from './render/netplan.ts';
 import { renderManifest } from './output/manifest.ts';
 import { buildPreseed, renderPreseed } from './render/preseed.ts';
 import { buildCloudConfig, renderUserData } from './render/user-data.ts';
@@ -86,8 +87,10 @@ export function renderStack(stack: ResolvedStack): Generated {
   const userData = renderUserData(header, cloudConfig);
   const bakedConfig = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true });
   const bakedUserData = { ...renderUserData(header, bakedConfig), kind: 'packer-user-data', path: 'packer/user-data', purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only' };
-  const artifacts = [userData, ...hostFiles, preseed, bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
-  checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData });
+  const netplanData = buildNetplan(plan);
+  const netplan = netplanData ? [renderNetplan(header, netplanData)] : [];
+  const artifacts = [userData, ...hostFiles, ...netplan, preseed, bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
+  checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData, netplan: netplanData });
   const tree = [...artifacts, renderManifest(plan.stack, GENERATOR_VERSION, artifacts)];
   return { stack, artifacts, tree };
 }

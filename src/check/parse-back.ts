@@ -9,7 +9,7 @@ import type { Artifact } from '../render/artifact.ts';
  * means the generator wrote something other than it meant (escaping, indentation, type coercion):
  * our bug, reported as exit 3, never handed to a host.
  */
-export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, data: { cloudConfig: unknown; bakedConfig: unknown; preseed: unknown }): void {
+export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, data: { cloudConfig: unknown; bakedConfig: unknown; preseed: unknown; netplan: unknown }): void {
   for (const a of artifacts) {
     switch (a.kind) {
       case 'user-data':
@@ -17,6 +17,9 @@ export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, d
         break;
       case 'packer-user-data':
         expectYaml(a, data.bakedConfig, '#cloud-config\n');
+        break;
+      case 'netplan':
+        expectYaml(a, data.netplan);
         break;
       case 'preseed':
         expectYaml(a, data.preseed);

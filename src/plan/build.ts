@@ -3,7 +3,7 @@ import type { Profile, SysctlValue } from '../schema/profile.ts';
 import { SYSCTL_FACTS } from '../schema/sysctl-catalog.ts';
 import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from './derive.ts';
 import { planManager, targetFacts } from './manager.ts';
-import type { HostPlan, SysctlSetting, TxqueuelenRule } from './model.ts';
+import type { HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule } from './model.ts';
 
 /** The documents' limits (KNOWLEDGE.md §2), used when a profile sets none. */
 const DEFAULT_LIMITS = { nofile: 1048576, memlock: 'unlimited' } as const;
@@ -33,6 +33,7 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
     },
     hideInstanceNames: profile.hide_instance_names ?? true,
     txqueuelen: planTxqueuelen(profile, bridgeName),
+    addressing: planAddressing(profile),
     bridge: {
       name: bridgeName,
       ipv4: profile.bridge?.ipv4 ?? 'none',
@@ -88,4 +89,20 @@ function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] 
     rules.push({ id: bridgeName, kind: 'bridge', match: { name: bridgeName }, txqueuelen: profile.bridge.txqueuelen });
   }
   return rules;
+}
+
+function planAddressing(profile: Profile): NicAddressing[] {
+  const out: NicAddressing[] = [];
+  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!nic.match || (nic.dhcp4 === undefined && !nic.addresses?.length)) continue;
+    out.push({
+      id,
+      match: nic.match.mac !== undefined ? { mac: nic.match.mac } : { name: nic.match.name! },
+      dhcp4: nic.dhcp4 ?? false,
+      addresses: nic.addresses ?? [],
+      ...(nic.gateway !== undefined ? { gateway: nic.gateway } : {}),
+      nameservers: nic.nameservers ?? [],
+    });
+  }
+  return out;
 }

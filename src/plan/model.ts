@@ -20,6 +20,16 @@ export interface TxqueuelenRule {
   txqueuelen: number;
 }
 
+/** Host addressing of one NIC (rendered as netplan). */
+export interface NicAddressing {
+  id: string;
+  match: { name: string } | { mac: string };
+  dhcp4: boolean;
+  addresses: string[];
+  gateway?: string;
+  nameservers: string[];
+}
+
 /** Everything the renderers need, fully defaulted and derived; no renderer makes a decision. */
 export interface HostPlan {
   /** The profile names as requested, in order. */
@@ -33,6 +43,8 @@ export interface HostPlan {
   limits: { nofile: number; memlock: string; nproc?: string };
   hideInstanceNames: boolean;
   txqueuelen: TxqueuelenRule[];
+  /** NICs with addressing; empty when the profile leaves host networking to the platform. */
+  addressing: NicAddressing[];
   bridge: { name: string; ipv4: string; ipv6: string; nat: boolean; txqueuelen?: number };
   instances: { idmapIsolated: boolean; nesting: boolean; nicTxqueuelen?: number; storagePool: string };
   storagePools: { name: string; driver: string; source?: string; size?: string }[];

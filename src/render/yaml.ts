@@ -19,5 +19,6 @@ export function stringifyYaml(value: unknown): string {
     minContentWidth: 0,
     indentSeq: true,
     blockQuote: 'literal',
+    flowCollectionPadding: false,
   });
 }

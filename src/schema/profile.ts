@@ -64,9 +64,19 @@ export const NicMatchSchema = z.strictObject({
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
 });
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:]{2,39}$/;
+const hostAddress = z.string().refine((s) => IPV4_CIDR.test(s) || IPV6_CIDR.test(s), { message: 'must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64' });
+const ipAddress = z.string().refine((s) => IPV4.test(s) || IPV6.test(s), { message: 'must be an IPv4 or IPv6 address without prefix' });
+
 export const NicSchema = z.strictObject({
   match: NicMatchSchema.optional(),
   txqueuelen: txqueuelen().optional(),
+  /** Host addressing, rendered as a netplan file. */
+  dhcp4: z.boolean().optional(),
+  addresses: z.array(hostAddress).max(64).optional(),
+  gateway: ipAddress.optional(),
+  nameservers: z.array(ipAddress).max(8).optional(),
 });
 
 const bridgeAddress = (cidr: RegExp, what: string) =>

@@ -177,6 +177,13 @@ function checkNetwork({ profile, at }: RuleContext): void {
       at('error', 'MISSING_KEY', ['nics', id, ...(m ? ['match'] : [])],
         `NIC "${id}" needs match: with exactly one of name: (a name or glob like "enp5s0*") or mac: (like 52:54:00:12:34:56)`, 'key');
     }
+    if (nic.addresses?.length && m?.name !== undefined && /[*?[]/.test(m.name)) {
+      at('error', 'INVALID_VALUE', ['nics', id, 'addresses'],
+        `NIC "${id}" matches the glob "${m.name}", which can match several NICs, so it cannot carry static addresses: match one NIC by mac: or an exact name`);
+    }
+    if (nic.gateway !== undefined && !nic.addresses?.length) {
+      at('error', 'MISSING_KEY', ['nics', id, 'gateway'], `NIC "${id}" has a gateway but no addresses: add addresses, or use dhcp4: true without a gateway`, 'key');
+    }
   }
   const nicTxq = profile.instances?.nic_txqueuelen;
   const m = profile.manager;
