@@ -6,6 +6,7 @@ import type { HostPlan } from './plan/model.ts';
 import { headerLine, type Artifact } from './render/artifact.ts';
 import { renderHostFiles } from './render/host-files.ts';
 import { renderPacker } from './render/packer.ts';
+import { resolveSecrets } from './secrets/resolve.ts';
 import { buildNetplan, renderNetplan } from './render/netplan.ts';
 import { renderManifest } from './output/manifest.ts';
 import { buildPreseed, renderPreseed } from './render/preseed.ts';
@@ -81,7 +82,7 @@ export function renderStack(stack: ResolvedStack): Generated {
   const { plan } = stack;
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const hostFiles = renderHostFiles(plan, header);
-  const preseedData = buildPreseed(plan);
+  const preseedData = buildPreseed(plan, resolveSecrets({ trustPassword: plan.server.trustPassword }));
   const preseed = renderPreseed(plan, header, preseedData);
   const cloudConfig = buildCloudConfig(plan, hostFiles, preseed.text);
   const userData = renderUserData(header, cloudConfig);

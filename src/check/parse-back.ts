@@ -3,6 +3,7 @@ import { parse } from 'yaml';
 import { InternalError } from '../diagnostics/errors.ts';
 import type { HostPlan } from '../plan/model.ts';
 import type { Artifact } from '../render/artifact.ts';
+import { preseedProblems } from './preseed-keys.ts';
 
 /**
  * Parses each rendered artifact back and compares it with the data it was built from. A mismatch
@@ -21,9 +22,12 @@ export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, d
       case 'netplan':
         expectYaml(a, data.netplan);
         break;
-      case 'preseed':
+      case 'preseed': {
         expectYaml(a, data.preseed);
+        const problems = preseedProblems(data.preseed as Record<string, unknown>, plan.manager.name, plan.manager.version);
+        if (problems.length) throw new InternalError(`${a.path} has keys the manager would reject: ${problems.join('; ')}`);
         break;
+      }
       case 'sysctl':
         expectEqual(a, parseKeyValueLines(a.text), plan.sysctl.map((s) => [s.key, s.value]));
         break;

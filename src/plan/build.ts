@@ -51,6 +51,7 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
     server: {
       ...(profile.server?.https_address !== undefined ? { httpsAddress: profile.server.https_address } : {}),
       ...(profile.server?.images_auto_update_interval !== undefined ? { imagesAutoUpdateInterval: profile.server.images_auto_update_interval } : {}),
+      ...(profile.server?.trust_password !== undefined ? { trustPassword: profile.server.trust_password } : {}),
     },
   };
 }

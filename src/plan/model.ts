@@ -20,6 +20,9 @@ export interface TxqueuelenRule {
   txqueuelen: number;
 }
 
+/** Where a secret is read at render time; the plan never holds a secret's value. */
+export type SecretRef = { env: string } | { file: string };
+
 /** Host addressing of one NIC (rendered as netplan). */
 export interface NicAddressing {
   id: string;
@@ -48,5 +51,5 @@ export interface HostPlan {
   bridge: { name: string; ipv4: string; ipv6: string; nat: boolean; txqueuelen?: number };
   instances: { idmapIsolated: boolean; nesting: boolean; nicTxqueuelen?: number; storagePool: string };
   storagePools: { name: string; driver: string; source?: string; size?: string }[];
-  server: { httpsAddress?: string; imagesAutoUpdateInterval?: number };
+  server: { httpsAddress?: string; imagesAutoUpdateInterval?: number; trustPassword?: SecretRef };
 }

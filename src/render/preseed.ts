@@ -1,10 +1,12 @@
 import type { HostPlan } from '../plan/model.ts';
+import type { Secrets } from '../secrets/resolve.ts';
 import type { Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
 
 /** The preseed as data, in the shape of the manager's InitPreseed struct (only keys its version accepts). */
-export function buildPreseed(plan: HostPlan): Record<string, unknown> {
+export function buildPreseed(plan: HostPlan, secrets: Secrets): Record<string, unknown> {
   const config: Record<string, string> = {};
+  if (secrets.trustPassword !== undefined) config['core.trust_password'] = secrets.trustPassword;
   if (plan.server.httpsAddress !== undefined) config['core.https_address'] = plan.server.httpsAddress;
   if (plan.server.imagesAutoUpdateInterval !== undefined) config['images.auto_update_interval'] = String(plan.server.imagesAutoUpdateInterval);
 

@@ -103,7 +103,14 @@ export const StoragePoolSchema = z.strictObject({
   size: z.string().regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' }).optional(),
 });
 
+/** A secret is never written in a profile: the profile names where to read it at render time. */
+export const SecretRefSchema = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: 'must be an environment variable name like LXD_TRUST_PASSWORD' }) }),
+  z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
+]);
+
 export const ServerSchema = z.strictObject({
+  trust_password: SecretRefSchema.optional(),
   https_address: z.string().regex(LISTEN_ADDRESS, { message: 'must be an address and port like "[::]:8443" or "192.0.2.10:8443"' }).optional(),
   images_auto_update_interval: safeInt().min(0).max(8760, { message: 'must be hours between 0 and 8760' }).optional(),
 });

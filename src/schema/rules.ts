@@ -3,7 +3,7 @@ import { didYouMean } from '../diagnostics/suggest.ts';
 import { derivedGcThresh3, derivedMaxKeys } from '../plan/derive.ts';
 import type { Merged } from '../resolve/merge.ts';
 import type { PathSegment } from '../source/position.ts';
-import { KNOWN_VERSIONS, supportsNicQueueTxLength } from './managers.ts';
+import { KNOWN_VERSIONS, supportsNicQueueTxLength, supportsTrustPassword } from './managers.ts';
 import type { Profile } from './profile.ts';
 import { SYSCTL_FACTS, SYSCTL_NAME } from './sysctl-catalog.ts';
 import { RELEASES, TARGETS } from './targets.ts';
@@ -27,6 +27,7 @@ export function checkRules(profile: Profile, merged: Merged, bag: DiagnosticBag)
   checkLimits(ctx);
   checkNetwork(ctx);
   checkStorage(ctx);
+  checkSecrets(ctx);
 }
 
 interface RuleContext {
@@ -196,6 +197,17 @@ function checkNetwork({ profile, at }: RuleContext): void {
   }
   if (profile.bridge && profile.manager && profile.bridge.ipv4 === undefined) {
     at('error', 'MISSING_KEY', ['bridge'], 'bridge needs ipv4: an address with prefix like 10.10.0.1/24, or "none"; an explicit address keeps the manager from probing for a free subnet at first boot', 'key');
+  }
+}
+
+function checkSecrets({ profile, merged, at }: RuleContext): void {
+  const raw = (merged.value.server as Record<string, unknown> | undefined)?.trust_password;
+  const m = profile.manager;
+  if (raw === undefined || !m) return;
+  const version = effectiveManagerVersion(profile);
+  if (version && !supportsTrustPassword(m.name, version)) {
+    at('error', 'UNSUPPORTED_BY_VERSION', ['server', 'trust_password'],
+      `${m.name === 'incus' ? 'Incus has' : `LXD ${version} has`} no core.trust_password (${m.name === 'incus' ? 'it never had one' : 'removed in LXD 6.1'}): remove server.trust_password and add clients with join tokens (\`${m.name === 'incus' ? 'incus config trust add' : 'lxc config trust add'}\`)`, 'key');
   }
 }
 

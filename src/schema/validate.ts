@@ -46,6 +46,10 @@ export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | u
 
 function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefix: PathSegment[]): void {
   const path = [...prefix, ...(issue.path as PathSegment[])];
+  if (SECRET_KEYS.has(String(path[path.length - 1])) || SECRET_KEYS.has(String(path[path.length - 2]))) {
+    reportSecret(path.slice(0, path.findIndex((p) => SECRET_KEYS.has(String(p))) + 1), merged, bag);
+    return;
+  }
   const value = valueAt(merged.value, path);
   // A number beyond 2^53 was already rounded by the parser: show what the user wrote.
   const actual = typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) ? new RawNumber(sourceTextAt(merged, path) ?? String(value)) : value;
@@ -92,8 +96,19 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
   }
 }
 
+/** Keys that hold secrets by reference. Their values are never echoed in a message. */
+const SECRET_KEYS = new Set(['trust_password']);
+
+function reportSecret(path: PathSegment[], merged: Merged, bag: DiagnosticBag): void {
+  const inline = typeof valueAt(merged.value, path) === 'string';
+  reportAt(bag, merged, 'error', inline ? 'SECRET_INLINE' : 'INVALID_VALUE', path, inline
+    ? `${formatPath(path)} is written in the profile: secrets must not be in profile files (they get committed and copied); write {env: VARIABLE} or {file: /absolute/path} and provide the secret when you run gen`
+    : `${formatPath(path)} must be a reference: {env: VARIABLE} or {file: /absolute/path}`);
+}
+
 function unionExpectation(path: readonly PathSegment[]): string {
   if (path[0] === 'sysctl') return 'a whole number or a string of words';
+  if (path.at(-1) === 'trust_password') return 'a reference, {env: VARIABLE} or {file: /path}';
   return 'a whole number or "unlimited"';
 }
 

@@ -19,6 +19,10 @@
 # namespaces. On exit (also on errors and signals) dnsmasq/forkdns are
 # stopped by PID, then the daemon, and the temp dir is removed.
 #
+# A dir pool with a `source` outside the temp dir uses that host directory as
+# is (it must exist and be empty; the daemon creates its subdirectories there
+# and this script does not remove them).
+#
 # Exit status: 0 when the preseed was applied; 1 when the preseed (or the
 # daemon) failed, with the client's error message on stderr; 2 on bad usage.
 # Needs root, util-linux unshare, iproute2, jq.
@@ -181,9 +185,24 @@ unshare --mount --net --pid --fork --mount-proc --kill-child=SIGKILL --propagati
 	-- "$self" __ns-init "$manager" "$dir" </dev/null >"$dir/daemon.out" 2>&1 &
 unshare_pid=$!
 
+# The child of unshare (PID 1 in the new namespaces).
+child_of() {
+	local c p
+	if [[ -r /proc/$1/task/$1/children ]]; then
+		c=$(<"/proc/$1/task/$1/children")
+		echo "${c%% *}"
+		return 0
+	fi
+	for p in /proc/[0-9]*; do # kernels without CONFIG_PROC_CHILDREN
+		if [[ $(awk '/^PPid:/ { print $2 }' "$p/status" 2>/dev/null) == "$1" ]]; then
+			echo "${p#/proc/}"
+			return 0
+		fi
+	done
+}
+
 for ((i = 0; i < 100; i++)); do
-	init_pid=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null) || true
-	init_pid=${init_pid%% *}
+	init_pid=$(child_of "$unshare_pid")
 	[[ -n $init_pid ]] && break
 	alive "$unshare_pid" || break
 	sleep 0.05
