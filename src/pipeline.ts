@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { checkArtifacts } from './check/parse-back.ts';
 import { DiagnosticBag, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.ts';
 import { ProfileError, UsageError } from './diagnostics/errors.ts';
@@ -16,7 +18,7 @@ import { mergeLayers, type Merged } from './resolve/merge.ts';
 import type { Profile } from './schema/profile.ts';
 import { checkRules } from './schema/rules.ts';
 import { validateProfile } from './schema/validate.ts';
-import { locateProfile, type ProfileSearchPath } from './source/locate.ts';
+import { locateProfile, PROFILE_NAME, type ProfileSearchPath } from './source/locate.ts';
 import { shippedProfilesDir } from './source/package-root.ts';
 import { GENERATOR_VERSION } from './version.ts';
 
@@ -35,9 +37,29 @@ export interface ResolvedStack {
   diagnostics: Diagnostic[];
 }
 
-/** Every profile directory searched, the user's first. */
-export function searchPath(profilesDir?: string): ProfileSearchPath {
-  return { dirs: [...(profilesDir ? [profilesDir] : []), shippedProfilesDir()] };
+/** Every profile directory searched: directories of profiles given as paths, the user's, the shipped one. */
+export function searchPath(profilesDir?: string, extraDirs: string[] = []): ProfileSearchPath {
+  return { dirs: [...extraDirs, ...(profilesDir ? [profilesDir] : []), shippedProfilesDir()] };
+}
+
+/** `--profile ./my/host.yaml`: a path, told apart from a name by a "/" or a ".yaml" suffix. */
+export function isProfilePath(arg: string): boolean {
+  return arg.includes('/') || arg.endsWith('.yaml');
+}
+
+function requestedFile(arg: string): { name: string; file: string } {
+  if (!arg.endsWith('.yaml')) throw new UsageError(`"${arg}" is neither a profile name nor a path to a .yaml profile file`);
+  const file = resolve(arg);
+  let st;
+  try {
+    st = statSync(file);
+  } catch {
+    throw new UsageError(`profile file ${arg} does not exist`);
+  }
+  if (!st.isFile()) throw new UsageError(`${arg} is not a regular file: give a .yaml profile file`);
+  const name = basename(file, '.yaml');
+  if (!PROFILE_NAME.test(name)) throw new UsageError(`profile file names use a-z, 0-9, ".", "_" and "-" (they appear in every generated header): rename ${arg}`);
+  return { name, file };
 }
 
 /**
@@ -46,8 +68,11 @@ export function searchPath(profilesDir?: string): ProfileSearchPath {
  */
 export function resolveStack(req: StackRequest): ResolvedStack {
   if (req.profiles.length === 0) throw new UsageError('no profile given: use --profile NAME (see gen list)');
-  const search = searchPath(req.profilesDir);
+  const paths = req.profiles.filter(isProfilePath).map(requestedFile);
+  // A profile given as a path may extend its siblings, then the user's directory, then shipped ones.
+  const search = searchPath(req.profilesDir, [...new Set(paths.map((p) => dirname(p.file)))]);
   const files = req.profiles.map((name) => {
+    if (isProfilePath(name)) return requestedFile(name);
     const located = locateProfile(name, search);
     if (!located.ok) throw new UsageError(located.reason);
     return { name, file: located.file };
@@ -65,7 +90,7 @@ export function resolveStack(req: StackRequest): ResolvedStack {
   if (profile) checkRules(profile, merged, bag);
   const diagnostics = sortDiagnostics(bag.items);
   if (!profile || bag.hasErrors) throw new ProfileError(diagnostics);
-  const plan = buildPlan(profile, req.profiles, layers.map((l) => l.source.name));
+  const plan = buildPlan(profile, files.map((f) => f.name), layers.map((l) => l.source.name));
   return { profile, merged, plan, diagnostics };
 }
 

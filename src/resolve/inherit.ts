@@ -34,7 +34,7 @@ export function linearize(files: ReadonlyArray<{ name: string; file: string }>, 
       const at = { file: source.display, ...positionOf(source, path) };
       const located = locateProfile(parent, search);
       if (!located.ok) {
-        bag.error('EXTENDS_MISSING', `extends: ${located.reason}`, at);
+        bag.error(located.code === 'INVALID_PROFILE_NAME' ? 'INVALID_PROFILE_NAME' : 'EXTENDS_MISSING', `extends: ${located.reason}`, at);
         continue;
       }
       const loop = [...chain, source].findIndex((s) => s.file === located.file);

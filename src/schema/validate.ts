@@ -35,6 +35,16 @@ export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | u
   if (result.success) return result.data;
   // One problem per value is enough to fix it; zod may report several (e.g. not safe and not an int).
   const reported = new Set<string>();
+  // A required key reported missing because the user misspelled it is one problem, not two: the
+  // did-you-mean on the unknown key says it all.
+  for (const issue of result.error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = knownKeysAt(issue.path as PathSegment[]);
+    for (const key of issue.keys) {
+      const hint = didYouMean(key, known);
+      if (hint) reported.add([...issue.path, hint].join('\0'));
+    }
+  }
   for (const issue of result.error.issues) {
     const key = issue.code === 'unrecognized_keys' ? `${issue.path.join('\0')}\0${issue.keys.join('\0')}` : issue.path.join('\0');
     if (reported.has(key)) continue;
@@ -81,6 +91,10 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
       return;
     }
     case 'invalid_value':
+      if (actual === undefined) {
+        reportAt(bag, merged, 'error', 'MISSING_KEY', path, `${formatPath(path)} is required: one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, 'key');
+        return;
+      }
       reportAt(bag, merged, 'error', 'INVALID_VALUE', path,
         `${formatPath(path)} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${describeValue(actual)}`);
       return;
@@ -114,7 +128,7 @@ function unionExpectation(path: readonly PathSegment[]): string {
 
 function describeExpected(expected: string): string {
   return (
-    { object: 'a mapping', array: 'a list', number: 'a number', string: 'a string', boolean: 'true or false', int: 'a whole number' } as Record<string, string>
+    { object: 'a mapping', record: 'a mapping', array: 'a list', number: 'a number', string: 'a string', boolean: 'true or false', int: 'a whole number' } as Record<string, string>
   )[expected] ?? expected;
 }
 

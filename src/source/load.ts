@@ -19,6 +19,8 @@ export interface Source {
 
 /** Profiles larger than this are refused before parsing: no real profile comes close. */
 export const MAX_PROFILE_BYTES = 256 * 1024;
+/** Deepest nesting a profile may have; the schema itself needs 4. */
+export const MAX_DEPTH = 16;
 /** Aliases allowed per document; more is how an alias bomb looks. */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -39,6 +41,10 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
     const st = statSync(file);
     if (st.isDirectory()) {
       bag.error('FILE_UNREADABLE', `${display} is a directory, not a profile file: give a .yaml file`, { file: display });
+      return undefined;
+    }
+    if (!st.isFile()) {
+      bag.error('FILE_UNREADABLE', `${display} is not a regular file: give a .yaml file`, { file: display });
       return undefined;
     }
     if (st.size > MAX_PROFILE_BYTES) {
@@ -69,6 +75,10 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
   });
   for (const err of doc.errors) {
     const pos = lineCounter.linePos(err.pos[0]);
+    if (/call stack/i.test(err.message)) {
+      bag.error('YAML_SYNTAX', `the document nests too deeply to read; profiles are at most ${MAX_DEPTH} levels deep`, { file: display, line: pos.line, col: pos.col });
+      continue;
+    }
     bag.error(YAML_CODE[err.code] ?? 'YAML_SYNTAX', yamlMessage(err.code, err.message, keyAt(text, err.pos[0])), { file: display, line: pos.line, col: pos.col });
   }
   if (doc.errors.length > 0) return undefined;
@@ -77,6 +87,11 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
     bag.error('YAML_ALIAS', `aliases expand too far (${(e as Error).message.split('.')[0]}): write the values out`, { file: display, line: 1, col: 1 });
+    return undefined;
+  }
+  const depth = nestingDepth(value);
+  if (depth > MAX_DEPTH) {
+    bag.error('YAML_SYNTAX', `the document nests ${depth} levels deep; profiles are at most ${MAX_DEPTH} levels deep`, { file: display, line: 1, col: 1 });
     return undefined;
   }
   if (!isMap(doc.contents)) {
@@ -93,6 +108,13 @@ function yamlMessage(code: string, message: string, at: string): string {
   if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML: indent with spaces';
   if (code === 'DUPLICATE_KEY') return `duplicate key ${JSON.stringify(at.trim())}: keep one of them`;
   return first;
+}
+
+function nestingDepth(value: unknown, depth = 0): number {
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return depth;
+  let max = depth + 1;
+  for (const v of Object.values(value)) max = Math.max(max, nestingDepth(v, depth + 1));
+  return max;
 }
 
 /** The mapping key that starts at `offset` (up to its colon), for duplicate-key messages. */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { didYouMean } from '../diagnostics/suggest.ts';
 
@@ -11,24 +11,27 @@ export interface ProfileSearchPath {
 }
 
 /** Result of looking a profile name up. */
-export type Located = { ok: true; file: string } | { ok: false; reason: string };
+export type Located = { ok: true; file: string } | { ok: false; reason: string; code: 'INVALID_PROFILE_NAME' | 'UNKNOWN_PROFILE' };
 
 /** Finds the file for a profile name, or says why there is none (with a did-you-mean). */
 export function locateProfile(name: string, search: ProfileSearchPath): Located {
   if (!PROFILE_NAME.test(name) || name.includes('..')) {
     return {
       ok: false,
+      code: 'INVALID_PROFILE_NAME',
       reason: `"${name}" is not a profile name: names use a-z, 0-9, ".", "_" and "-", start with a letter or digit, and name a file in the profiles directory`,
     };
   }
   for (const dir of search.dirs) {
     const file = join(dir, `${name}.yaml`);
-    if (existsSync(file)) return { ok: true, file };
+    // lstat: a dangling symlink is a profile that cannot be read, not a missing one.
+    if (lexists(file)) return { ok: true, file };
   }
   const known = listProfileNames(search);
   const hint = didYouMean(name, known);
   return {
     ok: false,
+    code: 'UNKNOWN_PROFILE',
     reason: `profile "${name}" not found in ${search.dirs.map(displayPath).join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}; known profiles: ${known.join(', ') || 'none'}`,
   };
 }
@@ -48,4 +51,13 @@ export function listProfileNames(search: ProfileSearchPath): string[] {
 export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel === '' ? '.' : isAbsolute(rel) ? file : rel;
+}
+
+function lexists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
