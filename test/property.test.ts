@@ -1,0 +1,198 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse, stringify } from 'yaml';
+import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
+import { renderStack, resolveStack } from '../src/pipeline.ts';
+import { commentText, iniValue, shellQuote, udevValue, UnsafeValueError } from '../src/render/helpers.ts';
+import { stringifyYaml } from '../src/render/yaml.ts';
+
+/**
+ * Rendering cannot be escaped: hostile strings go into every helper and every profile string field
+ * that reaches an artifact; each artifact must parse back to exactly the intended data, or the
+ * profile must be rejected with a located error. Random valid profiles go through the whole pipeline.
+ * Case counts add up to more than 10,000 per run (printed at the end).
+ */
+let cases = 0;
+const count = (n: number) => {
+  cases += n;
+  return n;
+};
+
+/** Characters that break formats: YAML indicators, quotes, escapes, shell and template syntax, unicode. */
+const HOSTILE_PIECES = [': ', ' #', '- ', '---', '...', 'yes', 'no', 'on', 'off', 'y', '~', 'null', '0755', '0o17', '1:30', '1e3', '.inf', '"', "'", '\\', '\n', '\r\n', '\t', '${', '%{', '}', '$(id)', '`id`', '{{', '}}', '&a', '*a', '!tag', '|', '>', '@', '%', '[', ']', '{', '}', ',', '?', '=', ';', 'é', '日本', '\u2028', '\u00a0', ' ', '#cloud-config'];
+const hostileString = fc.array(fc.oneof(fc.constantFrom(...HOSTILE_PIECES), fc.string({ maxLength: 4 }), fc.string({ unit: 'grapheme', maxLength: 3 })), { maxLength: 8 }).map((a) => a.join(''));
+
+test('YAML serialization reads back identically under YAML 1.1 and 1.2', () => {
+  fc.assert(
+    fc.property(hostileString, fc.array(hostileString, { maxLength: 3 }), (s, list) => {
+      const data = { value: s, list, nested: { [s || 'k']: s } };
+      const text = stringifyYaml(data);
+      for (const version of ['1.1', '1.2'] as const) assert.equal(parse(text, { version }), data);
+    }),
+    { numRuns: count(3000) },
+  );
+});
+
+test('line-based values (sysctl, limits, systemd), comments and udev values are refused or stay one token', () => {
+  fc.assert(
+    fc.property(hostileString, (s) => {
+      for (const helper of [iniValue, commentText, udevValue]) {
+        let out: string;
+        try {
+          out = helper(s);
+        } catch (e) {
+          assert.ok(e instanceof UnsafeValueError);
+          continue;
+        }
+        assert.not.match(out, /[\r\n]/);
+        if (helper === udevValue) assert.is(out, `"${s}"`);
+        if (helper === iniValue) assert.is(out.trim(), s);
+      }
+    }),
+    { numRuns: count(3000) },
+  );
+});
+
+test('shell words: bash reads every single-quoted word back exactly', () => {
+  const words = fc.sample(hostileString.filter((s) => !s.includes('\0')), count(2000));
+  const script = `printf '%s\\0' ${words.map(shellQuote).join(' ')}`;
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(r.stdout.split('\0').slice(0, -1), words);
+});
+
+/** A minimal valid host profile, as data, into which one hostile value is placed. */
+function hostProfile(): Record<string, any> {
+  return {
+    manager: { name: 'incus', install: 'deb' },
+    target: { distro: 'debian', release: '12' },
+    capacity: { instances: 10 },
+    dmesg_restrict: true,
+    bridge: { name: 'incusbr0', ipv4: '10.1.0.1/24', txqueuelen: 10000 },
+    nics: { uplink: { match: { name: 'en*' }, txqueuelen: 10000 } },
+    storage_pools: { default: { driver: 'dir' } },
+  };
+}
+
+const FIELDS: [string, (p: Record<string, any>, v: string) => void][] = [
+  ['nics.uplink.match.name', (p, v) => (p.nics.uplink.match.name = v)],
+  ['nics.ID (key)', (p, v) => (p.nics = { [v]: { match: { name: 'en*' }, txqueuelen: 1000 } })],
+  ['nics.uplink.match.mac', (p, v) => (p.nics.uplink.match = { mac: v })],
+  ['bridge.name', (p, v) => (p.bridge.name = v)],
+  ['bridge.ipv4', (p, v) => (p.bridge.ipv4 = v)],
+  ['bridge.ipv6', (p, v) => (p.bridge.ipv6 = v)],
+  ['storage_pools.NAME (key)', (p, v) => (p.storage_pools = { [v]: { driver: 'dir' } })],
+  ['storage_pools.default.source', (p, v) => (p.storage_pools.default.source = v)],
+  ['server.https_address', (p, v) => (p.server = { https_address: v })],
+  ['sysctl KEY', (p, v) => (p.sysctl = { [v]: 1 })],
+  ['sysctl value', (p, v) => (p.sysctl = { 'net.core.somaxconn': v })],
+  ['description', (p, v) => (p.description = v)],
+  ['nics.uplink.addresses', (p, v) => (p.nics = { lan: { match: { mac: '52:54:00:00:00:01' }, addresses: [v] } })],
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'born-tuned-prop-'));
+
+/** Runs a profile through the whole pipeline: it must render (every artifact parsed back by the
+ * check stage) or be rejected with located diagnostics; nothing else may happen. */
+function throughPipeline(profile: Record<string, unknown>): 'rendered' | 'rejected' {
+  writeFileSync(join(dir, 'p.yaml'), stringify(profile));
+  try {
+    const generated = renderStack(resolveStack({ profiles: ['p'], profilesDir: dir }));
+    assert.ok(generated.artifacts.length > 5);
+    return 'rendered';
+  } catch (e) {
+    if (!(e instanceof ProfileError)) throw e;
+    assert.ok(e.diagnostics.some((d) => d.severity === 'error'));
+    for (const d of e.diagnostics) assert.ok(d.file && d.line && d.col, `unlocated: ${d.message}`);
+    return 'rejected';
+  }
+}
+
+for (const [field, set] of FIELDS) {
+  test(`hostile ${field}: rendered and read back exactly, or rejected at its line`, () => {
+    fc.assert(
+      fc.property(hostileString, (v) => {
+        const p = hostProfile();
+        set(p, v);
+        throughPipeline(p);
+      }),
+      { numRuns: count(120) },
+    );
+  });
+}
+
+test('hostile secret values reach the preseed as exactly the same string', () => {
+  fc.assert(
+    fc.property(hostileString.filter((s) => s !== '' && !/[\0\r\n]/.test(s)), (secret) => {
+      const p = { extends: 'lxd-small', server: { trust_password: { env: 'BT_PROP_SECRET' } } };
+      writeFileSync(join(dir, 's.yaml'), stringify(p));
+      process.env.BT_PROP_SECRET = secret;
+      const generated = renderStack(resolveStack({ profiles: ['s'], profilesDir: dir }));
+      const preseed = parse(generated.artifacts.find((a) => a.kind === 'preseed')!.text, { version: '1.1' }) as { config: Record<string, string> };
+      assert.is(preseed.config['core.trust_password'], secret);
+    }),
+    { numRuns: count(300) },
+  );
+  delete process.env.BT_PROP_SECRET;
+});
+
+test('random valid profiles go through the whole pipeline', () => {
+  const ifname = fc.stringMatching(/^[a-z][a-z0-9]{0,6}\*?$/);
+  const profile = fc.record({
+    manager: fc.constantFrom({ name: 'incus', install: 'deb' }, { name: 'lxd', install: 'deb' }, { name: 'lxd', install: 'snap' }, { name: 'incus', install: 'present', version: '6.9' }),
+    target: fc.constant({ distro: 'debian', release: '12' }),
+    capacity: fc.record({ instances: fc.integer({ min: 1, max: 100000 }) }),
+    dmesg_restrict: fc.boolean(),
+    hide_instance_names: fc.boolean(),
+    limits: fc.record({ nofile: fc.integer({ min: 1024, max: 1048576 }), memlock: fc.oneof(fc.constant('unlimited'), fc.integer({ min: 64, max: 1 << 30 })) }),
+    sysctl: fc.record({
+      'fs.inotify.max_user_watches': fc.integer({ min: 8192, max: 2 ** 31 - 1 }),
+      'vm.max_map_count': fc.integer({ min: 65530, max: 2 ** 31 - 1 }),
+      'net.core.bpf_jit_limit': fc.integer({ min: 264241152, max: 1_000_000_000 }),
+      'net.ipv4.tcp_mem': fc.tuple(fc.nat(1e6), fc.nat(1e6), fc.nat(1e6)).map((t) => t.sort((a, b) => a - b).join(' ')),
+    }, { requiredKeys: [] }),
+    nics: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/), fc.record({ match: ifname.map((name) => ({ name })), txqueuelen: fc.integer({ min: 1, max: 1_000_000 }) }), { maxKeys: 3 }),
+    bridge: fc.record({ ipv4: fc.constantFrom('10.0.0.1/24', '192.168.100.1/22', 'none'), ipv6: fc.constantFrom('none', 'fd42:1::1/64'), nat: fc.boolean(), txqueuelen: fc.integer({ min: 1, max: 100000 }) }),
+    instances: fc.record({ idmap_isolated: fc.boolean(), nesting: fc.boolean(), nic_txqueuelen: fc.integer({ min: 1, max: 100000 }) }, { requiredKeys: [] }),
+  });
+  fc.assert(
+    fc.property(profile, (p) => {
+      assert.is(throughPipeline(p), 'rendered');
+    }),
+    { numRuns: count(600) },
+  );
+});
+
+test('random argv never crashes the CLI: exit 0, 1 or 2 with one clear line, never a stack trace', async () => {
+  const { main } = await import('../src/cli.ts');
+  const word = fc.oneof(fc.constantFrom('--profile', '-p', '--out', '--artifact', '--format', '--force', '--profiles-dir', 'json', 'text', 'incus-dense', '10gbe', 'nope', '--', '-', '', '/', '--help=x', '--format=xml', '-x', 'sysctl', '--version=1'), fc.string({ maxLength: 6 }));
+  let runs = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(word, { maxLength: 6 }), async (argv) => {
+      runs++;
+      // --out would write files: keep the random runs to reading.
+      if (argv.includes('--out') || argv.some((a) => a.startsWith('--o'))) return;
+      let out = '';
+      let err = '';
+      const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+      assert.ok([0, 1, 2].includes(code), `exit ${code} for ${JSON.stringify(argv)}: ${err}`);
+      assert.not.match(err, /\n\s+at .+:\d+:\d+/);
+      if (code === 2) assert.is(err.trim().split('\n').length <= 2, true, `usage error is short: ${err}`);
+      void out;
+    }),
+    { numRuns: count(400) },
+  );
+  assert.ok(runs > 0);
+});
+
+test('more than 10,000 generated cases ran', () => {
+  console.log(`  property cases: ${cases}`);
+  assert.ok(cases >= 10000, `only ${cases}`);
+});
+
+test.run();
