@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
-import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
+import { ProfileError } from '../src/diagnostics/errors.ts';
 import { renderStack, resolveStack } from '../src/pipeline.ts';
 import { commentText, iniValue, shellQuote, udevValue, UnsafeValueError } from '../src/render/helpers.ts';
 import { stringifyYaml } from '../src/render/yaml.ts';
