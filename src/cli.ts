@@ -1,86 +1,69 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { diagnosticsToJson, formatDiagnostics } from './diagnostics/format.ts';
-import { ExitCode, InternalError, ProfileError, UsageError } from './diagnostics/errors.ts';
-import type { Diagnostic } from './diagnostics/diagnostic.ts';
-import { generate } from './pipeline.ts';
-import { GENERATOR_VERSION } from './version.ts';
 import { ARTIFACT_KINDS } from './commands/artifact-kinds.ts';
-import { writeTree } from './output/write.ts';
+import { reportDiagnostics, type CommandContext, type Io } from './commands/context.ts';
+import { registerDiff } from './commands/diff.ts';
+import { registerExplain } from './commands/explain.ts';
+import { registerGenerate } from './commands/generate.ts';
+import { registerList } from './commands/list.ts';
+import { registerSchema } from './commands/schema.ts';
+import { registerVerify } from './commands/verify.ts';
+import { diagnosticsToJson } from './diagnostics/format.ts';
+import { ExitCode, InternalError, ProfileError, UsageError } from './diagnostics/errors.ts';
+import { GENERATOR_VERSION } from './version.ts';
 
-/** Where the CLI writes; tests pass their own. */
-export interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export type { Io } from './commands/context.ts';
 
 const processIo: Io = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
 };
 
-type Format = 'text' | 'json';
-
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never exits itself. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  let format: Format = argv.includes('--format=json') || argv.join(' ').includes('--format json') ? 'json' : 'text';
+  const ctx: CommandContext = { io, format: 'text' };
+  let code: number = ExitCode.ok;
+  const done = (c: number) => {
+    code = c;
+  };
   const program = new Command('gen')
     .description('Generate cloud-init user-data and host files that make LXD and Incus hosts born tuned.')
     .version(GENERATOR_VERSION, '-V, --version')
-    .option('-p, --profile <name>', 'profile to use; repeat to stack overlays (later wins)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones')
-    .addOption(new Option('--artifact <kind>', 'print one artifact instead of user-data').choices(ARTIFACT_KINDS))
-    .option('-o, --out <dir>', 'write every artifact as a tree under DIR (atomically), with manifest.json')
-    .option('--force', 'with --out: replace a non-empty directory that gen did not write')
-    .addOption(new Option('--format <format>', 'diagnostics format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', `\nArtifact kinds: ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile, 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense`)
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined })
     .showSuggestionAfterError(true)
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    .addHelpText('after', `\nArtifact kinds (--artifact): ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile (verify: a check failed; diff: different), 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense\n  gen explain --profile incus-dense fs.inotify.max_user_watches\n  gen diff lxd-small incus-dense+10gbe\n  gen verify --profile incus-dense`);
+  registerGenerate(program, ctx, done);
+  for (const register of [registerExplain, registerDiff, registerVerify, registerList, registerSchema]) register(program, ctx, done);
+  for (const sub of program.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined }).showSuggestionAfterError(true);
 
+  // Early so that a usage error raised before an action runs still honours --format json.
+  if (argv.includes('--format=json') || argv.some((a, i) => a === '--format' && argv[i + 1] === 'json')) ctx.format = 'json';
   try {
-    program.parse(argv, { from: 'user' });
-    const opts = program.opts<{ profile: string[]; profilesDir?: string; artifact?: string; out?: string; force?: boolean; format: Format }>();
-    format = opts.format;
-    if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
-    if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
-    const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir });
-    report(io, format, result.stack.diagnostics);
-    if (opts.out !== undefined) {
-      writeTree(opts.out, result.tree, { force: opts.force });
-      io.stdout(`wrote ${result.tree.length} files to ${opts.out}\n`);
-      return ExitCode.ok;
-    }
-    const kind = opts.artifact ?? 'user-data';
-    const artifact = result.artifacts.find((a) => a.kind === kind);
-    if (!artifact) throw new UsageError(`this stack has no ${kind} artifact (it has ${result.artifacts.map((a) => a.kind).join(', ')})`);
-    io.stdout(artifact.text);
-    return ExitCode.ok;
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
-    return handleError(e, io, format);
+    return handleError(e, ctx);
   }
 }
 
-function report(io: Io, format: Format, diagnostics: Diagnostic[]): void {
-  if (diagnostics.length === 0) return;
-  io.stderr(`${format === 'json' ? diagnosticsToJson(diagnostics) : formatDiagnostics(diagnostics)}\n`);
-}
-
-function handleError(e: unknown, io: Io, format: Format): number {
+function handleError(e: unknown, ctx: CommandContext): number {
+  const { io } = ctx;
   if (e instanceof CommanderError) {
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+    if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) return ExitCode.ok;
     io.stderr(`gen: ${e.message.replace(/^error: /, '')}\n`);
     return ExitCode.usage;
   }
   if (e instanceof UsageError) {
-    if (format === 'json') io.stderr(`${diagnosticsToJson([{ severity: 'error', code: 'UNKNOWN_PROFILE', message: e.message }])}\n`);
+    if (ctx.format === 'json') io.stderr(`${diagnosticsToJson([{ severity: 'error', code: 'USAGE', message: e.message }])}\n`);
     else io.stderr(`gen: ${e.message}\n`);
     return ExitCode.usage;
   }
   if (e instanceof ProfileError) {
-    report(io, format, e.diagnostics);
+    reportDiagnostics(ctx, e.diagnostics);
     return ExitCode.invalidProfile;
   }
   const detail = e instanceof InternalError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);

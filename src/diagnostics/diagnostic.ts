@@ -25,6 +25,7 @@ export type DiagnosticCode =
   | 'MISSING_KEY'
   | 'OUT_OF_RANGE'
   | 'UNKNOWN_PROFILE'
+  | 'USAGE'
   | 'INVALID_PROFILE_NAME'
   | 'EXTENDS_CYCLE'
   | 'EXTENDS_MISSING'

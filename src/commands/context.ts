@@ -1,0 +1,28 @@
+import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/format.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
+
+/** Where the CLI writes; tests pass their own. */
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export type Format = 'text' | 'json';
+
+/** What every command gets: the streams, and a place to record the chosen output format early
+ * (so an error raised later is still printed in that format). */
+export interface CommandContext {
+  io: Io;
+  format: Format;
+}
+
+/** Prints warnings (or, from the error path, errors) in the chosen format, on stderr. */
+export function reportDiagnostics(ctx: CommandContext, diagnostics: readonly Diagnostic[]): void {
+  if (diagnostics.length === 0) return;
+  ctx.io.stderr(`${ctx.format === 'json' ? diagnosticsToJson(diagnostics) : formatDiagnostics(diagnostics)}\n`);
+}
+
+/** Collects repeated `--profile` values. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

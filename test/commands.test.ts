@@ -1,0 +1,166 @@
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generate } from '../src/pipeline.ts';
+import { verifyHost, type VerifyRow } from '../src/verify/verify.ts';
+import { gen, ROOT } from './helpers.ts';
+
+/** explain, diff, verify, list and schema. */
+const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-cmd-'));
+
+test('list: the shipped profiles with descriptions, 10gbe marked as an overlay', () => {
+  const r = gen(['list', '--format', 'json']);
+  assert.is(r.status, 0, r.stderr);
+  const { profiles } = JSON.parse(r.stdout) as { profiles: { name: string; kind: string; description: string }[] };
+  assert.equal(profiles.map((p) => [p.name, p.kind]), [['10gbe', 'overlay'], ['incus-dense', 'host'], ['lxd-small', 'host']]);
+  assert.ok(profiles.every((p) => p.description.length > 10));
+  assert.match(gen(['list']).stdout, /^10gbe\s+overlay\s+Network bandwidth/m);
+});
+
+test('schema: gen schema is the committed schema/profile.schema.json (drift check)', () => {
+  const r = gen(['schema']);
+  assert.is(r.status, 0);
+  assert.is(r.stdout, readFileSync(join(ROOT, 'schema', 'profile.schema.json'), 'utf8'), 'run: node dist/gen.js schema > schema/profile.schema.json');
+  const schema = JSON.parse(r.stdout) as { properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.ok('extends' in schema.properties && 'sysctl' in schema.properties);
+  assert.is(schema.additionalProperties, false);
+});
+
+test('shipped profiles start with the yaml-language-server $schema modeline', () => {
+  for (const p of ['lxd-small', 'incus-dense', '10gbe']) {
+    const first = readFileSync(join(ROOT, 'profiles', `${p}.yaml`), 'utf8').split('\n')[0];
+    assert.is(first, '# yaml-language-server: $schema=../schema/profile.schema.json');
+  }
+});
+
+test('explain KEY: value, file:line, kernel default, why, the error it prevents, source', () => {
+  const r = gen(['explain', '--profile', 'incus-dense', '--profile', '10gbe', 'fs.inotify.max_user_watches', '--format', 'json']);
+  assert.is(r.status, 0, r.stderr);
+  const { settings } = JSON.parse(r.stdout) as { settings: Record<string, any>[] };
+  assert.is(settings.length, 1);
+  const s = settings[0]!;
+  assert.is(s.value, '1048576');
+  assert.equal(s.origin, { file: 'profiles/incus-dense.yaml', line: 38, profile: 'incus-dense', inherited: false });
+  assert.is(s.kernelDefault, '8192');
+  assert.match(s.prevents, /inotify resources exhausted/);
+  assert.match(s.source, /001/);
+  const text = gen(['explain', '-p', 'incus-dense', 'kernel.keys.maxkeys']).stdout;
+  assert.match(text, /from: +derived: greater than capacity\.instances 2500/);
+});
+
+test('explain names the profile a value was inherited from through extends, and never a secret', () => {
+  const dir = mkdtempSync(join(scratch, 'inh-'));
+  writeFileSync(join(dir, 'child.yaml'), 'extends: lxd-small\nserver:\n  trust_password: {env: BT_EXPLAIN_SECRET}\n');
+  const r = gen(['explain', '--profiles-dir', dir, '-p', 'child', '--format', 'json']);
+  assert.is(r.status, 0, r.stderr);
+  const { settings } = JSON.parse(r.stdout) as { settings: { id: string; value: string; origin: Record<string, unknown> }[] };
+  assert.equal(settings.find((s) => s.id === 'sysctl vm.max_map_count')!.origin, { file: 'profiles/lxd-small.yaml', line: 46, profile: 'lxd-small', inherited: true });
+  assert.is(settings.find((s) => s.id === 'server.trust_password')!.value, 'from $BT_EXPLAIN_SECRET (not shown)');
+});
+
+test('diff: exit 0 when equal, 1 with the differing settings and artifacts, 2 for an invalid side', () => {
+  const same = gen(['diff', 'lxd-small', 'lxd-small']);
+  assert.is(same.status, 0, same.stderr);
+  const d = gen(['diff', 'incus-dense', 'incus-dense+10gbe', '--format', 'json']);
+  assert.is(d.status, 1, d.stderr);
+  const out = JSON.parse(d.stdout) as { settings: { id: string; a: string | null; b: string | null }[]; artifacts: { path: string; change: string }[] };
+  assert.equal(out.settings.find((s) => s.id === 'sysctl net.core.netdev_max_backlog'), { id: 'sysctl net.core.netdev_max_backlog', a: null, b: '182757' });
+  assert.ok(out.artifacts.some((a) => a.path === 'network/81-born-tuned-txqueuelen.rules' && a.change === 'only in b'));
+  assert.ok(out.artifacts.some((a) => a.path === 'preseed/incus.yaml' && a.change === 'changed'));
+  assert.is(gen(['diff', 'lxd-small', '10gbe']).status, 2);
+  assert.is(gen(['diff', 'lxd-small', 'nope']).status, 2);
+});
+
+/** Builds a host tree as the profile promises it: files, /proc/sys, the daemon's limits, NICs. */
+function goodHost(profiles: string[]): string {
+  const root = mkdtempSync(join(scratch, 'host-'));
+  const put = (path: string, text: string, mode = 0o644) => {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+    chmodSync(join(root, path), mode);
+  };
+  const generated = generate({ profiles });
+  for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
+  put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
+  for (const s of generated.stack.plan.sysctl) put(`/proc/sys/${s.key.replace(/\./g, '/')}`, `${s.value.replace(/ /g, '\t')}\n`);
+  put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise-only passes
+  put('/proc/4242/comm', `${generated.stack.plan.manager.name === 'lxd' ? 'lxd' : 'incusd'}\n`);
+  put('/proc/4242/limits', 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax locked memory         unlimited            unlimited            bytes\n');
+  for (const [dev, txq] of [['enp5s0', '10000'], ['incusbr0', '10000'], ['lxdbr0', '10000'], ['lo', '1000']]) put(`/sys/class/net/${dev}/tx_queue_len`, `${txq}\n`);
+  mkdirSync(join(root, 'sys/kernel/slab'), { recursive: true });
+  chmodSync(join(root, 'sys/kernel/slab'), 0o700);
+  return root;
+}
+
+function statusOf(rows: VerifyRow[], check: string): string | undefined {
+  return rows.find((r) => r.check === check)?.status;
+}
+
+test('verify --root: a host with everything passes (sched_debug absent is reported, not failed)', () => {
+  const root = goodHost(['incus-dense', '10gbe']);
+  const r = gen(['verify', '-p', 'incus-dense', '-p', '10gbe', '--root', root, '--format', 'json']);
+  assert.is(r.status, 0, r.stdout);
+  const out = JSON.parse(r.stdout) as { rows: VerifyRow[]; summary: { fail: number } };
+  assert.is(out.summary.fail, 0);
+  assert.is(statusOf(out.rows, 'mode /proc/sched_debug'), 'ABSENT');
+  assert.is(out.rows.find((x) => x.check === 'sysctl vm.max_map_count')!.note, 'higher than wanted: kept (raise-only)');
+  assert.is(statusOf(out.rows, 'txqueuelen nic uplink (enp5s0)'), 'PASS');
+  const text = gen(['verify', '-p', 'incus-dense', '-p', '10gbe', '--root', root]).stdout;
+  assert.match(text, /^\d+ passed, 0 failed, \d+ absent$/m);
+});
+
+const breakers: [string, string, (root: string) => void][] = [
+  ['sysctl below wanted', 'sysctl fs.inotify.max_user_watches', (r) => writeFileSync(join(r, 'proc/sys/fs/inotify/max_user_watches'), '8192\n')],
+  ['tcp_mem component lower', 'sysctl net.ipv4.tcp_mem', (r) => writeFileSync(join(r, 'proc/sys/net/ipv4/tcp_mem'), '182757\t100\t365514\n')],
+  ['exact choice differs', 'sysctl kernel.dmesg_restrict', (r) => writeFileSync(join(r, 'proc/sys/kernel/dmesg_restrict'), '0\n')],
+  ['daemon limit too low', 'daemon limit nofile', (r) => writeFileSync(join(r, 'proc/4242/limits'), 'Max open files            1024                 524288               files\nMax locked memory         unlimited            unlimited            bytes\n')],
+  ['NIC txqueuelen', 'txqueuelen nic uplink (enp5s0)', (r) => writeFileSync(join(r, 'sys/class/net/enp5s0/tx_queue_len'), '1000\n')],
+  ['bridge txqueuelen', 'txqueuelen bridge incusbr0 (incusbr0)', (r) => writeFileSync(join(r, 'sys/class/net/incusbr0/tx_queue_len'), '1000\n')],
+  ['slab mode', 'mode /sys/kernel/slab', (r) => chmodSync(join(r, 'sys/kernel/slab'), 0o755)],
+  ['sched_debug mode', 'mode /proc/sched_debug', (r) => writeFileSync(join(r, 'proc/sched_debug'), 'x', { mode: 0o444 })],
+  ['file edited', 'file /etc/sysctl.d/60-born-tuned.conf', (r) => writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'vm.max_map_count = 1\n')],
+  ['file mode', 'file /etc/security/limits.d/60-born-tuned.conf', (r) => chmodSync(join(r, 'etc/security/limits.d/60-born-tuned.conf'), 0o600)],
+];
+
+for (const [name, check, breakIt] of breakers) {
+  test(`verify --root fails one row when the host breaks it: ${name}`, () => {
+    const root = goodHost(['incus-dense', '10gbe']);
+    breakIt(root);
+    const r = gen(['verify', '-p', 'incus-dense', '-p', '10gbe', '--root', root, '--format', 'json']);
+    assert.is(r.status, 1);
+    const out = JSON.parse(r.stdout) as { rows: VerifyRow[] };
+    assert.equal(out.rows.filter((x) => x.status === 'FAIL').map((x) => x.check), [check]);
+  });
+}
+
+test('verify reports ABSENT for a kernel without a sysctl, a stopped daemon and a NIC that is not there', () => {
+  const root = goodHost(['lxd-small', '10gbe']);
+  const rows = verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }), { root: join(root, 'nowhere') });
+  assert.is(statusOf(rows, 'sysctl vm.max_map_count'), 'ABSENT');
+  assert.is(statusOf(rows, 'daemon limit nofile'), 'ABSENT');
+  assert.is(statusOf(rows, 'txqueuelen nic uplink'), 'ABSENT');
+  assert.is(statusOf(rows, 'lxd storage pool default'), 'ABSENT');
+});
+
+test('verify asks the live manager: pool, bridge, default profile (queue.tx.length, isolated id maps)', () => {
+  const generated = generate({ profiles: ['incus-dense', '10gbe'] });
+  const root = goodHost(['incus-dense', '10gbe']);
+  const api: Record<string, unknown> = {
+    '/1.0': { api_version: '1.0' },
+    '/1.0/storage-pools/default': { driver: 'dir' },
+    '/1.0/networks/incusbr0': { config: { 'ipv4.address': '10.64.0.1/20', 'ipv6.address': 'none' } },
+    '/1.0/profiles/default': { config: { 'security.idmap.isolated': 'true' }, devices: { eth0: { network: 'incusbr0', 'queue.tx.length': '10000' }, root: { pool: 'default' } } },
+  };
+  const good = verifyHost(generated, { root, query: (p) => api[p] });
+  assert.equal(good.filter((x) => x.status !== 'PASS' && x.status !== 'ABSENT'), []);
+  assert.is(statusOf(good, 'incus default profile eth0 queue.tx.length'), 'PASS');
+  api['/1.0/profiles/default'] = { config: {}, devices: { eth0: { network: 'incusbr0' }, root: { pool: 'default' } } };
+  const bad = verifyHost(generated, { root, query: (p) => api[p] });
+  assert.equal(bad.filter((x) => x.status === 'FAIL').map((x) => x.check), ['incus default profile eth0 queue.tx.length', 'incus default profile security.idmap.isolated']);
+  const down = verifyHost(generated, { root, query: () => undefined });
+  assert.ok(down.filter((x) => x.check.startsWith('incus ')).every((x) => x.status === 'FAIL' && x.note === 'the incus daemon does not answer'));
+});
+
+test.run();

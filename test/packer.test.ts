@@ -1,0 +1,455 @@
+import { parse as parseHcl } from '@cdktf/hcl2json';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse as parseYaml } from 'yaml';
+import { resolveStack } from '../src/pipeline.ts';
+import type { HostPlan } from '../src/plan/model.ts';
+import { headerLine, type Artifact } from '../src/render/artifact.ts';
+import { renderHostFiles } from '../src/render/host-files.ts';
+import { PACKER_BUILD_PASSWORD, PACKER_EXECUTE_COMMAND, PACKER_SCRIPTS, PACKER_SEED, renderPacker } from '../src/render/packer.ts';
+import { GENERATOR_VERSION } from '../src/version.ts';
+import { gen, profileArgs, ROOT, run, STACKS, stackName } from './helpers.ts';
+
+// Real tools only: `npm test` installs packer, shellcheck and cloud-init (test/real/install-debian-tools.sh).
+// A missing tool fails these tests; nothing is skipped.
+
+interface ManifestFile {
+  path: string;
+  kind: string;
+  mode: string;
+  installed_at?: string;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-packer-'));
+let counter = 0;
+function tempDir(name: string): string {
+  const dir = join(scratch, `${counter++}-${name}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Writes a stack's tree with the real CLI and returns its directory and manifest. */
+function genTree(stack: readonly string[]): { out: string; files: ManifestFile[] } {
+  const out = join(tempDir(stackName(stack)), 'tree');
+  const r = gen([...profileArgs(stack), '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: ManifestFile[] };
+  return { out, files: manifest.files };
+}
+
+/** Writes artifacts (paths under `packer/`) into a fresh directory, as `--out` would. */
+function writeArtifacts(artifacts: readonly Artifact[], name: string): string {
+  const out = tempDir(name);
+  for (const a of artifacts) {
+    const p = join(out, a.path);
+    mkdirSync(join(p, '..'), { recursive: true });
+    writeFileSync(p, a.text);
+    chmodSync(p, a.mode);
+  }
+  return join(out, 'packer');
+}
+
+type Entry = { type: 'dir' | 'file' | 'other'; mode: number; bytes?: string };
+
+/** Every entry under `root`: type, permission bits and (for files) bytes, keyed by relative path. */
+function snapshot(root: string): Record<string, Entry> {
+  const out: Record<string, Entry> = {};
+  const walk = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const abs = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(abs);
+      if (st.isDirectory()) {
+        out[r] = { type: 'dir', mode: st.mode & 0o7777 };
+        walk(abs, r);
+      } else if (st.isFile()) {
+        out[r] = { type: 'file', mode: st.mode & 0o7777, bytes: readFileSync(abs).toString('base64') };
+      } else {
+        out[r] = { type: 'other', mode: st.mode & 0o7777 };
+      }
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+/**
+ * A directory of stub commands. `chroot ROOT CMD ARGS…` logs its argv (tab-separated, one line a
+ * call) and runs the stub CMD with CHROOTED=1; a stub called directly logs its own argv, so any
+ * command that bypassed chroot shows up in the log. An unstubbed command under chroot exits 127
+ * instead of running the real one. `snap` keeps state: `snap list lxd` succeeds after an install.
+ * `apt-get` fails unless DEBIAN_FRONTEND=noninteractive reached it.
+ */
+function stubs(): { bin: string; log: string; env: NodeJS.ProcessEnv } {
+  const dir = tempDir('stubs');
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  const log = join(dir, 'argv.log');
+  writeFileSync(log, '');
+  const logLine = `(IFS=$'\\t'; printf '%s\\n' "$0 $*" | sed "s|^${bin}/||") >>"$STUB_LOG"`;
+  const stub = (name: string, body: string) => {
+    const p = join(bin, name);
+    writeFileSync(p, `#!/bin/bash\nif [[ -z \${CHROOTED:-} ]]; then ${logLine}; fi\n${body}\n`);
+    chmodSync(p, 0o755);
+  };
+  stub('chroot', `
+if [[ -x "${bin}/$2" ]]; then CHROOTED=1 exec "${bin}/$2" "\${@:3}"; fi
+echo "stub chroot: no stub for $2" >&2
+exit 127`);
+  stub('apt-get', '[[ ${DEBIAN_FRONTEND:-} == noninteractive ]] || { echo "DEBIAN_FRONTEND not set" >&2; exit 3; }');
+  stub('snap', `
+state="${dir}/snap-installed"
+case $1 in
+list) [[ -f $state ]] ;;
+install) : >"$state" ;;
+esac`);
+  stub('cloud-init', 'exit 0');
+  stub('usermod', 'exit 0');
+  stub('id', 'exit 0');
+  return { bin, log, env: { PATH: `${bin}:/usr/bin:/bin`, STUB_LOG: log, LC_ALL: 'C' } };
+}
+
+/** The logged calls, each a list of argv words (the chroot directory replaced by ROOT). */
+function calls(log: string, root: string): string[][] {
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split(/[ \t]/).map((w) => (w === root ? 'ROOT' : w)));
+}
+
+function sh(script: string, env: NodeJS.ProcessEnv) {
+  return run('bash', [script], { env });
+}
+
+const APT = ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300'];
+
+test('the real tools are installed (npm test installs them; nothing here is skipped)', () => {
+  const packer = run('packer', ['version']);
+  assert.is(packer.status, 0, 'packer is missing: run bash test/real/install-debian-tools.sh');
+  assert.match(packer.stdout, /Packer v1\.6\.6/);
+  assert.is(run('shellcheck', ['--version']).status, 0, 'shellcheck is missing');
+  assert.is(run('cloud-init', ['--version']).status, 0, 'cloud-init is missing');
+  assert.is(run('yamllint', ['--version']).status, 0, 'yamllint is missing');
+});
+
+for (const stack of STACKS) {
+  const name = stackName(stack);
+
+  test(`packer ${name}: artifacts, modes and header lines`, () => {
+    const { out, files } = genTree(stack);
+    const packer = files.filter((f) => f.path.startsWith('packer/'));
+    const template = `packer/${stack.join('-')}.pkr.hcl`;
+    assert.equal(packer.map((f) => [f.path, f.kind, f.mode]).sort(), [
+      [template, 'packer-template', '0644'],
+      ...PACKER_SCRIPTS.map((s) => [`packer/${s}`, 'packer-scripts', '0755']),
+      ['packer/seed/meta-data', 'packer-seed', '0644'],
+      ['packer/seed/user-data', 'packer-seed', '0600'],
+      ['packer/user-data', 'packer-user-data', '0600'],
+    ].sort());
+    const header = headerLine(stack, GENERATOR_VERSION);
+    for (const f of packer) {
+      const lines = readFileSync(join(out, f.path), 'utf8').split('\n');
+      assert.ok(lines.slice(0, 2).includes(`# ${header}`), `${f.path} lacks the header line`);
+      assert.is((lstatSync(join(out, f.path)).mode & 0o777).toString(8), f.mode.slice(1));
+    }
+    for (const s of PACKER_SCRIPTS) assert.ok(readFileSync(join(out, 'packer', s), 'utf8').startsWith('#!/bin/bash\n'));
+  });
+
+  test(`packer ${name}: packer validate and packer fmt -check accept the template`, () => {
+    const { out } = genTree(stack);
+    const dir = join(out, 'packer');
+    const file = `${stack.join('-')}.pkr.hcl`;
+    const v = run('packer', ['validate', file], { cwd: dir });
+    assert.is(v.status, 0, `packer validate failed:\n${v.stdout}${v.stderr}`);
+    assert.not.match(v.stdout + v.stderr, /Error/);
+    // With a real checksum there is not even the "checksum none" warning.
+    const pinned = run('packer', ['validate', '-var', `base_image_checksum=sha256:${'0'.repeat(64)}`, file], { cwd: dir });
+    assert.is(pinned.status, 0, pinned.stderr);
+    assert.is(pinned.stdout + pinned.stderr, '');
+    const fmt = run('packer', ['fmt', '-check', '-diff', file], { cwd: dir });
+    assert.is(fmt.status, 0, `packer fmt would change ${file}:\n${fmt.stdout}${fmt.stderr}`);
+  });
+
+  test(`packer ${name}: shellcheck -S warning and bash -n accept every script`, () => {
+    const { out } = genTree(stack);
+    const scripts = PACKER_SCRIPTS.map((s) => join(out, 'packer', s));
+    const sc = run('shellcheck', ['-S', 'warning', ...scripts]);
+    assert.is(sc.status, 0, sc.stdout + sc.stderr);
+    for (const s of scripts) {
+      const n = run('bash', ['-n', s]);
+      assert.is(n.status, 0, n.stderr);
+    }
+  });
+
+  test(`packer ${name}: 10-files.sh writes every host file exactly, twice to the same tree`, () => {
+    const { out, files } = genTree(stack);
+    const root = tempDir('root');
+    const script = join(out, 'packer', PACKER_SCRIPTS[0]);
+    const env = { PATH: '/usr/bin:/bin', ROOT: root };
+    const first = sh(script, env);
+    assert.is(first.status, 0, first.stderr);
+    const once = snapshot(root);
+    const second = sh(script, env);
+    assert.is(second.status, 0, second.stderr);
+    assert.equal(snapshot(root), once, 'a second run changed the tree');
+    const installed = files.filter((f) => f.installed_at);
+    assert.ok(installed.length >= 4);
+    // Exactly the host files, nothing else (no temporary files left), directories 0755.
+    const expected = new Set(installed.map((f) => f.installed_at!.slice(1)));
+    for (const [path, e] of Object.entries(once)) {
+      if (e.type === 'dir') assert.is(e.mode, 0o755, `${path} has mode ${e.mode.toString(8)}`);
+      else assert.ok(expected.has(path), `unexpected ${path} under ROOT`);
+    }
+    for (const f of installed) {
+      const got = once[f.installed_at!.slice(1)];
+      assert.ok(got, `${f.installed_at} was not written`);
+      assert.is(Buffer.from(got.bytes!, 'base64').toString('utf8'), readFileSync(join(out, f.path), 'utf8'), `${f.installed_at} differs from ${f.path}`);
+      assert.is(`0${got.mode.toString(8)}`, f.mode, `${f.installed_at} mode`);
+    }
+  });
+
+  test(`packer ${name}: 20-install-manager.sh goes through chroot with the expected argv, twice`, () => {
+    const { out } = genTree(stack);
+    const { plan } = resolveStack({ profiles: [...stack] });
+    const deb = plan.manager.deb!;
+    assert.is(plan.manager.install, 'deb');
+    const root = tempDir('root');
+    const s = stubs();
+    const script = join(out, 'packer', PACKER_SCRIPTS[1]);
+    const env = { ...s.env, ROOT: root };
+    const r1 = sh(script, env);
+    assert.is(r1.status, 0, r1.stdout + r1.stderr);
+    const after1 = snapshot(root);
+    const log1 = calls(s.log, root);
+    const r2 = sh(script, env);
+    assert.is(r2.status, 0, r2.stdout + r2.stderr);
+    assert.equal(snapshot(root), after1, 'a second run changed ROOT');
+    const install = ['chroot', 'ROOT', ...APT, 'install', ...(deb.backports ? ['-t', deb.suite] : []), ...deb.packages];
+    const once = [['chroot', 'ROOT', ...APT, 'update'], install];
+    assert.equal(log1, once);
+    assert.equal(calls(s.log, root), [...once, ...once]);
+    if (deb.backports) {
+      assert.equal(Object.keys(after1), ['etc', 'etc/apt', 'etc/apt/sources.list.d', 'etc/apt/sources.list.d/born-tuned-backports.list']);
+      assert.is(readFileSync(join(root, 'etc/apt/sources.list.d/born-tuned-backports.list'), 'utf8'), `deb http://deb.debian.org/debian ${deb.suite} main\n`);
+    } else {
+      assert.equal(after1, {}, 'no apt source is added for a package from the main suite');
+    }
+  });
+
+  test(`packer ${name}: 90-cleanup.sh removes the build password and cleans cloud-init through chroot`, () => {
+    const { out } = genTree(stack);
+    const root = tempDir('root');
+    mkdirSync(join(root, 'etc'));
+    writeFileSync(join(root, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
+    const s = stubs();
+    const r = sh(join(out, 'packer', PACKER_SCRIPTS[2]), { ...s.env, ROOT: root, BUILD_USER: 'debian' });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    assert.equal(calls(s.log, root), [
+      ['chroot', 'ROOT', 'id', '-u', 'debian'],
+      ['chroot', 'ROOT', 'usermod', '-p', '*', 'debian'],
+      ['chroot', 'ROOT', 'apt-get', '-q', '-y', 'clean'],
+      ['chroot', 'ROOT', 'cloud-init', 'clean', '--logs'],
+    ]);
+    assert.is(readFileSync(join(root, 'etc/machine-id'), 'utf8'), '');
+  });
+
+  test(`packer ${name}: the template parses (HashiCorp HCL) with only var.* interpolations`, async () => {
+    const { out } = genTree(stack);
+    const text = readFileSync(join(out, 'packer', `${stack.join('-')}.pkr.hcl`), 'utf8');
+    const hcl = (await parseHcl('t.pkr.hcl', text)) as Record<string, any>;
+    const variables = Object.keys(hcl.variable).sort();
+    assert.equal(variables, ['accelerator', 'base_image_checksum', 'base_image_url', 'disk_size', 'output_directory', 'ssh_password', 'ssh_username', 'vm_name']);
+    for (const v of variables) {
+      assert.type(hcl.variable[v][0].description, 'string', `variable ${v} has no description`);
+      assert.type(hcl.variable[v][0].default, 'string', `variable ${v} has no default`);
+    }
+    // hcl2json shows a type constraint as an expression; it is not an interpolation of ours.
+    for (const v of variables) {
+      assert.is(hcl.variable[v][0].type, '${string}');
+      delete hcl.variable[v][0].type;
+    }
+    const json = JSON.stringify(hcl);
+    const interpolations = [...json.matchAll(/(?<!\$)\$\{([^}]*)\}/g)].map((m) => m[1]!);
+    assert.ok(interpolations.length > 0);
+    for (const i of interpolations) {
+      assert.match(i, /^var\.[a-z_]+$/, `unexpected interpolation \${${i}}`);
+      assert.ok(variables.includes(i.slice(4)), `\${${i}} names no declared variable`);
+    }
+    assert.not.match(text, /(?<!%)%\{/, 'an HCL template directive');
+    const src = hcl.source.qemu.born_tuned[0];
+    assert.is(src.disk_image, true);
+    assert.is(src.headless, true);
+    assert.is(src.communicator, 'ssh');
+    assert.is(src.iso_url, '${var.base_image_url}');
+    assert.is(src.ssh_password, '${var.ssh_password}');
+    assert.equal(src.cd_files, [...PACKER_SEED]);
+    assert.is(src.cd_label, 'cidata');
+    assert.is(hcl.variable.base_image_checksum[0].default, 'none');
+    assert.is(hcl.variable.ssh_password[0].sensitive, true);
+    const build = hcl.build[0];
+    assert.is(build.name, stack.join('-'));
+    assert.equal(build.sources, ['source.qemu.born_tuned']);
+    const shell = build.provisioner.shell[0];
+    assert.is(build.provisioner.shell.length, 1);
+    assert.equal(shell.scripts, [...PACKER_SCRIPTS]);
+    assert.is(shell.execute_command, PACKER_EXECUTE_COMMAND);
+    assert.equal(shell.environment_vars, ['BUILD_USER=${var.ssh_username}']);
+    // The seed gives the build user the password the template logs in with.
+    const seed = parseYaml(readFileSync(join(out, 'packer/seed/user-data'), 'utf8')) as Record<string, unknown>;
+    assert.is(seed.password, hcl.variable.ssh_password[0].default);
+    assert.is(seed.password, PACKER_BUILD_PASSWORD);
+  });
+
+  test(`packer ${name}: cloud-init schema and yamllint accept the build VM's seed`, () => {
+    const { out } = genTree(stack);
+    const r = run('cloud-init', ['schema', '--config-file', join(out, 'packer/seed/user-data')]);
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    const seed = PACKER_SEED.map((f) => join(out, 'packer', f));
+    const lint = run('yamllint', ['-s', '-c', join(ROOT, '.yamllint'), '-f', 'parsable', ...seed]);
+    assert.is(lint.status, 0, lint.stdout + lint.stderr);
+    const meta = parseYaml(readFileSync(join(out, 'packer/seed/meta-data'), 'utf8')) as Record<string, unknown>;
+    assert.equal(Object.keys(meta), ['instance-id', 'local-hostname']);
+  });
+}
+
+function planOf(stack: string[], edit: (p: HostPlan) => void): HostPlan {
+  const { plan } = resolveStack({ profiles: stack });
+  const copy = structuredClone(plan);
+  edit(copy);
+  return copy;
+}
+
+function packerTree(plan: HostPlan, name: string, hostFiles?: Artifact[]): string {
+  const header = headerLine(plan.stack, GENERATOR_VERSION);
+  const files = hostFiles ?? renderHostFiles(plan, header);
+  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n' };
+  return writeArtifacts([...renderPacker(plan, header, files, slim), slim], name);
+}
+
+test('packer: the snap install goes through snapd, and a second run refreshes instead of installing', () => {
+  const plan = planOf(['lxd-small'], (p) => {
+    p.manager = { ...p.manager, install: 'snap', version: '5.21', snapChannel: '5.21/stable', needsSnapd: true, deb: undefined };
+  });
+  const dir = packerTree(plan, 'snap');
+  const script = join(dir, PACKER_SCRIPTS[1]);
+  assert.is(run('shellcheck', ['-S', 'warning', script]).status, 0);
+  const root = tempDir('root');
+  const s = stubs();
+  const env = { ...s.env, ROOT: root };
+  assert.is(sh(script, env).status, 0);
+  const r2 = sh(script, env);
+  assert.is(r2.status, 0, r2.stderr);
+  const c = (...argv: string[]) => ['chroot', 'ROOT', ...argv];
+  const common = [c(...APT, 'update'), c(...APT, 'install', 'snapd'), c('snap', 'wait', 'system', 'seed.loaded'), c('snap', 'list', 'lxd')];
+  assert.equal(calls(s.log, root), [
+    ...common, c('snap', 'install', 'lxd', '--channel=5.21/stable'),
+    ...common, c('snap', 'refresh', 'lxd', '--channel=5.21/stable'),
+  ]);
+  assert.equal(snapshot(root), {});
+});
+
+test('packer: install: present only checks that the client exists', () => {
+  const plan = planOf(['incus-dense'], (p) => {
+    p.manager = { ...p.manager, install: 'present', deb: undefined };
+  });
+  const dir = packerTree(plan, 'present');
+  const script = join(dir, PACKER_SCRIPTS[1]);
+  assert.is(run('shellcheck', ['-S', 'warning', script]).status, 0);
+  const root = tempDir('root');
+  const s = stubs();
+  const missing = sh(script, { ...s.env, ROOT: root });
+  assert.is(missing.status, 1);
+  assert.match(missing.stderr, /incus is not installed/);
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  writeFileSync(join(root, 'usr/bin/incus'), '#!/bin/sh\n');
+  chmodSync(join(root, 'usr/bin/incus'), 0o755);
+  for (let i = 0; i < 2; i++) {
+    const ok = sh(script, { ...s.env, ROOT: root });
+    assert.is(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /found \/usr\/bin\/incus/);
+  }
+  assert.equal(calls(s.log, root), []);
+});
+
+test('packer: an existing source for the backports suite (deb822) is reused, not duplicated', () => {
+  const { out } = genTree(['incus-dense']);
+  const root = tempDir('root');
+  mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
+  const sources = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates bookworm-backports\nComponents: main\n';
+  writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), sources);
+  const s = stubs();
+  const r = sh(join(out, 'packer', PACKER_SCRIPTS[1]), { ...s.env, ROOT: root });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(readdirSync(join(root, 'etc/apt/sources.list.d')), ['debian.sources']);
+  // A commented-out mention does not count.
+  writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), sources.replace('Suites', '# Suites'));
+  assert.is(sh(join(out, 'packer', PACKER_SCRIPTS[1]), { ...s.env, ROOT: root }).status, 0);
+  assert.ok(existsSync(join(root, 'etc/apt/sources.list.d/born-tuned-backports.list')));
+});
+
+test('packer: hostile file contents and names reach the host byte for byte, and HCL stays literal', async () => {
+  const evil = `it's $(touch PWNED) \`touch PWNED\` \${HOME} $HOME \\ \\n '' "q" %{x} {{ .Path }}\n\n\tEOF\n'EOF'\nno trailing newline`;
+  const hostFiles: Artifact[] = [
+    { kind: 'x', path: 'x/evil', hostPath: "/etc/born tuned/it's $(x).conf", mode: 0o640, purpose: 'x', text: evil },
+    { kind: 'x', path: 'x/empty', hostPath: '/etc/empty', mode: 0o600, purpose: 'x', text: '' },
+    { kind: 'x', path: 'x/none', mode: 0o644, purpose: 'not installed', text: 'x' },
+  ];
+  const plan = planOf(['lxd-small'], (p) => {
+    p.stack = ['a"b${c}%{d}\\e'];
+  });
+  const dir = packerTree(plan, 'hostile', hostFiles);
+  const script = join(dir, PACKER_SCRIPTS[0]);
+  assert.is(run('shellcheck', ['-S', 'warning', script]).status, 0);
+  const root = tempDir('root');
+  const cwd = tempDir('cwd');
+  for (let i = 0; i < 2; i++) assert.is(run('bash', [script], { cwd, env: { PATH: '/usr/bin:/bin', ROOT: `${root}/` } }).status, 0);
+  const tree = snapshot(root);
+  assert.equal(Object.keys(tree), ['etc', 'etc/born tuned', "etc/born tuned/it's $(x).conf", 'etc/empty']);
+  assert.is(Buffer.from(tree["etc/born tuned/it's $(x).conf"]!.bytes!, 'base64').toString(), evil);
+  assert.is(tree["etc/born tuned/it's $(x).conf"]!.mode, 0o640);
+  assert.is(tree['etc/empty']!.bytes, '');
+  assert.is(tree['etc/empty']!.mode, 0o600);
+  assert.equal(readdirSync(cwd), [], 'something in the content was executed');
+  // The stack name reaches the HCL only as literal strings.
+  const file = readdirSync(dir).find((f) => f.endsWith('.pkr.hcl'))!;
+  const hcl = (await parseHcl(file, readFileSync(join(dir, file), 'utf8'))) as Record<string, any>;
+  // hcl2json keeps the escapes $${ and %%{ verbatim (not always the latter): undo them to compare.
+  const name = hcl.build[0].name as string;
+  assert.not.match(name, /(?<!\$)\$\{/);
+  assert.is(name.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{'), plan.stack[0]);
+  const v = run('packer', ['validate', file], { cwd: dir });
+  assert.is(v.status, 0, v.stdout + v.stderr);
+});
+
+test('negative: packer validate rejects an unknown argument and a missing script', () => {
+  const { out } = genTree(['lxd-small']);
+  const dir = join(out, 'packer');
+  const file = 'lxd-small.pkr.hcl';
+  const good = readFileSync(join(dir, file), 'utf8');
+  writeFileSync(join(dir, file), good.replace('  disk_image       = true\n', '  disk_image       = true\n  bogus_argument   = true\n'));
+  const bad = run('packer', ['validate', file], { cwd: dir });
+  assert.is.not(bad.status, 0);
+  assert.match(bad.stdout + bad.stderr, /An argument named "bogus_argument" is not expected here/);
+  writeFileSync(join(dir, file), good);
+  rmSync(join(dir, PACKER_SCRIPTS[2]));
+  const missing = run('packer', ['validate', file], { cwd: dir });
+  assert.is.not(missing.status, 0);
+  assert.match(missing.stdout + missing.stderr, /90-cleanup\.sh/);
+  writeFileSync(join(dir, file), good.replace('  headless         = true\n', '  headless = true\n'));
+  assert.is.not(run('packer', ['fmt', '-check', file], { cwd: dir }).status, 0, 'packer fmt -check accepts a misaligned file');
+});
+
+test('negative: shellcheck -S warning and bash -n fail on bad scripts', () => {
+  const dir = tempDir('bad-scripts');
+  writeFileSync(join(dir, 'warn.sh'), '#!/bin/bash\nunused=1\n');
+  writeFileSync(join(dir, 'syntax.sh'), '#!/bin/bash\nif true; then\n');
+  assert.is.not(run('shellcheck', ['-S', 'warning', join(dir, 'warn.sh')]).status, 0);
+  assert.is.not(run('bash', ['-n', join(dir, 'syntax.sh')]).status, 0);
+});
+
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+test.run();
