@@ -38,9 +38,10 @@ export function shellQuote(value: unknown): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** An HCL quoted string: escapes, and `${`/`%{` doubled so no template interpolation happens. */
+/** An HCL quoted string: escapes, and `${`/`%{` doubled so no template interpolation happens.
+ * HCL normalizes string literals to Unicode NFC when it reads them, so we write them that way. */
 export function hclString(value: unknown): string {
-  const s = String(defined('hcl', value));
+  const s = String(defined('hcl', value)).normalize('NFC');
   const escaped = s
     .replace(/\\/g, '\\\\')
     .replace(/"/g, '\\"')
