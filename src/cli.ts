@@ -18,6 +18,7 @@ export type { Io } from './commands/context.ts';
 const processIo: Io = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  isTTY: process.stderr.isTTY === true,
 };
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never exits itself. */

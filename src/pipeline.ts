@@ -100,6 +100,9 @@ export interface Generated {
   artifacts: Artifact[];
   /** The artifacts plus manifest.json, for `--out DIR`. */
   tree: Artifact[];
+  /** The cloud-config of user-data as data, and the header line of every file. */
+  cloudConfig: Record<string, unknown>;
+  header: string;
 }
 
 /** Renders every artifact for a resolved stack and parses each back (InternalError on mismatch). */
@@ -118,7 +121,7 @@ export function renderStack(stack: ResolvedStack): Generated {
   const artifacts = [userData, ...hostFiles, ...netplan, preseed, bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
   checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData, netplan: netplanData });
   const tree = [...artifacts, renderManifest(plan.stack, GENERATOR_VERSION, artifacts)];
-  return { stack, artifacts, tree };
+  return { stack, artifacts, tree, cloudConfig, header };
 }
 
 /** resolve + render, the whole job. */

@@ -27,6 +27,7 @@ for (const name of cases) {
     assert.is(r.stdout, '', 'nothing may be printed on stdout for an invalid profile');
     assert.fixture(r.stderr, readFileSync(join(dir, 'expected.txt'), 'utf8'));
     assert.not.match(r.stderr, /\n\s+at .+:\d+:\d+/, 'stack trace printed');
+    assert.not.ok(existsSync(join(dir, 'out')), 'a failed run must not leave an output directory');
   });
 }
 

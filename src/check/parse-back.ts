@@ -46,7 +46,7 @@ export function parseKeyValueLines(text: string): [string, string][] {
     });
 }
 
-function expectYaml(a: Artifact, expected: unknown, firstLine?: string): void {
+export function expectYaml(a: Artifact, expected: unknown, firstLine?: string): void {
   if (firstLine && !a.text.startsWith(firstLine)) throw new InternalError(`${a.path} does not start with ${JSON.stringify(firstLine.trim())}`);
   for (const version of ['1.1', '1.2'] as const) {
     let parsed: unknown;

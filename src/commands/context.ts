@@ -3,8 +3,10 @@ import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 
 /** Where the CLI writes; tests pass their own. */
 export interface Io {
-  stdout: (text: string) => void;
+  stdout: (text: string | Uint8Array) => void;
   stderr: (text: string) => void;
+  /** True when stderr is a terminal (progress lines are shown only then). */
+  isTTY?: boolean;
 }
 
 export type Format = 'text' | 'json';

@@ -2,11 +2,20 @@ import { Option, type Command } from 'commander';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { writeTree } from '../output/write.ts';
 import { generate } from '../pipeline.ts';
+import { composeUserData } from '../compose/user-data.ts';
+import { ENCODINGS, type Encoding } from '../compose/encode.ts';
+import { renderInventory } from '../inventory/render.ts';
+import { renderManifest } from '../output/manifest.ts';
+import { GENERATOR_VERSION } from '../version.ts';
 import { ARTIFACT_KINDS } from './artifact-kinds.ts';
 import { collect, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
 interface GenerateOptions {
   profile: string[];
+  inventory?: string;
+  include: string[];
+  mime?: boolean;
+  encoding: Encoding;
   profilesDir?: string;
   artifact?: string;
   out?: string;
@@ -22,13 +31,21 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
     .addOption(new Option('--artifact <kind>', 'print one artifact instead of user-data').choices(ARTIFACT_KINDS))
     .option('-o, --out <dir>', 'write every artifact as a tree under DIR (atomically), with manifest.json')
     .option('--force', 'with --out: replace a non-empty directory that gen did not write')
+    .option('--inventory <file>', 'render every host of an inventory (with --out): NoCloud seeds and preseeds')
+    .option('--include <file>', 'fold an operator cloud-config file into user-data; repeatable', collect, [] as string[])
+    .option('--mime', 'user-data as a multipart MIME document (one part per file) instead of one merged cloud-config')
+    .addOption(new Option('--encoding <encoding>', 'user-data encoding').choices(ENCODINGS).default('plain'))
     .addOption(new Option('--format <format>', 'diagnostics format (on stderr)').choices(['text', 'json']).default('text'))
     .action((opts: GenerateOptions) => {
       ctx.format = opts.format;
       if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
       if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
+      if (opts.inventory !== undefined) return done(runInventory(opts, ctx));
       const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir });
       reportDiagnostics(ctx, result.stack.diagnostics);
+      const userData = composeUserData(result, { includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding });
+      result.artifacts = result.artifacts.map((a) => (a.kind === 'user-data' ? userData : a));
+      result.tree = [...result.artifacts, renderManifest(result.stack.plan.stack, GENERATOR_VERSION, result.artifacts)];
       if (opts.out !== undefined) {
         writeTree(opts.out, result.tree, { force: opts.force });
         ctx.io.stdout(`wrote ${result.tree.length} files to ${opts.out}\n`);
@@ -38,7 +55,44 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
       const artifacts = result.artifacts.filter((a) => a.kind === kind);
       if (artifacts.length === 0) throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(result.artifacts.map((a) => a.kind))].join(', ')})`);
       // Kinds with several files (packer-scripts) print each under a "==> path <==" line, like tail.
-      ctx.io.stdout(artifacts.length === 1 ? artifacts[0]!.text : artifacts.map((a) => `==> ${a.path} <==\n${a.text}`).join('\n'));
+      if (artifacts.length === 1) ctx.io.stdout(artifacts[0]!.bytes ?? artifacts[0]!.text);
+      else ctx.io.stdout(artifacts.map((a) => `==> ${a.path} <==\n${a.text}`).join('\n'));
       return done(ExitCode.ok);
     });
+}
+
+/** `gen --inventory FILE --out DIR`: one seed directory per host, written atomically. */
+function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
+  if (opts.out === undefined) throw new UsageError('--inventory writes one directory per host: add --out DIR');
+  if (opts.profile.length > 0 || opts.artifact !== undefined || opts.include.length > 0) {
+    throw new UsageError('--inventory takes profiles and includes from the inventory: drop --profile, --artifact and --include');
+  }
+  const progress = progressLine(ctx);
+  const { artifacts, warnings } = renderInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost: progress.update });
+  progress.end();
+  reportDiagnostics(ctx, warnings);
+  writeTree(opts.out, artifacts, { force: opts.force });
+  const hosts = new Set(artifacts.filter((a) => a.kind === 'meta-data').map((a) => a.path.split('/')[0])).size;
+  ctx.io.stdout(`wrote ${hosts} hosts (${artifacts.length} files) to ${opts.out}\n`);
+  return ExitCode.ok;
+}
+
+/** A progress line on stderr, only on a terminal and only once a run has taken over a second. */
+function progressLine(ctx: CommandContext): { update: (done: number, total: number) => void; end: () => void } {
+  const tty = ctx.io.isTTY ?? false;
+  const start = Date.now();
+  let last = 0;
+  let shown = false;
+  return {
+    update: (done, total) => {
+      const now = Date.now();
+      if (!tty || now - start < 1000 || (now - last < 100 && done !== total)) return;
+      last = now;
+      shown = true;
+      ctx.io.stderr(`\rrendering hosts: ${done}/${total}`);
+    },
+    end: () => {
+      if (shown) ctx.io.stderr('\n');
+    },
+  };
 }

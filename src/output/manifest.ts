@@ -13,7 +13,7 @@ export function renderManifest(stack: readonly string[], version: string, artifa
       kind: a.kind,
       purpose: a.purpose,
       mode: `0${a.mode.toString(8)}`,
-      sha256: createHash('sha256').update(a.text).digest('hex'),
+      sha256: createHash('sha256').update(a.bytes ?? a.text).digest('hex'),
       ...(a.hostPath ? { installed_at: a.hostPath } : {}),
     }));
   const text = `${JSON.stringify({ generator: 'born-tuned', version, stack, files }, null, 2)}\n`;

@@ -31,11 +31,18 @@ export function writeTree(outDir: string, artifacts: readonly Artifact[], opts: 
     throw new UsageError(`cannot write next to ${outDir}: ${(e as NodeJS.ErrnoException).code}; choose a writable --out`);
   }
   try {
+    const made = new Set<string>();
+    const umask = process.umask();
     for (const a of artifacts) {
       const file = safeJoin(tmp, a.path);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, a.text, { mode: a.mode });
-      chmodSync(file, a.mode); // the umask must not widen or narrow what we chose
+      const dir = dirname(file);
+      if (!made.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        made.add(dir);
+      }
+      writeFileSync(file, a.bytes ?? a.text, { mode: a.mode });
+      // The umask may only narrow the mode we chose; restore it when it did.
+      if ((a.mode & ~umask) !== a.mode) chmodSync(file, a.mode);
       opts.hooks?.afterFile?.(a.path);
     }
     swapInto(tmp, target);

@@ -10,6 +10,8 @@ export interface Artifact {
   mode: number;
   purpose: string;
   text: string;
+  /** The bytes to write when they are not the UTF-8 of `text` (encoded user-data). */
+  bytes?: Uint8Array;
 }
 
 /** The comment line every generated file starts with: what made it and from which stack. */

@@ -67,12 +67,12 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
 }
 
 /** The `#cloud-config` document printed by `gen --profile NAME`. */
-export function renderUserData(header: string, config: Record<string, unknown>): Artifact {
+export function renderUserData(header: string, config: Record<string, unknown>, includes: readonly string[] = []): Artifact {
   return {
     kind: 'user-data',
     path: 'user-data',
     mode: 0o600,
     purpose: 'cloud-init user-data: tunes the host and initialises the manager at first boot',
-    text: renderTemplate('user-data', { header, config }),
+    text: renderTemplate('user-data', { header, config, includes }),
   };
 }

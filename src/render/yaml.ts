@@ -1,4 +1,4 @@
-import { Document, isScalar, isSeq, visit } from 'yaml';
+import { Document, isScalar, isSeq, Scalar, visit } from 'yaml';
 
 /**
  * Serializes data as YAML that YAML 1.1 readers (cloud-init's PyYAML, netplan, LXD's go-yaml v2)
@@ -10,6 +10,11 @@ export function stringifyYaml(value: unknown): string {
   const doc = new Document(value, { aliasDuplicateObjects: false, compat: 'yaml-1.1' });
   // Lists of plain words (runcmd argv, package lists) read best on one line: [systemctl, daemon-reload].
   visit(doc, {
+    // A line of only spaces inside a block scalar is read back differently from what was meant
+    // (found by the property tests: " \n" came back as "\n"); such strings are double-quoted.
+    Scalar(_, node) {
+      if (typeof node.value === 'string' && /(^|\n)[ \t]+(\n|$)/.test(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    },
     Seq(_, node) {
       if (isSeq(node) && node.items.length > 0 && node.items.every((i) => isScalar(i) && !(typeof i.value === 'string' && i.value.includes('\n')))) node.flow = true;
     },

@@ -31,7 +31,12 @@ export function whereIs(merged: Merged, path: readonly PathSegment[]): string {
 
 /** Checks the merged stack against the schema; every issue becomes a located diagnostic. */
 export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | undefined {
-  const result = ProfileSchema.safeParse(merged.value);
+  return validateWith(ProfileSchema, merged, bag);
+}
+
+/** Checks data against any strict zod schema (profiles, inventories), reporting located diagnostics. */
+export function validateWith<T>(schema: z.ZodType<T>, merged: Merged, bag: DiagnosticBag): T | undefined {
+  const result = schema.safeParse(merged.value);
   if (result.success) return result.data;
   // One problem per value is enough to fix it; zod may report several (e.g. not safe and not an int).
   const reported = new Set<string>();
@@ -39,7 +44,7 @@ export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | u
   // did-you-mean on the unknown key says it all.
   for (const issue of result.error.issues) {
     if (issue.code !== 'unrecognized_keys') continue;
-    const known = knownKeysAt(issue.path as PathSegment[]);
+    const known = knownKeysAt(issue.path as PathSegment[], schema);
     for (const key of issue.keys) {
       const hint = didYouMean(key, known);
       if (hint) reported.add([...issue.path, hint].join('\0'));
@@ -49,12 +54,12 @@ export function validateProfile(merged: Merged, bag: DiagnosticBag): Profile | u
     const key = issue.code === 'unrecognized_keys' ? `${issue.path.join('\0')}\0${issue.keys.join('\0')}` : issue.path.join('\0');
     if (reported.has(key)) continue;
     reported.add(key);
-    reportIssue(issue, merged, bag, []);
+    reportIssue(issue, merged, bag, [], schema);
   }
   return undefined;
 }
 
-function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefix: PathSegment[]): void {
+function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefix: PathSegment[], schema: z.ZodType): void {
   const path = [...prefix, ...(issue.path as PathSegment[])];
   if (SECRET_KEYS.has(String(path[path.length - 1])) || SECRET_KEYS.has(String(path[path.length - 2]))) {
     reportSecret(path.slice(0, path.findIndex((p) => SECRET_KEYS.has(String(p))) + 1), merged, bag);
@@ -66,7 +71,7 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
   switch (issue.code) {
     case 'unrecognized_keys':
       for (const key of issue.keys) {
-        const known = knownKeysAt(path);
+        const known = knownKeysAt(path, schema);
         const hint = didYouMean(key, known);
         const where = path.length ? ` in ${formatPath(path)}` : '';
         reportAt(bag, merged, 'error', 'UNKNOWN_KEY', [...path, key],
@@ -84,7 +89,7 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
       // Report the branch that matches the value's type, so "too big" is not hidden behind "expected string".
       const branches = issue.errors.filter((errs) => !errs.every((e) => e.code === 'invalid_type' || e.code === 'invalid_value'));
       if (branches.length === 1) {
-        for (const e of branches[0]!) reportIssue(e, merged, bag, path);
+        for (const e of branches[0]!) reportIssue(e, merged, bag, path, schema);
         return;
       }
       reportAt(bag, merged, 'error', 'INVALID_TYPE', path, `${formatPath(path)} must be ${unionExpectation(path)}, not ${describeValue(actual)}`);
@@ -162,14 +167,14 @@ function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
 }
 
 /** Keys the schema allows at `path`, for did-you-mean hints. */
-export function knownKeysAt(path: readonly PathSegment[]): string[] {
-  let schema: z.ZodType | undefined = ProfileSchema;
+export function knownKeysAt(path: readonly PathSegment[], root: z.ZodType = ProfileSchema): string[] {
+  let schema: z.ZodType | undefined = root;
   for (const seg of path) {
     schema = childSchema(schema, seg);
     if (!schema) return [];
   }
   const def = unwrap(schema)?._zod.def as { type: string; shape?: Record<string, z.ZodType> } | undefined;
-  if (path.length === 1 && path[0] === 'sysctl') return Object.keys(SYSCTL_FACTS);
+  if (root === ProfileSchema && path.length === 1 && path[0] === 'sysctl') return Object.keys(SYSCTL_FACTS);
   return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
 }
 

@@ -11,18 +11,26 @@ export interface Source {
   file: string;
   /** Path shown in diagnostics. */
   display: string;
+  /** The file's text as read (BOM included when there was one). */
+  text: string;
   doc: Document.Parsed;
   lineCounter: LineCounter;
   /** The document as plain data; undefined when it could not be read as a mapping. */
   value: Record<string, unknown> | undefined;
 }
 
-/** Profiles larger than this are refused before parsing: no real profile comes close. */
-export const MAX_PROFILE_BYTES = 256 * 1024;
+/** What kind of file is being read: its name in messages, its limits and its expected shape. */
+export const FILE_KINDS = {
+  // No real profile comes close to 256 KiB; an inventory of 10,000 hosts needs a few MiB.
+  profile: { noun: 'profile', maxBytes: 256 * 1024, maxAliases: 100, shape: 'a profile is a mapping of keys such as manager:, sysctl:, limits:' },
+  inventory: { noun: 'inventory', maxBytes: 64 * 1024 * 1024, maxAliases: 100_000, shape: 'an inventory is a mapping with hosts: (and optionally defaults: and groups:)' },
+  include: { noun: 'cloud-config include', maxBytes: 1024 * 1024, maxAliases: 100, shape: 'a cloud-config is a mapping of modules such as users:, packages:, runcmd:' },
+} as const;
+export type FileKind = keyof typeof FILE_KINDS;
+/** Profiles larger than this are refused before parsing. */
+export const MAX_PROFILE_BYTES = FILE_KINDS.profile.maxBytes;
 /** Deepest nesting a profile may have; the schema itself needs 4. */
 export const MAX_DEPTH = 16;
-/** Aliases allowed per document; more is how an alias bomb looks. */
-export const MAX_ALIAS_COUNT = 100;
 
 const YAML_CODE: Record<string, 'YAML_DUPLICATE_KEY' | 'YAML_TAB' | 'YAML_ALIAS'> = {
   DUPLICATE_KEY: 'YAML_DUPLICATE_KEY',
@@ -34,26 +42,27 @@ const YAML_CODE: Record<string, 'YAML_DUPLICATE_KEY' | 'YAML_TAB' | 'YAML_ALIAS'
  * Reads and parses one profile file. Problems (unreadable, too large, not UTF-8, YAML errors, not a
  * mapping) go to `bag` with their position; the Source is returned when the file could be parsed.
  */
-export function loadSource(name: string, file: string, bag: DiagnosticBag): Source | undefined {
+export function loadSource(name: string, file: string, bag: DiagnosticBag, kind: FileKind = 'profile'): Source | undefined {
   const display = displayPath(file);
+  const { noun, maxBytes, maxAliases, shape } = FILE_KINDS[kind];
   let bytes: Buffer;
   try {
     const st = statSync(file);
     if (st.isDirectory()) {
-      bag.error('FILE_UNREADABLE', `${display} is a directory, not a profile file: give a .yaml file`, { file: display });
+      bag.error('FILE_UNREADABLE', `${display} is a directory, not a ${noun} file: give a .yaml file`, { file: display });
       return undefined;
     }
     if (!st.isFile()) {
       bag.error('FILE_UNREADABLE', `${display} is not a regular file: give a .yaml file`, { file: display });
       return undefined;
     }
-    if (st.size > MAX_PROFILE_BYTES) {
-      bag.error('FILE_TOO_LARGE', `profile is ${st.size} bytes; profiles are limited to ${MAX_PROFILE_BYTES} bytes`, { file: display });
+    if (st.size > maxBytes) {
+      bag.error('FILE_TOO_LARGE', `${noun} is ${st.size} bytes; a ${noun} is limited to ${maxBytes} bytes`, { file: display });
       return undefined;
     }
     bytes = readFileSync(file);
   } catch (e) {
-    bag.error('FILE_UNREADABLE', `cannot read the profile: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check that the file exists and is readable`, { file: display });
+    bag.error('FILE_UNREADABLE', `cannot read the ${noun}: ${(e as NodeJS.ErrnoException).code ?? 'error'}; check that the file exists and is readable`, { file: display });
     return undefined;
   }
   let text: string;
@@ -76,7 +85,7 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
   for (const err of doc.errors) {
     const pos = lineCounter.linePos(err.pos[0]);
     if (/call stack/i.test(err.message)) {
-      bag.error('YAML_SYNTAX', `the document nests too deeply to read; profiles are at most ${MAX_DEPTH} levels deep`, { file: display, line: pos.line, col: pos.col });
+      bag.error('YAML_SYNTAX', `the document nests too deeply to read; a ${noun} is at most ${MAX_DEPTH} levels deep`, { file: display, line: pos.line, col: pos.col });
       continue;
     }
     bag.error(YAML_CODE[err.code] ?? 'YAML_SYNTAX', yamlMessage(err.code, err.message, keyAt(text, err.pos[0])), { file: display, line: pos.line, col: pos.col });
@@ -84,23 +93,23 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag): Sour
   if (doc.errors.length > 0) return undefined;
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    value = doc.toJS({ maxAliasCount: maxAliases });
   } catch (e) {
     bag.error('YAML_ALIAS', `aliases expand too far (${(e as Error).message.split('.')[0]}): write the values out`, { file: display, line: 1, col: 1 });
     return undefined;
   }
   const depth = nestingDepth(value);
   if (depth > MAX_DEPTH) {
-    bag.error('YAML_SYNTAX', `the document nests ${depth} levels deep; profiles are at most ${MAX_DEPTH} levels deep`, { file: display, line: 1, col: 1 });
+    bag.error('YAML_SYNTAX', `the document nests ${depth} levels deep; a ${noun} is at most ${MAX_DEPTH} levels deep`, { file: display, line: 1, col: 1 });
     return undefined;
   }
   if (!isMap(doc.contents)) {
     const what = value === null || value === undefined ? 'empty' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
     const pos = doc.contents?.range ? lineCounter.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
-    bag.error('NOT_A_MAPPING', `the profile is ${what}; a profile is a mapping of keys such as manager:, sysctl:, limits:`, { file: display, ...pos });
-    return { name, file, display, doc, lineCounter, value: undefined };
+    bag.error('NOT_A_MAPPING', `the ${noun} is ${what}; ${shape}`, { file: display, ...pos });
+    return { name, file, display, text, doc, lineCounter, value: undefined };
   }
-  return { name, file, display, doc, lineCounter, value: value as Record<string, unknown> };
+  return { name, file, display, text, doc, lineCounter, value: value as Record<string, unknown> };
 }
 
 function yamlMessage(code: string, message: string, at: string): string {

@@ -1,0 +1,90 @@
+import { expectYaml } from '../check/parse-back.ts';
+import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
+import { ProfileError } from '../diagnostics/errors.ts';
+import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
+import { renderManifest } from '../output/manifest.ts';
+import { generate, type Generated } from '../pipeline.ts';
+import type { Artifact } from '../render/artifact.ts';
+import { renderTemplate } from '../render/engine.ts';
+import { loadSource } from '../source/load.ts';
+import { GENERATOR_VERSION } from '../version.ts';
+import { resolveInventory, type PlannedHost } from './resolve.ts';
+
+/** Options of an inventory run. */
+export interface InventoryOptions extends Omit<ComposeOptions, 'includes'> {
+  profilesDir?: string;
+  /** Called after each host, for a progress line. */
+  onHost?: (done: number, total: number) => void;
+}
+
+/**
+ * Every host's NoCloud seed (user-data, meta-data, network-config when it has static addressing)
+ * and preseed. Work shared by hosts is done once: each distinct stack is resolved, planned and
+ * rendered once, and each distinct (stack, includes) user-data is composed once; per host only the
+ * meta-data and network-config are rendered.
+ */
+export function renderInventory(file: string, opts: InventoryOptions): { artifacts: Artifact[]; warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number } } {
+  const bag = new DiagnosticBag();
+  const source = loadSource('inventory', file, bag, 'inventory');
+  const hosts = source?.value ? resolveInventory(source, bag) : undefined;
+  if (!hosts) throw new ProfileError(sortDiagnostics(bag.items));
+
+  const stacks = new Map<string, Generated>();
+  const userData = new Map<string, Artifact>();
+  const includeCache: IncludeCache = new Map();
+  const warnings = new Map<string, ReturnType<typeof sortDiagnostics>[number]>();
+  const artifacts: Artifact[] = [];
+  hosts.forEach((host, i) => {
+    const stackKey = host.profiles.join('\0');
+    let generated = stacks.get(stackKey);
+    if (!generated) {
+      generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir });
+      stacks.set(stackKey, generated);
+      for (const d of generated.stack.diagnostics) warnings.set(JSON.stringify(d), d);
+    }
+    const udKey = `${stackKey}\0\0${host.includes.join('\0')}`;
+    let ud = userData.get(udKey);
+    if (!ud) {
+      ud = composeUserData(generated, { includes: host.includes, mime: opts.mime, encoding: opts.encoding }, includeCache);
+      userData.set(udKey, ud);
+    }
+    const dir = host.key;
+    artifacts.push({ ...ud, path: `${dir}/seed/user-data` });
+    artifacts.push(metaData(host, dir, generated.header));
+    const network = networkConfig(host, dir, generated.header);
+    if (network) artifacts.push(network);
+    const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
+    artifacts.push({ ...preseed, path: `${dir}/preseed/${generated.stack.plan.manager.name}.yaml` });
+    opts.onHost?.(i + 1, hosts.length);
+  });
+  artifacts.push(renderManifest(['inventory', source!.display], GENERATOR_VERSION, artifacts));
+  return { artifacts, warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, stacks: stacks.size, userData: userData.size } };
+}
+
+function metaData(host: PlannedHost, dir: string, header: string): Artifact {
+  // A stable instance-id per host: cloud-init runs first-boot modules once per instance, so
+  // regenerating a seed must not make a running host redo its first boot.
+  const data = { 'instance-id': `iid-${host.key}`, 'local-hostname': host.hostname };
+  const artifact: Artifact = { kind: 'meta-data', path: `${dir}/seed/meta-data`, mode: 0o644, purpose: `NoCloud meta-data of ${host.hostname}`, text: renderTemplate('meta-data', { header, data }) };
+  expectYaml(artifact, data);
+  return artifact;
+}
+
+function networkConfig(host: PlannedHost, dir: string, header: string): Artifact | undefined {
+  const addressed = host.nics.filter(({ nic }) => nic.addresses?.length || nic.dhcp4 !== undefined);
+  if (addressed.length === 0) return undefined;
+  const ethernets: Record<string, unknown> = {};
+  for (const { id, nic } of addressed) {
+    const entry: Record<string, unknown> = { match: nic.mac !== undefined ? { macaddress: nic.mac } : { name: nic.name } };
+    if (nic.mac !== undefined && nic.name !== undefined) entry['set-name'] = nic.name;
+    entry.dhcp4 = nic.dhcp4 ?? false;
+    if (nic.addresses?.length) entry.addresses = nic.addresses;
+    if (nic.gateway !== undefined) entry.routes = [{ to: nic.gateway.includes(':') ? '::/0' : 'default', via: nic.gateway }];
+    if (nic.nameservers?.length) entry.nameservers = { addresses: nic.nameservers };
+    ethernets[id] = entry;
+  }
+  const data = { network: { version: 2, ethernets } };
+  const artifact: Artifact = { kind: 'network-config', path: `${dir}/seed/network-config`, mode: 0o600, purpose: `NoCloud network-config (netplan v2) of ${host.hostname}`, text: renderTemplate('netplan.yaml', { header, netplan: data }) };
+  expectYaml(artifact, data);
+  return artifact;
+}

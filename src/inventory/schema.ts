@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/**
+ * The inventory format: hosts, optionally grouped, each with the profile stack it runs, its
+ * hostname, NIC matches with static addressing, and operators' own cloud-config to fold in.
+ * Settings resolve host over group over defaults; `include` lists are concatenated in that order.
+ */
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const FQDN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const IPV4 = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}';
+const IPV4_RE = new RegExp(`^${IPV4}$`);
+const IPV4_CIDR = new RegExp(`^${IPV4}/([0-9]|[12]\\d|3[0-2])$`);
+const IPV6_RE = /^[0-9a-fA-F:]{2,39}$/;
+const IPV6_CIDR = /^[0-9a-fA-F:]{2,39}\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
+
+const ProfileRef = z.string().regex(/^([a-z0-9][a-z0-9._-]*|[^\0\n]*\.yaml)$/, { message: 'must be a profile name or a path to a .yaml file' });
+const IncludeRef = z.string().regex(/^[^\0\n]+$/, { message: 'must be a path to a cloud-config file' });
+
+export const HostNicSchema = z.strictObject({
+  mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
+  name: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, { message: 'must be an exact interface name (no wildcards: one NIC per host entry)' }).optional(),
+  dhcp4: z.boolean().optional(),
+  addresses: z.array(z.string().refine((s) => IPV4_CIDR.test(s) || IPV6_CIDR.test(s), { message: 'must be an address with prefix length, like 10.0.0.11/24' })).max(64).optional(),
+  gateway: z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' }).optional(),
+  nameservers: z.array(z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' })).max(8).optional(),
+});
+
+const Settings = {
+  profiles: z.array(ProfileRef).min(1, { message: 'needs at least one profile' }).optional(),
+  include: z.array(IncludeRef).optional(),
+};
+
+export const GroupSchema = z.strictObject(Settings);
+
+export const HostSchema = z.strictObject({
+  ...Settings,
+  group: z.string().regex(LABEL, { message: 'must name a group of groups:' }).optional(),
+  hostname: z.string().regex(FQDN, { message: 'must be a host name or FQDN in lower case, like node01 or node01.example.net' }).optional(),
+  nics: z.record(z.string().regex(LABEL, { message: 'NIC ids are lower-case names like "uplink"' }), HostNicSchema).optional(),
+});
+
+export const InventorySchema = z.strictObject({
+  defaults: GroupSchema.optional(),
+  groups: z.record(z.string().regex(LABEL, { message: 'group names are lower-case labels like "edge"' }), GroupSchema).optional(),
+  hosts: z.record(z.string().regex(LABEL, { message: 'host keys are lower-case labels like node01' }), HostSchema),
+});
+
+export type Inventory = z.infer<typeof InventorySchema>;
+export type InventoryHost = z.infer<typeof HostSchema>;
+export type HostNic = z.infer<typeof HostNicSchema>;

@@ -1,0 +1,99 @@
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parse } from 'yaml';
+import { renderInventory } from '../src/inventory/render.ts';
+import { gen, ROOT, run } from './helpers.ts';
+
+/** Inventories, operators' cloud-config (merged or MIME), encodings, checked by the real tools. */
+const FIX = join(ROOT, 'test', 'fixtures', 'inventory');
+const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-inv-'));
+const netplanCheck = join(ROOT, 'test', 'real', 'check-netplan.sh');
+
+function schemaCheck(file: string): void {
+  const r = run('cloud-init', ['schema', '--config-file', file]);
+  assert.is(r.status, 0, `cloud-init schema ${file}:\n${r.stdout}${r.stderr}`);
+}
+
+test('an inventory gives each host a NoCloud seed and its preseed; the real tools accept them', () => {
+  const out = join(scratch, 'inv');
+  const r = gen(['--inventory', join(FIX, 'hosts.yaml'), '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, `wrote 3 hosts (12 files) to ${out}\n`);
+  assert.equal(readdirSync(out).sort(), ['edge01', 'manifest.json', 'node01', 'node02']);
+  assert.equal(parse(readFileSync(join(out, 'node01/seed/meta-data'), 'utf8')), { 'instance-id': 'iid-node01', 'local-hostname': 'node01.example.net' });
+  assert.equal(parse(readFileSync(join(out, 'edge01/seed/meta-data'), 'utf8')), { 'instance-id': 'iid-edge01', 'local-hostname': 'edge01' });
+  for (const host of ['node01', 'node02', 'edge01']) {
+    schemaCheck(join(out, host, 'seed/user-data'));
+    const ud = parse(readFileSync(join(out, host, 'seed/user-data'), 'utf8')) as { users: { name: string }[]; runcmd: unknown[][] };
+    assert.is(ud.users[0]!.name, 'ops', 'the include is folded in');
+    assert.equal(ud.runcmd.at(-1), ['echo', 'ops-was-here'], 'include lists append after ours');
+  }
+  for (const host of ['node01', 'node02']) {
+    const copy = join(scratch, `${host}-network-config.yaml`);
+    cpSync(join(out, host, 'seed/network-config'), copy);
+    const check = run('bash', [netplanCheck, copy]);
+    assert.is(check.status, 0, check.stdout + check.stderr);
+  }
+  assert.ok(readFileSync(join(out, 'node01/preseed/incus.yaml'), 'utf8').includes('incusbr0'));
+  assert.ok(readFileSync(join(out, 'edge01/preseed/lxd.yaml'), 'utf8').includes('lxdbr0'));
+  assert.not.ok(readdirSync(join(out, 'edge01/seed')).includes('network-config'), 'no static addressing, no network-config');
+});
+
+test('hosts sharing a stack share the work: each stack and each user-data is built once', () => {
+  const { stats, artifacts } = renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' });
+  assert.equal(stats, { hosts: 3, stacks: 2, userData: 2 });
+  const again = renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' });
+  assert.equal(again.artifacts.map((a) => a.text), artifacts.map((a) => a.text), 'deterministic');
+});
+
+test('--include merges as data: a conflicting value is an error naming both files', () => {
+  const r = gen(['--profile', 'incus-dense', '--include', join(FIX, 'conflict.yaml')]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /conflict\.yaml:6:15: error INCONSISTENT_VALUES: apt\.sources\."born-tuned-backports\.list"\.source is "deb http:\/\/mirror\.example\/debian bookworm-backports main" here but "deb \$MIRROR bookworm-backports main" in the generated user-data \(profile incus-dense\): set it in one place/);
+  const w = gen(['--profile', 'incus-dense', '--include', join(FIX, 'overwrite.yaml')]);
+  assert.is(w.status, 1);
+  assert.match(w.stderr, /overwrite\.yaml:3:11: error INCONSISTENT_VALUES: write_files path \/etc\/sysctl\.d\/60-born-tuned\.conf is also written by the generated user-data/);
+});
+
+test('--mime: a fixed-boundary multipart document; every cloud-config part passes the real schema', () => {
+  const a = gen(['--profile', 'lxd-small', '--include', join(FIX, 'ops.yaml'), '--mime']);
+  const b = gen(['--profile', 'lxd-small', '--include', join(FIX, 'ops.yaml'), '--mime']);
+  assert.is(a.status, 0, a.stderr);
+  assert.is(a.stdout, b.stdout);
+  const file = join(scratch, 'mime.txt');
+  writeFileSync(file, a.stdout);
+  const split = run('python3', ['-c', `
+import email, sys, json
+msg = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+parts = []
+for p in msg.walk():
+    if p.get_content_maintype() == 'multipart': continue
+    parts.append({'type': p.get_content_type(), 'merge': p['X-Merge-Type'], 'name': p.get_filename(), 'body': p.get_payload(decode=True).decode()})
+print(json.dumps(parts))`, file]);
+  assert.is(split.status, 0, split.stderr);
+  const parts = JSON.parse(split.stdout) as { type: string; merge: string; name: string; body: string }[];
+  assert.equal(parts.map((p) => [p.type, p.name]), [['text/cloud-config', 'born-tuned.cfg'], ['text/cloud-config', 'ops.yaml']]);
+  assert.is(parts[1]!.body, readFileSync(join(FIX, 'ops.yaml'), 'utf8'));
+  parts.forEach((p, i) => {
+    assert.is(p.merge, 'list(append)+dict(no_replace,recurse_list)+str()');
+    const partFile = join(scratch, `part${i}.yaml`);
+    writeFileSync(partFile, p.body);
+    schemaCheck(partFile);
+  });
+});
+
+test('--encoding gzip, base64 and gzip+base64 decode back to exactly the plain bytes', () => {
+  const plain = gen(['--profile', 'incus-dense']).stdout;
+  for (const encoding of ['gzip', 'base64', 'gzip+base64']) {
+    const r = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--profile', 'incus-dense', '--encoding', encoding], { encoding: 'buffer' } as never);
+    const bytes = r.stdout as unknown as Buffer;
+    const decoded = encoding === 'gzip' ? gunzipSync(bytes) : encoding === 'base64' ? Buffer.from(bytes.toString(), 'base64') : gunzipSync(Buffer.from(bytes.toString(), 'base64'));
+    assert.is(decoded.toString('utf8'), plain, encoding);
+  }
+});
+
+test.run();
