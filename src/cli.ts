@@ -55,14 +55,9 @@ function handleError(e: unknown, ctx: CommandContext): number {
   const { io } = ctx;
   if (e instanceof CommanderError) {
     if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) return ExitCode.ok;
-    io.stderr(`gen: ${e.message.replace(/^error: /, '')}\n`);
-    return ExitCode.usage;
+    return usage(ctx, e.message.replace(/^error: /, ''));
   }
-  if (e instanceof UsageError) {
-    if (ctx.format === 'json') io.stderr(`${diagnosticsToJson([{ severity: 'error', code: 'USAGE', message: e.message }])}\n`);
-    else io.stderr(`gen: ${e.message}\n`);
-    return ExitCode.usage;
-  }
+  if (e instanceof UsageError) return usage(ctx, e.message);
   if (e instanceof ProfileError) {
     reportDiagnostics(ctx, e.diagnostics);
     return ExitCode.invalidProfile;
@@ -70,6 +65,12 @@ function handleError(e: unknown, ctx: CommandContext): number {
   const detail = e instanceof InternalError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   io.stderr(`gen: internal error: ${detail}\nThis is a bug in gen, not in your profile; please report it with the command you ran.\n`);
   return ExitCode.internal;
+}
+
+function usage(ctx: CommandContext, message: string): number {
+  if (ctx.format === 'json') ctx.io.stderr(`${diagnosticsToJson([{ severity: 'error', code: 'USAGE', message }])}\n`);
+  else ctx.io.stderr(`gen: ${message}\n`);
+  return ExitCode.usage;
 }
 
 const invokedDirectly = (() => {

@@ -12,6 +12,7 @@ export const HOST_PATHS = {
   /** After 80-net-setup-link.rules, so NAME== sees the name a NIC is being renamed to. */
   udevTxqueuelen: '/etc/udev/rules.d/81-born-tuned-txqueuelen.rules',
   sysctlApply: '/usr/local/sbin/born-tuned-sysctl-apply',
+  firstBootStep: '/usr/local/sbin/born-tuned-step',
   preseed: '/etc/born-tuned/preseed.yaml',
 } as const;
 

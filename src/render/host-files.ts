@@ -30,6 +30,11 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       purpose: 'applies the sysctl file raise-only at first boot',
       text: renderTemplate('sysctl-apply.sh', {}),
     },
+    {
+      kind: 'first-boot-step', path: `bin/${basename(HOST_PATHS.firstBootStep)}`, hostPath: HOST_PATHS.firstBootStep, mode: 0o755,
+      purpose: 'runs each first-boot step, records failures and makes cloud-init report them',
+      text: renderTemplate('first-boot-step.sh', {}),
+    },
   ];
   if (plan.hideInstanceNames) {
     files.push({

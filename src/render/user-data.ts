@@ -39,31 +39,33 @@ function writeFile(path: string, content: string, mode: number) {
 function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: boolean): string[][] {
   const m = plan.manager;
   const apt = (...args: string[]) => ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
-  const cmds: string[][] = [];
+  // Every step goes through born-tuned-step, which records a failure and lets the rest run; the
+  // last item fails the run if any step failed (cloud-init only judges runcmd's last line).
+  const steps: [string, string[]][] = [];
   if (install && m.deb) {
-    cmds.push(apt('update'));
-    cmds.push(apt('install', '-y', ...(m.deb.backports ? ['-t', m.deb.suite] : []), ...m.deb.packages));
+    steps.push(['apt-update', apt('update')]);
+    steps.push(['install-manager', apt('install', '-y', ...(m.deb.backports ? ['-t', m.deb.suite] : []), ...m.deb.packages)]);
   }
   if (install && m.snapChannel) {
-    if (m.needsSnapd) cmds.push(apt('update'), apt('install', '-y', 'snapd'));
-    cmds.push(['snap', 'wait', 'system', 'seed.loaded']);
-    cmds.push(['snap', 'install', 'lxd', `--channel=${m.snapChannel}`]);
+    if (m.needsSnapd) steps.push(['apt-update', apt('update')], ['install-snapd', apt('install', '-y', 'snapd')]);
+    steps.push(['snap-seeded', ['snap', 'wait', 'system', 'seed.loaded']]);
+    steps.push(['install-manager', ['snap', 'install', 'lxd', `--channel=${m.snapChannel}`]]);
   }
-  cmds.push(['systemctl', 'daemon-reload']);
+  steps.push(['daemon-reload', ['systemctl', 'daemon-reload']]);
   if (hostFiles.some((f) => f.kind === 'hide-instance-names')) {
-    cmds.push(['systemd-tmpfiles', '--create', HOST_PATHS.hideInstanceNames]);
+    steps.push(['hide-instance-names', ['systemd-tmpfiles', '--create', HOST_PATHS.hideInstanceNames]]);
   }
   if (hostFiles.some((f) => f.kind === 'udev-txqueuelen')) {
-    cmds.push(['udevadm', 'control', '--reload']);
-    cmds.push(['udevadm', 'trigger', '--action=add', '--subsystem-match=net']);
-    cmds.push(['udevadm', 'settle']);
+    steps.push(['udev-reload', ['udevadm', 'control', '--reload']]);
+    steps.push(['txqueuelen', ['udevadm', 'trigger', '--action=add', '--subsystem-match=net']]);
+    steps.push(['udev-settle', ['udevadm', 'settle']]);
   }
   const exact = plan.sysctl.filter((s) => s.mode === 'exact').map((s) => s.key);
-  cmds.push([HOST_PATHS.sysctlApply, HOST_PATHS.sysctl, HOST_PATHS.sysctlKeepHigher, ...exact]);
-  cmds.push(['systemctl', 'try-restart', m.unit]);
-  cmds.push(m.waitReadyCommand);
-  cmds.push(['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]);
-  return cmds;
+  steps.push(['sysctl', [HOST_PATHS.sysctlApply, HOST_PATHS.sysctl, HOST_PATHS.sysctlKeepHigher, ...exact]]);
+  steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
+  steps.push(['manager-ready', m.waitReadyCommand]);
+  steps.push(['preseed', ['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]]);
+  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), [HOST_PATHS.firstBootStep, '--check']];
 }
 
 /** The `#cloud-config` document printed by `gen --profile NAME`. */

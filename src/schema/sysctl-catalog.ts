@@ -68,6 +68,11 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = {
     why: 'Maximum keys for non-root users; must be greater than the number of instances.',
     source: 'LXD production setup (000), Incus server settings (001)',
   },
+  'kernel.pid_max': {
+    kernelDefault: '32768 (4194304 on many-CPU hosts)', raise: true, min: 301, max: 4194304, components: 1,
+    why: 'Highest process ID; every container\'s processes share the host\'s PID space. Above 4194304 the kernel refuses the value and systemd-sysctl fails at every boot.',
+    source: 'kernel documentation (PID_MAX_LIMIT); seen refused in a booted guest',
+  },
   'net.core.bpf_jit_limit': {
     kernelDefault: '264241152', raise: true, min: 0, max: 1_000_000_000, components: 1,
     why: 'eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal.',
