@@ -1,6 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ARTIFACT_KINDS } from './commands/artifact-kinds.ts';
 import { reportDiagnostics, type CommandContext, type Io } from './commands/context.ts';
 import { registerDiff } from './commands/diff.ts';
@@ -15,10 +13,14 @@ import { GENERATOR_VERSION } from './version.ts';
 
 export type { Io } from './commands/context.ts';
 
-const processIo: Io = {
+/** The process's own streams. isTTY is read when asked, not at import: a startup snapshot is
+ * built without a terminal. */
+export const processIo: Io = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  isTTY: process.stderr.isTTY === true,
+  get isTTY() {
+    return process.stderr.isTTY === true;
+  },
 };
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never exits itself. */
@@ -71,16 +73,4 @@ function usage(ctx: CommandContext, message: string): number {
   if (ctx.format === 'json') ctx.io.stderr(`${diagnosticsToJson([{ severity: 'error', code: 'USAGE', message }])}\n`);
   else ctx.io.stderr(`gen: ${message}\n`);
   return ExitCode.usage;
-}
-
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-
-if (invokedDirectly) {
-  process.exitCode = await main(process.argv.slice(2));
 }

@@ -98,15 +98,19 @@ export function resolveStack(req: StackRequest): ResolvedStack {
 export interface Generated {
   stack: ResolvedStack;
   artifacts: Artifact[];
-  /** The artifacts plus manifest.json, for `--out DIR`. */
-  tree: Artifact[];
   /** The cloud-config of user-data as data, and the header line of every file. */
   cloudConfig: Record<string, unknown>;
   header: string;
 }
 
-/** Renders every artifact for a resolved stack and parses each back (InternalError on mismatch). */
-export function renderStack(stack: ResolvedStack): Generated {
+/** What to render: everything (`--out`, verify, diff) or only what host user-data needs. */
+export interface RenderScope {
+  /** The Packer template, scripts and seed; skipped when printing one host artifact. */
+  packer: boolean;
+}
+
+/** Renders the artifacts of a resolved stack and parses each back (InternalError on mismatch). */
+export function renderStack(stack: ResolvedStack, scope: RenderScope = { packer: true }): Generated {
   const { plan } = stack;
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const hostFiles = renderHostFiles(plan, header);
@@ -118,13 +122,17 @@ export function renderStack(stack: ResolvedStack): Generated {
   const bakedUserData = { ...renderUserData(header, bakedConfig), kind: 'packer-user-data', path: 'packer/user-data', purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only' };
   const netplanData = buildNetplan(plan);
   const netplan = netplanData ? [renderNetplan(header, netplanData)] : [];
-  const artifacts = [userData, ...hostFiles, ...netplan, preseed, bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
+  const artifacts = [userData, ...hostFiles, ...netplan, preseed, bakedUserData, ...(scope.packer ? renderPacker(plan, header, hostFiles, bakedUserData) : [])];
   checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData, netplan: netplanData });
-  const tree = [...artifacts, renderManifest(plan.stack, GENERATOR_VERSION, artifacts)];
-  return { stack, artifacts, tree, cloudConfig, header };
+  return { stack, artifacts, cloudConfig, header };
 }
 
 /** resolve + render, the whole job. */
-export function generate(req: StackRequest): Generated {
-  return renderStack(resolveStack(req));
+export function generate(req: StackRequest, scope?: RenderScope): Generated {
+  return renderStack(resolveStack(req), scope);
+}
+
+/** The artifacts plus manifest.json: the tree `--out DIR` writes. */
+export function treeOf(artifacts: readonly Artifact[], stack: readonly string[]): Artifact[] {
+  return [...artifacts, renderManifest(stack, GENERATOR_VERSION, artifacts)];
 }

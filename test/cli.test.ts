@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generate } from '../src/pipeline.ts';
+import { generate, treeOf } from '../src/pipeline.ts';
 import { writeTree } from '../src/output/write.ts';
 import { gen } from './helpers.ts';
 
@@ -80,7 +80,8 @@ test('a failure after some files are written leaves the existing directory byte-
   const dir = join(scratch, 'atomic');
   assert.is(gen(['--profile', 'lxd-small', '--out', dir]).status, 0);
   const before = snapshot(dir);
-  const { tree } = generate({ profiles: ['incus-dense', '10gbe'] });
+  const generated = generate({ profiles: ['incus-dense', '10gbe'] });
+  const tree = treeOf(generated.artifacts, generated.stack.plan.stack);
   let written = 0;
   assert.throws(() =>
     writeTree(dir, tree, {

@@ -1,12 +1,10 @@
 import { Option, type Command } from 'commander';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { writeTree } from '../output/write.ts';
-import { generate } from '../pipeline.ts';
+import { generate, treeOf } from '../pipeline.ts';
 import { composeUserData } from '../compose/user-data.ts';
 import { ENCODINGS, type Encoding } from '../compose/encode.ts';
 import { renderInventory } from '../inventory/render.ts';
-import { renderManifest } from '../output/manifest.ts';
-import { GENERATOR_VERSION } from '../version.ts';
 import { ARTIFACT_KINDS } from './artifact-kinds.ts';
 import { collect, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
@@ -41,14 +39,16 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
       if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
       if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
       if (opts.inventory !== undefined) return done(runInventory(opts, ctx));
-      const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir });
+      // Printing one host artifact needs neither the Packer files nor the manifest.
+      const needsPacker = opts.out !== undefined || (opts.artifact ?? '').startsWith('packer-');
+      const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: needsPacker });
       reportDiagnostics(ctx, result.stack.diagnostics);
       const userData = composeUserData(result, { includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding });
       result.artifacts = result.artifacts.map((a) => (a.kind === 'user-data' ? userData : a));
-      result.tree = [...result.artifacts, renderManifest(result.stack.plan.stack, GENERATOR_VERSION, result.artifacts)];
       if (opts.out !== undefined) {
-        writeTree(opts.out, result.tree, { force: opts.force });
-        ctx.io.stdout(`wrote ${result.tree.length} files to ${opts.out}\n`);
+        const tree = treeOf(result.artifacts, result.stack.plan.stack);
+        writeTree(opts.out, tree, { force: opts.force });
+        ctx.io.stdout(`wrote ${tree.length} files to ${opts.out}\n`);
         return done(ExitCode.ok);
       }
       const kind = opts.artifact ?? 'user-data';

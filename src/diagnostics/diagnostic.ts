@@ -1,3 +1,5 @@
+import { byCodeUnit } from '../output/order.ts';
+
 /** A problem found in the user's input, located in a source file when possible. */
 export interface Diagnostic {
   severity: 'error' | 'warning';
@@ -73,10 +75,10 @@ export interface Location {
 export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
   return [...list].sort(
     (a, b) =>
-      (a.file ?? '').localeCompare(b.file ?? '') ||
+      byCodeUnit(a.file ?? '', b.file ?? '') ||
       (a.line ?? 0) - (b.line ?? 0) ||
       (a.col ?? 0) - (b.col ?? 0) ||
-      a.code.localeCompare(b.code) ||
-      a.message.localeCompare(b.message),
+      byCodeUnit(a.code, b.code) ||
+      byCodeUnit(a.message, b.message),
   );
 }

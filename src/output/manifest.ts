@@ -1,3 +1,4 @@
+import { byCodeUnit } from './order.ts';
 import { createHash } from 'node:crypto';
 import type { Artifact } from '../render/artifact.ts';
 
@@ -7,7 +8,7 @@ export const MANIFEST_FILE = 'manifest.json';
 /** `manifest.json`: every file of the tree with its purpose, mode and sha256, sorted by path. */
 export function renderManifest(stack: readonly string[], version: string, artifacts: readonly Artifact[]): Artifact {
   const files = [...artifacts]
-    .sort((a, b) => a.path.localeCompare(b.path))
+    .sort((a, b) => byCodeUnit(a.path, b.path))
     .map((a) => ({
       path: a.path,
       kind: a.kind,

@@ -1,3 +1,4 @@
+import { byCodeUnit } from '../output/order.ts';
 import { supportsNicQueueTxLength } from '../schema/managers.ts';
 import type { Profile, SysctlValue } from '../schema/profile.ts';
 import { SYSCTL_FACTS } from '../schema/sysctl-catalog.ts';
@@ -72,7 +73,7 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
     derive(`net.${family}.neigh.default.gc_thresh3`, derivedGcThresh3(instances), `twice capacity.instances ${instances}, rounded up to a power of two, at least 8192`);
   }
   out.set('kernel.dmesg_restrict', { key: 'kernel.dmesg_restrict', value: profile.dmesg_restrict ? '1' : '0', mode: 'exact', from: { path: ['dmesg_restrict'] } });
-  return [...out.values()].sort((a, b) => a.key.localeCompare(b.key));
+  return [...out.values()].sort((a, b) => byCodeUnit(a.key, b.key));
 }
 
 function sysctlText(value: SysctlValue | undefined): string {
@@ -81,7 +82,7 @@ function sysctlText(value: SysctlValue | undefined): string {
 
 function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] {
   const rules: TxqueuelenRule[] = [];
-  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => byCodeUnit(a, b))) {
     if (nic.txqueuelen === undefined || !nic.match) continue;
     const match = nic.match.mac !== undefined ? { mac: nic.match.mac } : { name: nic.match.name! };
     rules.push({ id, kind: 'nic', match, txqueuelen: nic.txqueuelen });
@@ -94,7 +95,7 @@ function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] 
 
 function planAddressing(profile: Profile): NicAddressing[] {
   const out: NicAddressing[] = [];
-  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => byCodeUnit(a, b))) {
     if (!nic.match || (nic.dhcp4 === undefined && !nic.addresses?.length)) continue;
     out.push({
       id,

@@ -1,3 +1,4 @@
+import { byCodeUnit } from '../output/order.ts';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Generated } from '../pipeline.ts';
@@ -145,7 +146,7 @@ function verifyFiles(generated: Generated, root: string, rows: VerifyRow[]): voi
     const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
     files.push({ path: HOST_PATHS.preseed, text: preseed.text, mode: 0o600 });
   }
-  for (const f of files.sort((a, b) => a.path.localeCompare(b.path))) {
+  for (const f of files.sort((a, b) => byCodeUnit(a.path, b.path))) {
     const check = `file ${f.path}`;
     const wantMode = `0${f.mode.toString(8)}`;
     if (!existsSync(join(root, f.path))) {

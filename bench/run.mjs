@@ -1,0 +1,142 @@
+// `npm run bench`: how long `gen` takes and how much memory it needs, on this machine.
+//   1. start-up: `gen --profile incus-dense > /dev/null` against a bare `node -e 0`;
+//   2. inventories of 1,000 and 10,000 hosts: `gen --inventory FILE --out DIR`;
+//   3. `gen --profile incus-dense --out DIR`.
+// Every figure is the median of several runs (wall time with hrtime around spawnSync, peak memory
+// as the child's max RSS from /usr/bin/time). It prints numbers and targets; it asserts nothing.
+// Environment: BENCH_RUNS (start-up runs, default 15), BENCH_INVENTORY_RUNS (default 3),
+// BENCH_HOSTS (default "1000,10000"), BENCH_GEN (command to benchmark, default bin/gen).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const GEN = process.env.BENCH_GEN ? process.env.BENCH_GEN.split(' ') : [join(ROOT, 'bin', 'gen')];
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const INVENTORY_RUNS = Number(process.env.BENCH_INVENTORY_RUNS ?? 3);
+const HOSTS = (process.env.BENCH_HOSTS ?? '1000,10000').split(',').map(Number);
+const TIME = '/usr/bin/time';
+
+/** The inventory format (draft): N hosts on the shipped incus-dense + 10gbe stack, one NIC each. */
+export function inventoryYaml(n) {
+  const lines = ['defaults:', '  profiles: [incus-dense, 10gbe]', 'hosts:'];
+  for (let i = 1; i <= n; i++) {
+    const name = `node${String(i).padStart(String(n).length < 4 ? 4 : String(n).length, '0')}`;
+    const mac = `52:54:00:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}`;
+    const ip = `10.0.${(i >> 8) & 255}.${i & 255}`;
+    lines.push(`  ${name}:`, '    nics:', `      uplink: {mac: "${mac}", addresses: ["${ip}/16"], gateway: "10.0.255.254"}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+const hex = (b) => (b & 255).toString(16).padStart(2, '0');
+
+/** One run: wall ms, max RSS MiB, exit status, stderr. stdout goes to /dev/null. */
+function once(cmd, args, opts = {}) {
+  const timed = haveTime ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(timed[0], timed[1], { cwd: opts.cwd ?? work, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  let rss = NaN;
+  if (haveTime) {
+    try {
+      rss = Number(spawnSync('tail', ['-n1', rssFile], { encoding: 'utf8' }).stdout.trim()) / 1024;
+    } catch {}
+  }
+  return { ms, rss, status: r.status ?? -1, stderr: r.stderr ?? '' };
+}
+
+/** `runs` runs (after `before()` each); medians, or the failure of the first failing run. */
+function measure(cmd, args, runs, before = () => {}) {
+  const ms = [];
+  const rss = [];
+  for (let i = 0; i < runs; i++) {
+    before();
+    const r = once(cmd, args);
+    if (r.status !== 0) return { failed: r };
+    ms.push(r.ms);
+    rss.push(r.rss);
+  }
+  return { ms: median(ms), min: Math.min(...ms), rss: median(rss), runs };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmtMs = (ms) => (ms >= 10000 ? `${(ms / 1000).toFixed(1)} s` : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const fmtMiB = (m) => (Number.isFinite(m) ? `${m.toFixed(0)} MiB` : 'n/a');
+const failure = (r) => `exit ${r.status}: ${r.stderr.trim().split('\n')[0] ?? ''}`;
+const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+function table(head, rows) {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  console.log(row(head, widths));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(row(r, widths));
+}
+
+const haveTime = existsSync(TIME);
+const work = mkdtempSync(join(tmpdir(), 'born-tuned-bench-'));
+const rssFile = join(work, 'rss');
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+
+const node = process.execPath;
+const genLabel = process.env.BENCH_GEN ?? 'gen (bin/gen)';
+console.log(`born-tuned bench: node ${process.version}, ${genLabel}, medians of ${RUNS} runs (start-up) and ${INVENTORY_RUNS} (inventory)`);
+if (!haveTime) console.log(`peak memory: n/a (${TIME} missing: apt-get install time)`);
+if (!existsSync(join(ROOT, 'dist', 'gen.js'))) {
+  console.log('dist/gen.js missing: run npm run build first');
+  process.exit(1);
+}
+if (!process.env.BENCH_GEN) console.log(`startup snapshot: ${existsSync(join(ROOT, 'dist', 'gen.blob')) ? 'dist/gen.blob' : 'none (bin/gen runs dist/gen.js)'}`);
+
+// Warm the page cache, then interleave nothing: each command's runs are consecutive.
+once(node, ['-e', '0']);
+once(GEN[0], [...GEN.slice(1), '--profile', 'incus-dense']);
+
+// 1. start-up
+console.log('\n1. start-up');
+const bare = measure(node, ['-e', '0'], RUNS);
+const stdoutRun = measure(GEN[0], [...GEN.slice(1), '--profile', 'incus-dense'], RUNS);
+const bundleRun = process.env.BENCH_GEN ? undefined : measure(node, [join(ROOT, 'dist', 'gen.js'), '--profile', 'incus-dense'], RUNS);
+const outDir = join(work, 'out-profile');
+const outRun = measure(GEN[0], [...GEN.slice(1), '--profile', 'incus-dense', '--out', outDir], RUNS, () => rmSync(outDir, { recursive: true, force: true }));
+const startRows = [['node -e 0', bare]];
+startRows.push(['gen --profile incus-dense > /dev/null', stdoutRun]);
+if (bundleRun) startRows.push(['  (node dist/gen.js, no snapshot)', bundleRun]);
+startRows.push(['gen --profile incus-dense --out DIR', outRun]);
+table(
+  ['command', 'wall (median)', 'wall (min)', 'peak RSS', '× node -e 0'],
+  startRows.map(([name, r]) => (r.failed ? [name, failure(r.failed), '', '', ''] : [name, fmtMs(r.ms), fmtMs(r.min), fmtMiB(r.rss), `${(r.ms / bare.ms).toFixed(2)}×`])),
+);
+if (!stdoutRun.failed) console.log(`target (1): gen --profile incus-dense at most 1.5× node -e 0: ${(stdoutRun.ms / bare.ms).toFixed(2)}× — ${stdoutRun.ms / bare.ms <= 1.5 ? 'met' : 'NOT met'}`);
+
+// 2. inventories
+console.log('\n2. inventory: gen --inventory FILE --out DIR (incus-dense + 10gbe, one NIC per host)');
+const inv = [];
+for (const n of HOSTS) {
+  const file = join(work, `hosts-${n}.yaml`);
+  writeFileSync(file, inventoryYaml(n));
+  const dir = join(work, `out-${n}`);
+  const r = measure(GEN[0], [...GEN.slice(1), '--inventory', file, '--out', dir], INVENTORY_RUNS, () => rmSync(dir, { recursive: true, force: true }));
+  rmSync(dir, { recursive: true, force: true });
+  if (r.failed) {
+    console.log(`inventory: not available (${failure(r.failed)})`);
+    break;
+  }
+  inv.push({ n, ...r });
+}
+if (inv.length > 0) {
+  table(
+    ['hosts', 'wall (median)', 'per host', 'peak RSS'],
+    inv.map((r) => [r.n.toLocaleString('en'), fmtMs(r.ms), `${((r.ms / r.n) * 1000).toFixed(0)} µs`, fmtMiB(r.rss)]),
+  );
+  for (let i = 1; i < inv.length; i++) {
+    const a = inv[i - 1];
+    const b = inv[i];
+    console.log(`${b.n} / ${a.n} hosts (×${b.n / a.n}): wall ×${(b.ms / a.ms).toFixed(2)}, peak RSS ×${(b.rss / a.rss).toFixed(2)}`);
+  }
+  const big = inv.find((r) => r.n === 10000);
+  if (big) console.log(`target (2): 10,000 hosts in at most 10 s and 512 MiB: ${fmtMs(big.ms)}, ${fmtMiB(big.rss)} — ${big.ms <= 10000 && big.rss <= 512 ? 'met' : 'NOT met'}`);
+}
