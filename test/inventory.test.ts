@@ -44,10 +44,14 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
 });
 
 test('hosts sharing a stack share the work: each stack and each user-data is built once', () => {
-  const { stats, artifacts } = renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' });
-  assert.equal(stats, { hosts: 3, stacks: 2, userData: 2 });
-  const again = renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' });
-  assert.equal(again.artifacts.map((a) => a.text), artifacts.map((a) => a.text), 'deterministic');
+  const texts = (): [string[], ReturnType<typeof renderInventory>['stats']] => {
+    const out: string[] = [];
+    const { stats } = renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) => out.push(`${a.path}\n${a.text}`));
+    return [out, stats];
+  };
+  const [first, stats] = texts();
+  assert.equal(stats, { hosts: 3, stacks: 2, userData: 2, files: 12 });
+  assert.equal(texts()[0], first, 'deterministic');
 });
 
 test('--include merges as data: a conflicting value is an error naming both files', () => {

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
-import { writeTree } from '../output/write.ts';
+import { TreeWriter, writeTree } from '../output/write.ts';
 import { generate, treeOf } from '../pipeline.ts';
 import { composeUserData } from '../compose/user-data.ts';
 import { ENCODINGS, type Encoding } from '../compose/encode.ts';
@@ -68,12 +68,19 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
     throw new UsageError('--inventory takes profiles and includes from the inventory: drop --profile, --artifact and --include');
   }
   const progress = progressLine(ctx);
-  const { artifacts, warnings } = renderInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost: progress.update });
-  progress.end();
-  reportDiagnostics(ctx, warnings);
-  writeTree(opts.out, artifacts, { force: opts.force });
-  const hosts = new Set(artifacts.filter((a) => a.kind === 'meta-data').map((a) => a.path.split('/')[0])).size;
-  ctx.io.stdout(`wrote ${hosts} hosts (${artifacts.length} files) to ${opts.out}\n`);
+  const writer = TreeWriter.open(opts.out, { force: opts.force });
+  let result;
+  try {
+    result = renderInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost: progress.update }, (a) => writer.write(a));
+    writer.commit();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  } finally {
+    progress.end();
+  }
+  reportDiagnostics(ctx, result.warnings);
+  ctx.io.stdout(`wrote ${result.stats.hosts} hosts (${result.stats.files} files) to ${opts.out}\n`);
   return ExitCode.ok;
 }
 

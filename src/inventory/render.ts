@@ -2,7 +2,7 @@ import { expectYaml } from '../check/parse-back.ts';
 import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
 import { ProfileError } from '../diagnostics/errors.ts';
 import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
-import { renderManifest } from '../output/manifest.ts';
+import { manifestEntry, renderManifest, type ManifestEntry } from '../output/manifest.ts';
 import { generate, type Generated } from '../pipeline.ts';
 import type { Artifact } from '../render/artifact.ts';
 import { renderTemplate } from '../render/engine.ts';
@@ -23,7 +23,11 @@ export interface InventoryOptions extends Omit<ComposeOptions, 'includes'> {
  * rendered once, and each distinct (stack, includes) user-data is composed once; per host only the
  * meta-data and network-config are rendered.
  */
-export function renderInventory(file: string, opts: InventoryOptions): { artifacts: Artifact[]; warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number } } {
+export function renderInventory(
+  file: string,
+  opts: InventoryOptions,
+  emit: (artifact: Artifact) => void,
+): { warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; files: number } } {
   const bag = new DiagnosticBag();
   const source = loadSource('inventory', file, bag, 'inventory');
   const hosts = source?.value ? resolveInventory(source, bag) : undefined;
@@ -33,7 +37,13 @@ export function renderInventory(file: string, opts: InventoryOptions): { artifac
   const userData = new Map<string, Artifact>();
   const includeCache: IncludeCache = new Map();
   const warnings = new Map<string, ReturnType<typeof sortDiagnostics>[number]>();
-  const artifacts: Artifact[] = [];
+  // Files go out as they are made (a tree writer streams them to disk); only manifest lines stay.
+  const entries: ManifestEntry[] = [];
+  const hashes = new Map<string | Uint8Array, string>();
+  const out = (a: Artifact) => {
+    emit(a);
+    entries.push(manifestEntry(a, hashes));
+  };
   hosts.forEach((host, i) => {
     const stackKey = host.profiles.join('\0');
     let generated = stacks.get(stackKey);
@@ -49,16 +59,16 @@ export function renderInventory(file: string, opts: InventoryOptions): { artifac
       userData.set(udKey, ud);
     }
     const dir = host.key;
-    artifacts.push({ ...ud, path: `${dir}/seed/user-data` });
-    artifacts.push(metaData(host, dir, generated.header));
+    out({ ...ud, path: `${dir}/seed/user-data` });
+    out(metaData(host, dir, generated.header));
     const network = networkConfig(host, dir, generated.header);
-    if (network) artifacts.push(network);
+    if (network) out(network);
     const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
-    artifacts.push({ ...preseed, path: `${dir}/preseed/${generated.stack.plan.manager.name}.yaml` });
+    out({ ...preseed, path: `${dir}/preseed/${generated.stack.plan.manager.name}.yaml` });
     opts.onHost?.(i + 1, hosts.length);
   });
-  artifacts.push(renderManifest(['inventory', source!.display], GENERATOR_VERSION, artifacts));
-  return { artifacts, warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, stacks: stacks.size, userData: userData.size } };
+  emit(renderManifest(['inventory', source!.display], GENERATOR_VERSION, entries));
+  return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, stacks: stacks.size, userData: userData.size, files: entries.length + 1 } };
 }
 
 function metaData(host: PlannedHost, dir: string, header: string): Artifact {

@@ -16,39 +16,69 @@ export interface WriteHooks {
  * wrote it (it holds our manifest.json) or `force` is set.
  */
 export function writeTree(outDir: string, artifacts: readonly Artifact[], opts: { force?: boolean; hooks?: WriteHooks } = {}): void {
-  const target = resolve(outDir);
-  checkTarget(target, opts.force ?? false);
-  const parent = dirname(target);
+  const writer = TreeWriter.open(outDir, opts);
   try {
-    mkdirSync(parent, { recursive: true });
+    for (const a of artifacts) writer.write(a);
+    writer.commit();
   } catch (e) {
-    throw new UsageError(`cannot create ${parent}: ${(e as NodeJS.ErrnoException).code}`);
-  }
-  let tmp: string;
-  try {
-    tmp = mkdtempSync(join(parent, `.${basename(target)}.tmp-`));
-  } catch (e) {
-    throw new UsageError(`cannot write next to ${outDir}: ${(e as NodeJS.ErrnoException).code}; choose a writable --out`);
-  }
-  try {
-    const made = new Set<string>();
-    const umask = process.umask();
-    for (const a of artifacts) {
-      const file = safeJoin(tmp, a.path);
-      const dir = dirname(file);
-      if (!made.has(dir)) {
-        mkdirSync(dir, { recursive: true });
-        made.add(dir);
-      }
-      writeFileSync(file, a.bytes ?? a.text, { mode: a.mode });
-      // The umask may only narrow the mode we chose; restore it when it did.
-      if ((a.mode & ~umask) !== a.mode) chmodSync(file, a.mode);
-      opts.hooks?.afterFile?.(a.path);
-    }
-    swapInto(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    writer.abort();
     throw e;
+  }
+}
+
+/**
+ * The same atomic tree, written one artifact at a time, so a large run (an inventory of thousands
+ * of hosts) never holds every file in memory. Call commit() at the end, abort() on any error.
+ */
+export class TreeWriter {
+  private readonly made = new Set<string>();
+  private readonly umask = process.umask();
+
+  private constructor(
+    private readonly target: string,
+    private readonly tmp: string,
+    private readonly hooks: WriteHooks | undefined,
+  ) {}
+
+  /** Checks `outDir` and creates the temporary directory next to it. */
+  static open(outDir: string, opts: { force?: boolean; hooks?: WriteHooks } = {}): TreeWriter {
+    const target = resolve(outDir);
+    checkTarget(target, opts.force ?? false);
+    const parent = dirname(target);
+    try {
+      mkdirSync(parent, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`cannot create ${parent}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    try {
+      return new TreeWriter(target, mkdtempSync(join(parent, `.${basename(target)}.tmp-`)), opts.hooks);
+    } catch (e) {
+      throw new UsageError(`cannot write next to ${outDir}: ${(e as NodeJS.ErrnoException).code}; choose a writable --out`);
+    }
+  }
+
+  /** Writes one file into the temporary tree with its mode. */
+  write(a: Artifact): void {
+    const file = safeJoin(this.tmp, a.path);
+    const dir = dirname(file);
+    if (!this.made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.made.add(dir);
+    }
+    writeFileSync(file, a.bytes ?? a.text, { mode: a.mode });
+    // The umask may only narrow the mode we chose; restore it when it did.
+    if ((a.mode & ~this.umask) !== a.mode) chmodSync(file, a.mode);
+    this.hooks?.afterFile?.(a.path);
+  }
+
+  /** Puts the finished tree in place of `outDir`. */
+  commit(): void {
+    swapInto(this.tmp, this.target);
+  }
+
+  /** Removes the temporary tree; `outDir` stays as it was. */
+  abort(): void {
+    rmSync(this.tmp, { recursive: true, force: true });
   }
 }
 
