@@ -1,11 +1,10 @@
-import { expectYaml } from '../check/parse-back.ts';
 import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
 import { ProfileError } from '../diagnostics/errors.ts';
 import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
 import { manifestEntry, renderManifest, type ManifestEntry } from '../output/manifest.ts';
 import { generate, type Generated } from '../pipeline.ts';
 import type { Artifact } from '../render/artifact.ts';
-import { renderTemplate } from '../render/engine.ts';
+import { expectJsonYaml, stringifyJsonYaml } from '../render/json-yaml.ts';
 import { loadSource } from '../source/load.ts';
 import { GENERATOR_VERSION } from '../version.ts';
 import { resolveInventory, type PlannedHost } from './resolve.ts';
@@ -75,8 +74,8 @@ function metaData(host: PlannedHost, dir: string, header: string): Artifact {
   // A stable instance-id per host: cloud-init runs first-boot modules once per instance, so
   // regenerating a seed must not make a running host redo its first boot.
   const data = { 'instance-id': `iid-${host.key}`, 'local-hostname': host.hostname };
-  const artifact: Artifact = { kind: 'meta-data', path: `${dir}/seed/meta-data`, mode: 0o644, purpose: `NoCloud meta-data of ${host.hostname}`, text: renderTemplate('meta-data', { header, data }) };
-  expectYaml(artifact, data);
+  const artifact: Artifact = { kind: 'meta-data', path: `${dir}/seed/meta-data`, mode: 0o644, purpose: `NoCloud meta-data of ${host.hostname}`, text: stringifyJsonYaml(header, data) };
+  expectJsonYaml(artifact.path, artifact.text, data);
   return artifact;
 }
 
@@ -94,7 +93,7 @@ function networkConfig(host: PlannedHost, dir: string, header: string): Artifact
     ethernets[id] = entry;
   }
   const data = { network: { version: 2, ethernets } };
-  const artifact: Artifact = { kind: 'network-config', path: `${dir}/seed/network-config`, mode: 0o600, purpose: `NoCloud network-config (netplan v2) of ${host.hostname}`, text: renderTemplate('netplan.yaml', { header, netplan: data }) };
-  expectYaml(artifact, data);
+  const artifact: Artifact = { kind: 'network-config', path: `${dir}/seed/network-config`, mode: 0o600, purpose: `NoCloud network-config (netplan v2) of ${host.hostname}`, text: stringifyJsonYaml(header, data) };
+  expectJsonYaml(artifact.path, artifact.text, data);
   return artifact;
 }
