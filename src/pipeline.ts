@@ -118,13 +118,24 @@ export function renderStack(stack: ResolvedStack, scope: RenderScope = { packer:
   const preseed = renderPreseed(plan, header, preseedData);
   const cloudConfig = buildCloudConfig(plan, hostFiles, preseed.text);
   const userData = renderUserData(header, cloudConfig);
-  const bakedConfig = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true });
-  const bakedUserData = { ...renderUserData(header, bakedConfig), kind: 'packer-user-data', path: 'packer/user-data', purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only' };
+  const bakedConfig = scope.packer ? buildCloudConfig(plan, hostFiles, preseed.text, { baked: true }) : undefined;
+  const packer = bakedConfig ? packerArtifacts(plan, header, hostFiles, bakedConfig) : [];
   const netplanData = buildNetplan(plan);
   const netplan = netplanData ? [renderNetplan(header, netplanData)] : [];
-  const artifacts = [userData, ...hostFiles, ...netplan, preseed, bakedUserData, ...(scope.packer ? renderPacker(plan, header, hostFiles, bakedUserData) : [])];
+  const artifacts = [userData, ...hostFiles, ...netplan, preseed, ...packer];
   checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData, netplan: netplanData });
   return { stack, artifacts, cloudConfig, header };
+}
+
+/** The golden-image files: the slim first-boot user-data, the Packer template, scripts and seed. */
+function packerArtifacts(plan: HostPlan, header: string, hostFiles: Artifact[], bakedConfig: Record<string, unknown>): Artifact[] {
+  const bakedUserData = {
+    ...renderUserData(header, bakedConfig),
+    kind: 'packer-user-data',
+    path: 'packer/user-data',
+    purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only',
+  };
+  return [bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
 }
 
 /** resolve + render, the whole job. */

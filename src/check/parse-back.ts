@@ -10,7 +10,7 @@ import { preseedProblems } from './preseed-keys.ts';
  * means the generator wrote something other than it meant (escaping, indentation, type coercion):
  * our bug, reported as exit 3, never handed to a host.
  */
-export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, data: { cloudConfig: unknown; bakedConfig: unknown; preseed: unknown; netplan: unknown }): void {
+export function checkArtifacts(artifacts: readonly Artifact[], plan: HostPlan, data: { cloudConfig: unknown; bakedConfig?: unknown; preseed: unknown; netplan: unknown }): void {
   for (const a of artifacts) {
     switch (a.kind) {
       case 'user-data':
