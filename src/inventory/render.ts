@@ -5,6 +5,8 @@ import { manifestEntry, renderManifest, type ManifestEntry } from '../output/man
 import { generate, type Generated } from '../pipeline.ts';
 import type { Artifact } from '../render/artifact.ts';
 import { expectJsonYaml, stringifyJsonYaml } from '../render/json-yaml.ts';
+import { netplanEthernets } from '../render/netplan.ts';
+import type { NicAddressing } from '../plan/model.ts';
 import { loadSource } from '../source/load.ts';
 import { GENERATOR_VERSION } from '../version.ts';
 import { resolveInventory, type PlannedHost } from './resolve.ts';
@@ -80,19 +82,19 @@ function metaData(host: PlannedHost, dir: string, header: string): Artifact {
 }
 
 function networkConfig(host: PlannedHost, dir: string, header: string): Artifact | undefined {
-  const addressed = host.nics.filter(({ nic }) => nic.addresses?.length || nic.dhcp4 !== undefined);
+  const addressed: NicAddressing[] = host.nics
+    .filter(({ nic }) => nic.addresses?.length || nic.dhcp4 !== undefined)
+    .map(({ id, nic }) => ({
+      id,
+      match: nic.mac !== undefined ? { mac: nic.mac } : { name: nic.name! },
+      ...(nic.mac !== undefined && nic.name !== undefined ? { setName: nic.name } : {}),
+      dhcp4: nic.dhcp4 ?? false,
+      addresses: nic.addresses ?? [],
+      ...(nic.gateway !== undefined ? { gateway: nic.gateway } : {}),
+      nameservers: nic.nameservers ?? [],
+    }));
   if (addressed.length === 0) return undefined;
-  const ethernets: Record<string, unknown> = {};
-  for (const { id, nic } of addressed) {
-    const entry: Record<string, unknown> = { match: nic.mac !== undefined ? { macaddress: nic.mac } : { name: nic.name } };
-    if (nic.mac !== undefined && nic.name !== undefined) entry['set-name'] = nic.name;
-    entry.dhcp4 = nic.dhcp4 ?? false;
-    if (nic.addresses?.length) entry.addresses = nic.addresses;
-    if (nic.gateway !== undefined) entry.routes = [{ to: nic.gateway.includes(':') ? '::/0' : 'default', via: nic.gateway }];
-    if (nic.nameservers?.length) entry.nameservers = { addresses: nic.nameservers };
-    ethernets[id] = entry;
-  }
-  const data = { network: { version: 2, ethernets } };
+  const data = { network: { version: 2, ethernets: netplanEthernets(addressed) } };
   const artifact: Artifact = { kind: 'network-config', path: `${dir}/seed/network-config`, mode: 0o600, purpose: `NoCloud network-config (netplan v2) of ${host.hostname}`, text: stringifyJsonYaml(header, data) };
   expectJsonYaml(artifact.path, artifact.text, data);
   return artifact;

@@ -27,6 +27,8 @@ export type SecretRef = { env: string } | { file: string };
 export interface NicAddressing {
   id: string;
   match: { name: string } | { mac: string };
+  /** Rename the matched NIC (inventory hosts matched by MAC and given a name). */
+  setName?: string;
   dhcp4: boolean;
   addresses: string[];
   gateway?: string;
