@@ -46,6 +46,4 @@ export const InventorySchema = z.strictObject({
   hosts: z.record(z.string().regex(LABEL, { message: 'host keys are lower-case labels like node01' }), HostSchema),
 });
 
-export type Inventory = z.infer<typeof InventorySchema>;
-export type InventoryHost = z.infer<typeof HostSchema>;
 export type HostNic = z.infer<typeof HostNicSchema>;

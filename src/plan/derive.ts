@@ -22,8 +22,3 @@ export function derivedGcThresh3(instances: number): number {
   while (v < instances * 2) v *= 2;
   return v;
 }
-
-/** The smallest explicit value accepted for a capacity-bound key: strictly above the instances. */
-export function minimumAboveCapacity(instances: number): number {
-  return instances + 1;
-}

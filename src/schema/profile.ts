@@ -134,6 +134,3 @@ export const ProfileSchema = z.strictObject({
 
 export type Profile = z.infer<typeof ProfileSchema>;
 export type SysctlValue = z.infer<typeof SysctlValueSchema>;
-
-/** Keys that `resolve` consumes before validation. */
-export const META_KEYS = ['extends'] as const;

@@ -27,8 +27,6 @@ export const FILE_KINDS = {
   include: { noun: 'cloud-config include', maxBytes: 1024 * 1024, maxAliases: 100, shape: 'a cloud-config is a mapping of modules such as users:, packages:, runcmd:' },
 } as const;
 export type FileKind = keyof typeof FILE_KINDS;
-/** Profiles larger than this are refused before parsing. */
-export const MAX_PROFILE_BYTES = FILE_KINDS.profile.maxBytes;
 /** Deepest nesting a profile may have; the schema itself needs 4. */
 export const MAX_DEPTH = 16;
 
