@@ -38,8 +38,8 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
     const check = run('bash', [netplanCheck, copy]);
     assert.is(check.status, 0, check.stdout + check.stderr);
   }
-  assert.ok(readFileSync(join(out, 'node01/preseed/incus.yaml'), 'utf8').includes('incusbr0'));
-  assert.ok(readFileSync(join(out, 'edge01/preseed/lxd.yaml'), 'utf8').includes('lxdbr0'));
+  assert.ok(readFileSync(join(out, 'node01/preseed-incus.yaml'), 'utf8').includes('incusbr0'));
+  assert.ok(readFileSync(join(out, 'edge01/preseed-lxd.yaml'), 'utf8').includes('lxdbr0'));
   assert.not.ok(readdirSync(join(out, 'edge01/seed')).includes('network-config'), 'no static addressing, no network-config');
 });
 
