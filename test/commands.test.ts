@@ -159,6 +159,12 @@ test('verify asks the live manager: pool, bridge, default profile (queue.tx.leng
   api['/1.0/profiles/default'] = { config: {}, devices: { eth0: { network: 'incusbr0' }, root: { pool: 'default' } } };
   const bad = verifyHost(generated, { root, query: (p) => api[p] });
   assert.equal(bad.filter((x) => x.status === 'FAIL').map((x) => x.check), ['incus default profile eth0 queue.tx.length', 'incus default profile security.idmap.isolated']);
+  // A manager that answers must have its daemon running and its bridge created.
+  const bare = mkdtempSync(join(scratch, 'bare-'));
+  const noDaemon = verifyHost(generated, { root: bare, query: (p) => api[p] });
+  assert.is(statusOf(noDaemon, 'daemon limit nofile'), 'FAIL');
+  assert.is(statusOf(noDaemon, 'txqueuelen bridge incusbr0'), 'FAIL');
+  assert.is(statusOf(noDaemon, 'txqueuelen nic uplink'), 'ABSENT');
   const down = verifyHost(generated, { root, query: () => undefined });
   assert.ok(down.filter((x) => x.check.startsWith('incus ')).every((x) => x.status === 'FAIL' && x.note === 'the incus daemon does not answer'));
 });

@@ -3,7 +3,7 @@
 # root), type-checks, builds the CLI, runs every uvu suite (real-tool checks included) and ends with
 # one plain line "N passed, N failed" for CI. Exits non-zero on any failure or when no test ran.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 passed=0
 failed=0
@@ -47,5 +47,30 @@ else
 	passed=$((passed + ok))
 	failed=$((failed + total - ok))
 	if ((uvu_status != 0 && total == ok)); then failed=$((failed + 1)); fi
+fi
+
+# End-to-end: every default stack (plain and baked image) booted twice in a Debian 12 guest under
+# qemu, judged by `gen verify` inside the guest (test/e2e/README.md; ~20 min from an empty image
+# cache, ~15 min with it). Each stack x boot row counts as one test. A harness error (exit 2, or no
+# final "e2e: N passed, N failed" line) counts as one failed test. BORN_TUNED_E2E=0 skips it
+# (npm run test:fast).
+if [[ ${BORN_TUNED_E2E:-1} != 0 ]]; then
+	e2e_log=$(mktemp)
+	trap 'rm -f "$log" "$e2e_log"' EXIT
+	bash test/e2e/boot.sh 2>&1 | tee "$e2e_log"
+	e2e_status=${PIPESTATUS[0]}
+	e2e_line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' "$e2e_log" | tail -n1)
+	if [[ -n $e2e_line ]]; then
+		read -r e2e_passed e2e_failed < <(sed -E 's/^e2e: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/' <<<"$e2e_line")
+		passed=$((passed + e2e_passed))
+		failed=$((failed + e2e_failed))
+	fi
+	if [[ -z $e2e_line ]] || ((e2e_status == 2)); then
+		echo "FAIL: e2e harness error (test/e2e/boot.sh exit $e2e_status$([[ -n $e2e_line ]] || echo ', no e2e: line'))" >&2
+		failed=$((failed + 1))
+	elif ((e2e_status != 0 && e2e_failed == 0)); then
+		echo "FAIL: test/e2e/boot.sh exited $e2e_status with no failed row" >&2
+		failed=$((failed + 1))
+	fi
 fi
 finish

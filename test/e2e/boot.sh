@@ -2,27 +2,41 @@
 # boot.sh [STACK...]
 #
 # Offline end-to-end proof that the generated user-data really tunes a booted Debian 12 host, on the
-# first boot and after a reboot. For each STACK (profiles joined with "+", default: the four below):
-#   1. node dist/gen.js --profiles-dir test/e2e/profiles --profile A --profile B ... > user-data
-#   2. a NoCloud seed ISO (label cidata: user-data, meta-data with a unique instance-id)
-#   3. a qcow2 overlay on the cached base image (test/e2e/build-image.sh)
-#   4. boot 1 under qemu TCG (-m 2048 -smp 2, user networking with restrict=on, serial console to a
-#      file); the guest's report unit prints a JSON report between markers on ttyS0 and powers off
+# first boot and after a reboot, judged by the product's own `gen verify` run inside the guest.
+# A STACK is profiles joined with "+"; "baked:STACK" boots the baked-image variant instead
+# (issue 7). Default: the four plain stacks and two baked ones listed below. For each STACK:
+#   1. node dist/gen.js --profiles-dir test/e2e/profiles --profile A --profile B ... --out TREE
+#   2. plain: the cached base image (build-image.sh), seed user-data = TREE/user-data;
+#      baked: the base rootfs with TREE/packer/scripts/{10-files,20-install-manager,90-cleanup}.sh
+#      run against it (bake-image.sh, cached per stack), seed user-data = TREE/packer/user-data
+#   3. a NoCloud seed ISO (label cidata): user-data, meta-data with a unique instance-id, and
+#      born-tuned/ = the CLI under test (package.json, dist/gen.js, profiles/, templates/),
+#      e2e-profiles/ (test/e2e/profiles) and stack (the profiles, one per line). The CLI is on the
+#      seed, not in the image, so a code change never rebuilds the image.
+#   4. a qcow2 overlay on the image; boot 1 under qemu TCG (-m 2048 -smp 2, user networking with
+#      restrict=on, serial console to a file); the guest's report unit prints `cloud-init status
+#      --long`, mounts the seed read-only, runs `gen verify --format json` for the stack, and prints
+#      a JSON report (verify's output included) between markers on ttyS0, then powers off
 #   5. boot 2: the same overlay and the same seed (same instance-id: a reboot, not a new instance)
-#   6. test/e2e/compare.mjs judges each report against the user-data (compare.selftest.mjs first
-#      checks, on recorded reports in test/e2e/fixtures/, that it fails what it should)
-# Prints a table stack x boot x checks, names every failing check, and exits 1 on any failure
-# (cloud-init not `done`, any cloud-init error or warning included), 2 on a harness error.
+#   6. test/e2e/compare.mjs judges each report: every verify row PASS (or ABSENT only where the
+#      kernel has no such path), cloud-init done without errors or warnings, no failed unit, PAM
+#      sessions; boot.sh adds instance-id, runcmd once, new boot_id, verify ran for this stack.
+#      (compare.selftest.mjs first checks, on recorded reports in test/e2e/fixtures/, that it fails
+#      what it should.)
+# Prints a table stack x boot (verify rows passed, checks passed/failed, failing checks), then one
+# last line exactly "e2e: N passed, N failed" (N counts stack x boot rows). Exit 0 when every row
+# passed, 1 when one failed, 2 on a harness error before any boot (no "e2e:" line then).
 #
 # The manager a stack does not use is masked on the kernel command line (systemd.mask=), so the
 # guest looks like a host with only that manager present, enabled as its package leaves it.
 #
 # Environment:
 #   E2E_CACHE         image cache (default /var/tmp/born-tuned-e2e)
-#   E2E_OUT           where runs go (default: a new /var/tmp/born-tuned-e2e-run.XXXXXX); runs that
-#                     failed keep their serial logs, reports, user-data there
+#   E2E_OUT           where runs go (default: a new /var/tmp/born-tuned-e2e-run.XXXXXX); every run
+#                     keeps its tree, reports and compare output there, failed runs also their
+#                     serial and qemu logs
 #   E2E_BOOT_TIMEOUT  seconds before a boot is killed (default 900)
-# Needs root (image build), Debian 12, node. Takes ~2 min per boot under TCG.
+# Needs root (image build), Debian 12, node. About 1 min per boot under TCG.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +51,8 @@ if ((${#stacks[@]} == 0)); then
 		incus-dense+preinstalled
 		lxd-small+10gbe+preinstalled
 		incus-dense+10gbe+preinstalled
+		baked:lxd-small+10gbe+preinstalled
+		baked:incus-dense+10gbe+preinstalled
 	)
 fi
 
@@ -49,14 +65,6 @@ die() {
 t0=$SECONDS
 cd "$repo"
 node scripts/build.mjs >/dev/null || die "build (node scripts/build.mjs) failed"
-# The judge first: recorded reports must pass and each broken copy must fail the right check.
-if [[ -d $here/fixtures ]]; then
-	node "$here/compare.selftest.mjs" >&2 || die "compare.mjs fails its negative controls (test/e2e/compare.selftest.mjs)"
-else
-	say "WARNING: no recorded reports in test/e2e/fixtures: compare.mjs negative controls skipped"
-fi
-bash "$here/build-image.sh" "$cache" || die "image build failed"
-for f in disk.img vmlinuz initrd.img; do [[ -f $cache/$f ]] || die "missing $cache/$f"; done
 
 if [[ -n ${E2E_OUT:-} ]]; then
 	out=$E2E_OUT
@@ -67,12 +75,30 @@ fi
 out=$(cd "$out" && pwd)
 say "runs in $out"
 
-mkiso() { # DIR ISO
+# The CLI under test, copied once: others may rebuild dist/ while this runs. It is what gen runs on
+# the host and what goes on every seed. A package root: package.json, dist/gen.js, profiles/,
+# templates/ (dist/gen.js finds the rest relative to itself).
+cli=$out/cli
+rm -rf "$cli"
+mkdir -p "$cli/dist"
+cp package.json "$cli/"
+cp dist/gen.js "$cli/dist/"
+cp -r profiles templates "$cli/"
+
+# The judge first: recorded reports must pass and each broken copy must fail the right check.
+if [[ -d $here/fixtures ]]; then
+	node "$here/compare.selftest.mjs" >&2 || die "compare.mjs fails its negative controls (test/e2e/compare.selftest.mjs)"
+else
+	say "WARNING: no recorded reports in test/e2e/fixtures: compare.mjs negative controls skipped"
+fi
+bash "$here/build-image.sh" "$cache" || die "image build failed"
+for f in disk.img vmlinuz initrd.img; do [[ -f $cache/$f ]] || die "missing $cache/$f"; done
+
+mkiso() { # DIR ISO: every file of DIR, DIR as the ISO's root
 	if command -v xorriso >/dev/null; then
-		xorriso -as genisoimage -quiet -output "$2" -volid cidata -joliet -rock \
-			"$1/user-data" "$1/meta-data" 2>/dev/null
+		xorriso -as genisoimage -quiet -output "$2" -volid cidata -rock "$1" 2>/dev/null
 	else
-		genisoimage -quiet -output "$2" -volid cidata -joliet -rock "$1/user-data" "$1/meta-data"
+		genisoimage -quiet -output "$2" -volid cidata -rock "$1"
 	fi
 }
 
@@ -100,36 +126,61 @@ report_from_disk() {
 	node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$json" 2>/dev/null
 }
 
-rows=()
-failures=0
-harness_errors=0
+rows=() # STACK|BOOT|TIME|VERIFY|PASSED|FAILED|FAILING CHECKS
+rows_passed=0
+rows_failed=0
+row() { # STACK BOOT TIME VERIFY PASSED FAILED DETAIL
+	rows+=("$1|$2|$3|$4|$5|$6|$7")
+	if [[ $6 == 0 ]]; then rows_passed=$((rows_passed + 1)); else rows_failed=$((rows_failed + 1)); fi
+}
 
 for stack in "${stacks[@]}"; do
-	dir=$out/$stack
+	variant=plain
+	profiles_spec=$stack
+	if [[ $stack == baked:* ]]; then
+		variant=baked
+		profiles_spec=${stack#baked:}
+	fi
+	dir=$out/${stack//:/-}
 	rm -rf "$dir"
-	mkdir -p "$dir/seed"
-	IFS=+ read -r -a profiles <<<"$stack"
+	mkdir -p "$dir/seed/born-tuned"
+	IFS=+ read -r -a profiles <<<"$profiles_spec"
 	args=(--profiles-dir "$here/profiles")
 	for p in "${profiles[@]}"; do args+=(--profile "$p"); done
-	if ! node dist/gen.js "${args[@]}" >"$dir/seed/user-data" 2>"$dir/gen.stderr"; then
+	if ! node "$cli/dist/gen.js" "${args[@]}" --out "$dir/tree" >"$dir/gen.stdout" 2>"$dir/gen.stderr"; then
 		say "$stack: gen failed: $(cat "$dir/gen.stderr")"
-		rows+=("$stack|-|-|0|1|gen failed (see $dir/gen.stderr)")
-		failures=$((failures + 1))
+		row "$stack" 1 - - 0 1 "gen failed (see $dir/gen.stderr)"
+		row "$stack" 2 - - 0 1 "gen failed (see $dir/gen.stderr)"
 		continue
 	fi
-	manager=$(grep -oE '/etc/systemd/system/(lxd|incus)\.service\.d/' "$dir/seed/user-data" | head -n1 |
-		sed -E 's#.*/(lxd|incus)\.service\.d/#\1#' || true)
-	if [[ -z $manager ]]; then
-		manager=$(grep -qE '\[ *incus,' "$dir/seed/user-data" && echo incus || echo lxd)
-	fi
+	if [[ -f $dir/tree/preseed/incus.yaml ]]; then manager=incus; else manager=lxd; fi
 	case $manager in
 	lxd) mask=(incus.service incus.socket incus-startup.service incus-user.service incus-user.socket) ;;
 	incus) mask=(lxd.service lxd.socket lxd-containers.service) ;;
 	esac
-	iid="born-tuned-e2e-${stack//+/-}-$(date +%s)-$RANDOM"
+
+	if [[ $variant == baked ]]; then
+		image=$cache/baked/$profiles_spec/disk.img
+		if ! bash "$here/bake-image.sh" "$cache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
+			cat "$dir/bake.stderr" >&2
+			cp "$cache/baked/$profiles_spec/bake.log" "$dir/" 2>/dev/null || true
+			row "$stack" 1 - - 0 1 "baking the image failed (see $dir/bake.stderr, bake.log)"
+			row "$stack" 2 - - 0 1 "baking the image failed"
+			continue
+		fi
+		cat "$dir/bake.stderr" >&2
+		cp "$dir/tree/packer/user-data" "$dir/seed/user-data"
+	else
+		image=$cache/disk.img
+		cp "$dir/tree/user-data" "$dir/seed/user-data"
+	fi
+	iid="born-tuned-e2e-${variant}-${profiles_spec//+/-}-$(date +%s)-$RANDOM"
 	printf 'instance-id: %s\nlocal-hostname: bt-e2e\n' "$iid" >"$dir/seed/meta-data"
+	cp -r "$cli/." "$dir/seed/born-tuned/"
+	cp -r "$here/profiles" "$dir/seed/born-tuned/e2e-profiles"
+	printf '%s\n' "${profiles[@]}" >"$dir/seed/born-tuned/stack"
 	mkiso "$dir/seed" "$dir/seed.iso" || die "$stack: seed ISO failed"
-	qemu-img create -q -f qcow2 -F raw -b "$cache/disk.img" "$dir/disk.qcow2" || die "$stack: overlay failed"
+	qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/disk.qcow2" || die "$stack: overlay failed"
 
 	append="root=/dev/vda rw console=ttyS0 born_tuned_e2e.report=1 born_tuned_e2e.manager=$manager"
 	for u in "${mask[@]}"; do append+=" systemd.mask=$u"; done
@@ -138,7 +189,7 @@ for stack in "${stacks[@]}"; do
 	for boot in 1 2; do
 		log=$dir/serial-$boot.log
 		started=$SECONDS
-		say "$stack: boot $boot ($manager, instance-id $iid)"
+		say "$stack: boot $boot ($variant image, $manager, instance-id $iid)"
 		rc=0
 		timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
 			-accel tcg -m 2048 -smp 2 \
@@ -166,28 +217,32 @@ for stack in "${stacks[@]}"; do
 		if [[ $got == no ]]; then
 			detail="no report (qemu rc $rc)"
 			grep -q 'BORN-TUNED-E2E-REPORT FAILED' "$log" 2>/dev/null && detail="report script failed (see serial log)"
-			rows+=("$stack|$boot|${secs}s|0|1|$detail")
+			row "$stack" "$boot" "${secs}s" - 0 1 "$detail"
 			stack_failed=1
-			harness_errors=$((harness_errors + 1))
 			continue
 		fi
+		# The guest's own `cloud-init status --long`, as the report step printed it.
+		node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).cloud_init?.status_long ?? "")' \
+			"$json" >"$dir/cloud-init-status-$boot.txt" 2>/dev/null || true
 		cmp_rc=0
-		node "$here/compare.mjs" "$dir/seed/user-data" "$json" >"$dir/compare-$boot.json" 2>"$dir/compare-$boot.err" || cmp_rc=$?
+		node "$here/compare.mjs" "$dir/tree" "$json" >"$dir/compare-$boot.json" 2>"$dir/compare-$boot.err" || cmp_rc=$?
 		if ((cmp_rc == 2)); then
-			rows+=("$stack|$boot|${secs}s|0|1|compare.mjs crashed: $(head -n1 "$dir/compare-$boot.err")")
+			row "$stack" "$boot" "${secs}s" - 0 1 "compare.mjs crashed: $(head -n1 "$dir/compare-$boot.err")"
 			stack_failed=1
-			harness_errors=$((harness_errors + 1))
 			continue
 		fi
-		# compare.mjs judges the user-data's promises; the harness adds what only it knows: both boots
-		# are the seeded instance, boot 2 is a real reboot that did not re-run the per-instance runcmd.
+		# compare.mjs judges the host; the harness adds what only it knows: both boots are the seeded
+		# instance, boot 2 is a real reboot that did not re-run the per-instance runcmd, and verify
+		# ran for this boot's stack.
 		summary=$(node -e '
 			const fs = require("fs");
-			const [cmpPath, jsonPath, firstPath, iid, boot] = process.argv.slice(1);
+			const [cmpPath, jsonPath, firstPath, iid, boot, stack] = process.argv.slice(1);
 			const r = JSON.parse(fs.readFileSync(cmpPath, "utf8"));
 			const rep = JSON.parse(fs.readFileSync(jsonPath, "utf8"));
 			const add = (check, ok, detail) => r.checks.push({ check, ok, detail });
 			add("harness: instance-id is the seed'"'"'s", rep.cloud_init?.instance_id === iid, `${rep.cloud_init?.instance_id}`);
+			const verified = (rep.verify?.result?.stack ?? []).join("+");
+			add("harness: gen verify checked this stack", verified === stack, verified);
 			if (boot === "1") {
 				add("harness: runcmd ran on boot 1", rep.cloud_init?.scripts_user === "ran", rep.cloud_init?.scripts_user);
 			} else {
@@ -195,35 +250,34 @@ for stack in "${stacks[@]}"; do
 				const first = fs.existsSync(firstPath) ? JSON.parse(fs.readFileSync(firstPath, "utf8")) : null;
 				add("harness: boot 2 is a new boot", !!first && first.boot_id !== rep.boot_id, `${first?.boot_id} -> ${rep.boot_id}`);
 			}
-			fs.writeFileSync(cmpPath, JSON.stringify(r, null, 1) + "\n");
 			const bad = r.checks.filter((c) => !c.ok);
-			process.stdout.write(`${r.checks.length - bad.length}|${bad.length}|${bad.map((c) => c.check).join(", ")}`);
-		' "$dir/compare-$boot.json" "$json" "$dir/report-1.json" "$iid" "$boot")
-		[[ $(cut -d'|' -f2 <<<"$summary") == 0 ]] || cmp_rc=1
-		rows+=("$stack|$boot|${secs}s|$summary")
-		((cmp_rc == 0)) || stack_failed=1
-		say "$stack: boot $boot: $(cut -d'|' -f1 <<<"$summary") passed, $(cut -d'|' -f2 <<<"$summary") failed in ${secs}s"
+			r.passed = r.checks.length - bad.length;
+			r.failed = bad.length;
+			fs.writeFileSync(cmpPath, JSON.stringify(r, null, 1) + "\n");
+			const v = r.verify;
+			const vs = `${v.pass}/${v.total}` + (v.absent ? ` (${v.absent} absent)` : "");
+			process.stdout.write(`${vs}|${r.passed}|${r.failed}|${bad.map((c) => c.check).join(", ")}`);
+		' "$dir/compare-$boot.json" "$json" "$dir/report-1.json" "$iid" "$boot" "$profiles_spec")
+		IFS='|' read -r vs np nf failing <<<"$summary"
+		row "$stack" "$boot" "${secs}s" "$vs" "$np" "$nf" "$failing"
+		((nf == 0)) || stack_failed=1
+		say "$stack: boot $boot: verify $vs, $np checks passed, $nf failed in ${secs}s"
 	done
-	# Keep user-data, reports and compare output of every run; serial logs only of failed ones.
+	# Keep tree, user-data, reports and compare output of every run; serial logs only of failed ones.
 	rm -f "$dir/disk.qcow2" "$dir/disk.raw" "$dir/seed.iso"
-	if ((stack_failed)); then
-		failures=$((failures + 1))
-	else
-		rm -f "$dir"/serial-*.log "$dir"/qemu-*.log
-	fi
+	rm -rf "$dir/seed/born-tuned"
+	((stack_failed)) || rm -f "$dir"/serial-*.log "$dir"/qemu-*.log
 done
 
 echo
-printf '%-40s %-4s %5s %6s %6s  %s\n' STACK BOOT TIME PASSED FAILED "FAILING CHECKS"
+printf '%-44s %-4s %5s %-18s %6s %6s  %s\n' STACK BOOT TIME "VERIFY PASS/ROWS" PASSED FAILED "FAILING CHECKS"
 for r in "${rows[@]}"; do
-	IFS='|' read -r s b t p f rest <<<"$r"
-	printf '%-40s %-4s %5s %6s %6s  %s\n' "$s" "$b" "$t" "$p" "$f" "${rest:--}"
+	IFS='|' read -r s b t v p f rest <<<"$r"
+	printf '%-44s %-4s %5s %-18s %6s %6s  %s\n' "$s" "$b" "$t" "$v" "$p" "$f" "${rest:--}"
 done
 echo
-echo "total time $((SECONDS - t0)) s; reports in $out"
-if ((failures > 0)); then
-	echo "FAILED: $failures of ${#stacks[@]} stacks; serial logs of the failed runs are in $out/<stack>/"
-	((harness_errors > 0)) && exit 2
-	exit 1
-fi
-echo "OK: ${#stacks[@]} stacks, 2 boots each, every check passed"
+echo "total time $((SECONDS - t0)) s; runs in $out"
+((rows_failed == 0)) || echo "serial logs of the failed runs are in $out/<stack>/"
+echo "e2e: $rows_passed passed, $rows_failed failed"
+((rows_failed == 0)) || exit 1
+exit 0

@@ -1,43 +1,35 @@
 #!/usr/bin/env node
-// compare.mjs USER_DATA REPORT_JSON
+// compare.mjs TREE REPORT_JSON
 //
-// Host-side judge of the e2e run: compares what a booted guest reported (test/e2e/guest/report.mjs)
-// with what the generated user-data promised, and prints one JSON object on stdout:
-//   {"passed": N, "failed": N, "checks": [{"check": "...", "ok": true|false, "detail": "..."}]}
+// Host-side judge of one e2e boot. TREE is the `gen --out` tree of the stack (only its limits.d file
+// is read); REPORT_JSON is what the booted guest reported (test/e2e/guest/report.mjs). Prints one
+// JSON object on stdout:
+//   {"passed": N, "failed": N, "verify": {pass, fail, absent, total}, "checks": [{check, ok, detail}]}
 // Exit 0 when every check passed, 1 when one failed, 2 on bad usage or an unreadable input.
 //
-// Everything wanted is read from the user-data itself (write_files contents and the runcmd line
-// of born-tuned-sysctl-apply), never from the profiles, so this file can be swapped for a future
-// `gen verify` command. Limits are raise-only: a live value >= the wanted one passes (vectors such
-// as tcp_mem component by component); keys named after the keep file on the sysctl-apply line are
-// choices and must be equal. Plain JS; its only import outside node is `yaml`, already a runtime
-// dependency of the project.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+// The judge of the profile's settings is the product's own `gen verify`, run inside the guest from
+// the seed (report.verify): one check per verify row, which must be PASS, or ABSENT only where the
+// kernel has no such path (e.g. /proc/sched_debug on 6.1). Any other ABSENT (a sysctl key the
+// kernel lacks, the daemon not running, no manager to ask, no device matching a txqueuelen rule)
+// fails. Around it, what verify does not look at:
+//   - the report itself was collected without errors;
+//   - cloud-init: status done, no errors in result.json/status.json, no WARNING/ERROR line in this
+//     boot's part of cloud-init.log;
+//   - systemd: no failed unit (e.g. systemd-sysctl refusing a value at boot);
+//   - PAM limits of a login session of root and of a regular user >= the stack's limits.d file
+//     (verify checks the file's bytes; only a session shows that pam_limits applies it).
+// Plain JS, node builtins only.
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse as parseYaml } from "yaml";
 
-const SYSCTL_FILE = "/etc/sysctl.d/60-born-tuned.conf";
-const PRESEED_FILE = "/etc/born-tuned/preseed.yaml";
-const SYSCTL_APPLY = "born-tuned-sysctl-apply";
+/** The only ABSENT note that passes: a path this kernel does not have. */
+export const ABSENT_OK_NOTE = "this kernel has no such path";
 
 /** @returns {{check: string, ok: boolean, detail: string}[]} */
-export function compare(userDataText, report) {
+export function compare(limitsConfText, report) {
 	const checks = [];
 	const add = (check, ok, detail = "") => checks.push({ check, ok: Boolean(ok), detail });
-
-	const ud = parseYaml(userDataText);
-	const files = new Map((ud?.write_files ?? []).map((f) => [f.path, f]));
-	const content = (path) => {
-		const f = files.get(path);
-		if (!f) return null;
-		if (f.encoding && !/^(text\/plain)?$/.test(f.encoding)) {
-			if (/^(b64|base64)$/.test(f.encoding)) return Buffer.from(f.content ?? "", "base64").toString("utf8");
-			throw new Error(`${path}: encoding ${f.encoding} is not supported by compare.mjs`);
-		}
-		return f.content ?? "";
-	};
 
 	// --- the report itself ---------------------------------------------------------------------
 	add("report: no collection errors", (report.errors ?? []).length === 0, (report.errors ?? []).join(" | "));
@@ -59,229 +51,57 @@ export function compare(userDataText, report) {
 	add("cloud-init: no ERROR in cloud-init.log (this boot)", errors.length === 0, errors.join(" | "));
 	add("cloud-init: no WARNING in cloud-init.log (this boot)", warnings.length === 0, warnings.join(" | "));
 
-	// --- systemd: a failed unit (e.g. systemd-sysctl refusing a value at boot) fails the boot -------
+	// --- systemd ---------------------------------------------------------------------------------
 	const failedUnits = report.failed_units;
 	add("systemd: no failed units", Array.isArray(failedUnits) && failedUnits.length === 0,
 		Array.isArray(failedUnits) ? failedUnits.join(", ") : "not reported");
 
-	// --- every written file is there, with the promised content and mode ------------------------
-	const guestFiles = new Map((report.files ?? []).map((f) => [f.path, f]));
-	for (const [path, f] of files) {
-		const g = guestFiles.get(path);
-		const want = createHash("sha256").update(content(path), "utf8").digest("hex");
-		const wantMode = f.permissions ? String(f.permissions).padStart(4, "0") : null;
-		if (!g || g.type === "missing") {
-			add(`file ${path}`, false, g ? "missing in the guest" : "not reported by the guest");
-			continue;
-		}
-		const problems = [];
-		if (g.sha256 !== want) problems.push(`sha256 ${g.sha256} != promised ${want}`);
-		if (wantMode && g.mode !== wantMode) problems.push(`mode ${g.mode} != ${wantMode}`);
-		if (f.owner && f.owner !== "root:root") problems.push(`owner ${f.owner} not checked`);
-		else if (g.uid !== 0 || g.gid !== 0) problems.push(`owner ${g.uid}:${g.gid} != 0:0`);
-		add(`file ${path}`, problems.length === 0, problems.join("; "));
-	}
-
-	// --- sysctl: live values ---------------------------------------------------------------------
-	const sysctlText = content(SYSCTL_FILE);
-	if (sysctlText !== null) {
-		const exact = exactSysctlKeys(ud?.runcmd ?? []);
-		const live = new Map((report.sysctl?.entries ?? []).map((e) => [e.key, e.live]));
-		for (const { key, value } of parseSysctl(sysctlText)) {
-			const have = live.get(key);
-			const name = `sysctl ${key}`;
-			if (have === undefined || have === null) {
-				add(name, false, `wanted ${value}; no live value reported`);
-			} else if (exact.has(key)) {
-				add(name, have === value, `live ${have}, wanted exactly ${value}`);
-			} else {
-				add(name, raisedEnough(have, value), `live ${have}, wanted >= ${value}`);
-			}
-		}
-	}
-
-	// --- the daemon's limits (systemd drop-in) ----------------------------------------------------
-	for (const [path] of files) {
-		const m = /^\/etc\/systemd\/system\/([^/]+\.service)\.d\/[^/]+\.conf$/.exec(path);
-		if (!m) continue;
-		const unit = m[1];
-		const d = report.daemon;
-		const wanted = parseUnitLimits(content(path));
-		if (!d || d.unit !== unit || !(d.pid > 0) || !d.limits) {
-			add(`daemon ${unit}: running`, false,
-				`reported unit ${d?.unit ?? "none"}, pid ${d?.pid ?? "none"} (${d?.props?.ActiveState ?? "?"})`);
-			continue;
-		}
-		add(`daemon ${unit}: running`, true, `pid ${d.pid} (${d.comm})`);
-		for (const [key, want] of Object.entries(wanted)) {
-			const have = d.limits[key];
-			const name = `daemon ${unit}: ${key}`;
-			if (!have) {
-				add(name, false, `wanted ${want.soft}:${want.hard}; not in /proc/${d.pid}/limits`);
-				continue;
-			}
-			const ok = atLeast(have.soft, want.soft) && atLeast(have.hard, want.hard);
-			add(name, ok, `live ${have.soft}:${have.hard}, wanted >= ${want.soft}:${want.hard}`);
-		}
-	}
-
 	// --- PAM limits (limits.d), seen in a login session of root and of a regular user -------------
-	for (const [path] of files) {
-		if (!/^\/etc\/security\/limits\.d\/.+\.conf$/.test(path)) continue;
-		for (const { domain, type, item, value } of parseLimitsConf(content(path))) {
-			const who = domain === "root" ? "root" : domain === "*" ? "user" : null;
-			const name = `pam ${domain} ${type} ${item}`;
-			if (!who) {
-				add(name, false, "compare.mjs checks only the root and * domains");
-				continue;
-			}
-			const session = report.pam_limits?.[who];
-			const have = session?.limits?.[item];
-			const kinds = type === "-" ? ["soft", "hard"] : [type];
-			if (!have) {
-				add(name, false, `wanted ${value}; not reported (${session?.name ?? who}: ${session?.stderr || "no session"})`);
-				continue;
-			}
-			const ok = kinds.every((k) => atLeast(have[k], value));
-			add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(", ")}, wanted >= ${value}`);
+	for (const { domain, type, item, value } of parseLimitsConf(limitsConfText ?? "")) {
+		const who = domain === "root" ? "root" : domain === "*" ? "user" : null;
+		const name = `pam ${domain} ${type} ${item}`;
+		if (!who) {
+			add(name, false, "compare.mjs checks only the root and * domains");
+			continue;
 		}
+		const session = report.pam_limits?.[who];
+		const have = session?.limits?.[item];
+		const kinds = type === "-" ? ["soft", "hard"] : [type];
+		if (!have) {
+			add(name, false, `wanted ${value}; not reported (${session?.name ?? who}: ${session?.stderr || "no session"})`);
+			continue;
+		}
+		const ok = kinds.every((k) => atLeast(have[k], value));
+		add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(", ")}, wanted >= ${value}`);
 	}
 
-	// --- txqueuelen (udev rules) -------------------------------------------------------------------
-	for (const [path] of files) {
-		if (!/^\/etc\/udev\/rules\.d\/.+\.rules$/.test(path)) continue;
-		for (const { pattern, txq } of parseTxqRules(content(path))) {
-			const re = udevGlob(pattern);
-			const matched = (report.net ?? []).filter((n) => re.test(n.name));
-			const name = `txqueuelen ${pattern}`;
-			if (matched.length === 0) {
-				add(name, false, `wanted ${txq}; no interface matches (have ${(report.net ?? []).map((n) => n.name).join(", ")})`);
-				continue;
-			}
-			const low = matched.filter((n) => !(n.tx_queue_len >= txq));
-			add(name, low.length === 0,
-				`${matched.map((n) => `${n.name}=${n.tx_queue_len}`).join(", ")}; wanted >= ${txq}`);
+	// --- gen verify: the judge of the profile's settings ------------------------------------------
+	const v = report.verify;
+	const rows = v?.result?.rows;
+	const ran = !!v && !v.error && Array.isArray(rows) && rows.length > 0 && (v.rc === 0 || v.rc === 1);
+	add("gen verify: ran in the guest", ran,
+		v?.error ?? (ran ? `${rows.length} rows, exit ${v.rc}` : `exit ${v?.rc}; ${(v?.stderr ?? "").trim().slice(0, 300) || (v?.stdout ?? "").slice(0, 300)}`));
+	if (ran) {
+		const failed = rows.filter((r) => r.status === "FAIL").length;
+		add("gen verify: exit status", v.rc === (failed > 0 ? 1 : 0), `exit ${v.rc} with ${failed} FAIL rows`);
+		for (const r of rows) {
+			const ok = r.status === "PASS" || (r.status === "ABSENT" && r.note === ABSENT_OK_NOTE);
+			add(`verify: ${r.check}`, ok,
+				`${r.status}: wanted ${r.wanted}, actual ${r.actual}${r.note ? ` (${r.note})` : ""}`);
 		}
 	}
-
-	// --- hidden instance names (tmpfiles z lines) ---------------------------------------------------
-	for (const [path] of files) {
-		if (!/^\/etc\/tmpfiles\.d\/.+\.conf$/.test(path)) continue;
-		for (const line of content(path).split("\n")) {
-			const m = /^\s*z\s+(\S+)\s+([0-7]{3,4})\b/.exec(line);
-			if (!m) continue;
-			const [, p, mode] = m;
-			const want = mode.padStart(4, "0");
-			const name = `mode ${p}`;
-			if (!report.modes || !(p in report.modes)) add(name, false, "not reported");
-			else if (report.modes[p] === null) add(name, true, "absent on this kernel (tmpfiles skips it)");
-			else add(name, report.modes[p] === want, `live ${report.modes[p]}, wanted ${want}`);
-		}
-	}
-
-	// --- preseed applied ----------------------------------------------------------------------------
-	const preseedText = content(PRESEED_FILE);
-	if (preseedText !== null) checkPreseed(parseYaml(preseedText) ?? {}, report.preseed ?? {}, add);
-
 	return checks;
 }
 
-function checkPreseed(preseed, live, add) {
-	const list = (v) => (Array.isArray(v) ? v : []);
-	const liveErr = (v) => (v && !Array.isArray(v) && v.error ? v.error : null);
-	for (const pool of list(preseed.storage_pools)) {
-		const name = `preseed storage pool ${pool.name}`;
-		const err = liveErr(live.storage_pools);
-		if (err) {
-			add(name, false, err);
-			continue;
-		}
-		const l = list(live.storage_pools).find((p) => p.name === pool.name);
-		if (!l) add(name, false, "missing");
-		else {
-			const diff = [...(pool.driver && l.driver !== pool.driver ? [`driver ${l.driver} != ${pool.driver}`] : []),
-				...subsetDiff(pool.config, l.config, "config")];
-			add(name, diff.length === 0, diff.join("; ") || `driver ${l.driver}, status ${l.status}`);
-		}
-	}
-	for (const net of list(preseed.networks)) {
-		const name = `preseed network ${net.name}`;
-		const err = liveErr(live.networks);
-		if (err) {
-			add(name, false, err);
-			continue;
-		}
-		const l = list(live.networks).find((n) => n.name === net.name);
-		if (!l) add(name, false, "missing");
-		else {
-			const diff = [...(net.type && l.type !== net.type ? [`type ${l.type} != ${net.type}`] : []),
-				...(l.managed === false ? ["not managed"] : []),
-				...subsetDiff(net.config, l.config, "config")];
-			add(name, diff.length === 0, diff.join("; ") || `${l.type}, status ${l.status}`);
-		}
-	}
-	for (const prof of list(preseed.profiles)) {
-		const name = `preseed profile ${prof.name}`;
-		if (prof.name !== "default") {
-			add(name, false, "only the default profile is reported by the guest");
-			continue;
-		}
-		const l = live.profile_default;
-		if (!l || l.error) {
-			add(name, false, l?.error ?? "not reported");
-			continue;
-		}
-		const diff = [...subsetDiff(prof.config, l.config, "config")];
-		for (const [dev, conf] of Object.entries(prof.devices ?? {})) {
-			if (!l.devices?.[dev]) diff.push(`device ${dev} missing`);
-			else diff.push(...subsetDiff(conf, l.devices[dev], `device ${dev}`));
-		}
-		add(name, diff.length === 0, diff.join("; ") || `devices ${Object.keys(l.devices ?? {}).join(", ")}`);
-	}
-}
-
-function subsetDiff(want, have, what) {
-	const out = [];
-	for (const [k, v] of Object.entries(want ?? {})) {
-		const h = have?.[k];
-		if (h === undefined) out.push(`${what} ${k} missing (wanted ${v})`);
-		else if (String(h) !== String(v)) out.push(`${what} ${k} = ${h}, wanted ${v}`);
-	}
-	return out;
-}
-
-export function parseSysctl(text) {
-	const out = [];
-	for (const line of text.split("\n")) {
-		const t = line.trim();
-		if (t === "" || t.startsWith("#") || t.startsWith(";")) continue;
-		const eq = t.indexOf("=");
-		if (eq < 0) continue;
-		out.push({ key: t.slice(0, eq).trim(), value: t.slice(eq + 1).trim().split(/\s+/).join(" ") });
-	}
-	return out;
-}
-
-/** Keys after CONF and KEEP_FILE on the born-tuned-sysctl-apply runcmd line. */
-function exactSysctlKeys(runcmd) {
-	for (const c of runcmd) {
-		const argv = Array.isArray(c) ? c.map(String) : String(c).split(/\s+/);
-		const i = argv.findIndex((a) => basename(a) === SYSCTL_APPLY);
-		if (i >= 0) return new Set(argv.slice(i + 3));
-	}
-	return new Set();
-}
-
-/** Every component of `have` >= the same component of `want` (numbers); else string equality. */
-export function raisedEnough(have, want) {
-	const h = have.split(" ");
-	const w = want.split(" ");
-	if (h.length !== w.length) return false;
-	return w.every((x, i) => {
-		const a = Number(h[i]);
-		const b = Number(x);
-		return Number.isFinite(a) && Number.isFinite(b) ? a >= b : h[i] === x;
-	});
+/** Counts of gen verify's rows in a report (for the summary table). */
+export function verifyCounts(report) {
+	const rows = report.verify?.result?.rows ?? [];
+	return {
+		total: rows.length,
+		pass: rows.filter((r) => r.status === "PASS").length,
+		absent: rows.filter((r) => r.status === "ABSENT").length,
+		fail: rows.filter((r) => r.status === "FAIL").length,
+	};
 }
 
 const UNLIMITED = new Set(["unlimited", "infinity"]);
@@ -289,28 +109,6 @@ function atLeast(have, want) {
 	if (UNLIMITED.has(String(have))) return true;
 	if (UNLIMITED.has(String(want))) return false;
 	return Number(have) >= Number(want);
-}
-
-/** [Service] Limit*= of a unit drop-in, as {nofile|memlock|nproc: {soft, hard}}. */
-export function parseUnitLimits(text) {
-	const keys = { LimitNOFILE: "nofile", LimitMEMLOCK: "memlock", LimitNPROC: "nproc" };
-	const out = {};
-	for (const line of text.split("\n")) {
-		const m = /^\s*(Limit[A-Z]+)\s*=\s*(\S+)\s*$/.exec(line);
-		if (!m || !keys[m[1]]) continue;
-		const [soft, hard = soft] = m[2].split(":");
-		// LimitMEMLOCK is in bytes in a unit; /proc/PID/limits shows bytes too.
-		out[keys[m[1]]] = { soft: normalizeLimit(soft), hard: normalizeLimit(hard) };
-	}
-	return out;
-}
-
-function normalizeLimit(v) {
-	if (UNLIMITED.has(v)) return "unlimited";
-	const m = /^(\d+)([KMGTPE]?)$/.exec(v);
-	if (!m) return v;
-	const mult = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5, E: 1024 ** 6 }[m[2]];
-	return String(Number(m[1]) * mult);
 }
 
 /** limits.conf lines "domain type item value" (nofile, memlock, nproc only: what a session shows). */
@@ -325,41 +123,35 @@ export function parseLimitsConf(text) {
 	return out;
 }
 
-/** KERNEL=="glob" (or NAME=="glob") rules setting ATTR{tx_queue_len}, one entry per glob. */
-export function parseTxqRules(text) {
-	const out = new Map();
-	for (const line of text.split("\n")) {
-		if (/^\s*#/.test(line)) continue;
-		const txq = /ATTR\{tx_queue_len\}="(\d+)"/.exec(line);
-		const pat = /(?:^|[\s,])(?:KERNEL|NAME)=="([^"]+)"/.exec(line);
-		if (txq && pat) out.set(pat[1], Math.max(out.get(pat[1]) ?? 0, Number(txq[1])));
+/** The text of every limits.d file of a `gen --out` tree, concatenated ("" when it has none). */
+export function treeLimits(tree) {
+	const dir = join(tree, "limits.d");
+	let names = [];
+	try {
+		names = readdirSync(dir).filter((n) => n.endsWith(".conf")).sort();
+	} catch {
+		names = [];
 	}
-	return [...out].map(([pattern, txq]) => ({ pattern, txq }));
-}
-
-/** udev's glob: alternatives with |, *, ?, [...]. */
-export function udevGlob(pattern) {
-	const alt = pattern.split("|").map((p) =>
-		p.replace(/[.+^${}()\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, "."),
-	);
-	return new RegExp(`^(?:${alt.join("|")})$`);
+	return names.map((n) => readFileSync(join(dir, n), "utf8")).join("\n");
 }
 
 // --- CLI ------------------------------------------------------------------------------------------
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-	const [userData, reportPath] = process.argv.slice(2);
-	if (!userData || !reportPath) {
-		process.stderr.write("usage: compare.mjs USER_DATA REPORT_JSON\n");
+	const [tree, reportPath] = process.argv.slice(2);
+	if (!tree || !reportPath) {
+		process.stderr.write("usage: compare.mjs TREE REPORT_JSON\n");
 		process.exit(2);
 	}
 	let checks;
+	let report;
 	try {
-		checks = compare(readFileSync(userData, "utf8"), JSON.parse(readFileSync(reportPath, "utf8")));
+		report = JSON.parse(readFileSync(reportPath, "utf8"));
+		checks = compare(treeLimits(tree), report);
 	} catch (e) {
 		process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
 		process.exit(2);
 	}
 	const failed = checks.filter((c) => !c.ok).length;
-	process.stdout.write(`${JSON.stringify({ passed: checks.length - failed, failed, checks }, null, 1)}\n`);
+	process.stdout.write(`${JSON.stringify({ passed: checks.length - failed, failed, verify: verifyCounts(report), checks }, null, 1)}\n`);
 	process.exit(failed > 0 ? 1 : 0);
 }

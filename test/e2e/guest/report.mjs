@@ -1,7 +1,9 @@
 // born-tuned e2e guest report: prints one JSON object on stdout describing the live state of this
 // host after cloud-init. Runs inside the guest with the node binary copied into the image; only
-// node builtins. It reports facts and does not judge them: test/e2e/compare.mjs on the host side
-// compares them with what the user-data promised.
+// node builtins. It reports facts and does not judge them, except that it runs the CLI under test,
+// `gen verify --format json`, from the mounted seed (BORN_TUNED_E2E_SEED) and includes its output:
+// test/e2e/compare.mjs on the host side judges the report (gen verify's rows for the profile's
+// settings, plus cloud-init, failed units and PAM sessions).
 //
 // The manager (lxd or incus) comes from the kernel command line (born_tuned_e2e.manager=NAME,
 // set by boot.sh). Its CLI is queried before the daemon's limits and the network devices are read:
@@ -154,6 +156,39 @@ report.sysctl = guard("sysctl", () => {
 	};
 });
 
+// gen verify --format json from the seed, as {argv, profiles, rc, ms, stderr, result}.
+function runVerify() {
+	const seed = process.env.BORN_TUNED_E2E_SEED;
+	if (!seed) return { error: "the seed is not mounted (see the serial log)" };
+	const root = join(seed, "born-tuned");
+	const stack = (read(join(root, "stack")) ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+	if (stack.length === 0) return { error: `no profiles in ${join(root, "stack")}` };
+	const argv = [join(root, "dist/gen.js"), "verify", "--profiles-dir", join(root, "e2e-profiles"),
+		...stack.flatMap((p) => ["--profile", p]), "--format", "json"];
+	const started = Date.now();
+	const r = run("/usr/local/bin/node", argv);
+	const ms = Date.now() - started;
+	let result = null;
+	try {
+		result = JSON.parse(r.stdout);
+	} catch {
+		result = null;
+	}
+	return {
+		argv: ["node", ...argv],
+		profiles: stack,
+		rc: r.rc,
+		ms,
+		stderr: r.stderr.slice(0, 4000),
+		result,
+		...(result ? {} : { stdout: r.stdout.slice(0, 4000) }),
+	};
+}
+
+// Diagnostic only, not judged: `gen verify` as an operator would run it right after login, before
+// anything has used the manager (on a later boot a socket-activated daemon is not running yet).
+report.verify_cold = guard("verify_cold", runVerify);
+
 // --- the manager: preseed state (this also activates a socket-activated daemon) ------------------
 report.preseed = guard("preseed", () => {
 	if (manager !== "lxd" && manager !== "incus") return { error: `unknown manager ${manager}` };
@@ -213,6 +248,11 @@ report.daemon = guard("daemon", () => {
 		limits: limitsText ? parseLimits(limitsText) : null,
 	};
 });
+
+// --- gen verify, from the seed (the CLI under test is on the NoCloud ISO, not in the image) --------
+// Judged: after the manager was queried above, so a socket-activated daemon is running and its
+// /proc/PID/limits can be read. The seed's born-tuned/stack names the profiles, one per line.
+report.verify = guard("verify", runVerify);
 
 // --- PAM limits of a login session (runuser -l goes through pam_limits on Debian) ----------------
 // root, and the first regular user (cloud-init's default user): limits.d's "*" does not match root.
