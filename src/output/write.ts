@@ -60,15 +60,20 @@ export class TreeWriter {
   /** Writes one file into the temporary tree with its mode. */
   write(a: Artifact): void {
     const file = safeJoin(this.tmp, a.path);
-    const dir = dirname(file);
-    if (!this.made.has(dir)) {
-      mkdirSync(dir, { recursive: true });
-      this.made.add(dir);
-    }
+    this.makeDir(dirname(file));
     writeFileSync(file, a.bytes ?? a.text, { mode: a.mode });
     // The umask may only narrow the mode we chose; restore it when it did.
     if ((a.mode & ~this.umask) !== a.mode) chmodSync(file, a.mode);
     this.hooks?.afterFile?.(a.path);
+  }
+
+  /** Creates a directory of the tree and its missing parents, one mkdir each: syscalls are what a
+   * 10,000-host inventory spends its time on, and a recursive mkdir probes before it creates. */
+  private makeDir(dir: string): void {
+    if (dir === this.tmp || this.made.has(dir)) return;
+    this.makeDir(dirname(dir));
+    mkdirSync(dir);
+    this.made.add(dir);
   }
 
   /** Puts the finished tree in place of `outDir`. */
