@@ -68,14 +68,15 @@ function requestedFile(arg: string): { name: string; file: string } {
  */
 export function resolveStack(req: StackRequest): ResolvedStack {
   if (req.profiles.length === 0) throw new UsageError('no profile given: use --profile NAME (see gen list)');
-  const paths = req.profiles.filter(isProfilePath).map(requestedFile);
+  const requested = req.profiles.map((arg) => (isProfilePath(arg) ? requestedFile(arg) : arg));
   // A profile given as a path may extend its siblings, then the user's directory, then shipped ones.
-  const search = searchPath(req.profilesDir, [...new Set(paths.map((p) => dirname(p.file)))]);
-  const files = req.profiles.map((name) => {
-    if (isProfilePath(name)) return requestedFile(name);
-    const located = locateProfile(name, search);
+  const pathDirs = requested.flatMap((r) => (typeof r === 'string' ? [] : [dirname(r.file)]));
+  const search = searchPath(req.profilesDir, [...new Set(pathDirs)]);
+  const files = requested.map((r) => {
+    if (typeof r !== 'string') return r;
+    const located = locateProfile(r, search);
     if (!located.ok) throw new UsageError(located.reason);
-    return { name, file: located.file };
+    return { name: r, file: located.file };
   });
   const bag = new DiagnosticBag();
   const { layers } = linearize(files, search, bag);
