@@ -101,6 +101,8 @@ export interface Generated {
   artifacts: Artifact[];
   /** The cloud-config of user-data as data, and the header line of every file. */
   cloudConfig: Record<string, unknown>;
+  /** The preseed as data (per-host variants start from it). */
+  preseed: Record<string, unknown>;
   header: string;
 }
 
@@ -125,7 +127,7 @@ export function renderStack(stack: ResolvedStack, scope: RenderScope = { packer:
   const netplan = netplanData ? [renderNetplan(header, netplanData)] : [];
   const artifacts = [userData, ...hostFiles, ...netplan, preseed, ...packer];
   checkArtifacts(artifacts, plan, { cloudConfig, bakedConfig, preseed: preseedData, netplan: netplanData });
-  return { stack, artifacts, cloudConfig, header };
+  return { stack, artifacts, cloudConfig, preseed: preseedData, header };
 }
 
 /** The golden-image files: the slim first-boot user-data, the Packer template, scripts and seed. */

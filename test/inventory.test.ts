@@ -100,4 +100,40 @@ test('--encoding gzip, base64 and gzip+base64 decode back to exactly the plain b
   }
 });
 
+test('cluster members: the bootstrap member clusters the stack preseed, joining members carry only their join', () => {
+  const out = join(scratch, 'cluster');
+  const env = { ...process.env, NODE2_JOIN_TOKEN: 'canary-join-two', NODE3_JOIN_TOKEN: 'canary-join-three' };
+  const r = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--inventory', join(FIX, 'cluster.yaml'), '--out', out], { env });
+  assert.is(r.status, 0, r.stderr);
+  assert.not.match(r.stdout + r.stderr, /canary/);
+  const preseed = (h: string) => parse(readFileSync(join(out, h, 'preseed-incus.yaml'), 'utf8')) as Record<string, any>;
+  const boot = preseed('node1');
+  assert.equal(boot.cluster, { server_name: 'node1', enabled: true });
+  assert.is(boot.config['core.https_address'], '192.0.2.11:8443');
+  assert.ok(boot.networks && boot.storage_pools && boot.profiles, 'the bootstrap member creates what the stack defines');
+  assert.equal(preseed('node2'), { config: { 'core.https_address': '192.0.2.12:8443' }, cluster: { server_name: 'node2', enabled: true, server_address: '192.0.2.12:8443', cluster_token: 'canary-join-two' } });
+  for (const host of ['node1', 'node2', 'node3']) {
+    for (const f of ['seed/user-data', 'seed/meta-data', 'seed/network-config', 'preseed-incus.yaml']) {
+      const text = readFileSync(join(out, host, f), 'utf8');
+      assert.is(text.includes('canary-join-two'), host === 'node2' && (f === 'seed/user-data' || f === 'preseed-incus.yaml'), `${host}/${f}`);
+    }
+    schemaCheck(join(out, host, 'seed/user-data'));
+  }
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; mode: string }[] };
+  assert.ok(manifest.files.filter((f) => f.path.startsWith('node2/')).every((f) => !/user-data|preseed/.test(f.path) || f.mode === '0600'));
+});
+
+test('the real daemons bootstrap a cluster from a member preseed (LXD 5.0.2 and Incus 6.0.4)', () => {
+  const dir = mkdtempSync(join(scratch, 'boot-'));
+  for (const [manager, profile] of [['incus', 'incus-dense'], ['lxd', 'lxd-small']] as const) {
+    writeFileSync(join(dir, 'hosts.yaml'), `defaults:\n  profiles: [${profile}]\nhosts:\n  node1:\n    cluster: {role: bootstrap, address: 127.0.0.1, port: 18443}\n`);
+    const out = join(dir, `out-${manager}`);
+    assert.is(gen(['--inventory', join(dir, 'hosts.yaml'), '--out', out]).status, 0);
+    const res = run('bash', [join(ROOT, 'test', 'real', 'preseed-apply.sh'), manager, join(out, 'node1', `preseed-${manager}.yaml`)]);
+    assert.is(res.status, 0, `${manager}: ${res.stderr}`);
+    const state = JSON.parse(res.stdout) as { config: Record<string, string> };
+    assert.is(state.config['core.https_address'], '127.0.0.1:18443', manager);
+  }
+});
+
 test.run();

@@ -15,6 +15,8 @@ export function preseedProblems(preseed: Record<string, unknown>, manager: Manag
   if (manager === 'incus' || compareVersions(version, '5.21') >= 0) top.push('storage_volumes');
   allow('top level', preseed, top);
   allow('config', preseed.config, ['core.https_address', 'images.auto_update_interval', ...(supportsTrustPassword(manager, version) ? ['core.trust_password'] : [])]);
+  allow('cluster', preseed.cluster, ['server_name', 'enabled', 'server_address', 'cluster_token', 'member_config']);
+  for (const m of list((preseed.cluster as Record<string, unknown> | undefined)?.member_config)) allow('cluster member_config[]', m, ['entity', 'name', 'key', 'value', 'description']);
   for (const n of list(preseed.networks)) {
     allow('networks[]', n, ['name', 'type', 'description', 'config', 'project']);
     allow(`network ${String(n.name)} config`, n.config, ['ipv4.address', 'ipv4.nat', 'ipv6.address', 'ipv6.nat', 'bridge.mtu']);

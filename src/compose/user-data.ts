@@ -25,8 +25,15 @@ export type IncludeCache = Map<string, Include | undefined>;
  * The user-data artifact with operators' cloud-config folded in (as data, or as MIME parts) and
  * encoded as asked. Include problems throw ProfileError with located diagnostics.
  */
-export function composeUserData(generated: Generated, opts: ComposeOptions, cache: IncludeCache = new Map()): Artifact {
-  const base = generated.artifacts.find((a) => a.kind === 'user-data')!;
+export function composeUserData(
+  generated: Generated,
+  opts: ComposeOptions,
+  cache: IncludeCache = new Map(),
+  /** A host's own user-data (cluster members carry their own preseed), instead of the stack's. */
+  own?: { artifact: Artifact; cloudConfig: Record<string, unknown> },
+): Artifact {
+  const base = own?.artifact ?? generated.artifacts.find((a) => a.kind === 'user-data')!;
+  const cloudConfig = own?.cloudConfig ?? generated.cloudConfig;
   if (opts.includes.length === 0 && !opts.mime && opts.encoding === 'plain') return base;
   const bag = new DiagnosticBag();
   const includes = opts.includes.map((file) => {
@@ -42,7 +49,7 @@ export function composeUserData(generated: Generated, opts: ComposeOptions, cach
       ...loaded.map((inc) => ({ filename: basename(inc.source.file), contentType: 'text/cloud-config' as const, text: inc.source.text })),
     ]);
   } else {
-    const merged = mergeCloudConfig(generated.cloudConfig, `the generated user-data (profile ${generated.stack.plan.stack.join(' + ')})`, loaded, bag);
+    const merged = mergeCloudConfig(cloudConfig, `the generated user-data (profile ${generated.stack.plan.stack.join(' + ')})`, loaded, bag);
     if (bag.hasErrors) throw new ProfileError(sortDiagnostics(bag.items));
     // File names only: the same includes give the same bytes from any working directory.
     const artifact = renderUserData(generated.header, merged, loaded.map((i) => basename(i.source.file)));

@@ -1,8 +1,13 @@
 import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
-import { ProfileError } from '../diagnostics/errors.ts';
+import { InternalError, ProfileError } from '../diagnostics/errors.ts';
 import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
 import { manifestEntry, renderManifest, type ManifestEntry } from '../output/manifest.ts';
 import { generate, type Generated } from '../pipeline.ts';
+import { expectYaml } from '../check/parse-back.ts';
+import { preseedProblems } from '../check/preseed-keys.ts';
+import { memberPreseed, renderPreseed } from '../render/preseed.ts';
+import { buildCloudConfig, renderUserData } from '../render/user-data.ts';
+import { readSecret } from '../secrets/resolve.ts';
 import type { Artifact } from '../render/artifact.ts';
 import { expectJsonYaml, stringifyJsonYaml } from '../render/json-yaml.ts';
 import { netplanEthernets } from '../render/netplan.ts';
@@ -49,28 +54,50 @@ export function renderInventory(
     const stackKey = host.profiles.join('\0');
     let generated = stacks.get(stackKey);
     if (!generated) {
-      generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir });
+      generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir }, { packer: false });
       stacks.set(stackKey, generated);
       for (const d of generated.stack.diagnostics) warnings.set(JSON.stringify(d), d);
     }
-    const udKey = `${stackKey}\0\0${host.includes.join('\0')}`;
-    let ud = userData.get(udKey);
-    if (!ud) {
-      ud = composeUserData(generated, { includes: host.includes, mime: opts.mime, encoding: opts.encoding }, includeCache);
+    const dir = host.key;
+    const compose = { includes: host.includes, mime: opts.mime, encoding: opts.encoding };
+    let ud: Artifact;
+    let preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
+    if (host.cluster) {
+      // A cluster member's preseed (and so its user-data) is its own.
+      const member = memberArtifacts(generated, host);
+      preseed = member.preseed;
+      ud = composeUserData(generated, compose, includeCache, member.userData);
+    } else {
+      const udKey = `${stackKey}\0\0${host.includes.join('\0')}`;
+      ud = userData.get(udKey) ?? composeUserData(generated, compose, includeCache);
       userData.set(udKey, ud);
     }
-    const dir = host.key;
     out({ ...ud, path: `${dir}/seed/user-data` });
     out(metaData(host, dir, generated.header));
     const network = networkConfig(host, dir, generated.header);
     if (network) out(network);
-    const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
     // Beside seed/, not in a directory of its own: one mkdir less per host counts at 10,000 hosts.
     out({ ...preseed, path: `${dir}/preseed-${generated.stack.plan.manager.name}.yaml` });
     opts.onHost?.(i + 1, hosts.length);
   });
   emit(renderManifest(['inventory', source!.display], GENERATOR_VERSION, entries));
   return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, stacks: stacks.size, userData: userData.size, files: entries.length + 1 } };
+}
+
+/** The preseed and user-data of a cluster member, checked like every artifact. */
+function memberArtifacts(generated: Generated, host: PlannedHost): { preseed: Artifact; userData: { artifact: Artifact; cloudConfig: Record<string, unknown> } } {
+  const { plan } = generated.stack;
+  const c = host.cluster!;
+  const token = c.token ? readSecret(`hosts.${host.key}.cluster.token`, c.token) : undefined;
+  const data = memberPreseed(generated.preseed, plan, { role: c.role, serverName: host.key, address: c.address, ...(token !== undefined ? { token } : {}) });
+  const preseed = renderPreseed(plan, generated.header, data);
+  expectYaml(preseed, data);
+  const problems = preseedProblems(data, plan.manager.name, plan.manager.version);
+  if (problems.length) throw new InternalError(`the preseed of ${host.key} has keys the manager would reject: ${problems.join('; ')}`);
+  const cloudConfig = buildCloudConfig(plan, generated.artifacts, preseed.text);
+  const artifact = renderUserData(generated.header, cloudConfig);
+  expectYaml(artifact, cloudConfig, '#cloud-config\n');
+  return { preseed, userData: { artifact, cloudConfig } };
 }
 
 function metaData(host: PlannedHost, dir: string, header: string): Artifact {

@@ -4,6 +4,7 @@ import type { Merged } from '../resolve/merge.ts';
 import { validateWith, reportAt } from '../schema/validate.ts';
 import type { Source } from '../source/load.ts';
 import { InventorySchema, type HostNic } from './schema.ts';
+import type { SecretRef } from '../plan/model.ts';
 
 /** One host of an inventory with everything resolved: its stack, its includes, its network. */
 export interface PlannedHost {
@@ -13,6 +14,8 @@ export interface PlannedHost {
   /** Absolute paths of cloud-config files to fold in, defaults first, host last. */
   includes: string[];
   nics: { id: string; nic: HostNic }[];
+  /** Cluster membership, with the member's address resolved. */
+  cluster?: { role: 'bootstrap' | 'join'; address: string; token?: SecretRef };
 }
 
 /**
@@ -54,7 +57,17 @@ export function resolveInventory(source: Source, bag: DiagnosticBag): PlannedHos
       if (nic.gateway !== undefined && !nic.addresses?.length) at(['hosts', key, 'nics', id, 'gateway'], `NIC ${id} has a gateway but no addresses`);
     }
     const includes = [...(inventory.defaults?.include ?? []), ...(group?.include ?? []), ...(host.include ?? [])].map((f) => resolvePath(base, f));
-    hosts.push({ key, hostname, profiles: profiles.map((p) => (p.endsWith('.yaml') ? resolvePath(base, p) : p)), includes, nics });
+    let cluster: PlannedHost['cluster'];
+    if (host.cluster) {
+      const c = host.cluster;
+      const ip = c.address ?? nics.flatMap(({ nic }) => nic.addresses ?? [])[0]?.split('/')[0];
+      if (ip === undefined) at(['hosts', key, 'cluster'], `cluster member ${key} needs an address: give cluster.address or a static address on one of its NICs`, 'MISSING_KEY');
+      if (c.role === 'join' && c.token === undefined) at(['hosts', key, 'cluster'], `a joining member needs its join token by reference: cluster.token: {env: VARIABLE} or {file: /path} (from \`incus cluster add ${key}\` / \`lxc cluster add ${key}\`)`, 'MISSING_KEY');
+      if (c.role === 'bootstrap' && c.token !== undefined) at(['hosts', key, 'cluster', 'token'], 'the bootstrapping member creates the cluster and needs no join token: remove cluster.token');
+      const port = c.port ?? 8443;
+      if (ip !== undefined) cluster = { role: c.role, address: ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`, ...(c.token ? { token: c.token } : {}) };
+    }
+    hosts.push({ key, hostname, profiles: profiles.map((p) => (p.endsWith('.yaml') ? resolvePath(base, p) : p)), includes, nics, ...(cluster ? { cluster } : {}) });
   }
   return bag.hasErrors ? undefined : hosts;
 }

@@ -26,6 +26,22 @@ export const HostNicSchema = z.strictObject({
   nameservers: z.array(z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' })).max(8).optional(),
 });
 
+/** A secret by reference, as in profiles: never the value itself. */
+const SecretRef = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: 'must be an environment variable name like NODE02_JOIN_TOKEN' }) }),
+  z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
+]);
+
+/** The host's role in a cluster of its manager: the first member bootstraps it, the others join
+ * with a token (`lxc cluster add` / `incus cluster add` prints one per member). */
+export const ClusterSchema = z.strictObject({
+  role: z.enum(['bootstrap', 'join']),
+  /** The member's own address; default the first static address of its NICs. */
+  address: z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' }).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  token: SecretRef.optional(),
+});
+
 const Settings = {
   profiles: z.array(ProfileRef).min(1, { message: 'needs at least one profile' }).optional(),
   include: z.array(IncludeRef).optional(),
@@ -38,6 +54,7 @@ export const HostSchema = z.strictObject({
   group: z.string().regex(LABEL, { message: 'must name a group of groups:' }).optional(),
   hostname: z.string().regex(FQDN, { message: 'must be a host name or FQDN in lower case, like node01 or node01.example.net' }).optional(),
   nics: z.record(z.string().regex(LABEL, { message: 'NIC ids are lower-case names like "uplink"' }), HostNicSchema).optional(),
+  cluster: ClusterSchema.optional(),
 });
 
 export const InventorySchema = z.strictObject({
@@ -47,3 +64,4 @@ export const InventorySchema = z.strictObject({
 });
 
 export type HostNic = z.infer<typeof HostNicSchema>;
+export type HostCluster = z.infer<typeof ClusterSchema>;

@@ -55,3 +55,42 @@ export function renderPreseed(plan: HostPlan, header: string, preseed: Record<st
     text: renderTemplate('preseed.yaml', { header, preseed }),
   };
 }
+
+/** A cluster member's place: bootstrap the cluster, or join it with a token. */
+export interface ClusterMember {
+  role: 'bootstrap' | 'join';
+  serverName: string;
+  /** This member's own address:port (core.https_address, cluster server_address). */
+  address: string;
+  /** The join token's value (join only); read at render time from its reference. */
+  token?: string;
+}
+
+/**
+ * The preseed of one cluster member. The bootstrapping member creates everything the stack's
+ * preseed has, listening on its address with clustering on. A joining member gets pools, networks
+ * and profiles from the cluster, so its preseed holds only the join and the member-specific pool
+ * sources (a preseed copied from another member would fail: canonical/lxd#10478).
+ */
+export function memberPreseed(stackPreseed: Record<string, unknown>, plan: HostPlan, member: ClusterMember): Record<string, unknown> {
+  if (member.role === 'bootstrap') {
+    return {
+      ...stackPreseed,
+      config: { ...((stackPreseed.config as Record<string, string> | undefined) ?? {}), 'core.https_address': member.address },
+      cluster: { server_name: member.serverName, enabled: true },
+    };
+  }
+  const memberConfig = plan.storagePools
+    .filter((p) => p.source !== undefined)
+    .map((p) => ({ entity: 'storage-pool', name: p.name, key: 'source', value: p.source! }));
+  return {
+    config: { 'core.https_address': member.address },
+    cluster: {
+      server_name: member.serverName,
+      enabled: true,
+      server_address: member.address,
+      cluster_token: member.token!,
+      ...(memberConfig.length ? { member_config: memberConfig } : {}),
+    },
+  };
+}

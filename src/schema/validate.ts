@@ -116,12 +116,12 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
 }
 
 /** Keys that hold secrets by reference. Their values are never echoed in a message. */
-const SECRET_KEYS = new Set(['trust_password']);
+const SECRET_KEYS = new Set(['trust_password', 'token']);
 
 function reportSecret(path: PathSegment[], merged: Merged, bag: DiagnosticBag): void {
   const inline = typeof valueAt(merged.value, path) === 'string';
   reportAt(bag, merged, 'error', inline ? 'SECRET_INLINE' : 'INVALID_VALUE', path, inline
-    ? `${formatPath(path)} is written in the profile: secrets must not be in profile files (they get committed and copied); write {env: VARIABLE} or {file: /absolute/path} and provide the secret when you run gen`
+    ? `${formatPath(path)} is written in the file: secrets must not be in profiles or inventories (they get committed and copied); write {env: VARIABLE} or {file: /absolute/path} and provide the secret when you run gen`
     : `${formatPath(path)} must be a reference: {env: VARIABLE} or {file: /absolute/path}`);
 }
 

@@ -18,7 +18,8 @@ export function resolveSecrets(refs: { trustPassword?: SecretRef }, env: NodeJS.
   return secrets;
 }
 
-function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv): string {
+/** Reads one secret by reference (environment variable or file); `what` names it in errors. */
+export function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
   let value: string | undefined;
   if ('env' in ref) {
     value = env[ref.env];
