@@ -1,6 +1,6 @@
 import { byCodeUnit } from './order.ts';
 import { createHash } from 'node:crypto';
-import type { Artifact } from '../render/artifact.ts';
+import { octalMode, type Artifact } from '../render/artifact.ts';
 
 /** The manifest's name inside an output tree; its presence marks a directory gen wrote. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -23,7 +23,7 @@ export function manifestEntry(a: Artifact, hashes?: Map<string | Uint8Array, str
     sha256 = createHash('sha256').update(content).digest('hex');
     hashes?.set(content, sha256);
   }
-  return { path: a.path, kind: a.kind, purpose: a.purpose, mode: `0${a.mode.toString(8)}`, sha256, ...(a.hostPath ? { installed_at: a.hostPath } : {}) };
+  return { path: a.path, kind: a.kind, purpose: a.purpose, mode: octalMode(a.mode), sha256, ...(a.hostPath ? { installed_at: a.hostPath } : {}) };
 }
 
 /** `manifest.json`: every file of the tree with its purpose, mode and sha256, sorted by path. */

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { HostPlan } from '../plan/model.ts';
-import type { Artifact } from './artifact.ts';
+import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
 
 /** The provisioner scripts, in the order Packer runs them (paths relative to the template). */
@@ -87,7 +87,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
     purpose: 'Packer provisioner: writes every host file (exact bytes and modes) under ROOT',
     text: renderTemplate('packer-files.sh', {
       header,
-      files: installed.map((f) => ({ path: f.hostPath!, mode: `0${f.mode.toString(8)}`, text: f.text })),
+      files: installed.map((f) => ({ path: f.hostPath!, mode: octalMode(f.mode), text: f.text })),
     }),
   };
 

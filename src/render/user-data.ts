@@ -1,6 +1,6 @@
 import { HOST_PATHS } from '../plan/paths.ts';
 import type { HostPlan } from '../plan/model.ts';
-import type { Artifact } from './artifact.ts';
+import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
 import { shellQuote } from './helpers.ts';
 
@@ -33,7 +33,7 @@ export function buildCloudConfig(plan: HostPlan, hostFiles: readonly Artifact[],
 }
 
 function writeFile(path: string, content: string, mode: number) {
-  return { path, owner: 'root:root', permissions: `0${mode.toString(8)}`, content };
+  return { path, owner: 'root:root', permissions: octalMode(mode), content };
 }
 
 function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: boolean): string[][] {

@@ -1,7 +1,8 @@
 import { byCodeUnit } from '../output/order.ts';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Generated } from '../pipeline.ts';
+import { octalMode } from '../render/artifact.ts';
 import type { HostPlan } from '../plan/model.ts';
 import { HOST_PATHS } from '../plan/paths.ts';
 
@@ -134,14 +135,18 @@ function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live:
 
 function verifyHidden(root: string, rows: VerifyRow[]): void {
   for (const [path, mode] of [['/proc/sched_debug', '0400'], ['/sys/kernel/slab', '0700']] as const) {
-    let actual: string | undefined;
-    try {
-      actual = `0${(statSync(join(root, path)).mode & 0o777).toString(8)}`;
-    } catch {
-      actual = undefined;
-    }
+    const actual = modeOf(root, path);
     if (actual === undefined) rows.push({ check: `mode ${path}`, status: 'ABSENT', wanted: mode, actual: '-', note: 'this kernel has no such path' });
     else rows.push({ check: `mode ${path}`, status: actual === mode ? 'PASS' : 'FAIL', wanted: mode, actual });
+  }
+}
+
+/** The mode of a path under root (0644 style), or undefined when it does not exist. */
+function modeOf(root: string, path: string): string | undefined {
+  try {
+    return octalMode(statSync(join(root, path)).mode);
+  } catch {
+    return undefined;
   }
 }
 
@@ -154,13 +159,13 @@ function verifyFiles(generated: Generated, root: string, rows: VerifyRow[]): voi
   }
   for (const f of files.sort((a, b) => byCodeUnit(a.path, b.path))) {
     const check = `file ${f.path}`;
-    const wantMode = `0${f.mode.toString(8)}`;
-    if (!existsSync(join(root, f.path))) {
+    const wantMode = octalMode(f.mode);
+    const mode = modeOf(root, f.path);
+    if (mode === undefined) {
       rows.push({ check, status: 'FAIL', wanted: `present, ${wantMode}`, actual: 'missing' });
       continue;
     }
     const same = read(root, f.path) === f.text;
-    const mode = `0${(statSync(join(root, f.path)).mode & 0o777).toString(8)}`;
     rows.push({ check, status: same && mode === wantMode ? 'PASS' : 'FAIL', wanted: `as generated, ${wantMode}`, actual: `${same ? 'same bytes' : 'different bytes'}, ${mode}` });
   }
 }
