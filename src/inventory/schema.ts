@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The inventory format: hosts, optionally grouped, each with the profile stack it runs, its
