@@ -21,7 +21,46 @@ const blob = join(dist, 'gen.blob');
 const stamp = join(dist, 'gen.blob.stamp');
 const snapshotEntry = join(dist, 'gen-snapshot.cjs');
 
-const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' };
+// V8 flags the snapshot is built and run with (V8 refuses a snapshot under other flags; the stamp
+// hands them to bin/gen). Each saves ~4 ms of a start (npm run bench, this 2-core machine):
+// --no-rehash-snapshot: keep the hash seed baked into the snapshot instead of drawing a new one and
+//   rehashing every string and table in the restored heap at each start. The seed is still random,
+//   drawn when the snapshot is built; gen reads only its operator's own files.
+// --no-opt: a single gen run is over before the optimizing compiler pays back its compile time; an
+//   inventory of thousands of hosts runs ~15% slower without it, far inside its target.
+const SNAPSHOT_FLAGS = ['--no-opt', '--no-rehash-snapshot'];
+
+/**
+ * commander loads node:child_process at start for executable subcommands, which gen does not have.
+ * It is swapped for a stand-in that loads the real module on first use: child_process costs every
+ * start of gen (and ~270 KB of startup-snapshot heap to restore) for nothing otherwise.
+ */
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) => (/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'born-tuned' } : undefined));
+    b.onLoad({ filter: /^lazy-child-process$/, namespace: 'born-tuned' }, () => ({
+      contents: "let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * src/require-builtin.ts makes a require function with node:module; both bundles already have a
+ * `require` in scope (dist/gen.js from its banner, the snapshot's CommonJS script its own), and
+ * loading node:module while the snapshot is built would put it, and the stderr stream its
+ * "not yet verified in snapshots" warning opens, into the snapshot heap.
+ */
+const bundledRequireBuiltin = {
+  name: 'bundled-require-builtin',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]require-builtin\.ts$/ }, () => ({ path: 'require-builtin', namespace: 'born-tuned' }));
+    b.onLoad({ filter: /^require-builtin$/, namespace: 'born-tuned' }, () => ({ contents: 'export const requireBuiltin = (id) => require(id);\n', loader: 'js' }));
+  },
+};
+
+const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning', plugins: [lazyChildProcessForCommander, bundledRequireBuiltin] };
 
 await build({
   ...common,
@@ -93,23 +132,60 @@ startupSnapshot.setDeserializeMainFunction(async () => {
     outfile: snapshotEntry,
     format: 'cjs',
     minify: true,
-    keepNames: true,
+    keepNames: false,
     define: { 'import.meta.url': 'globalThis.__BORN_TUNED_URL' },
+    plugins: [...common.plugins, await precompiledTemplates()],
   });
 
   const newBlob = `${blob}.tmp`;
-  const made = spawnSync(process.execPath, ['--snapshot-blob', newBlob, '--build-snapshot', snapshotEntry], { cwd: root, encoding: 'utf8' });
+  const made = spawnSync(process.execPath, [...SNAPSHOT_FLAGS, '--snapshot-blob', newBlob, '--build-snapshot', snapshotEntry], { cwd: root, encoding: 'utf8' });
   if (made.status !== 0 || !existsSync(newBlob)) throw new Error(`node --build-snapshot failed (exit ${made.status}): ${firstLine(made.stderr)}`);
 
   verifySnapshot(newBlob);
 
   // bin/gen uses the blob only with this node binary (same device, inode, size, mtime) and from
-  // this package root; otherwise it runs dist/gen.js.
+  // this package root, with these flags; otherwise it runs dist/gen.js.
   const st = statSync(process.execPath);
   const q = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
-  writeFileSync(`${stamp}.tmp`, `bt_root=${q(root)}\nbt_node=${q(`${st.dev}:${st.ino}:${st.size}:${Math.floor(st.mtimeMs / 1000)}`)}\n`);
+  writeFileSync(`${stamp}.tmp`, `bt_root=${q(root)}\nbt_node=${q(`${st.dev}:${st.ino}:${st.size}:${Math.floor(st.mtimeMs / 1000)}`)}\nbt_flags=${q(SNAPSHOT_FLAGS.join(' '))}\n`);
   renameSync(`${stamp}.tmp`, stamp);
   renameSync(newBlob, blob);
+}
+
+/**
+ * An esbuild plugin that swaps src/render/template-source.ts (reads templates/*.hbs and compiles
+ * them with the full Handlebars) for a module holding every template precompiled, on Handlebars'
+ * runtime-only build: the snapshot then carries neither the compiler nor its source-map library,
+ * a fifth of the bundle, and has less heap to restore at each start.
+ */
+async function precompiledTemplates() {
+  const Handlebars = (await import('handlebars')).default;
+  const options = await build({ ...common, entryPoints: ['src/render/compile-options.ts'], write: false, format: 'esm' });
+  const { COMPILE_OPTIONS } = await import(`data:text/javascript,${encodeURIComponent(options.outputFiles[0].text)}`);
+  const dir = join(root, 'templates');
+  const specs = readdirSync(dir)
+    .filter((f) => f.endsWith('.hbs'))
+    .sort()
+    .map((f) => `  ${JSON.stringify(f.slice(0, -'.hbs'.length))}: ${Handlebars.precompile(readFileSync(join(dir, f), 'utf8'), COMPILE_OPTIONS)},`);
+  const contents = `import Handlebars from 'handlebars/runtime';
+const specs = {
+${specs.join('\n')}
+};
+export function createEnvironment() {
+  return Handlebars.create();
+}
+export function loadTemplate(env, name) {
+  if (!Object.hasOwn(specs, name)) throw new Error(\`no template named \${name}\`);
+  return env.template(specs[name]);
+}
+`;
+  return {
+    name: 'precompiled-templates',
+    setup(b) {
+      b.onResolve({ filter: /\/template-source\.ts$/ }, () => ({ path: 'precompiled-templates', namespace: 'born-tuned' }));
+      b.onLoad({ filter: /^precompiled-templates$/, namespace: 'born-tuned' }, () => ({ contents, resolveDir: root, loader: 'js' }));
+    },
+  };
 }
 
 /** Throws unless the snapshot prints, writes and exits exactly like dist/gen.js, from another cwd. */
@@ -142,7 +218,7 @@ function verifySnapshot(blob) {
         return { status: r.status, stdout: r.stdout.replaceAll(`out-${tag}`, 'OUT'), stderr: r.stderr.replaceAll(`out-${tag}`, 'OUT'), tree };
       };
       const plain = run('plain', []);
-      const snap = run('snap', ['--snapshot-blob', blob]);
+      const snap = run('snap', [...SNAPSHOT_FLAGS, '--snapshot-blob', blob]);
       for (const k of ['status', 'stdout', 'stderr', 'tree']) {
         if (plain[k] !== snap[k]) throw new Error(`the snapshot differs from dist/gen.js on \`gen ${args.join(' ')}\` (${k}): ${firstLine(snap.stderr) || JSON.stringify(String(snap[k]).slice(0, 200))}`);
       }

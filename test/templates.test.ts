@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { KNOWN_HELPERS } from '../src/render/engine.ts';
+import { KNOWN_HELPERS } from '../src/render/compile-options.ts';
 import { commentText, hclString, iniValue, shellQuote, udevValue, UnsafeValueError } from '../src/render/helpers.ts';
 import { ROOT } from './helpers.ts';
 

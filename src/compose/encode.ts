@@ -1,4 +1,4 @@
-import { gzipSync } from 'node:zlib';
+import { zlib } from '../builtins.ts';
 
 /** How user-data is encoded on output. Plain is the default: gzip/base64 defaults have a long
  * history of broken boots, so they are only produced when asked for. */
@@ -12,10 +12,10 @@ export function encodeUserData(text: string, encoding: Encoding): Buffer {
     case 'plain':
       return raw;
     case 'gzip':
-      return gzipSync(raw, { level: 9 });
+      return zlib().gzipSync(raw, { level: 9 });
     case 'base64':
       return Buffer.from(`${raw.toString('base64')}\n`);
     case 'gzip+base64':
-      return Buffer.from(`${gzipSync(raw, { level: 9 }).toString('base64')}\n`);
+      return Buffer.from(`${zlib().gzipSync(raw, { level: 9 }).toString('base64')}\n`);
   }
 }

@@ -1,5 +1,5 @@
 import { byCodeUnit } from './order.ts';
-import { createHash } from 'node:crypto';
+import { crypto } from '../builtins.ts';
 import { octalMode, type Artifact } from '../render/artifact.ts';
 
 /** The manifest's name inside an output tree; its presence marks a directory gen wrote. */
@@ -20,7 +20,7 @@ export function manifestEntry(a: Artifact, hashes?: Map<string | Uint8Array, str
   const content = a.bytes ?? a.text;
   let sha256 = hashes?.get(content);
   if (sha256 === undefined) {
-    sha256 = createHash('sha256').update(content).digest('hex');
+    sha256 = crypto().createHash('sha256').update(content).digest('hex');
     hashes?.set(content, sha256);
   }
   return { path: a.path, kind: a.kind, purpose: a.purpose, mode: octalMode(a.mode), sha256, ...(a.hostPath ? { installed_at: a.hostPath } : {}) };

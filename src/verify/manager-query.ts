@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { childProcess } from '../builtins.ts';
 import { existsSync } from 'node:fs';
 import type { HostPlan } from '../plan/model.ts';
 import type { ManagerQuery } from './verify.ts';
@@ -10,7 +10,7 @@ export function liveManagerQuery(plan: HostPlan): ManagerQuery | undefined {
   const client = candidates.find((c) => existsSync(c));
   if (!client) return undefined;
   return (path: string) => {
-    const r = spawnSync(client, ['query', path], { encoding: 'utf8', timeout: 60_000 });
+    const r = childProcess().spawnSync(client, ['query', path], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0 || r.stdout.trim() === '') return undefined;
     try {
       return JSON.parse(r.stdout) as unknown;
