@@ -2,9 +2,9 @@
 //   1. start-up: `gen --profile incus-dense > /dev/null` against a bare `node -e 0`;
 //   2. inventories of 1,000 and 10,000 hosts: `gen --inventory FILE --out DIR`;
 //   3. `gen --profile incus-dense --out DIR`.
-// Every figure is the median of several runs (wall time with hrtime around spawnSync, peak memory
-// as the child's max RSS from /usr/bin/time). It prints numbers and targets; it asserts nothing.
-// Environment: BENCH_RUNS (start-up runs, default 15), BENCH_INVENTORY_RUNS (default 3),
+// Every figure is the median of several runs: wall time with hrtime around spawnSync; peak memory as
+// the child's max RSS from /usr/bin/time, in separate runs (the wrapper would add to the wall time). It prints numbers and targets; it asserts nothing.
+// Environment: BENCH_RUNS (start-up rounds, default 31), BENCH_INVENTORY_RUNS (default 3),
 // BENCH_HOSTS (default "1000,10000"), BENCH_GEN (command to benchmark, default bin/gen).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const GEN = process.env.BENCH_GEN ? process.env.BENCH_GEN.split(' ') : [join(ROOT, 'bin', 'gen')];
-const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const RUNS = Number(process.env.BENCH_RUNS ?? 31);
 const INVENTORY_RUNS = Number(process.env.BENCH_INVENTORY_RUNS ?? 3);
 const HOSTS = (process.env.BENCH_HOSTS ?? '1000,10000').split(',').map(Number);
 const TIME = '/usr/bin/time';
@@ -32,14 +32,15 @@ export function inventoryYaml(n) {
 }
 const hex = (b) => (b & 255).toString(16).padStart(2, '0');
 
-/** One run: wall ms, max RSS MiB, exit status, stderr. stdout goes to /dev/null. */
+/** One run: wall ms, exit status, stderr; with `rss`, through /usr/bin/time for its max RSS (MiB).
+ * stdout goes to /dev/null. Wall times come from runs without the time wrapper. */
 function once(cmd, args, opts = {}) {
-  const timed = haveTime ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const timed = opts.rss && haveTime ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
   const r = spawnSync(timed[0], timed[1], { cwd: opts.cwd ?? work, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   let rss = NaN;
-  if (haveTime) {
+  if (opts.rss && haveTime) {
     try {
       rss = Number(spawnSync('tail', ['-n1', rssFile], { encoding: 'utf8' }).stdout.trim()) / 1024;
     } catch {}
@@ -47,18 +48,46 @@ function once(cmd, args, opts = {}) {
   return { ms, rss, status: r.status ?? -1, stderr: r.stderr ?? '' };
 }
 
-/** `runs` runs (after `before()` each); medians, or the failure of the first failing run. */
+/** `runs` runs (after `before()` each), through /usr/bin/time: medians, or the failure of the first
+ * failing run. For runs of seconds, where the wrapper's own ~2 ms do not count. */
 function measure(cmd, args, runs, before = () => {}) {
   const ms = [];
   const rss = [];
   for (let i = 0; i < runs; i++) {
     before();
-    const r = once(cmd, args);
+    const r = once(cmd, args, { rss: true });
     if (r.status !== 0) return { failed: r };
     ms.push(r.ms);
     rss.push(r.rss);
   }
   return { ms: median(ms), min: Math.min(...ms), rss: median(rss), runs };
+}
+
+/**
+ * Each command once per round, `rounds` times, so a change in the machine's load (other work,
+ * CPU frequency) falls on every command alike and the ratios between them hold; then the peak
+ * RSS of each from 3 runs through /usr/bin/time.
+ */
+function measureRounds(commands, rounds) {
+  const results = commands.map(() => ({ ms: [], failed: undefined }));
+  for (let i = 0; i < rounds; i++) {
+    commands.forEach((c, k) => {
+      if (results[k].failed) return;
+      (c.before ?? (() => {}))();
+      const r = once(c.cmd, c.args);
+      if (r.status !== 0) results[k].failed = r;
+      else results[k].ms.push(r.ms);
+    });
+  }
+  return commands.map((c, k) => {
+    const res = results[k];
+    if (res.failed) return { failed: res.failed };
+    const rss = [0, 1, 2].map(() => {
+      (c.before ?? (() => {}))();
+      return once(c.cmd, c.args, { rss: true }).rss;
+    });
+    return { ms: median(res.ms), min: Math.min(...res.ms), rss: median(rss), runs: rounds };
+  });
 }
 
 const median = (xs) => {
@@ -91,17 +120,22 @@ if (!existsSync(join(ROOT, 'dist', 'gen.js'))) {
 }
 if (!process.env.BENCH_GEN) console.log(`startup snapshot: ${existsSync(join(ROOT, 'dist', 'gen.blob')) ? 'dist/gen.blob' : 'none (bin/gen runs dist/gen.js)'}`);
 
-// Warm the page cache, then interleave nothing: each command's runs are consecutive.
+// Warm the page cache.
 once(node, ['-e', '0']);
 once(GEN[0], [...GEN.slice(1), '--profile', 'incus-dense']);
 
-// 1. start-up
+// 1. start-up, the commands interleaved round by round.
 console.log('\n1. start-up');
-const bare = measure(node, ['-e', '0'], RUNS);
-const stdoutRun = measure(GEN[0], [...GEN.slice(1), '--profile', 'incus-dense'], RUNS);
-const bundleRun = process.env.BENCH_GEN ? undefined : measure(node, [join(ROOT, 'dist', 'gen.js'), '--profile', 'incus-dense'], RUNS);
 const outDir = join(work, 'out-profile');
-const outRun = measure(GEN[0], [...GEN.slice(1), '--profile', 'incus-dense', '--out', outDir], RUNS, () => rmSync(outDir, { recursive: true, force: true }));
+const [bare, stdoutRun, outRun, bundleRun] = measureRounds(
+  [
+    { cmd: node, args: ['-e', '0'] },
+    { cmd: GEN[0], args: [...GEN.slice(1), '--profile', 'incus-dense'] },
+    { cmd: GEN[0], args: [...GEN.slice(1), '--profile', 'incus-dense', '--out', outDir], before: () => rmSync(outDir, { recursive: true, force: true }) },
+    ...(process.env.BENCH_GEN ? [] : [{ cmd: node, args: [join(ROOT, 'dist', 'gen.js'), '--profile', 'incus-dense'] }]),
+  ],
+  RUNS,
+);
 const startRows = [['node -e 0', bare]];
 startRows.push(['gen --profile incus-dense > /dev/null', stdoutRun]);
 if (bundleRun) startRows.push(['  (node dist/gen.js, no snapshot)', bundleRun]);
@@ -124,7 +158,13 @@ for (const [place, base] of OUTPUT_PLACES) {
     const file = join(work, `hosts-${n}.yaml`);
     if (!existsSync(file)) writeFileSync(file, inventoryYaml(n));
     const dir = join(base, `out-${n}`);
-    const r = measure(GEN[0], [...GEN.slice(1), '--inventory', file, '--out', dir], INVENTORY_RUNS, () => rmSync(dir, { recursive: true, force: true }));
+    // Each run starts from a quiet disk: the previous run's tree is removed and flushed (sync)
+    // first, or deleting 40,000 files (ext4 discards them) would be timed as part of the next run.
+    const fresh = () => {
+      rmSync(dir, { recursive: true, force: true });
+      spawnSync('sync');
+    };
+    const r = measure(GEN[0], [...GEN.slice(1), '--inventory', file, '--out', dir], INVENTORY_RUNS, fresh);
     rmSync(dir, { recursive: true, force: true });
     if (r.failed) {
       console.log(`inventory: not available (${failure(r.failed)})`);

@@ -73,7 +73,7 @@ await build({
 // The old blob stays in place while the new one is built (bin/gen ignores it: dist/gen.js is now
 // newer), so a gen started meanwhile still works; the new one replaces it by rename.
 const dropSnapshot = () => {
-  for (const f of [blob, stamp, `${blob}.tmp`, `${stamp}.tmp`]) rmSync(f, { force: true });
+  for (const f of [blob, stamp, `${blob}.node`, `${blob}.tmp`, `${stamp}.tmp`, `${blob}.node.tmp`]) rmSync(f, { force: true });
 };
 if (process.env.BORN_TUNED_NO_SNAPSHOT) {
   dropSnapshot();
@@ -143,11 +143,18 @@ startupSnapshot.setDeserializeMainFunction(async () => {
 
   verifySnapshot(newBlob);
 
-  // bin/gen uses the blob only with this node binary (same device, inode, size, mtime) and from
-  // this package root, with these flags; otherwise it runs dist/gen.js.
-  const st = statSync(process.execPath);
+  // bin/gen uses the blob only from this package root, with these flags, and with this node binary:
+  // the same file (test -ef) with the same modification time, to the nanosecond, as the reference
+  // file dist/gen.blob.node that touch -r copies it to (test -nt/-ot, no subprocess: a stat costs
+  // ~1.5 ms of every start). An upgraded or rebuilt node has another mtime. Otherwise it runs
+  // dist/gen.js (node itself would refuse a snapshot from another version, with exit 14).
+  const reference = `${blob}.node`;
+  writeFileSync(`${reference}.tmp`, '');
+  const touched = spawnSync('touch', ['-r', process.execPath, `${reference}.tmp`], { encoding: 'utf8' });
+  if (touched.status !== 0) throw new Error(`touch -r ${process.execPath} failed: ${firstLine(touched.stderr)}`);
+  renameSync(`${reference}.tmp`, reference);
   const q = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
-  writeFileSync(`${stamp}.tmp`, `bt_root=${q(root)}\nbt_node=${q(`${st.dev}:${st.ino}:${st.size}:${Math.floor(st.mtimeMs / 1000)}`)}\nbt_flags=${q(SNAPSHOT_FLAGS.join(' '))}\n`);
+  writeFileSync(`${stamp}.tmp`, `bt_root=${q(root)}\nbt_node=${q(process.execPath)}\nbt_flags=${q(SNAPSHOT_FLAGS.join(' '))}\n`);
   renameSync(`${stamp}.tmp`, stamp);
   renameSync(newBlob, blob);
 }

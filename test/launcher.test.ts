@@ -13,8 +13,8 @@ import { GEN, ROOT, run } from './helpers.ts';
 const LAUNCHER = join(ROOT, 'bin', 'gen');
 const env = { ...process.env, NODE_OPTIONS: '' };
 
-function execLine(launcher: string, extraEnv: NodeJS.ProcessEnv = {}, cwd = ROOT): string {
-  const r = run('sh', ['-x', launcher, '--version'], { cwd, env: { ...env, ...extraEnv } });
+function execLine(launcher: string, extraEnv: NodeJS.ProcessEnv = {}, cwd = ROOT, shell = 'sh'): string {
+  const r = run(shell, ['-x', launcher, '--version'], { cwd, env: { ...env, ...extraEnv } });
   assert.is(r.status, 0, r.stderr);
   const line = r.stderr.split('\n').find((l) => l.startsWith('+ exec '));
   assert.ok(line, `no exec in the trace:\n${r.stderr}`);
@@ -27,8 +27,9 @@ test('shellcheck accepts the launcher', () => {
   assert.is(r.status, 0, r.stdout + r.stderr);
 });
 
-test('the build made a snapshot, and the launcher starts it', () => {
+test('the build made a snapshot, and the launcher starts it (under dash and bash)', () => {
   assert.ok(usesSnapshot(execLine(LAUNCHER)), 'bin/gen did not start dist/gen.blob (did scripts/build.mjs warn that it could not build it?)');
+  assert.ok(usesSnapshot(execLine(LAUNCHER, {}, ROOT, 'bash')), 'under bash, bin/gen did not start dist/gen.blob');
 });
 
 test('prints what dist/gen.js prints, called by path, relatively, or through a symlink', () => {
@@ -59,8 +60,11 @@ test('falls back to dist/gen.js whenever the snapshot may not match', () => {
     const launcher = join(tmp, 'bin', 'gen');
     const blob = join(tmp, 'dist', 'gen.blob');
     const later = (f: string) => utimesSync(f, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
+    const nodeTime = join(tmp, 'dist', 'gen.blob.node');
     const fresh = () => {
       writeFileSync(stamp, own);
+      writeFileSync(nodeTime, '');
+      assert.is(run('touch', ['-r', join(ROOT, 'dist', 'gen.blob.node'), nodeTime]).status, 0);
       for (const d of ['dist/gen.js', 'templates/user-data.hbs']) utimesSync(join(tmp, d), new Date(0), new Date(0));
       utimesSync(blob, new Date(), new Date());
     };
@@ -69,7 +73,10 @@ test('falls back to dist/gen.js whenever the snapshot may not match', () => {
     const cases: [string, () => void][] = [
       ['NODE_OPTIONS is set', () => {}],
       ['the stamp names another package root', () => writeFileSync(stamp, original)],
-      ['the stamp names another node binary', () => writeFileSync(stamp, own.replace(/^bt_node=.*$/m, "bt_node='0:0:0:0'"))],
+      ['the stamp names another node binary', () => writeFileSync(stamp, own.replace(/^bt_node=.*$/m, "bt_node='/bin/sh'"))],
+      ['node was modified after the snapshot was built', () => utimesSync(nodeTime, new Date(0), new Date(0))],
+      ['node is older than recorded', () => later(nodeTime)],
+      ["node's recorded modification time is missing", () => rmSync(nodeTime)],
       ['dist/gen.js is newer than the snapshot', () => later(join(tmp, 'dist', 'gen.js'))],
       ['a template is newer than the snapshot', () => later(join(tmp, 'templates', 'user-data.hbs'))],
       ['there is no stamp', () => rmSync(stamp)],
