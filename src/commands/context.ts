@@ -7,6 +7,8 @@ export interface Io {
   stderr: (text: string) => void;
   /** True when stderr is a terminal (progress lines are shown only then). */
   isTTY?: boolean;
+  /** Milliseconds clock for the progress line (Date.now); tests pass their own. */
+  now?: () => number;
 }
 
 export type Format = 'text' | 'json';

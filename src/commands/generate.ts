@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
+import { progressLine } from '../output/progress.ts';
 import { TreeWriter, writeTree } from '../output/write.ts';
 import { generate, treeOf } from '../pipeline.ts';
 import { composeUserData } from '../compose/user-data.ts';
@@ -67,7 +68,7 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
   if (opts.profile.length > 0 || opts.artifact !== undefined || opts.include.length > 0) {
     throw new UsageError('--inventory takes profiles and includes from the inventory: drop --profile, --artifact and --include');
   }
-  const progress = progressLine(ctx);
+  const progress = progressLine(ctx.io);
   const writer = TreeWriter.open(opts.out, { force: opts.force });
   let result;
   try {
@@ -82,24 +83,4 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
   reportDiagnostics(ctx, result.warnings);
   ctx.io.stdout(`wrote ${result.stats.hosts} hosts (${result.stats.files} files) to ${opts.out}\n`);
   return ExitCode.ok;
-}
-
-/** A progress line on stderr, only on a terminal and only once a run has taken over a second. */
-function progressLine(ctx: CommandContext): { update: (done: number, total: number) => void; end: () => void } {
-  const tty = ctx.io.isTTY ?? false;
-  const start = Date.now();
-  let last = 0;
-  let shown = false;
-  return {
-    update: (done, total) => {
-      const now = Date.now();
-      if (!tty || now - start < 1000 || (now - last < 100 && done !== total)) return;
-      last = now;
-      shown = true;
-      ctx.io.stderr(`\rrendering hosts: ${done}/${total}`);
-    },
-    end: () => {
-      if (shown) ctx.io.stderr('\n');
-    },
-  };
 }
