@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { setFlagsFromString } from 'node:v8';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { progressLine } from '../output/progress.ts';
 import { TreeWriter, writeTree } from '../output/write.ts';
@@ -68,6 +69,9 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
   if (opts.profile.length > 0 || opts.artifact !== undefined || opts.include.length > 0) {
     throw new UsageError('--inventory takes profiles and includes from the inventory: drop --profile, --artifact and --include');
   }
+  // A long run: the startup snapshot starts V8 without its optimizing compiler (--no-opt in
+  // scripts/build.mjs), which suits a single render; thousands of hosts render 2.5x faster with it.
+  setFlagsFromString('--opt');
   const progress = progressLine(ctx.io);
   const writer = TreeWriter.open(opts.out, { force: opts.force });
   let result;
