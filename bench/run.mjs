@@ -48,14 +48,15 @@ function once(cmd, args, opts = {}) {
   return { ms, rss, status: r.status ?? -1, stderr: r.stderr ?? '' };
 }
 
-/** `runs` runs (after `before()` each), through /usr/bin/time: medians, or the failure of the first
- * failing run. For runs of seconds, where the wrapper's own ~2 ms do not count. */
+/** `runs` runs (after `before()` each; `args` may be a function, called after it), through
+ * /usr/bin/time: medians, or the failure of the first failing run. For runs of seconds, where the
+ * wrapper's own ~2 ms do not count. */
 function measure(cmd, args, runs, before = () => {}) {
   const ms = [];
   const rss = [];
   for (let i = 0; i < runs; i++) {
     before();
-    const r = once(cmd, args, { rss: true });
+    const r = once(cmd, typeof args === 'function' ? args() : args, { rss: true });
     if (r.status !== 0) return { failed: r };
     ms.push(r.ms);
     rss.push(r.rss);
@@ -154,24 +155,28 @@ process.on('exit', () => OUTPUT_PLACES.slice(1).forEach(([, d]) => rmSync(d, { r
 for (const [place, base] of OUTPUT_PLACES) {
   console.log(`\n2. inventory: gen --inventory FILE --out DIR (incus-dense + 10gbe, one NIC per host), DIR on ${place} (${base})`);
   const inv = [];
+  const written = [];
   for (const n of HOSTS) {
     const file = join(work, `hosts-${n}.yaml`);
     if (!existsSync(file)) writeFileSync(file, inventoryYaml(n));
-    const dir = join(base, `out-${n}`);
-    // Each run starts from a quiet disk: the previous run's tree is removed and flushed (sync)
-    // first, or deleting 40,000 files (ext4 discards them) would be timed as part of the next run.
-    const fresh = () => {
-      rmSync(dir, { recursive: true, force: true });
+    // Every run writes a new directory, all removed after the place's last run: this root
+    // file system is ext4 without a journal, where creating inodes within minutes of deleting
+    // many costs ~0.7 ms of kernel time each (ext4's recently_deleted() check, seen with perf).
+    // sync before each run, so the previous run's writeback is not timed in this one.
+    let dir = '';
+    const next = () => {
       spawnSync('sync');
+      dir = join(base, `out-${n}-${written.length + 1}`);
+      written.push(dir);
     };
-    const r = measure(GEN[0], [...GEN.slice(1), '--inventory', file, '--out', dir], INVENTORY_RUNS, fresh);
-    rmSync(dir, { recursive: true, force: true });
+    const r = measure(GEN[0], () => [...GEN.slice(1), '--inventory', file, '--out', dir], INVENTORY_RUNS, next);
     if (r.failed) {
       console.log(`inventory: not available (${failure(r.failed)})`);
       break;
     }
     inv.push({ n, ...r });
   }
+  for (const d of written) rmSync(d, { recursive: true, force: true });
   if (inv.length === 0) continue;
   table(
     ['hosts', 'wall (median)', 'per host', 'peak RSS'],
