@@ -106,9 +106,9 @@ export interface Generated {
   header: string;
 }
 
-/** What to render: everything (`--out`, verify, diff) or only what host user-data needs. */
+/** What to render: everything (`--out`, diff) or only the host's own files (user-data, verify). */
 export interface RenderScope {
-  /** The Packer template, scripts and seed; skipped when printing one host artifact. */
+  /** The Packer template, scripts and seed; skipped when only host artifacts are needed. */
   packer: boolean;
 }
 

@@ -153,8 +153,12 @@ test('verify asks the live manager: pool, bridge, default profile (queue.tx.leng
     '/1.0/networks/incusbr0': { config: { 'ipv4.address': '10.64.0.1/20', 'ipv6.address': 'none' } },
     '/1.0/profiles/default': { config: { 'security.idmap.isolated': 'true' }, devices: { eth0: { network: 'incusbr0', 'queue.tx.length': '10000' }, root: { pool: 'default' } } },
   };
-  const good = verifyHost(generated, { root, query: (p) => api[p] });
+  const asked: string[] = [];
+  const good = verifyHost(generated, { root, query: (p) => (asked.push(p), api[p]) });
   assert.equal(good.filter((x) => x.status !== 'PASS' && x.status !== 'ABSENT'), []);
+  // Every answer is a client subprocess on a real host: each path is asked once.
+  assert.equal(asked, [...new Set(asked)]);
+  assert.equal([...asked].sort(), Object.keys(api).sort());
   assert.is(statusOf(good, 'incus default profile eth0 queue.tx.length'), 'PASS');
   api['/1.0/profiles/default'] = { config: {}, devices: { eth0: { network: 'incusbr0' }, root: { pool: 'default' } } };
   const bad = verifyHost(generated, { root, query: (p) => api[p] });

@@ -17,7 +17,8 @@ export function registerVerify(program: Command, ctx: CommandContext, done: (cod
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action((opts: { profile: string[]; profilesDir?: string; root: string; format: Format }) => {
       ctx.format = opts.format;
-      const generated = generate({ profiles: opts.profile, profilesDir: opts.profilesDir });
+      // Only files installed on the host are checked: the Packer files are not rendered.
+      const generated = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: false });
       reportDiagnostics(ctx, generated.stack.diagnostics);
       const root = resolve(opts.root);
       // The manager can only be asked on the live host itself.

@@ -30,17 +30,28 @@ export interface VerifyOptions {
 export function verifyHost(generated: Generated, opts: VerifyOptions): VerifyRow[] {
   const { plan } = generated.stack;
   const rows: VerifyRow[] = [];
+  const query = opts.query && askedOnce(opts.query);
   // On a live host, ask the manager first: after a reboot its daemon is socket-activated, and the
   // daemon (with its limits) and its bridge (with its txqueuelen) exist only once a client calls.
   // Checking them before would report them ABSENT and pass (seen in a booted guest).
-  const live = opts.query !== undefined && opts.query('/1.0') !== undefined;
+  const live = query !== undefined && query('/1.0') !== undefined;
   verifySysctl(plan, opts.root, rows);
   verifyDaemonLimits(plan, opts.root, rows, live);
   verifyTxqueuelen(plan, opts.root, rows, live);
   if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
   verifyFiles(generated, opts.root, rows);
-  verifyManager(plan, opts.query, rows);
+  verifyManager(plan, query, live, rows);
   return rows;
+}
+
+/** Each API path asked once: every answer is a client subprocess, and several rows read the same
+ * object (the default profile, the bridge). */
+function askedOnce(query: ManagerQuery): ManagerQuery {
+  const answers = new Map<string, unknown>();
+  return (path) => {
+    if (!answers.has(path)) answers.set(path, query(path));
+    return answers.get(path);
+  };
 }
 
 function read(root: string, path: string): string | undefined {
@@ -170,7 +181,7 @@ function verifyFiles(generated: Generated, root: string, rows: VerifyRow[]): voi
   }
 }
 
-function verifyManager(plan: HostPlan, query: ManagerQuery | undefined, rows: VerifyRow[]): void {
+function verifyManager(plan: HostPlan, query: ManagerQuery | undefined, reachable: boolean, rows: VerifyRow[]): void {
   const m = plan.manager.name;
   const wants: { check: string; wanted: string; actual: (api: ManagerQuery) => string }[] = [];
   for (const p of plan.storagePools) {
@@ -194,7 +205,6 @@ function verifyManager(plan: HostPlan, query: ManagerQuery | undefined, rows: Ve
     wants.push({ check: `${m} default profile security.idmap.isolated`, wanted: 'true', actual: fromProfile((p) => p.config?.['security.idmap.isolated']) });
   }
   // No client (or --root): nothing to ask, reported. A client whose daemon does not answer: failed.
-  const reachable = query ? query('/1.0') !== undefined : false;
   for (const w of wants) {
     if (!query) rows.push({ check: w.check, status: 'ABSENT', wanted: w.wanted, actual: '-', note: 'no live manager to ask (--root, or its client is missing)' });
     else if (!reachable) rows.push({ check: w.check, status: 'FAIL', wanted: w.wanted, actual: '-', note: `the ${m} daemon does not answer` });
