@@ -1,17 +1,16 @@
 import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
-import { InternalError, ProfileError } from '../diagnostics/errors.ts';
+import { ProfileError } from '../diagnostics/errors.ts';
 import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
 import { manifestEntry, renderManifest, type ManifestEntry } from '../output/manifest.ts';
 import { generate, type Generated } from '../pipeline.ts';
-import { expectYaml } from '../check/parse-back.ts';
-import { preseedProblems } from '../check/preseed-keys.ts';
+import { checkArtifacts } from '../check/parse-back.ts';
 import { memberPreseed, renderPreseed } from '../render/preseed.ts';
 import { buildCloudConfig, renderUserData } from '../render/user-data.ts';
 import { readSecret } from '../secrets/resolve.ts';
 import type { Artifact } from '../render/artifact.ts';
 import { expectJsonYaml, stringifyJsonYaml } from '../render/json-yaml.ts';
 import { netplanEthernets } from '../render/netplan.ts';
-import type { NicAddressing } from '../plan/model.ts';
+import type { HostPlan, NicAddressing } from '../plan/model.ts';
 import { loadSource } from '../source/load.ts';
 import { GENERATOR_VERSION } from '../version.ts';
 import { resolveInventory, type PlannedHost } from './resolve.ts';
@@ -41,6 +40,8 @@ export function renderInventory(
 
   const stacks = new Map<string, Generated>();
   const userData = new Map<string, Artifact>();
+  // How often the shared work was really done (the stats): once per distinct stack and user-data.
+  const built = { stacks: 0, userData: 0 };
   const includeCache: IncludeCache = new Map();
   const warnings = new Map<string, ReturnType<typeof sortDiagnostics>[number]>();
   // Files go out as they are made (a tree writer streams them to disk); only manifest lines stay.
@@ -55,6 +56,7 @@ export function renderInventory(
     let generated = stacks.get(stackKey);
     if (!generated) {
       generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir }, { packer: false });
+      built.stacks++;
       stacks.set(stackKey, generated);
       for (const d of generated.stack.diagnostics) warnings.set(JSON.stringify(d), d);
     }
@@ -69,19 +71,28 @@ export function renderInventory(
       ud = composeUserData(generated, compose, includeCache, member.userData);
     } else {
       const udKey = `${stackKey}\0\0${host.includes.join('\0')}`;
-      ud = userData.get(udKey) ?? composeUserData(generated, compose, includeCache);
-      userData.set(udKey, ud);
+      let shared = userData.get(udKey);
+      if (!shared) {
+        shared = composeUserData(generated, compose, includeCache);
+        built.userData++;
+        userData.set(udKey, shared);
+      }
+      ud = shared;
     }
     out({ ...ud, path: `${dir}/seed/user-data` });
     out(metaData(host, dir, generated.header));
     const network = networkConfig(host, dir, generated.header);
     if (network) out(network);
-    // Beside seed/, not in a directory of its own: one mkdir less per host counts at 10,000 hosts.
-    out({ ...preseed, path: `${dir}/preseed-${generated.stack.plan.manager.name}.yaml` });
+    out({ ...preseed, path: preseedPath(dir, generated.stack.plan) });
     opts.onHost?.(i + 1, hosts.length);
   });
   emit(renderManifest(['inventory', source!.display], GENERATOR_VERSION, entries));
-  return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, stacks: stacks.size, userData: userData.size, files: entries.length + 1 } };
+  return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, ...built, files: entries.length + 1 } };
+}
+
+/** Beside seed/, not in a directory of its own: one mkdir less per host counts at 10,000 hosts. */
+function preseedPath(dir: string, plan: HostPlan): string {
+  return `${dir}/preseed-${plan.manager.name}.yaml`;
 }
 
 /** The preseed and user-data of a cluster member, checked like every artifact. */
@@ -90,13 +101,11 @@ function memberArtifacts(generated: Generated, host: PlannedHost): { preseed: Ar
   const c = host.cluster!;
   const token = c.token ? readSecret(`hosts.${host.key}.cluster.token`, c.token) : undefined;
   const data = memberPreseed(generated.preseed, plan, { role: c.role, serverName: host.key, address: c.address, ...(token !== undefined ? { token } : {}) });
-  const preseed = renderPreseed(plan, generated.header, data);
-  expectYaml(preseed, data);
-  const problems = preseedProblems(data, plan.manager.name, plan.manager.version);
-  if (problems.length) throw new InternalError(`the preseed of ${host.key} has keys the manager would reject: ${problems.join('; ')}`);
+  // Paths of this host, so a failed check names it.
+  const preseed = { ...renderPreseed(plan, generated.header, data), path: preseedPath(host.key, plan) };
   const cloudConfig = buildCloudConfig(plan, generated.artifacts, preseed.text);
-  const artifact = renderUserData(generated.header, cloudConfig);
-  expectYaml(artifact, cloudConfig, '#cloud-config\n');
+  const artifact = { ...renderUserData(generated.header, cloudConfig), path: `${host.key}/seed/user-data` };
+  checkArtifacts([preseed, artifact], plan, { cloudConfig, preseed: data, netplan: undefined });
   return { preseed, userData: { artifact, cloudConfig } };
 }
 
