@@ -34,14 +34,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .description('Generate cloud-init user-data and host files that make LXD and Incus hosts born tuned.')
     .version(GENERATOR_VERSION, '-V, --version')
     .enablePositionalOptions()
-    .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined })
-    .showSuggestionAfterError(true)
     .allowExcessArguments(false)
     .addHelpText('after', `\nArtifact kinds (--artifact): ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile (verify: a check failed; diff: different), 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense\n  gen explain --profile incus-dense fs.inotify.max_user_watches\n  gen diff lxd-small incus-dense+10gbe\n  gen verify --profile incus-dense`);
   registerGenerate(program, ctx, done);
   for (const register of [registerExplain, registerDiff, registerVerify, registerList, registerSchema]) register(program, ctx, done);
-  for (const sub of program.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined }).showSuggestionAfterError(true);
+  // Every command throws instead of exiting and prints nothing itself: handleError reports.
+  for (const c of [program, ...program.commands]) c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined }).showSuggestionAfterError(true);
 
   // Early so that a usage error raised before an action runs still honours --format json.
   if (argv.includes('--format=json') || argv.some((a, i) => a === '--format' && argv[i + 1] === 'json')) ctx.format = 'json';

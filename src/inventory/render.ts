@@ -10,7 +10,8 @@ import { readSecret } from '../secrets/resolve.ts';
 import type { Artifact } from '../render/artifact.ts';
 import { expectJsonYaml, stringifyJsonYaml } from '../render/json-yaml.ts';
 import { netplanEthernets } from '../render/netplan.ts';
-import type { HostPlan, NicAddressing } from '../plan/model.ts';
+import { addressingOf, nicMatch } from '../plan/build.ts';
+import type { HostPlan } from '../plan/model.ts';
 import { loadSource } from '../source/load.ts';
 import { GENERATOR_VERSION } from '../version.ts';
 import { resolveInventory, type PlannedHost } from './resolve.ts';
@@ -119,17 +120,8 @@ function metaData(host: PlannedHost, dir: string, header: string): Artifact {
 }
 
 function networkConfig(host: PlannedHost, dir: string, header: string): Artifact | undefined {
-  const addressed: NicAddressing[] = host.nics
-    .filter(({ nic }) => nic.addresses?.length || nic.dhcp4 !== undefined)
-    .map(({ id, nic }) => ({
-      id,
-      match: nic.mac !== undefined ? { mac: nic.mac } : { name: nic.name! },
-      ...(nic.mac !== undefined && nic.name !== undefined ? { setName: nic.name } : {}),
-      dhcp4: nic.dhcp4 ?? false,
-      addresses: nic.addresses ?? [],
-      ...(nic.gateway !== undefined ? { gateway: nic.gateway } : {}),
-      nameservers: nic.nameservers ?? [],
-    }));
+  // A NIC matched by MAC and given a name is renamed to it.
+  const addressed = host.nics.flatMap(({ id, nic }) => addressingOf(id, nicMatch(nic), nic, nic.mac !== undefined ? nic.name : undefined) ?? []);
   if (addressed.length === 0) return undefined;
   const data = { network: { version: 2, ethernets: netplanEthernets(addressed) } };
   const artifact: Artifact = { kind: 'network-config', path: `${dir}/seed/network-config`, mode: 0o600, purpose: `NoCloud network-config (netplan v2) of ${host.hostname}`, text: stringifyJsonYaml(header, data) };

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { IFNAME, IPV4, IPV4_CIDR, IPV6, IPV6_CIDR, MAC, secretRefSchema } from '../schema/profile.ts';
 
 /**
  * The inventory format: hosts, optionally grouped, each with the profile stack it runs, its
@@ -7,37 +8,29 @@ import * as z from 'zod';
  */
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const FQDN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const IPV4 = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)(\\.(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)){3}';
-const IPV4_RE = new RegExp(`^${IPV4}$`);
-const IPV4_CIDR = new RegExp(`^${IPV4}/([0-9]|[12]\\d|3[0-2])$`);
-const IPV6_RE = /^[0-9a-fA-F:]{2,39}$/;
-const IPV6_CIDR = /^[0-9a-fA-F:]{2,39}\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
-
 const ProfileRef = z.string().regex(/^([a-z0-9][a-z0-9._-]*|[^\0\n]*\.yaml)$/, { message: 'must be a profile name or a path to a .yaml file' });
 const IncludeRef = z.string().regex(/^[^\0\n]+$/, { message: 'must be a path to a cloud-config file' });
 
+const ipAddress = z.string().refine((s) => IPV4.test(s) || IPV6.test(s), { message: 'must be an IP address' });
+
 export const HostNicSchema = z.strictObject({
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
-  name: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, { message: 'must be an exact interface name (no wildcards: one NIC per host entry)' }).optional(),
+  name: z.string().regex(IFNAME, { message: 'must be an exact interface name (no wildcards: one NIC per host entry)' }).optional(),
   dhcp4: z.boolean().optional(),
   addresses: z.array(z.string().refine((s) => IPV4_CIDR.test(s) || IPV6_CIDR.test(s), { message: 'must be an address with prefix length, like 10.0.0.11/24' })).max(64).optional(),
-  gateway: z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' }).optional(),
-  nameservers: z.array(z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' })).max(8).optional(),
+  gateway: ipAddress.optional(),
+  nameservers: z.array(ipAddress).max(8).optional(),
 });
 
 /** A secret by reference, as in profiles: never the value itself. */
-const SecretRef = z.union([
-  z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: 'must be an environment variable name like NODE02_JOIN_TOKEN' }) }),
-  z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
-]);
+const SecretRef = secretRefSchema('NODE02_JOIN_TOKEN');
 
 /** The host's role in a cluster of its manager: the first member bootstraps it, the others join
  * with a token (`lxc cluster add` / `incus cluster add` prints one per member). */
 export const ClusterSchema = z.strictObject({
   role: z.enum(['bootstrap', 'join']),
   /** The member's own address; default the first static address of its NICs. */
-  address: z.string().refine((s) => IPV4_RE.test(s) || IPV6_RE.test(s), { message: 'must be an IP address' }).optional(),
+  address: ipAddress.optional(),
   port: z.number().int().min(1).max(65535).optional(),
   token: SecretRef.optional(),
 });

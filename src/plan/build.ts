@@ -84,8 +84,7 @@ function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] 
   const rules: TxqueuelenRule[] = [];
   for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => byCodeUnit(a, b))) {
     if (nic.txqueuelen === undefined || !nic.match) continue;
-    const match = nic.match.mac !== undefined ? { mac: nic.match.mac } : { name: nic.match.name! };
-    rules.push({ id, kind: 'nic', match, txqueuelen: nic.txqueuelen });
+    rules.push({ id, kind: 'nic', match: nicMatch(nic.match), txqueuelen: nic.txqueuelen });
   }
   if (profile.bridge?.txqueuelen !== undefined) {
     rules.push({ id: bridgeName, kind: 'bridge', match: { name: bridgeName }, txqueuelen: profile.bridge.txqueuelen });
@@ -94,17 +93,31 @@ function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] 
 }
 
 function planAddressing(profile: Profile): NicAddressing[] {
-  const out: NicAddressing[] = [];
-  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => byCodeUnit(a, b))) {
-    if (!nic.match || (nic.dhcp4 === undefined && !nic.addresses?.length)) continue;
-    out.push({
-      id,
-      match: nic.match.mac !== undefined ? { mac: nic.match.mac } : { name: nic.match.name! },
-      dhcp4: nic.dhcp4 ?? false,
-      addresses: nic.addresses ?? [],
-      ...(nic.gateway !== undefined ? { gateway: nic.gateway } : {}),
-      nameservers: nic.nameservers ?? [],
-    });
-  }
-  return out;
+  return Object.entries(profile.nics ?? {})
+    .sort(([a], [b]) => byCodeUnit(a, b))
+    .flatMap(([id, nic]) => (nic.match ? (addressingOf(id, nicMatch(nic.match), nic) ?? []) : []));
+}
+
+/** How a NIC is matched: by MAC when it has one (rules ensure exactly one of mac: and name:). */
+export function nicMatch(nic: { mac?: string | undefined; name?: string | undefined }): NicAddressing['match'] {
+  return nic.mac !== undefined ? { mac: nic.mac } : { name: nic.name! };
+}
+
+/** A NIC's host addressing (profiles' NICs and inventory hosts' alike), or undefined without any. */
+export function addressingOf(
+  id: string,
+  match: NicAddressing['match'],
+  nic: { dhcp4?: boolean | undefined; addresses?: string[] | undefined; gateway?: string | undefined; nameservers?: string[] | undefined },
+  setName?: string,
+): NicAddressing | undefined {
+  if (nic.dhcp4 === undefined && !nic.addresses?.length) return undefined;
+  return {
+    id,
+    match,
+    ...(setName !== undefined ? { setName } : {}),
+    dhcp4: nic.dhcp4 ?? false,
+    addresses: nic.addresses ?? [],
+    ...(nic.gateway !== undefined ? { gateway: nic.gateway } : {}),
+    nameservers: nic.nameservers ?? [],
+  };
 }

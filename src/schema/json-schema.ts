@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { PROFILE_NAME } from '../source/locate.ts';
 import { ProfileSchema } from './profile.ts';
 
 /**
@@ -11,7 +12,7 @@ export function profileJsonSchema(): Record<string, unknown> {
   schema.properties = {
     extends: {
       description: 'Parent profile(s), merged first, in order (names of files in the profiles directory).',
-      anyOf: [{ type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' }, { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' } }],
+      anyOf: [{ type: 'string', pattern: PROFILE_NAME.source }, { type: 'array', items: { type: 'string', pattern: PROFILE_NAME.source } }],
     },
     ...schema.properties,
   };

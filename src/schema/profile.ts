@@ -14,10 +14,13 @@ const txqueuelen = () => safeInt().min(1).max(1_000_000, { message: 'txqueuelen 
 
 /** An interface name or a udev glob over names: letters, digits and `_.:-`, plus `*?[]` wildcards. */
 const IFNAME_PATTERN = /^[A-Za-z0-9_.:*?[\]-]{1,15}$/;
-const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
-const IPV6_CIDR = /^[0-9a-fA-F:]{2,39}\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
+/** Network values, shared with the inventory schema (each schema words its own messages). */
+export const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+export const IPV6 = /^[0-9a-fA-F:]{2,39}$/;
+export const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
+export const IPV6_CIDR = /^[0-9a-fA-F:]{2,39}\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** host:port or [v6]:port, as LXD's core.https_address takes it. */
 const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]*)(:\d{1,5})?$/;
@@ -64,8 +67,6 @@ export const NicMatchSchema = z.strictObject({
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
 });
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9a-fA-F:]{2,39}$/;
 const hostAddress = z.string().refine((s) => IPV4_CIDR.test(s) || IPV6_CIDR.test(s), { message: 'must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64' });
 const ipAddress = z.string().refine((s) => IPV4.test(s) || IPV6.test(s), { message: 'must be an IPv4 or IPv6 address without prefix' });
 
@@ -103,11 +104,14 @@ export const StoragePoolSchema = z.strictObject({
   size: z.string().regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' }).optional(),
 });
 
-/** A secret is never written in a profile: the profile names where to read it at render time. */
-export const SecretRefSchema = z.union([
-  z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: 'must be an environment variable name like LXD_TRUST_PASSWORD' }) }),
-  z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
-]);
+/** A secret is never written in a profile or an inventory: they name where to read it at render
+ * time. `example` is the variable name the message suggests. */
+export const secretRefSchema = (example: string) =>
+  z.union([
+    z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: `must be an environment variable name like ${example}` }) }),
+    z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
+  ]);
+export const SecretRefSchema = secretRefSchema('LXD_TRUST_PASSWORD');
 
 export const ServerSchema = z.strictObject({
   trust_password: SecretRefSchema.optional(),
