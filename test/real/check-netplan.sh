@@ -7,10 +7,8 @@
 #   runs; it writes only below ROOT. The root is removed on exit.
 #   Fails (exit 1) when netplan exits non-zero (its message, e.g.
 #   "FILE:6:7: Error in network definition: unknown key 'stpp'", is printed with the
-#   temporary path replaced by FILE) and, unless NETPLAN_ALLOW_WARNINGS=1, when it
-#   prints a warning with exit 0 (e.g. "`gateway4` has been deprecated").
-#   NETPLAN_KEEP=DIR copies the generated tree (run/systemd/network/...) to DIR, e.g. to
-#   feed netplan's 10-netplan-<id>.link to check-link-files.sh.
+#   temporary path replaced by FILE) and when it prints a warning with exit 0 (e.g.
+#   "`gateway4` has been deprecated").
 # Output: "ok netplan generate: <generated files>" or "FAIL netplan: <message>".
 # Exit: 0 ok, 1 failure, 2 usage error, 77 netplan missing.
 set -euo pipefail
@@ -58,14 +56,10 @@ if ((rc != 0)); then
   printf 'FAIL netplan (exit %d):\n%s\n' "$rc" "$out"
   exit 1
 fi
-if [[ -n $out && ${NETPLAN_ALLOW_WARNINGS:-} != 1 ]] && grep -q WARNING <<<"$out"; then
+if [[ -n $out ]] && grep -q WARNING <<<"$out"; then
   printf 'FAIL netplan (exit 0, warnings):\n%s\n' "$out"
   exit 1
 fi
 [[ -z $out ]] || printf '%s\n' "$out"
-if [[ -n ${NETPLAN_KEEP:-} ]]; then
-  mkdir -p -- "$NETPLAN_KEEP"
-  cp -a -- "$root/." "$NETPLAN_KEEP/"
-fi
 generated=$(cd "$root" && find . -type f ! -path './etc/netplan/*' | sed 's|^\./||' | sort | tr '\n' ' ' | sed 's/ $//')
 echo "ok netplan generate: ${generated:-(nothing)}"
