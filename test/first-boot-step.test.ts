@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gen, run } from './helpers.ts';
+import { parse } from 'yaml';
+import { gen, profileArgs, run } from './helpers.ts';
 
 /** The runcmd step wrapper, run for real by dash: a failed step is recorded, later steps still
  * run, and the final --check fails so cloud-init reports the run as failed. */
@@ -26,7 +27,7 @@ test('a failing step is recorded, the next steps run, and --check fails naming i
     ['later-step', 'touch', marker],
   ];
   for (const s of steps) assert.is(run('dash', [script, ...s], { env }).status, 0, 'a step never stops runcmd');
-  assert.ok(run('test', ['-e', marker]).status === 0, 'the step after a failure still ran');
+  assert.ok(existsSync(marker), 'the step after a failure still ran');
   const check = run('dash', [script, '--check'], { env });
   assert.is(check.status, 1);
   assert.match(check.stderr, /first-boot steps failed: broken-step\(exit 3\)/);
@@ -40,10 +41,9 @@ test('--check passes when every step succeeded', () => {
   assert.match(check.stdout, /every first-boot step succeeded/);
 });
 
-test('every runcmd item of every user-data goes through the wrapper, --check last', async () => {
-  const { parse } = await import('yaml');
+test('every runcmd item of every user-data goes through the wrapper, --check last', () => {
   for (const stack of [['lxd-small'], ['incus-dense', '10gbe']]) {
-    const ud = parse(gen(stack.flatMap((p) => ['--profile', p])).stdout) as { runcmd: string[][] };
+    const ud = parse(gen(profileArgs(stack)).stdout) as { runcmd: string[][] };
     assert.ok(ud.runcmd.every((c) => c[0] === '/usr/local/sbin/born-tuned-step'));
     assert.equal(ud.runcmd.at(-1), ['/usr/local/sbin/born-tuned-step', '--check']);
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gen, profileArgs, ROOT, STACKS, stackName } from './helpers.ts';
+import { gen, profileArgs, readManifest, ROOT, stackName, STACKS } from './helpers.ts';
 
 /**
  * Golden trees: for every shipped stack, `gen --out` must produce exactly the files under
@@ -48,8 +48,8 @@ for (const stack of STACKS) {
     for (const f of listFiles(out)) {
       assert.fixture(readFileSync(join(out, f), 'utf8'), readFileSync(join(golden, f), 'utf8'), `${f} differs from test/golden/${name}/${f}`);
     }
-    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; mode: string }[] };
-    for (const entry of manifest.files) {
+    const manifest = readManifest(out);
+    for (const entry of manifest) {
       assert.is(`0${(statSync(join(out, entry.path)).mode & 0o777).toString(8)}`, entry.mode, `mode of ${entry.path}`);
     }
     assert.is(r.stderr, readFileSync(join(GOLDEN, `${name}.stderr`), 'utf8'), 'warnings differ (gen --out prints nothing else on stderr)');

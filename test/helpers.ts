@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MANIFEST_FILE, type ManifestEntry } from '../src/output/manifest.ts';
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,4 +40,9 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (r.error) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The files listed in the manifest.json of a tree gen wrote. */
+export function readManifest(out: string): ManifestEntry[] {
+  return (JSON.parse(readFileSync(join(out, MANIFEST_FILE), 'utf8')) as { files: ManifestEntry[] }).files;
 }

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { renderInventory } from '../src/inventory/render.ts';
-import { gen, ROOT, run } from './helpers.ts';
+import { gen, readManifest, ROOT, run } from './helpers.ts';
 
 /** Inventories, operators' cloud-config (merged or MIME), encodings, checked by the real tools. */
 const FIX = join(ROOT, 'test', 'fixtures', 'inventory');
@@ -119,8 +119,8 @@ test('cluster members: the bootstrap member clusters the stack preseed, joining 
     }
     schemaCheck(join(out, host, 'seed/user-data'));
   }
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; mode: string }[] };
-  assert.ok(manifest.files.filter((f) => f.path.startsWith('node2/')).every((f) => !/user-data|preseed/.test(f.path) || f.mode === '0600'));
+  const manifest = readManifest(out);
+  assert.ok(manifest.filter((f) => f.path.startsWith('node2/')).every((f) => !/user-data|preseed/.test(f.path) || f.mode === '0600'));
 });
 
 test('the real daemons bootstrap a cluster from a member preseed (LXD 5.0.2 and Incus 6.0.4)', () => {

@@ -5,23 +5,17 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
+import type { ManifestEntry } from '../src/output/manifest.ts';
 import { resolveStack } from '../src/pipeline.ts';
 import type { HostPlan } from '../src/plan/model.ts';
 import { headerLine, type Artifact } from '../src/render/artifact.ts';
 import { renderHostFiles } from '../src/render/host-files.ts';
 import { PACKER_BUILD_PASSWORD, PACKER_EXECUTE_COMMAND, PACKER_SCRIPTS, PACKER_SEED, renderPacker } from '../src/render/packer.ts';
 import { GENERATOR_VERSION } from '../src/version.ts';
-import { gen, profileArgs, ROOT, run, STACKS, stackName } from './helpers.ts';
+import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
 // Real tools only: `npm test` installs packer, shellcheck and cloud-init (test/real/install-debian-tools.sh).
 // A missing tool fails these tests; nothing is skipped.
-
-interface ManifestFile {
-  path: string;
-  kind: string;
-  mode: string;
-  installed_at?: string;
-}
 
 const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-packer-'));
 let counter = 0;
@@ -31,13 +25,21 @@ function tempDir(name: string): string {
   return dir;
 }
 
-/** Writes a stack's tree with the real CLI and returns its directory and manifest. */
-function genTree(stack: readonly string[]): { out: string; files: ManifestFile[] } {
+/** A stack's tree, written once and shared by the tests that only read it. */
+const sharedTrees = new Map<string, { out: string; files: ManifestEntry[] }>();
+function sharedTree(stack: readonly string[]): { out: string; files: ManifestEntry[] } {
+  const key = stackName(stack);
+  if (!sharedTrees.has(key)) sharedTrees.set(key, genTree(stack));
+  return sharedTrees.get(key)!;
+}
+
+/** Writes a stack's tree with the real CLI and returns its directory and manifest (a fresh copy,
+ * for tests that change it). */
+function genTree(stack: readonly string[]): { out: string; files: ManifestEntry[] } {
   const out = join(tempDir(stackName(stack)), 'tree');
   const r = gen([...profileArgs(stack), '--out', out]);
   assert.is(r.status, 0, r.stderr);
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: ManifestFile[] };
-  return { out, files: manifest.files };
+  return { out, files: readManifest(out) };
 }
 
 /** Writes artifacts (paths under `packer/`) into a fresh directory, as `--out` would. */
@@ -139,7 +141,7 @@ for (const stack of STACKS) {
   const name = stackName(stack);
 
   test(`packer ${name}: artifacts, modes and header lines`, () => {
-    const { out, files } = genTree(stack);
+    const { out, files } = sharedTree(stack);
     const packer = files.filter((f) => f.path.startsWith('packer/'));
     const template = `packer/${stack.join('-')}.pkr.hcl`;
     assert.equal(packer.map((f) => [f.path, f.kind, f.mode]).sort(), [
@@ -159,7 +161,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: packer validate and packer fmt -check accept the template`, () => {
-    const { out } = genTree(stack);
+    const { out } = sharedTree(stack);
     const dir = join(out, 'packer');
     const file = `${stack.join('-')}.pkr.hcl`;
     const v = run('packer', ['validate', file], { cwd: dir });
@@ -174,7 +176,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: shellcheck -S warning and bash -n accept every script`, () => {
-    const { out } = genTree(stack);
+    const { out } = sharedTree(stack);
     const scripts = PACKER_SCRIPTS.map((s) => join(out, 'packer', s));
     const sc = run('shellcheck', ['-S', 'warning', ...scripts]);
     assert.is(sc.status, 0, sc.stdout + sc.stderr);
@@ -185,7 +187,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: 10-files.sh writes every host file exactly, twice to the same tree`, () => {
-    const { out, files } = genTree(stack);
+    const { out, files } = sharedTree(stack);
     const root = tempDir('root');
     const script = join(out, 'packer', PACKER_SCRIPTS[0]);
     const env = { PATH: '/usr/bin:/bin', ROOT: root };
@@ -212,7 +214,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: 20-install-manager.sh goes through chroot with the expected argv, twice`, () => {
-    const { out } = genTree(stack);
+    const { out } = sharedTree(stack);
     const { plan } = resolveStack({ profiles: [...stack] });
     const deb = plan.manager.deb!;
     assert.is(plan.manager.install, 'deb');
@@ -240,7 +242,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: 90-cleanup.sh removes the build password and cleans cloud-init through chroot`, () => {
-    const { out } = genTree(stack);
+    const { out } = sharedTree(stack);
     const root = tempDir('root');
     mkdirSync(join(root, 'etc'));
     writeFileSync(join(root, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
@@ -257,7 +259,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: the template parses (HashiCorp HCL) with only var.* interpolations`, async () => {
-    const { out } = genTree(stack);
+    const { out } = sharedTree(stack);
     const text = readFileSync(join(out, 'packer', `${stack.join('-')}.pkr.hcl`), 'utf8');
     const hcl = (await parseHcl('t.pkr.hcl', text)) as Record<string, any>;
     const variables = Object.keys(hcl.variable).sort();
@@ -304,7 +306,7 @@ for (const stack of STACKS) {
   });
 
   test(`packer ${name}: cloud-init schema and yamllint accept the build VM's seed`, () => {
-    const { out } = genTree(stack);
+    const { out } = sharedTree(stack);
     const r = run('cloud-init', ['schema', '--config-file', join(out, 'packer/seed/user-data')]);
     assert.is(r.status, 0, r.stdout + r.stderr);
     const seed = PACKER_SEED.map((f) => join(out, 'packer', f));

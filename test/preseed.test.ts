@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { preseedProblems } from '../src/check/preseed-keys.ts';
 import { resolveStack, renderStack } from '../src/pipeline.ts';
 import { KNOWN_VERSIONS } from '../src/schema/managers.ts';
-import { gen, profileArgs, ROOT, run, STACKS, stackName } from './helpers.ts';
+import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
 /**
  * Preseeds applied by the real daemons the tests can run here: LXD 5.0.2 (Debian 12) and Incus
@@ -86,8 +86,8 @@ test('a trust password comes by reference, only into the preseed and the user-da
   const r = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--profiles-dir', dir, '--profile', 's', '--out', out], { env: { ...process.env, BT_TEST_TRUST: canary } });
   assert.is(r.status, 0, r.stderr);
   assert.not.match(r.stdout + r.stderr, canary);
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; mode: string }[] };
-  for (const f of manifest.files) {
+  const manifest = readManifest(out);
+  for (const f of manifest) {
     const has = readFileSync(join(out, f.path), 'utf8').includes(canary);
     assert.is(has, ['preseed/lxd.yaml', 'user-data', 'packer/user-data'].includes(f.path), `secret in ${f.path}`);
     if (has) assert.is(f.mode, '0600', `${f.path} holds a secret`);

@@ -1,17 +1,17 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gen, profileArgs, ROOT, run, STACKS, stackName } from './helpers.ts';
+import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
 /** The real yamllint (project settings in .yamllint) on every YAML file gen writes and every profile. */
 const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-lint-'));
 const config = join(ROOT, '.yamllint');
 
 function yamlFiles(out: string): string[] {
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; kind: string }[] };
-  return manifest.files.filter((f) => /\.ya?ml$/.test(f.path) || ['user-data', 'packer-user-data'].includes(f.kind)).map((f) => join(out, f.path));
+  const manifest = readManifest(out);
+  return manifest.filter((f) => /\.ya?ml$/.test(f.path) || ['user-data', 'packer-user-data'].includes(f.kind)).map((f) => join(out, f.path));
 }
 
 for (const stack of STACKS) {
