@@ -1,3 +1,4 @@
+import { Option } from 'commander';
 import { diagnosticsToJson, formatDiagnostics } from '../diagnostics/format.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 
@@ -12,6 +13,11 @@ export interface Io {
 }
 
 export type Format = 'text' | 'json';
+
+/** `--format text|json`, the same on every command. */
+export function formatOption(description = 'output format'): Option {
+  return new Option('--format <format>', description).choices(['text', 'json']).default('text');
+}
 
 /** What every command gets: the streams, and a place to record the chosen output format early
  * (so an error raised later is still printed in that format). */

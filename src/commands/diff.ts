@@ -1,11 +1,11 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ProfileError } from '../diagnostics/errors.ts';
 import { settingsOf } from '../explain/settings.ts';
 import { formatTable } from '../output/table.ts';
 import { generate } from '../pipeline.ts';
 import { headerLine } from '../render/artifact.ts';
 import { GENERATOR_VERSION } from '../version.ts';
-import { reportDiagnostics, type CommandContext, type Format } from './context.ts';
+import { formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
 /** A side of a diff: `incus-dense` or a stack written `incus-dense+10gbe`. */
 function sideProfiles(side: string): string[] {
@@ -20,7 +20,7 @@ export function registerDiff(program: Command, ctx: CommandContext, done: (code:
     .argument('<a>', 'profile or stack, e.g. lxd-small or incus-dense+10gbe')
     .argument('<b>', 'profile or stack')
     .option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(formatOption())
     .action((a: string, b: string, opts: { profilesDir?: string; format: Format }) => {
       ctx.format = opts.format;
       let left, right;

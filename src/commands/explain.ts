@@ -1,9 +1,9 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { formatOrigin, settingsOf, type Setting } from '../explain/settings.ts';
 import { formatTable } from '../output/table.ts';
 import { resolveStack } from '../pipeline.ts';
-import { collect, reportDiagnostics, type CommandContext, type Format } from './context.ts';
+import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
 /** `gen explain --profile NAME… [KEY]`: every setting, its value, origin, default, reason and source. */
 export function registerExplain(program: Command, ctx: CommandContext, done: (code: number) => void): void {
@@ -13,7 +13,7 @@ export function registerExplain(program: Command, ctx: CommandContext, done: (co
     .argument('[key]', 'narrow to one setting (e.g. fs.inotify.max_user_watches, limits, txqueuelen)')
     .option('-p, --profile <name>', 'profile name or path; repeat to stack', collect, [] as string[])
     .option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(formatOption())
     .action((key: string | undefined, opts: { profile: string[]; profilesDir?: string; format: Format }) => {
       ctx.format = opts.format;
       const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });

@@ -8,7 +8,7 @@ import { composeUserData } from '../compose/user-data.ts';
 import { ENCODINGS, type Encoding } from '../compose/encode.ts';
 import { renderInventory } from '../inventory/render.ts';
 import { ARTIFACT_KINDS } from './artifact-kinds.ts';
-import { collect, reportDiagnostics, type CommandContext, type Format } from './context.ts';
+import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
 interface GenerateOptions {
   profile: string[];
@@ -35,7 +35,7 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
     .option('--include <file>', 'fold an operator cloud-config file into user-data; repeatable', collect, [] as string[])
     .option('--mime', 'user-data as a multipart MIME document (one part per file) instead of one merged cloud-config')
     .addOption(new Option('--encoding <encoding>', 'user-data encoding').choices(ENCODINGS).default('plain'))
-    .addOption(new Option('--format <format>', 'diagnostics format (on stderr)').choices(['text', 'json']).default('text'))
+    .addOption(formatOption('diagnostics format (on stderr)'))
     .action((opts: GenerateOptions) => {
       ctx.format = opts.format;
       if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');

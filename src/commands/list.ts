@@ -1,10 +1,10 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
 import { formatTable } from '../output/table.ts';
 import { loadSource } from '../source/load.ts';
 import { listProfileNames, locateProfile } from '../source/locate.ts';
 import { searchPath } from '../pipeline.ts';
-import type { CommandContext, Format } from './context.ts';
+import { formatOption, type CommandContext, type Format } from './context.ts';
 
 /** `gen list`: the profiles with their one-line description, overlays marked. */
 export function registerList(program: Command, ctx: CommandContext, done: (code: number) => void): void {
@@ -12,7 +12,7 @@ export function registerList(program: Command, ctx: CommandContext, done: (code:
     .command('list')
     .description('list the profiles (shipped, and those in --profiles-dir), marking overlays')
     .option('--profiles-dir <dir>', 'also list the profiles in DIR')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(formatOption())
     .action((opts: { profilesDir?: string; format: Format }) => {
       ctx.format = opts.format;
       const search = searchPath(opts.profilesDir);

@@ -1,10 +1,10 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatTable } from '../output/table.ts';
 import { generate } from '../pipeline.ts';
 import { liveManagerQuery } from '../verify/manager-query.ts';
 import { summarize, verifyHost } from '../verify/verify.ts';
-import { collect, reportDiagnostics, type CommandContext, type Format } from './context.ts';
+import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
 /** `gen verify --profile NAME… [--root DIR]`: does this host have what the profile promises? */
 export function registerVerify(program: Command, ctx: CommandContext, done: (code: number) => void): void {
@@ -14,7 +14,7 @@ export function registerVerify(program: Command, ctx: CommandContext, done: (cod
     .option('-p, --profile <name>', 'profile name or path; repeat to stack', collect, [] as string[])
     .option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones')
     .option('--root <dir>', 'read a mounted image or fixture tree instead of /', '/')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(formatOption())
     .action((opts: { profile: string[]; profilesDir?: string; root: string; format: Format }) => {
       ctx.format = opts.format;
       // Only files installed on the host are checked: the Packer files are not rendered.
