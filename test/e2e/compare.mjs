@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// compare.mjs TREE REPORT_JSON
+// compare.mjs TREE REPORT_JSON [IID STACK BOOT [FIRST_REPORT_JSON]]
 //
 // Host-side judge of one e2e boot. TREE is the `gen --out` tree of the stack (only its limits.d file
-// is read); REPORT_JSON is what the booted guest reported (test/e2e/guest/report.mjs). Prints one
+// is read); REPORT_JSON is what the booted guest reported (test/e2e/guest/report.mjs). IID, STACK
+// (a+b) and BOOT (1 or 2) are what boot.sh seeded; with them the harness's own checks are added:
+// the instance-id is the seed's, verify checked this stack, runcmd ran on boot 1 and not again on
+// boot 2, and boot 2 is a new boot (its boot_id differs from FIRST_REPORT_JSON's). Prints one
 // JSON object on stdout:
 //   {"passed": N, "failed": N, "verify": {pass, fail, absent, total}, "checks": [{check, ok, detail}]}
 // Exit 0 when every check passed, 1 when one failed, 2 on bad usage or an unreadable input.
@@ -19,15 +22,19 @@
 //   - PAM limits of a login session of root and of a regular user >= the stack's limits.d file
 //     (verify checks the file's bytes; only a session shows that pam_limits applies it).
 // Plain JS, node builtins only.
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The only ABSENT note that passes: a path this kernel does not have. */
 export const ABSENT_OK_NOTE = "this kernel has no such path";
 
-/** @returns {{check: string, ok: boolean, detail: string}[]} */
-export function compare(limitsConfText, report) {
+/**
+ * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
+ *   what boot.sh seeded, for the harness checks (left out: none)
+ * @returns {{check: string, ok: boolean, detail: string}[]}
+ */
+export function compare(limitsConfText, report, seeded) {
 	const checks = [];
 	const add = (check, ok, detail = "") => checks.push({ check, ok: Boolean(ok), detail });
 
@@ -90,6 +97,21 @@ export function compare(limitsConfText, report) {
 				`${r.status}: wanted ${r.wanted}, actual ${r.actual}${r.note ? ` (${r.note})` : ""}`);
 		}
 	}
+
+	// --- what only the harness knows: the seeded instance, booted twice --------------------------
+	if (seeded) {
+		const ci = report.cloud_init ?? {};
+		add("harness: instance-id is the seed's", ci.instance_id === seeded.instanceId, `${ci.instance_id}`);
+		const verified = (report.verify?.result?.stack ?? []).join("+");
+		add("harness: gen verify checked this stack", verified === seeded.stack, verified);
+		if (seeded.boot === 1) {
+			add("harness: runcmd ran on boot 1", ci.scripts_user === "ran", ci.scripts_user);
+		} else {
+			add("harness: runcmd not re-run on boot 2", ci.scripts_user === "already ran", ci.scripts_user);
+			add("harness: boot 2 is a new boot", !!seeded.firstBootId && seeded.firstBootId !== report.boot_id,
+				`${seeded.firstBootId} -> ${report.boot_id}`);
+		}
+	}
 	return checks;
 }
 
@@ -137,16 +159,18 @@ export function treeLimits(tree) {
 
 // --- CLI ------------------------------------------------------------------------------------------
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-	const [tree, reportPath] = process.argv.slice(2);
-	if (!tree || !reportPath) {
-		process.stderr.write("usage: compare.mjs TREE REPORT_JSON\n");
+	const [tree, reportPath, instanceId, stack, boot, firstPath] = process.argv.slice(2);
+	if (!tree || !reportPath || (instanceId !== undefined && !boot)) {
+		process.stderr.write("usage: compare.mjs TREE REPORT_JSON [IID STACK BOOT [FIRST_REPORT_JSON]]\n");
 		process.exit(2);
 	}
 	let checks;
 	let report;
 	try {
 		report = JSON.parse(readFileSync(reportPath, "utf8"));
-		checks = compare(treeLimits(tree), report);
+		const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, "utf8")).boot_id : undefined;
+		const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
+		checks = compare(treeLimits(tree), report, seeded);
 	} catch (e) {
 		process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
 		process.exit(2);

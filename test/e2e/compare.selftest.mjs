@@ -7,23 +7,25 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { compare } from "./compare.mjs";
+import { ABSENT_OK_NOTE, compare } from "./compare.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, "fixtures");
 let bad = 0;
 let ran = 0;
 
-const failing = (limits, rep) =>
-	compare(limits, rep)
+const failing = (limits, rep, seeded) =>
+	compare(limits, rep, seeded)
 		.filter((c) => !c.ok)
 		.map((c) => c.check);
 
-function expect(name, limits, rep, mutate, wantFailing) {
+/** `mutate` may change the report and, through its second argument, what boot.sh seeded. */
+function expect(name, limits, rep, seeded, mutate, wantFailing) {
 	ran++;
 	const r = structuredClone(rep);
-	mutate(r);
-	const got = failing(limits, r);
+	const s = { ...seeded };
+	mutate(r, s);
+	const got = failing(limits, r, s);
 	const ok = got.length === wantFailing.length && wantFailing.every((w) => got.includes(w));
 	if (!ok) {
 		bad++;
@@ -40,73 +42,100 @@ const row = (r, check) => {
 for (const stack of readdirSync(fixtures).sort()) {
 	const dir = join(fixtures, stack);
 	const limits = readFileSync(join(dir, "limits.conf"), "utf8");
+	const first = JSON.parse(readFileSync(join(dir, "report-1.json"), "utf8"));
 	for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
 		const rep = JSON.parse(readFileSync(join(dir, f), "utf8"));
 		const t = `${stack}/${f}`;
 		const bridgeRow = rep.verify.result.rows.find((x) => /^txqueuelen bridge /.test(x.check));
+		const poolRow = rep.verify.result.rows.find((y) => / storage pool /.test(y.check));
+		// What boot.sh seeded for this recorded run.
+		const boot = Number(/report-(\d)/.exec(f)[1]);
+		const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ""), boot, firstBootId: first.boot_id };
+		const expectHere = (name, mutate, wantFailing) => expect(`${t} ${name}`, limits, rep, seeded, mutate, wantFailing);
 
-		expect(`${t} as recorded`, limits, rep, () => {}, []);
+		expectHere(`as recorded`, () => {}, []);
 		// gen verify's rows: the judge of the profile's settings.
-		expect(`${t} a verify row FAIL`, limits, rep, (r) => {
+		expectHere(`a verify row FAIL`, (r) => {
 			Object.assign(row(r, "sysctl vm.max_map_count"), { status: "FAIL", actual: "65530" });
 			r.verify.rc = 1;
 		}, ["verify: sysctl vm.max_map_count"]);
-		expect(`${t} ABSENT: kernel lacks a sysctl key`, limits, rep, (r) => {
+		expectHere(`ABSENT: kernel lacks a sysctl key`, (r) => {
 			Object.assign(row(r, "sysctl fs.aio-max-nr"), { status: "ABSENT", actual: "-", note: "this kernel has no such key" });
 		}, ["verify: sysctl fs.aio-max-nr"]);
-		expect(`${t} ABSENT: daemon not running`, limits, rep, (r) => {
+		expectHere(`ABSENT: daemon not running`, (r) => {
 			Object.assign(row(r, "daemon limit nofile"), { status: "ABSENT", actual: "-", note: `${r.manager} daemon not running` });
 		}, ["verify: daemon limit nofile"]);
-		expect(`${t} ABSENT: no manager to ask`, limits, rep, (r) => {
-			const x = r.verify.result.rows.find((y) => / storage pool /.test(y.check));
-			Object.assign(x, { status: "ABSENT", actual: "-", note: "no live manager to ask (--root, or its client is missing)" });
-		}, [`verify: ${rep.verify.result.rows.find((y) => / storage pool /.test(y.check)).check}`]);
-		expect(`${t} ABSENT: a path this kernel lacks passes`, limits, rep, (r) => {
-			Object.assign(row(r, "mode /sys/kernel/slab"), { status: "ABSENT", actual: "-", note: "this kernel has no such path" });
+		expectHere(`ABSENT: no manager to ask`, (r) => {
+			Object.assign(row(r, poolRow.check), { status: "ABSENT", actual: "-", note: "no live manager to ask (--root, or its client is missing)" });
+		}, [`verify: ${poolRow.check}`]);
+		expectHere(`ABSENT: a path this kernel lacks passes`, (r) => {
+			Object.assign(row(r, "mode /sys/kernel/slab"), { status: "ABSENT", actual: "-", note: ABSENT_OK_NOTE });
 		}, []);
-		expect(`${t} /proc/sched_debug present with mode 0444`, limits, rep, (r) => {
+		expectHere(`/proc/sched_debug present with mode 0444`, (r) => {
 			Object.assign(row(r, "mode /proc/sched_debug"), { status: "FAIL", actual: "0444", note: undefined });
 			r.verify.rc = 1;
 		}, ["verify: mode /proc/sched_debug"]);
 		if (bridgeRow) {
-			expect(`${t} ABSENT: bridge missing`, limits, rep, (r) => {
+			expectHere(`ABSENT: bridge missing`, (r) => {
 				Object.assign(row(r, bridgeRow.check), { status: "ABSENT", actual: "-", note: "no device matches x" });
 			}, [`verify: ${bridgeRow.check}`]);
 		}
-		expect(`${t} verify exit 1 with no FAIL row`, limits, rep, (r) => {
+		expectHere(`verify exit 1 with no FAIL row`, (r) => {
 			r.verify.rc = 1;
 		}, ["gen verify: exit status"]);
-		expect(`${t} verify did not run`, limits, rep, (r) => {
+		expectHere(`verify did not run`, (r) => {
 			r.verify = { error: "the seed is not mounted" };
-		}, ["gen verify: ran in the guest"]);
-		expect(`${t} verify crashed`, limits, rep, (r) => {
+		}, ["gen verify: ran in the guest", "harness: gen verify checked this stack"]);
+		expectHere(`verify crashed`, (r) => {
 			r.verify = { rc: 2, stderr: "boom", result: null, stdout: "" };
-		}, ["gen verify: ran in the guest"]);
-		expect(`${t} verify with no rows`, limits, rep, (r) => {
+		}, ["gen verify: ran in the guest", "harness: gen verify checked this stack"]);
+		expectHere(`verify with no rows`, (r) => {
 			r.verify.result.rows = [];
 		}, ["gen verify: ran in the guest"]);
 		// What verify does not look at.
-		expect(`${t} cloud-init not done`, limits, rep, (r) => {
+		expectHere(`cloud-init not done`, (r) => {
 			r.cloud_init.status = "running";
 		}, ["cloud-init: status done"]);
-		expect(`${t} cloud-init error`, limits, rep, (r) => {
+		expectHere(`cloud-init error`, (r) => {
 			r.cloud_init.result.v1.errors = ["('scripts_user', RuntimeError('Runparts: 1 failures'))"];
 		}, ["cloud-init: result.json without errors"]);
-		expect(`${t} cloud-init warning`, limits, rep, (r) => {
+		expectHere(`cloud-init warning`, (r) => {
 			r.cloud_init.log_problems = ["2026-01-01 00:00:00,000 - util.py[WARNING]: Failed running /var/lib/cloud/instance/scripts/runcmd [1]"];
 		}, ["cloud-init: no WARNING in cloud-init.log (this boot)"]);
-		expect(`${t} a failed unit`, limits, rep, (r) => {
+		expectHere(`a failed unit`, (r) => {
 			r.failed_units = ["systemd-sysctl.service"];
 		}, ["systemd: no failed units"]);
-		expect(`${t} report collection error`, limits, rep, (r) => {
+		expectHere(`report collection error`, (r) => {
 			r.errors = ["net: boom"];
 		}, ["report: no collection errors"]);
-		expect(`${t} root session nofile 1024`, limits, rep, (r) => {
+		expectHere(`root session nofile 1024`, (r) => {
 			r.pam_limits.root.limits.nofile.soft = "1024";
 		}, ["pam root soft nofile"]);
-		expect(`${t} user session memlock 8192`, limits, rep, (r) => {
+		expectHere(`user session memlock 8192`, (r) => {
 			r.pam_limits.user.limits.memlock = { soft: "8192", hard: "8192" };
 		}, ["pam * soft memlock", "pam * hard memlock"]);
+		// What only the harness knows.
+		expectHere(`another instance-id`, (r) => {
+			r.cloud_init.instance_id = "iid-somebody-else";
+		}, ["harness: instance-id is the seed's"]);
+		expectHere(`verify checked another stack`, (r) => {
+			r.verify.result.stack = ["lxd-small"];
+		}, ["harness: gen verify checked this stack"]);
+		if (boot === 1) {
+			expectHere(`runcmd did not run on boot 1`, (r) => {
+				r.cloud_init.scripts_user = "unknown";
+			}, ["harness: runcmd ran on boot 1"]);
+		} else {
+			expectHere(`runcmd ran again on boot 2`, (r) => {
+				r.cloud_init.scripts_user = "ran";
+			}, ["harness: runcmd not re-run on boot 2"]);
+			expectHere(`boot 2 is the same boot as boot 1`, (r) => {
+				r.boot_id = first.boot_id;
+			}, ["harness: boot 2 is a new boot"]);
+			expectHere(`no report of boot 1`, (_, s) => {
+				s.firstBootId = undefined;
+			}, ["harness: boot 2 is a new boot"]);
+		}
 	}
 }
 

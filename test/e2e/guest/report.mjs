@@ -6,12 +6,11 @@
 // settings, plus cloud-init, failed units and PAM sessions).
 //
 // The manager (lxd or incus) comes from the kernel command line (born_tuned_e2e.manager=NAME,
-// set by boot.sh). Its CLI is queried before the daemon's limits and the network devices are read:
-// Incus (and LXD) may be socket-activated on later boots, and their bridge exists only once the
-// daemon runs.
+// set by boot.sh). `gen verify` runs first, before anything else has used the manager: on a later
+// boot a socket-activated daemon is not running yet, and verify must wake it itself, as it does
+// for an operator who logs in and runs it. What gen verify checks is not collected again here.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const report = { schema: 1, errors: [] };
@@ -128,34 +127,6 @@ function collectStageErrors(v1) {
 	return out;
 }
 
-// --- sysctl -------------------------------------------------------------------------------------
-function sysctlLive(key) {
-	const v = read(join("/proc/sys", key.replace(/\./g, "/")));
-	return v === null ? null : v.trim().split(/\s+/).join(" ");
-}
-
-function parseSysctlFile(text) {
-	const out = [];
-	for (const line of text.split("\n")) {
-		const t = line.trim();
-		if (t === "" || t.startsWith("#") || t.startsWith(";")) continue;
-		const eq = t.indexOf("=");
-		if (eq < 0) continue;
-		out.push({ key: t.slice(0, eq).trim(), value: t.slice(eq + 1).trim().split(/\s+/).join(" ") });
-	}
-	return out;
-}
-
-report.sysctl = guard("sysctl", () => {
-	const conf = read("/etc/sysctl.d/60-born-tuned.conf");
-	const keep = read("/etc/sysctl.d/61-born-tuned-keep-higher.conf");
-	return {
-		conf_present: conf !== null,
-		entries: conf === null ? [] : parseSysctlFile(conf).map((e) => ({ ...e, live: sysctlLive(e.key) })),
-		keep_higher: keep,
-	};
-});
-
 // gen verify --format json from the seed, as {argv, profiles, rc, ms, stderr, result}.
 function runVerify() {
 	const seed = process.env.BORN_TUNED_E2E_SEED;
@@ -185,11 +156,11 @@ function runVerify() {
 	};
 }
 
-// Diagnostic only, not judged: `gen verify` as an operator would run it right after login, before
-// anything has used the manager (on a later boot a socket-activated daemon is not running yet).
-report.verify_cold = guard("verify_cold", runVerify);
+// --- gen verify, from the seed (the CLI under test is on the NoCloud ISO, not in the image) --------
+// The judge of the profile's settings. The seed's born-tuned/stack names the profiles, one per line.
+report.verify = guard("verify", runVerify);
 
-// --- the manager: preseed state (this also activates a socket-activated daemon) ------------------
+// --- diagnostics (not compared): the manager's view of what the preseed made ---------------------
 report.preseed = guard("preseed", () => {
 	if (manager !== "lxd" && manager !== "incus") return { error: `unknown manager ${manager}` };
 	const cli = manager === "lxd" ? "lxc" : "incus";
@@ -214,46 +185,6 @@ report.preseed = guard("preseed", () => {
 	};
 });
 
-// --- the daemon's limits ------------------------------------------------------------------------
-function parseLimits(text) {
-	const want = { "Max open files": "nofile", "Max locked memory": "memlock", "Max processes": "nproc" };
-	const out = {};
-	for (const line of text.split("\n")) {
-		for (const [label, key] of Object.entries(want)) {
-			if (line.startsWith(label)) {
-				const [soft, hard, unit] = line.slice(label.length).trim().split(/\s+/);
-				out[key] = { soft, hard, unit: unit ?? null };
-			}
-		}
-	}
-	return out;
-}
-
-report.daemon = guard("daemon", () => {
-	if (!manager) return null;
-	const unit = `${manager}.service`;
-	const show = run("systemctl", ["show", unit, "-p", "MainPID", "-p", "ActiveState", "-p", "DropInPaths",
-		"-p", "LimitNOFILE", "-p", "LimitMEMLOCK", "-p", "NRestarts", "-p", "ExecMainStartTimestamp"]);
-	const props = Object.fromEntries(
-		show.stdout.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-	);
-	const pid = Number(props.MainPID ?? 0);
-	const limitsText = pid > 0 ? read(`/proc/${pid}/limits`) : null;
-	const comm = pid > 0 ? (read(`/proc/${pid}/comm`) ?? "").trim() : null;
-	return {
-		unit,
-		pid,
-		comm,
-		props,
-		limits: limitsText ? parseLimits(limitsText) : null,
-	};
-});
-
-// --- gen verify, from the seed (the CLI under test is on the NoCloud ISO, not in the image) --------
-// Judged: after the manager was queried above, so a socket-activated daemon is running and its
-// /proc/PID/limits can be read. The seed's born-tuned/stack names the profiles, one per line.
-report.verify = guard("verify", runVerify);
-
 // --- PAM limits of a login session (runuser -l goes through pam_limits on Debian) ----------------
 // root, and the first regular user (cloud-init's default user): limits.d's "*" does not match root.
 report.pam_limits = guard("pam_limits", () => {
@@ -271,84 +202,6 @@ report.pam_limits = guard("pam_limits", () => {
 			if (item && soft && hard) lim[item] = { soft, hard };
 		}
 		out[u === "root" ? "root" : "user"] = { name: u, rc: r.rc, stderr: r.stderr.trim(), limits: lim };
-	}
-	return out;
-});
-
-// --- network devices ----------------------------------------------------------------------------
-report.net = guard("net", () =>
-	readdirSync("/sys/class/net")
-		.sort()
-		.map((name) => {
-			const base = `/sys/class/net/${name}`;
-			const txq = read(`${base}/tx_queue_len`);
-			return {
-				name,
-				tx_queue_len: txq === null ? null : Number(txq.trim()),
-				bridge: existsSync(`${base}/bridge`),
-				device: existsSync(`${base}/device`),
-			};
-		}),
-);
-
-// --- modes of the files that list instance names ------------------------------------------------
-report.modes = guard("modes", () => {
-	const out = {};
-	for (const p of ["/proc/sched_debug", "/sys/kernel/slab", "/sys/kernel/debug/sched/debug"]) {
-		try {
-			out[p] = (statSync(p).mode & 0o7777).toString(8).padStart(4, "0");
-		} catch {
-			out[p] = null;
-		}
-	}
-	return out;
-});
-
-// --- files --------------------------------------------------------------------------------------
-function describe(path) {
-	const st = lstatSync(path);
-	const base = { path, mode: (st.mode & 0o7777).toString(8).padStart(4, "0"), uid: st.uid, gid: st.gid };
-	if (st.isSymbolicLink()) return { ...base, type: "symlink", target: readlinkSync(path) };
-	if (st.isDirectory()) return { ...base, type: "dir" };
-	const data = readFileSync(path);
-	return { ...base, type: "file", size: data.length, sha256: createHash("sha256").update(data).digest("hex") };
-}
-
-function walk(dir, out) {
-	let entries;
-	try {
-		entries = readdirSync(dir, { withFileTypes: true });
-	} catch {
-		return;
-	}
-	for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-		const p = join(dir, e.name);
-		if (e.isDirectory()) walk(p, out);
-		else out.push(describe(p));
-	}
-}
-
-report.files = guard("files", () => {
-	const out = [];
-	const dirs = ["/etc/sysctl.d", "/etc/security/limits.d", "/etc/tmpfiles.d", "/etc/udev/rules.d",
-		"/etc/systemd/network", "/etc/born-tuned"];
-	for (const e of readdirSync("/etc/systemd/system", { withFileTypes: true })) {
-		if (e.isDirectory() && e.name.endsWith(".d")) dirs.push(join("/etc/systemd/system", e.name));
-	}
-	for (const d of dirs.sort()) walk(d, out);
-	// Every path the user-data's write_files names, wherever it is (cloud-init's merged
-	// cloud-config, parsed with the python3-yaml that cloud-init itself depends on).
-	const wf = run("python3", ["-c",
-		"import json, sys, yaml\n" +
-		"d = yaml.safe_load(open(sys.argv[1])) or {}\n" +
-		"print(json.dumps([f.get('path') for f in (d.get('write_files') or [])]))",
-		"/var/lib/cloud/instance/cloud-config.txt"]);
-	if (wf.rc !== 0) throw new Error(`write_files paths: ${wf.stderr}`);
-	const seen = new Set(out.map((f) => f.path));
-	for (const p of JSON.parse(wf.stdout)) {
-		if (typeof p !== "string" || seen.has(p)) continue;
-		seen.add(p);
-		out.push(existsSync(p) ? describe(p) : { path: p, type: "missing" });
 	}
 	return out;
 });
