@@ -36,6 +36,49 @@ test('YAML serialization reads back identically under YAML 1.1 and 1.2', () => {
   );
 });
 
+/**
+ * The readers that consume our YAML, run for real: cloud-init reads user-data with PyYAML's pure
+ * Python SafeLoader, netplan with libyaml (PyYAML's CSafeLoader is libyaml; go-yaml, in LXD and
+ * Incus, is its port). Each string goes in as a value, a key, a flow-sequence item and a block
+ * sequence item; one process of the system python3 (the one cloud-init runs on, with Debian's
+ * python3-yaml) reads them all back.
+ */
+test('YAML serialization: PyYAML and libyaml read every string back exactly', () => {
+  const READER_PIECES = ['=', '$', '${x}', '<<', '?', ':', ',', '\t', '\r', '\x7f', '\x85', '\u2028', '\u2029', '\ufeff', '\ufffe', '\x00', '\x1b', '2001-12-14', '0b1', '0x_1', '1_0', '.5', '+.inf', 'Null', 'Y', 'NO'];
+  const readerString = fc.array(fc.oneof(hostileString, fc.constantFrom(...READER_PIECES), fc.string({ unit: 'binary', maxLength: 2 })), { minLength: 1, maxLength: 4 }).map((a) => a.join('')).filter((s) => !/\p{Cs}/u.test(s)); // no lone surrogates: a UTF-8 profile cannot hold one
+  const strings = [...new Set(fc.sample(readerString, 3000))];
+  const shapes = strings.flatMap((s) => [{ v: s }, { [s]: 1 }, { v: [s, 'a'] }, { v: [s, 'a\nb'] }]);
+  const reader = `
+import json, sys, yaml
+docs = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+out = {}
+for name in ("SafeLoader", "CSafeLoader"):
+    loader = getattr(yaml, name)
+    res = []
+    for d in docs:
+        try:
+            value = yaml.load(d, Loader=loader)
+        except yaml.YAMLError as e:
+            res.append("refused: " + str(e).replace("\\n", " "))
+            continue
+        try:
+            res.append(json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":")))
+        except (TypeError, ValueError):
+            res.append("not JSON: " + repr(value))
+    out[name] = res
+sys.stdout.buffer.write(json.dumps(out).encode())
+`;
+  const r = spawnSync('/usr/bin/python3', ['-c', reader], { input: JSON.stringify(shapes.map(stringifyYaml)), maxBuffer: 1 << 28 });
+  assert.is(r.status, 0, r.stderr?.toString());
+  // Each value read comes back as its JSON text (Python and JavaScript write JSON alike), or as
+  // what went wrong: refused, or read as something JSON cannot hold (an infinity, a date).
+  const read = JSON.parse(r.stdout.toString()) as Record<string, string[]>;
+  for (const [loader, values] of Object.entries(read)) {
+    shapes.forEach((shape, i) => assert.is(values[i], JSON.stringify(shape), `${loader} read ${JSON.stringify(stringifyYaml(shape))}`));
+    cases += shapes.length;
+  }
+});
+
 test('line-based values (sysctl, limits, systemd), comments and udev values are refused or stay one token', () => {
   fc.assert(
     fc.property(hostileString, (s) => {

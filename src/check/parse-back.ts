@@ -59,7 +59,14 @@ export function expectYaml(a: Artifact, expected: unknown, firstLine?: string): 
     const docs = [...new Composer({ version, uniqueKeys: true, strict: true }).compose(tokens, true, a.text.length)];
     const problem = docs.length !== 1 ? `it holds ${docs.length} documents` : docs[0]!.errors[0]?.message;
     if (problem !== undefined) throw new InternalError(`${a.path} is not valid YAML ${version}: ${problem}`);
-    expectEqual(a, docs[0]!.toJS(), expected, ` under YAML ${version}`);
+    let data: unknown;
+    try {
+      data = docs[0]!.toJS();
+    } catch (e) {
+      // Composing succeeded but building the data did not: a `<<` key whose value is no map.
+      throw new InternalError(`${a.path} is not valid YAML ${version}: ${(e as Error).message}`);
+    }
+    expectEqual(a, data, expected, ` under YAML ${version}`);
   }
 }
 

@@ -56,7 +56,6 @@ export function hclString(value: unknown): string {
 /** Registers every helper on an isolated Handlebars environment. */
 export function registerHelpers(env: typeof Handlebars): void {
   env.registerHelper('yaml', (value: unknown) => stringifyYaml(defined('yaml', value)).trimEnd());
-  env.registerHelper('json', (value: unknown) => JSON.stringify(defined('json', value)));
   env.registerHelper('ini', iniValue);
   env.registerHelper('comment', commentText);
   env.registerHelper('udev', udevValue);

@@ -1,29 +1,65 @@
 import { Document, isScalar, isSeq, Scalar, visit } from 'yaml';
 
 /**
- * Serializes data as YAML that YAML 1.1 readers (cloud-init's PyYAML, netplan, LXD's go-yaml v2)
- * and 1.2 readers both read back unchanged: `compat: 'yaml-1.1'` quotes `yes`, `on`, `0755`, `1:30`.
- * Keys keep insertion order (renderers build objects in the order the consumer expects); long
- * strings are never folded, so a multi-line value stays a literal block.
+ * Strings that every reader takes as the same plain string, in block context. The yaml library's
+ * own rules follow the YAML spec, but the real readers are narrower: PyYAML (cloud-init) and libyaml
+ * (netplan; go-yaml, used by LXD and Incus, is its port) refuse a plain scalar holding a tab, PyYAML
+ * fails on a bare `=` (its "value" tag) and `<<` (merge). Property tests against PyYAML and libyaml
+ * found these; any other single-line string is double-quoted, which all of them read alike.
+ */
+const PLAIN_SAFE = /^[A-Za-z0-9_./+~$-](?:[A-Za-z0-9 _./+@%~$=:,-]*[A-Za-z0-9_./+@%~$=-])?$/;
+/** In a flow sequence PyYAML also ends a plain scalar at `?`, `:` and `,`: only single words stay plain. */
+const FLOW_PLAIN_SAFE = /^[A-Za-z0-9_./+~$-][A-Za-z0-9_./+@%~$=-]*$/;
+/**
+ * Characters no reader takes as written in a plain or block scalar: C0 controls but tab and line
+ * feed (CR is a line break), DEL and C1 controls (PyYAML refuses DEL; NEL is a line break), the
+ * Unicode line and paragraph separators (line breaks), the byte order mark and noncharacters. A
+ * string holding one is double-quoted and the character escaped (see ESCAPE_IN_QUOTES).
+ */
+const NEEDS_ESCAPE = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
+/** The characters of NEEDS_ESCAPE that the yaml library leaves raw inside double quotes. */
+const ESCAPE_IN_QUOTES = /[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g;
+
+/**
+ * Serializes data as YAML that YAML 1.1 readers (cloud-init's PyYAML, netplan's libyaml, LXD's
+ * go-yaml) and 1.2 readers all read back unchanged: `compat: 'yaml-1.1'` quotes `yes`, `on`,
+ * `0755`, `1:30`. Keys keep insertion order (renderers build objects in the order the consumer
+ * expects); long strings are never folded, so a multi-line value stays a literal block.
  */
 export function stringifyYaml(value: unknown): string {
   const doc = new Document(value, { aliasDuplicateObjects: false, compat: 'yaml-1.1' });
-  // Lists of plain words (runcmd argv, package lists) read best on one line: [systemctl, daemon-reload].
   visit(doc, {
-    // A line of only spaces inside a block scalar is read back differently from what was meant
-    // (found by the property tests: " \n" came back as "\n"); such strings are double-quoted.
-    Scalar(_, node) {
-      if (typeof node.value === 'string' && /(^|\n)[ \t]+(\n|$)/.test(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    Scalar(_, node, path) {
+      if (typeof node.value === 'string' && needsDoubleQuotes(node.value, inFlowSeq(path))) node.type = Scalar.QUOTE_DOUBLE;
     },
+    // Lists of plain words (runcmd argv, package lists) read best on one line: [systemctl, daemon-reload].
     Seq(_, node) {
       if (isSeq(node) && node.items.length > 0 && node.items.every((i) => isScalar(i) && !(typeof i.value === 'string' && i.value.includes('\n')))) node.flow = true;
     },
   });
-  return doc.toString({
+  const text = doc.toString({
     lineWidth: 0,
     minContentWidth: 0,
     indentSeq: true,
     blockQuote: 'literal',
     flowCollectionPadding: false,
   });
+  // Every string holding such a character was double-quoted above, so each one in the text is
+  // inside double quotes, where an escape reads back as the character itself.
+  return text.replace(ESCAPE_IN_QUOTES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function needsDoubleQuotes(s: string, inFlow: boolean): boolean {
+  if (NEEDS_ESCAPE.test(s)) return true;
+  // Multi-line strings are literal blocks, except two shapes that readers take differently: a line
+  // of only spaces (" \n" came back as "\n") and a first line that starts with a tab (libyaml
+  // refuses to guess the block's indentation from it). Both found by the property tests.
+  if (s.includes('\n')) return /(^|\n)[ \t]+(\n|$)/.test(s) || /^\n*\t/.test(s);
+  return !(inFlow ? FLOW_PLAIN_SAFE : PLAIN_SAFE).test(s);
+}
+
+/** Whether the scalar at the end of `path` is an item of a flow sequence (the Seq visitor runs first). */
+function inFlowSeq(path: readonly unknown[]): boolean {
+  const parent = path[path.length - 1];
+  return isSeq(parent) && parent.flow === true;
 }
