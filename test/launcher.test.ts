@@ -32,6 +32,19 @@ test('the build made a snapshot, and the launcher starts it (under dash and bash
   assert.ok(usesSnapshot(execLine(LAUNCHER, {}, ROOT, 'bash')), 'under bash, bin/gen did not start dist/gen.blob');
 });
 
+test('drops NODE_EXTRA_CA_CERTS and adds the malloc huge-page tunable to the operator\'s own', () => {
+  // node warns on stderr when it cannot load NODE_EXTRA_CA_CERTS, before any of gen's code runs:
+  // silence proves the launcher dropped it, on the snapshot path and on the fallback.
+  const missing = { NODE_EXTRA_CA_CERTS: join(ROOT, 'no-such-ca-file.pem') };
+  assert.match(run(process.execPath, ['-e', '0'], { env: { ...env, ...missing } }).stderr, /Ignoring extra certs/, 'node itself should warn');
+  for (const extra of [{}, { NODE_OPTIONS: '--no-warnings=0' }]) {
+    const r = run('sh', [LAUNCHER, '--version'], { env: { ...env, ...missing, ...extra } });
+    assert.equal([r.status, r.stderr], [0, ''], JSON.stringify(extra));
+  }
+  const trace = run('sh', ['-x', LAUNCHER, '--version'], { env: { ...env, GLIBC_TUNABLES: 'glibc.malloc.check=0' } }).stderr;
+  assert.match(trace, /^\+ GLIBC_TUNABLES=glibc\.malloc\.check=0:glibc\.malloc\.hugetlb=1$/m);
+});
+
 test('prints what dist/gen.js prints, called by path, relatively, or through a symlink', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'born-tuned-launcher-'));
   try {
