@@ -12,6 +12,9 @@ export interface Artifact {
   text: string;
   /** The bytes to write when they are not the UTF-8 of `text` (encoded user-data). */
   bytes?: Uint8Array;
+  /** True when the file carries a secret's value (a trust password, a join token): it is written
+   * 0600 and no digest of it is published (a digest lets a weak secret be guessed offline). */
+  holdsSecret?: boolean;
 }
 
 /** The comment line every generated file starts with: what made it and from which stack. */
