@@ -43,7 +43,10 @@ test('merge: maps merge key by key, scalars override, lists replace', () => {
     { source: src, value: { a: { x: 1, y: 2 }, l: [1, 2, 3], s: 'one' } },
     { source: src, value: { a: { y: 3, z: 4 }, l: [9], s: 'two' } },
   ]);
-  assert.equal(m.value, { a: { x: 1, y: 3, z: 4 }, l: [9], s: 'two' });
+  // The merged data is prototype-free (a key such as "constructor" finds only what a file set).
+  assert.equal(JSON.parse(JSON.stringify(m.value)), { a: { x: 1, y: 3, z: 4 }, l: [9], s: 'two' });
+  assert.is(Object.getPrototypeOf(m.value), null);
+  assert.is(Object.getPrototypeOf(m.value.a), null);
 });
 
 test('extends: parents first, a shared parent merged once, later profiles win', () => {

@@ -1,5 +1,6 @@
 import { dirname, resolve as resolvePath } from 'node:path';
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { own } from '../source/data.ts';
 import type { Merged } from '../resolve/merge.ts';
 import { validateWith, reportAt } from '../schema/validate.ts';
 import type { Source } from '../source/load.ts';
@@ -37,7 +38,7 @@ export function resolveInventory(source: Source, bag: DiagnosticBag): PlannedHos
   const hosts: PlannedHost[] = [];
   if (Object.keys(inventory.hosts).length === 0) at(['hosts'], 'the inventory lists no hosts', 'MISSING_KEY');
   for (const [key, host] of Object.entries(inventory.hosts)) {
-    const group = host.group !== undefined ? inventory.groups?.[host.group] : undefined;
+    const group = host.group !== undefined ? own(inventory.groups, host.group) : undefined;
     if (host.group !== undefined && !group) {
       at(['hosts', key, 'group'], `group "${host.group}" is not defined under groups:${inventory.groups ? ` (groups: ${Object.keys(inventory.groups).join(', ')})` : ''}`);
       continue;

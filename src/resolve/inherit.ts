@@ -1,4 +1,5 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { emptyMap } from '../source/data.ts';
 import { loadSource, type Source } from '../source/load.ts';
 import { locateProfile, type ProfileSearchPath } from '../source/locate.ts';
 import { positionOf, type PathSegment } from '../source/position.ts';
@@ -29,7 +30,9 @@ export function linearize(files: ReadonlyArray<{ name: string; file: string }>, 
     if (done.has(file)) return;
     const source = load(name, file);
     if (!source || !source.value) return;
-    const { extends: parents, ...value } = source.value;
+    const parents = source.value.extends;
+    const value = emptyMap();
+    for (const [k, v] of Object.entries(source.value)) if (k !== 'extends') value[k] = v;
     for (const { parent, path } of readExtends(source, parents, bag)) {
       const at = { file: source.display, ...positionOf(source, path) };
       const located = locateProfile(parent, search);

@@ -1,3 +1,4 @@
+import { cloneData, emptyMap } from '../source/data.ts';
 import type { Source } from '../source/load.ts';
 import { pathKey, type PathSegment } from '../source/position.ts';
 
@@ -17,7 +18,7 @@ export interface Merged {
  * (a list is one value: merging lists element-wise would make order-dependent surprises).
  */
 export function mergeLayers(layers: ReadonlyArray<{ source: Source; value: Record<string, unknown> }>): Merged {
-  const value: Record<string, unknown> = {};
+  const value = emptyMap();
   const origins: Origins = new Map();
   for (const layer of layers) mergeInto(value, layer.value, layer.source, [], origins);
   return { value, origins };
@@ -29,11 +30,11 @@ function mergeInto(target: Record<string, unknown>, src: Record<string, unknown>
     origins.set(pathKey(p), source);
     const existing = target[key];
     if (isPlainObject(v)) {
-      const into = isPlainObject(existing) ? existing : {};
+      const into = isPlainObject(existing) ? existing : emptyMap();
       target[key] = into;
       mergeInto(into, v, source, p, origins);
     } else {
-      target[key] = structuredClone(v);
+      target[key] = cloneData(v);
     }
   }
 }

@@ -219,7 +219,7 @@ function checkStorage({ profile, at }: RuleContext): void {
     }
   }
   const wanted = profile.instances?.storage_pool;
-  if (wanted !== undefined && Object.keys(pools).length > 0 && !(wanted in pools)) {
+  if (wanted !== undefined && Object.keys(pools).length > 0 && !Object.hasOwn(pools, wanted)) {
     at('error', 'INVALID_VALUE', ['instances', 'storage_pool'], `storage pool "${wanted}" is not defined: define it under storage_pools or use ${Object.keys(pools).map((p) => `"${p}"`).join(', ')}`);
   }
 }

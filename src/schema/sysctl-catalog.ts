@@ -1,3 +1,5 @@
+import { lookupTable } from '../source/data.ts';
+
 /**
  * What the source documents say about each sysctl the tool knows (KNOWLEDGE.md §1, §3, §5, §6).
  * The schema types these keys; the plan uses `raise` to apply them without lowering a higher host
@@ -23,7 +25,7 @@ export interface SysctlFact {
 const INT_MAX = 2 ** 31 - 1;
 const LONG_MAX = Number.MAX_SAFE_INTEGER;
 
-export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = {
+export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   'fs.aio-max-nr': {
     kernelDefault: '65536', raise: true, min: 0, max: LONG_MAX, components: 1,
     why: 'Maximum concurrent asynchronous I/O operations; AIO-heavy workloads such as MySQL need more.',
@@ -125,7 +127,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = {
     why: 'Memory map areas a process may have.',
     source: 'LXD production setup (000), Incus server settings (001)',
   },
-};
+});
 
 /** The sysctl behind the top-level `dmesg_restrict` choice. */
 export const DMESG_RESTRICT_FACT: SysctlFact = {

@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
 import { DiagnosticBag, type DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
+import { own } from '../source/data.ts';
 import { originOf, type Merged } from '../resolve/merge.ts';
 import { formatPath, positionOf, scalarSourceAt, type PathSegment } from '../source/position.ts';
 import { SYSCTL_FACTS } from './sysctl-catalog.ts';
@@ -161,7 +162,7 @@ function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
   let v: unknown = root;
   for (const seg of path) {
     if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[seg as string];
+    v = own(v as Record<string, unknown>, String(seg));
   }
   return v;
 }
@@ -190,7 +191,7 @@ function childSchema(schema: z.ZodType | undefined, seg: PathSegment): z.ZodType
   const s = unwrap(schema);
   if (!s) return undefined;
   const def = s._zod.def as unknown as { type: string; shape?: Record<string, z.ZodType>; valueType?: z.ZodType; element?: z.ZodType };
-  if (def.type === 'object') return def.shape?.[String(seg)];
+  if (def.type === 'object') return own(def.shape, String(seg));
   if (def.type === 'record') return def.valueType;
   if (def.type === 'array') return def.element;
   return undefined;
