@@ -1,11 +1,13 @@
 // `npm run bench`: how long `gen` takes and how much memory it needs, on this machine.
 //   1. start-up: `gen --profile incus-dense > /dev/null` against a bare `node -e 0`;
 //   2. inventories of 1,000 and 10,000 hosts: `gen --inventory FILE --out DIR`;
-//   3. `gen --profile incus-dense --out DIR`.
+//   3. `gen --profile incus-dense --out DIR` (in 1);
+//   4. large profiles: 1,500 and 15,000 sysctl keys (cost must grow linearly with input size).
 // Every figure is the median of several runs: wall time with hrtime around spawnSync; peak memory as
 // the child's max RSS from /usr/bin/time, in separate runs (the wrapper would add to the wall time). It prints numbers and targets; it asserts nothing.
 // Environment: BENCH_RUNS (start-up rounds, default 31), BENCH_INVENTORY_RUNS (default 3),
-// BENCH_HOSTS (default "1000,10000"), BENCH_GEN (command to benchmark, default bin/gen).
+// BENCH_HOSTS (default "1000,5000,10000,50000": each pair ten times apart gets its ratio),
+// BENCH_PROFILE_KEYS (default "1500,15000"), BENCH_GEN (command to benchmark, default bin/gen).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,8 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const GEN = process.env.BENCH_GEN ? process.env.BENCH_GEN.split(' ') : [join(ROOT, 'bin', 'gen')];
 const RUNS = Number(process.env.BENCH_RUNS ?? 31);
 const INVENTORY_RUNS = Number(process.env.BENCH_INVENTORY_RUNS ?? 3);
-const HOSTS = (process.env.BENCH_HOSTS ?? '1000,10000').split(',').map(Number);
+const HOSTS = (process.env.BENCH_HOSTS ?? '1000,5000,10000,50000').split(',').map(Number);
+const PROFILE_KEYS = (process.env.BENCH_PROFILE_KEYS ?? '1500,15000').split(',').map(Number);
 const TIME = '/usr/bin/time';
 
 /** An inventory of N hosts on the shipped incus-dense + 10gbe stack, one NIC each. */
@@ -31,6 +34,20 @@ export function inventoryYaml(n) {
   return `${lines.join('\n')}\n`;
 }
 const hex = (b) => (b & 255).toString(16).padStart(2, '0');
+
+/** A host profile with N sysctl keys beyond lxd-small's (short names: 15,000 fit the 256 KiB cap). */
+export function largeProfileYaml(n) {
+  const keys = Array.from({ length: n }, (_, i) => `  vm.k${i}: 1`);
+  return `extends: lxd-small\nsysctl:\n${keys.join('\n')}\n`;
+}
+
+/** Ratios of the rows whose sizes are ten times apart: near 10 means linear. */
+function tenfoldRatios(rows, unit) {
+  for (const b of rows) {
+    const a = rows.find((r) => r.n * 10 === b.n);
+    if (a) console.log(`${b.n.toLocaleString('en')} / ${a.n.toLocaleString('en')} ${unit} (×10): wall ×${(b.ms / a.ms).toFixed(2)}, peak RSS ×${(b.rss / a.rss).toFixed(2)}`);
+  }
+}
 
 /** One run: wall ms, exit status, stderr; with `rss`, through /usr/bin/time for its max RSS (MiB).
  * stdout goes to /dev/null. Wall times come from runs without the time wrapper. */
@@ -218,12 +235,32 @@ for (const [place, base] of OUTPUT_PLACES) {
     ['hosts', 'wall (median)', 'per host', 'peak RSS'],
     inv.map((r) => [r.n.toLocaleString('en'), fmtMs(r.ms), `${((r.ms / r.n) * 1000).toFixed(0)} µs`, fmtMiB(r.rss)]),
   );
-  for (let i = 1; i < inv.length; i++) {
-    const a = inv[i - 1];
-    const b = inv[i];
-    console.log(`${b.n} / ${a.n} hosts (×${b.n / a.n}): wall ×${(b.ms / a.ms).toFixed(2)}, peak RSS ×${(b.rss / a.rss).toFixed(2)}`);
-  }
+  tenfoldRatios(inv, 'hosts');
   const big = inv.find((r) => r.n === 10000);
   if (big) console.log(`target (2), output on ${place}: 10,000 hosts in at most 10 s and 512 MiB: ${fmtMs(big.ms)}, ${fmtMiB(big.rss)} — ${big.ms <= 10000 && big.rss <= 512 ? 'met' : 'NOT met'}`);
+  const huge = inv.find((r) => r.n === 50000);
+  if (huge) console.log(`target (3), output on ${place}: 50,000 hosts within 1 GiB: ${fmtMiB(huge.rss)} — ${huge.rss <= 1024 ? 'met' : 'NOT met'}`);
+}
+
+// 4. large profiles: the same stack with ten times the keys should cost about ten times the work
+// beyond start-up (a quadratic step shows as a ratio far above 10).
+console.log('\n4. large profile: gen --profile FILE > /dev/null (lxd-small plus N sysctl keys)');
+const big = [];
+for (const n of PROFILE_KEYS) {
+  const file = join(work, `large-${n}.yaml`);
+  writeFileSync(file, largeProfileYaml(n));
+  const r = measure(GEN[0], [...GEN.slice(1), '--profile', file], INVENTORY_RUNS);
+  if (r.failed) {
+    console.log(`large profile: not available (${failure(r.failed)})`);
+    break;
+  }
+  big.push({ n, ...r });
+}
+if (big.length > 0) {
+  table(
+    ['keys', 'wall (median)', 'per key', 'peak RSS'],
+    big.map((r) => [r.n.toLocaleString('en'), fmtMs(r.ms), `${((r.ms / r.n) * 1000).toFixed(0)} µs`, fmtMiB(r.rss)]),
+  );
+  tenfoldRatios(big, 'keys');
 }
 

@@ -17,8 +17,11 @@ export function editDistance(a: string, b: string): number {
 export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  const lower = word.toLowerCase();
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    // The distance is at least the difference in length: most candidates need no table at all.
+    if (Math.abs(c.length - word.length) >= bestDistance) continue;
+    const d = editDistance(lower, c.toLowerCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

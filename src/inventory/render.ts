@@ -1,3 +1,4 @@
+import { collectGarbage } from '../builtins.ts';
 import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
 import { ProfileError } from '../diagnostics/errors.ts';
 import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
@@ -35,8 +36,13 @@ export function renderInventory(
   emit: (artifact: Artifact) => void,
 ): { warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; files: number } } {
   const bag = new DiagnosticBag();
-  const source = loadSource('inventory', file, bag, 'inventory');
-  const hosts = source?.value ? resolveInventory(source, bag) : undefined;
+  // Only the hosts outlive this block: the text, syntax tree and data of a 50,000-host inventory
+  // are hundreds of MiB that the render loop does not need.
+  const { hosts, display } = (() => {
+    const source = loadSource('inventory', file, bag, 'inventory');
+    return { hosts: source?.value ? resolveInventory(source, bag) : undefined, display: source?.display ?? file };
+  })();
+  collectGarbage();
   if (!hosts) throw new ProfileError(sortDiagnostics(bag.items));
 
   const stacks = new Map<string, Generated>();
@@ -87,7 +93,7 @@ export function renderInventory(
     out({ ...preseed, path: preseedPath(dir, generated.stack.plan) });
     opts.onHost?.(i + 1, hosts.length);
   });
-  emit(renderManifest(['inventory', source!.display], GENERATOR_VERSION, entries));
+  emit(renderManifest(['inventory', display], GENERATOR_VERSION, entries));
   return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, ...built, files: entries.length + 1 } };
 }
 
