@@ -8,20 +8,45 @@ import { registerList } from './commands/list.ts';
 import { registerSchema } from './commands/schema.ts';
 import { registerVerify } from './commands/verify.ts';
 import { diagnosticsToJson } from './diagnostics/format.ts';
-import { ExitCode, InternalError, ProfileError, UsageError } from './diagnostics/errors.ts';
+import { errnoWords, ExitCode, InternalError, isErrnoException, ProfileError, UsageError } from './diagnostics/errors.ts';
 import { GENERATOR_VERSION } from './version.ts';
 
 export type { Io } from './commands/context.ts';
 
-/** The process's own streams. isTTY is read when asked, not at import: a startup snapshot is
- * built without a terminal. */
+/**
+ * The process's own streams. isTTY is read when asked, not at import: a startup snapshot is
+ * built without a terminal. A write error arrives as an event after the write returned: a reader
+ * that went away (`gen --help | head -1`, EPIPE) ends the output quietly; any other (a full disk
+ * behind `> user-data`) is kept for main() to report, so a truncated file never looks written.
+ */
 export const processIo: Io = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
+  stdout: (t) => {
+    watchStreams();
+    if (!streamErrors.has('stdout')) process.stdout.write(t);
+  },
+  stderr: (t) => {
+    watchStreams();
+    if (!streamErrors.has('stderr')) process.stderr.write(t);
+  },
   get isTTY() {
     return process.stderr.isTTY === true;
   },
+  outputFailure: async () => {
+    // Stream errors are emitted on the next tick after the write that failed.
+    await new Promise((done) => setImmediate(done));
+    const e = streamErrors.get('stdout');
+    return e && e.code !== 'EPIPE' ? e : undefined;
+  },
 };
+
+const streamErrors = new Map<'stdout' | 'stderr', NodeJS.ErrnoException>();
+let watching = false;
+function watchStreams(): void {
+  if (watching) return;
+  watching = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => void (streamErrors.has('stdout') || streamErrors.set('stdout', e)));
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => void (streamErrors.has('stderr') || streamErrors.set('stderr', e)));
+}
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never exits itself. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -45,10 +70,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   if (argv.includes('--format=json') || argv.some((a, i) => a === '--format' && argv[i + 1] === 'json')) ctx.format = 'json';
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return code;
   } catch (e) {
-    return handleError(e, ctx);
+    code = handleError(e, ctx);
   }
+  const failure = await io.outputFailure?.();
+  if (failure) return usage(ctx, `cannot write to standard output: ${errnoWords(failure)}; nothing gen printed there can be used`);
+  return code;
 }
 
 function handleError(e: unknown, ctx: CommandContext): number {
@@ -58,6 +85,8 @@ function handleError(e: unknown, ctx: CommandContext): number {
     return usage(ctx, e.message.replace(/^error: /, ''));
   }
   if (e instanceof UsageError) return usage(ctx, e.message);
+  // The machine, not the input nor gen: a full disk, a read-only file system, a denied permission.
+  if (isErrnoException(e)) return usage(ctx, `${e.syscall ? `cannot ${e.syscall}` : 'cannot work'}${e.path ? ` ${e.path}` : ''}: ${errnoWords(e)}`);
   if (e instanceof ProfileError) {
     reportDiagnostics(ctx, e.diagnostics);
     return ExitCode.invalidProfile;

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { checkArtifacts } from './check/parse-back.ts';
 import { DiagnosticBag, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.ts';
-import { ProfileError, UsageError } from './diagnostics/errors.ts';
+import { errnoWords, ProfileError, UsageError } from './diagnostics/errors.ts';
 import { buildPlan } from './plan/build.ts';
 import type { HostPlan } from './plan/model.ts';
 import { headerLine, type Artifact } from './render/artifact.ts';
@@ -39,7 +39,20 @@ export interface ResolvedStack {
 
 /** Every profile directory searched: directories of profiles given as paths, the user's, the shipped one. */
 export function searchPath(profilesDir?: string, extraDirs: string[] = []): ProfileSearchPath {
+  if (profilesDir !== undefined) checkProfilesDir(profilesDir);
   return { dirs: [...extraDirs, ...(profilesDir ? [profilesDir] : []), shippedProfilesDir()] };
+}
+
+/** `--profiles-dir` names a directory that exists: a typo must not silently fall back to the shipped profiles. */
+function checkProfilesDir(dir: string): void {
+  if (dir === '') throw new UsageError('--profiles-dir is empty: give the directory that holds your profiles');
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    throw new UsageError(`--profiles-dir ${dir}: ${errnoWords(e as NodeJS.ErrnoException)}; give the directory that holds your profiles`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--profiles-dir ${dir} is not a directory: give the directory that holds your profiles`);
 }
 
 /** `--profile ./my/host.yaml`: a path, told apart from a name by a "/" or a ".yaml" suffix. */

@@ -10,6 +10,8 @@ export interface Io {
   isTTY?: boolean;
   /** Milliseconds clock for the progress line (Date.now); tests pass their own. */
   now?: () => number;
+  /** After the command: the error that made stdout lose output, if any (not a reader that left). */
+  outputFailure?: () => Promise<NodeJS.ErrnoException | undefined>;
 }
 
 export type Format = 'text' | 'json';

@@ -4,6 +4,9 @@ import { loadSource, type Source } from '../source/load.ts';
 import { locateProfile, type ProfileSearchPath } from '../source/locate.ts';
 import { positionOf, type PathSegment } from '../source/position.ts';
 
+/** Longest extends chain followed; real stacks use two or three. */
+export const MAX_EXTENDS_DEPTH = 32;
+
 /** The profiles of a stack in merge order (parents first, each file once) with their data. */
 export interface Linearized {
   layers: { source: Source; value: Record<string, unknown> }[];
@@ -50,6 +53,10 @@ export function linearize(files: ReadonlyArray<{ name: string; file: string }>, 
             : `extends cycle ${[...names, parent].join(' -> ')}: remove "${parent}" from extends here or break the chain elsewhere`,
           at,
         );
+        continue;
+      }
+      if (chain.length + 1 >= MAX_EXTENDS_DEPTH) {
+        bag.error('EXTENDS_TOO_DEEP', `extends: "${parent}" would make a chain of more than ${MAX_EXTENDS_DEPTH} profiles (from ${chain[0]?.name ?? name}); a chain that long is not maintainable: merge some of them`, at);
         continue;
       }
       visit(parent, located.file, [...chain, source]);

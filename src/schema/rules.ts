@@ -212,7 +212,10 @@ function checkSecrets({ profile, merged, at }: RuleContext): void {
 }
 
 function checkStorage({ profile, at }: RuleContext): void {
-  const pools = profile.storage_pools ?? {};
+  if (profile.storage_pools !== undefined && Object.keys(profile.storage_pools).length === 0) {
+    at('error', 'MISSING_KEY', ['storage_pools'], 'storage_pools is empty: define at least one pool (e.g. default: {driver: btrfs, source: /dev/disk/by-id/...}), or remove storage_pools for one dir pool named default', 'key');
+  }
+  const pools = profile.storage_pools ?? { default: { driver: 'dir' } };
   for (const [name, pool] of Object.entries(pools)) {
     if (pool.driver === 'dir' && pool.size !== undefined) {
       at('error', 'INVALID_VALUE', ['storage_pools', name, 'size'], 'a dir pool has no size: remove size, or use driver btrfs, lvm or zfs for a loop-backed pool');
@@ -220,7 +223,8 @@ function checkStorage({ profile, at }: RuleContext): void {
   }
   const wanted = profile.instances?.storage_pool;
   if (wanted !== undefined && Object.keys(pools).length > 0 && !Object.hasOwn(pools, wanted)) {
-    at('error', 'INVALID_VALUE', ['instances', 'storage_pool'], `storage pool "${wanted}" is not defined: define it under storage_pools or use ${Object.keys(pools).map((p) => `"${p}"`).join(', ')}`);
+    const defined = profile.storage_pools === undefined ? ' (without storage_pools the only pool is "default", a dir pool)' : '';
+    at('error', 'INVALID_VALUE', ['instances', 'storage_pool'], `storage pool "${wanted}" is not defined${defined}: define it under storage_pools or use ${Object.keys(pools).map((p) => `"${p}"`).join(', ')}`);
   }
 }
 
