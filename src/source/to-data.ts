@@ -101,7 +101,8 @@ export function documentToData(doc: Document.Parsed, limits: DataLimits, problem
   };
 
   const tagProblem = (node: Node) => {
-    problems.push({ code: 'YAML_TAG', message: `the tag ${node.tag} has no meaning here: write the value without a tag (quote it to make it a string)`, offset: offsetOf(node) });
+    const secret = node.tag === '!env' || node.tag === '!file' ? `; a secret is written {${node.tag.slice(1)}: ...}` : '';
+    problems.push({ code: 'YAML_TAG', message: `the tag ${node.tag} has no meaning here: write the value without a tag (quote it to make it a string)${secret}`, offset: offsetOf(node) });
   };
 
   const overflow = (node: unknown) => {
