@@ -8,7 +8,7 @@ import type { HostPlan } from './plan/model.ts';
 import { headerLine, type Artifact } from './render/artifact.ts';
 import { renderHostFiles } from './render/host-files.ts';
 import { renderPacker } from './render/packer.ts';
-import { resolveSecrets } from './secrets/resolve.ts';
+import { resolveSecrets, type SecretMode } from './secrets/resolve.ts';
 import { buildNetplan, renderNetplan } from './render/netplan.ts';
 import { renderManifest } from './output/manifest.ts';
 import { buildPreseed, renderPreseed } from './render/preseed.ts';
@@ -17,7 +17,7 @@ import { linearize } from './resolve/inherit.ts';
 import { mergeLayers, type Merged } from './resolve/merge.ts';
 import type { Profile } from './schema/profile.ts';
 import { checkRules } from './schema/rules.ts';
-import { validateProfile } from './schema/validate.ts';
+import { reportOverriddenInlineSecrets, validateProfile } from './schema/validate.ts';
 import { locateProfile, PROFILE_NAME, type ProfileSearchPath } from './source/locate.ts';
 import { shippedProfilesDir } from './source/package-root.ts';
 import { GENERATOR_VERSION } from './version.ts';
@@ -100,6 +100,7 @@ export function resolveStack(req: StackRequest): ResolvedStack {
     const names = layers.map((l) => l.source.name).join(', ');
     bag.error('OVERLAY_ALONE', `${names} ${layers.length === 1 ? 'is an overlay' : 'are overlays'}: stack it on a host profile, e.g. --profile incus-dense --profile ${layers.at(-1)!.source.name}`, { file: layers[0]!.source.display, line: 1, col: 1 });
   }
+  reportOverriddenInlineSecrets(layers, merged, bag);
   const profile = bag.hasErrors ? undefined : validateProfile(merged, bag);
   if (profile) checkRules(profile, merged, bag);
   const diagnostics = sortDiagnostics(bag.items);
@@ -123,19 +124,23 @@ export interface Generated {
 export interface RenderScope {
   /** The Packer template, scripts and seed; skipped when only host artifacts are needed. */
   packer: boolean;
+  /** Read the secrets the stack references (only a command that writes them does), or withhold them. */
+  secrets: SecretMode;
 }
 
 /** Renders the artifacts of a resolved stack and parses each back (InternalError on mismatch). */
-export function renderStack(stack: ResolvedStack, scope: RenderScope = { packer: true }): Generated {
+export function renderStack(stack: ResolvedStack, scope: RenderScope): Generated {
   const { plan } = stack;
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const hostFiles = renderHostFiles(plan, header);
-  const preseedData = buildPreseed(plan, resolveSecrets({ trustPassword: plan.server.trustPassword }));
-  const preseed = renderPreseed(plan, header, preseedData);
+  const preseedData = buildPreseed(plan, resolveSecrets({ trustPassword: plan.server.trustPassword }, scope.secrets));
+  // The preseed carries the trust password, and every user-data carries the preseed.
+  const holdsSecret: { holdsSecret?: true } = plan.server.trustPassword !== undefined ? { holdsSecret: true } : {};
+  const preseed = { ...renderPreseed(plan, header, preseedData), ...holdsSecret };
   const cloudConfig = buildCloudConfig(plan, hostFiles, preseed.text);
-  const userData = renderUserData(header, cloudConfig);
+  const userData = { ...renderUserData(header, cloudConfig), ...holdsSecret };
   const bakedConfig = scope.packer ? buildCloudConfig(plan, hostFiles, preseed.text, { baked: true }) : undefined;
-  const packer = bakedConfig ? packerArtifacts(plan, header, hostFiles, bakedConfig) : [];
+  const packer = bakedConfig ? packerArtifacts(plan, header, hostFiles, bakedConfig, holdsSecret) : [];
   const netplanData = buildNetplan(plan);
   const netplan = netplanData ? [renderNetplan(header, netplanData)] : [];
   const artifacts = [userData, ...hostFiles, ...netplan, preseed, ...packer];
@@ -144,9 +149,10 @@ export function renderStack(stack: ResolvedStack, scope: RenderScope = { packer:
 }
 
 /** The golden-image files: the slim first-boot user-data, the Packer template, scripts and seed. */
-function packerArtifacts(plan: HostPlan, header: string, hostFiles: Artifact[], bakedConfig: Record<string, unknown>): Artifact[] {
+function packerArtifacts(plan: HostPlan, header: string, hostFiles: Artifact[], bakedConfig: Record<string, unknown>, holdsSecret: { holdsSecret?: true }): Artifact[] {
   const bakedUserData = {
     ...renderUserData(header, bakedConfig),
+    ...holdsSecret,
     kind: 'packer-user-data',
     path: 'packer/user-data',
     purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only',
@@ -155,7 +161,7 @@ function packerArtifacts(plan: HostPlan, header: string, hostFiles: Artifact[], 
 }
 
 /** resolve + render, the whole job. */
-export function generate(req: StackRequest, scope?: RenderScope): Generated {
+export function generate(req: StackRequest, scope: RenderScope): Generated {
   return renderStack(resolveStack(req), scope);
 }
 

@@ -80,7 +80,7 @@ test('a failure after some files are written leaves the existing directory byte-
   const dir = join(scratch, 'atomic');
   assert.is(gen(['--profile', 'lxd-small', '--out', dir]).status, 0);
   const before = snapshot(dir);
-  const generated = generate({ profiles: ['incus-dense', '10gbe'] });
+  const generated = generate({ profiles: ['incus-dense', '10gbe'] }, { packer: true, secrets: 'resolve' });
   const tree = treeOf(generated.artifacts, generated.stack.plan.stack);
   let written = 0;
   assert.throws(() =>

@@ -81,7 +81,7 @@ function goodHost(profiles: string[]): string {
     writeFileSync(join(root, path), text);
     chmodSync(join(root, path), mode);
   };
-  const generated = generate({ profiles });
+  const generated = generate({ profiles }, { packer: true, secrets: 'resolve' });
   for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
   put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
   for (const s of generated.stack.plan.sysctl) put(`/proc/sys/${s.key.replace(/\./g, '/')}`, `${s.value.replace(/ /g, '\t')}\n`);
@@ -136,7 +136,7 @@ for (const [name, check, breakIt] of breakers) {
 }
 
 test('verify reports ABSENT for a kernel without a sysctl, a stopped daemon and a NIC that is not there', () => {
-  const rows = verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }), { root: join(scratch, 'nowhere') });
+  const rows = verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }, { packer: true, secrets: 'resolve' }), { root: join(scratch, 'nowhere') });
   assert.is(statusOf(rows, 'sysctl vm.max_map_count'), 'ABSENT');
   assert.is(statusOf(rows, 'daemon limit nofile'), 'ABSENT');
   assert.is(statusOf(rows, 'txqueuelen nic uplink'), 'ABSENT');
@@ -144,7 +144,7 @@ test('verify reports ABSENT for a kernel without a sysctl, a stopped daemon and 
 });
 
 test('verify asks the live manager: pool, bridge, default profile (queue.tx.length, isolated id maps)', () => {
-  const generated = generate({ profiles: ['incus-dense', '10gbe'] });
+  const generated = generate({ profiles: ['incus-dense', '10gbe'] }, { packer: true, secrets: 'resolve' });
   const root = goodHost(['incus-dense', '10gbe']);
   const api: Record<string, unknown> = {
     '/1.0': { api_version: '1.0' },

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
-import { ProfileError } from '../src/diagnostics/errors.ts';
+import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
 import { renderStack, resolveStack } from '../src/pipeline.ts';
 import { commentText, hclString, iniValue, shellQuote, udevValue, UnsafeValueError } from '../src/render/helpers.ts';
 import { parse as parseHcl } from '@cdktf/hcl2json';
@@ -160,7 +160,7 @@ const dir = mkdtempSync(join(tmpdir(), 'born-tuned-prop-'));
 function throughPipeline(profile: Record<string, unknown>): 'rendered' | 'rejected' {
   writeFileSync(join(dir, 'p.yaml'), stringify(profile));
   try {
-    const generated = renderStack(resolveStack({ profiles: ['p'], profilesDir: dir }));
+    const generated = renderStack(resolveStack({ profiles: ['p'], profilesDir: dir }), { packer: true, secrets: 'resolve' });
     assert.ok(generated.artifacts.length > 5);
     return 'rendered';
   } catch (e) {
@@ -185,15 +185,20 @@ for (const [field, set] of FIELDS) {
   });
 }
 
-test('hostile secret values reach the preseed as exactly the same string', () => {
+test('hostile secret values reach the preseed as exactly the same string, or are refused', () => {
   fc.assert(
-    fc.property(hostileString.filter((s) => s !== '' && !/[\0\r\n]/.test(s)), (secret) => {
+    fc.property(hostileString.filter((s) => s !== ''), (secret) => {
       cases++;
       const p = { extends: 'lxd-small', server: { trust_password: { env: 'BT_PROP_SECRET' } } };
       writeFileSync(join(dir, 's.yaml'), stringify(p));
       process.env.BT_PROP_SECRET = secret;
-      const generated = renderStack(resolveStack({ profiles: ['s'], profilesDir: dir }));
-      const preseed = parse(generated.artifacts.find((a) => a.kind === 'preseed')!.text, { version: '1.1' }) as { config: Record<string, string> };
+      const render = () => renderStack(resolveStack({ profiles: ['s'], profilesDir: dir }), { packer: true, secrets: 'resolve' });
+      // A line break, a control character (tab included) or nothing but spaces is not a usable secret.
+      if (/[\0-\x1f\x7f]/.test(secret) || secret.trim() === '') {
+        assert.throws(render, (e: unknown) => e instanceof UsageError);
+        return;
+      }
+      const preseed = parse(render().artifacts.find((a) => a.kind === 'preseed')!.text, { version: '1.1' }) as { config: Record<string, string> };
       assert.is(preseed.config['core.trust_password'], secret);
     }),
     { numRuns: 300 },

@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -55,6 +56,86 @@ for (const [name, args] of commands) {
     assert.ok(r.stdout.length + r.stderr.length > 0, 'the command printed something');
     assert.not.ok(r.stdout.includes(CANARY), `stdout of ${name}`);
     assert.not.ok(r.stderr.includes(CANARY), `stderr of ${name}`);
+  });
+}
+
+/**
+ * A secret file is hostile input like any other: only a regular file of at most 4 KiB of UTF-8
+ * text, one line, not blank, is read. Each refusal is exit 2 with a sentence naming the reference;
+ * none may hang (a FIFO), abort (/dev/zero) or pass a mangled value on.
+ */
+const secretFiles: [string, string | (() => void), RegExp][] = [
+  ['a FIFO', () => spawnSync('mkfifo', [join(dir, 'secret-fifo')]), /which is a FIFO \(named pipe\), not a regular file/],
+  ['/dev/zero', '/dev/zero', /which is a character device, not a regular file/],
+  ['a directory', dir, /which is a directory, not a regular file/],
+  ['10 MB', () => writeFileSync(join(dir, 'secret-huge'), 'x'.repeat(10 * 1024 * 1024)), /which is larger than 4096 bytes/],
+  ['invalid UTF-8', () => writeFileSync(join(dir, 'secret-latin1'), Buffer.from([0x70, 0xe4, 0x73, 0x73, 0x0a])), /which is not valid UTF-8 text/],
+  ['only spaces', () => writeFileSync(join(dir, 'secret-blank'), '   \n'), /which holds only spaces: the secret is missing/],
+  ['empty', () => writeFileSync(join(dir, 'secret-empty'), ''), /which is empty/],
+  ['two lines', () => writeFileSync(join(dir, 'secret-lines'), 'one\ntwo\n'), /which holds a line break or a control character: the secret must be a single line of printable text/],
+  ['missing', join(dir, 'no-such-secret'), /which does not exist: create it \(mode 0600\) or fix the path/],
+];
+const FILES: Record<string, string> = { 'a FIFO': 'secret-fifo', '10 MB': 'secret-huge', 'invalid UTF-8': 'secret-latin1', 'only spaces': 'secret-blank', empty: 'secret-empty', 'two lines': 'secret-lines' };
+
+for (const [name, make, message] of secretFiles) {
+  test(`a secret file that is ${name} is refused with exit 2 and a sentence, never a hang`, () => {
+    const file = typeof make === 'string' ? make : (make(), join(dir, FILES[name]!));
+    writeFileSync(join(dir, 'bad-secret.yaml'), `extends: lxd-small\nserver: {trust_password: {file: ${JSON.stringify(file)}}}\n`);
+    const r = spawnSync(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'bad-secret'], { encoding: 'utf8', timeout: 30_000 });
+    assert.is(r.signal, null, 'gen was killed by the guard timeout: it hung');
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^gen: server\.trust_password reads /);
+    assert.match(r.stderr, message);
+    assert.is(r.stdout, '');
+  });
+}
+
+test('a secret file may be a symbolic link to a regular file (a mounted secret)', () => {
+  writeFileSync(join(dir, 'secret-real'), `${CANARY}\n`);
+  symlinkSync(join(dir, 'secret-real'), join(dir, 'secret-link'));
+  writeFileSync(join(dir, 'linked-secret.yaml'), `extends: lxd-small\nserver: {trust_password: {file: ${JSON.stringify(join(dir, 'secret-link'))}}}\n`);
+  const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'linked-secret', '--artifact', 'preseed']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`core\\.trust_password: ${CANARY}\\n`));
+});
+
+test('an environment secret that is blank is refused', () => {
+  const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'host'], { env: { ...process.env, BT_CANARY: ' \t ' } });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^gen: server\.trust_password reads the environment variable BT_CANARY, which holds a line break or a control character/);
+});
+
+test('an inline secret anywhere in the chain is an error, even when a later profile overrides it', () => {
+  writeFileSync(join(dir, 'inline-parent.yaml'), 'extends: lxd-small\nserver:\n  trust_password: hunter2\n');
+  writeFileSync(join(dir, 'inline-child.yaml'), 'extends: inline-parent\nserver:\n  trust_password: {env: BT_CANARY}\n');
+  const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'inline-child'], { env });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /inline-parent\.yaml:3:19: error SECRET_INLINE: server\.trust_password is written in the file \(a later profile overrides it/);
+  assert.not.ok(r.stderr.includes('hunter2'));
+});
+
+/** A command that never writes a secret never needs it: its variable may be unset. */
+const withoutSecret: [string, string[]][] = [
+  ['verify', ['verify', '--profiles-dir', dir, '--profile', 'host', '--root', dir]],
+  ['diff', ['diff', '--profiles-dir', dir, 'lxd-small', 'host']],
+  ['explain', ['explain', '--profiles-dir', dir, '--profile', 'host']],
+  ['--artifact sysctl', ['--profiles-dir', dir, '--profile', 'host', '--artifact', 'sysctl']],
+  ['--artifact packer-scripts', ['--profiles-dir', dir, '--profile', 'host', '--artifact', 'packer-scripts']],
+];
+const unset = { ...process.env };
+delete unset.BT_CANARY;
+for (const [name, args] of withoutSecret) {
+  test(`${name} runs without the secret it never writes`, () => {
+    const r = run(process.execPath, [GEN, ...args], { env: unset });
+    assert.not.match(r.stderr, /BT_CANARY/, r.stderr);
+    assert.ok([0, 1].includes(r.status), `${name}: exit ${r.status}\n${r.stderr}`);
+  });
+}
+for (const kind of CARRIERS) {
+  test(`--artifact ${kind} needs the secret it carries`, () => {
+    const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'host', '--artifact', kind], { env: unset });
+    assert.is(r.status, 2);
+    assert.match(r.stderr, /reads the environment variable BT_CANARY, which is not set/);
   });
 }
 

@@ -25,8 +25,9 @@ export function registerDiff(program: Command, ctx: CommandContext, done: (code:
       ctx.format = opts.format;
       let left, right;
       try {
-        left = generate({ profiles: sideProfiles(a), profilesDir: opts.profilesDir });
-        right = generate({ profiles: sideProfiles(b), profilesDir: opts.profilesDir });
+        // Secrets are withheld on both sides: a diff shows that one is set, never its value.
+        left = generate({ profiles: sideProfiles(a), profilesDir: opts.profilesDir }, { packer: true, secrets: 'withhold' });
+        right = generate({ profiles: sideProfiles(b), profilesDir: opts.profilesDir }, { packer: true, secrets: 'withhold' });
       } catch (e) {
         // Like diff(1), trouble is exit 2, so "different" (1) stays unambiguous.
         if (e instanceof ProfileError) {

@@ -10,6 +10,9 @@ import { renderInventory } from '../inventory/render.ts';
 import { ARTIFACT_KINDS } from './artifact-kinds.ts';
 import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
+/** The artifacts that carry the preseed, and so its secrets. */
+const SECRET_CARRIERS: ReadonlySet<string> = new Set(['user-data', 'preseed', 'packer-user-data']);
+
 interface GenerateOptions {
   profile: string[];
   inventory?: string;
@@ -41,9 +44,11 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
       if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
       if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
       if (opts.inventory !== undefined) return done(runInventory(opts, ctx));
-      // Printing one host artifact needs neither the Packer files nor the manifest.
+      // Printing one host artifact needs neither the Packer files nor the manifest, and only the
+      // artifacts that carry the preseed need the secrets it holds.
       const needsPacker = opts.out !== undefined || (opts.artifact ?? '').startsWith('packer-');
-      const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: needsPacker });
+      const writesSecrets = opts.out !== undefined || SECRET_CARRIERS.has(opts.artifact ?? 'user-data');
+      const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: needsPacker, secrets: writesSecrets ? 'resolve' : 'withhold' });
       reportDiagnostics(ctx, result.stack.diagnostics);
       const userData = composeUserData(result, { includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding });
       result.artifacts = result.artifacts.map((a) => (a.kind === 'user-data' ? userData : a));

@@ -18,7 +18,7 @@ export function registerVerify(program: Command, ctx: CommandContext, done: (cod
     .action((opts: { profile: string[]; profilesDir?: string; root: string; format: Format }) => {
       ctx.format = opts.format;
       // Only files installed on the host are checked: the Packer files are not rendered.
-      const generated = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: false });
+      const generated = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: false, secrets: 'withhold' });
       reportDiagnostics(ctx, generated.stack.diagnostics);
       const root = resolve(opts.root);
       // The manager can only be asked on the live host itself.

@@ -62,7 +62,7 @@ export function renderInventory(
     const stackKey = host.profiles.join('\0');
     let generated = stacks.get(stackKey);
     if (!generated) {
-      generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir }, { packer: false });
+      generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir }, { packer: false, secrets: 'resolve' });
       built.stacks++;
       stacks.set(stackKey, generated);
       for (const d of generated.stack.diagnostics) warnings.set(JSON.stringify(d), d);

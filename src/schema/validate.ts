@@ -5,6 +5,7 @@ import { didYouMean } from '../diagnostics/suggest.ts';
 import { own } from '../source/data.ts';
 import { originOf, type Merged } from '../resolve/merge.ts';
 import { formatPath, positionOf, scalarSourceAt, type PathSegment } from '../source/position.ts';
+import type { Source } from '../source/load.ts';
 import { SYSCTL_FACTS } from './sysctl-catalog.ts';
 import { ProfileSchema, type Profile } from './profile.ts';
 
@@ -124,6 +125,29 @@ function reportSecret(path: PathSegment[], merged: Merged, bag: DiagnosticBag): 
   reportAt(bag, merged, 'error', inline ? 'SECRET_INLINE' : 'INVALID_VALUE', path, inline
     ? `${formatPath(path)} is written in the file: secrets must not be in profiles or inventories (they get committed and copied); write {env: VARIABLE} or {file: /absolute/path} and provide the secret when you run gen`
     : `${formatPath(path)} must be a reference: {env: VARIABLE} or {file: /absolute/path}`);
+}
+
+/**
+ * A secret written inline in any profile of the stack is an error, even when a later profile
+ * overrides it with a reference: the file that holds it still gets committed and copied. The
+ * value that won the merge is checked by the schema; this finds the ones it overrode.
+ */
+export function reportOverriddenInlineSecrets(layers: readonly { source: Source; value: Record<string, unknown> }[], merged: Merged, bag: DiagnosticBag): void {
+  const path = ['server', 'trust_password'];
+  const winner = originOf(merged.origins, path);
+  for (const { source, value } of layers) {
+    const server = own(value, 'server');
+    const secret = server !== null && typeof server === 'object' ? own(server as Record<string, unknown>, 'trust_password') : undefined;
+    if (source === winner || secret === undefined || (secret !== null && typeof secret === 'object')) continue;
+    bag.add({
+      severity: 'error',
+      code: 'SECRET_INLINE',
+      message: `${formatPath(path)} is written in the file (a later profile overrides it, but this file still holds it): remove it here and keep only {env: VARIABLE} or {file: /absolute/path}`,
+      path: formatPath(path),
+      file: source.display,
+      ...positionOf(source, path),
+    });
+  }
 }
 
 function unionExpectation(path: readonly PathSegment[]): string {
