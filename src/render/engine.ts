@@ -6,6 +6,10 @@ import { createEnvironment, loadTemplate } from './template-source.ts';
 const env = createEnvironment();
 registerHelpers(env);
 
+/** Templates that others include with `{{> NAME}}`: code several artifacts share, kept in one place. */
+const PARTIALS = ['packer-root-paths.sh'] as const;
+for (const name of PARTIALS) env.registerPartial(name, loadTemplate(env, name, COMPILE_OPTIONS));
+
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 
 /** Renders `templates/NAME.hbs` with `data`. Compiled templates are cached for the process. */
