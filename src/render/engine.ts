@@ -8,7 +8,7 @@ registerHelpers(env);
 
 /** Templates that others include with `{{> NAME}}`: code several artifacts share, kept in one place. */
 const PARTIALS = ['packer-root-paths.sh'] as const;
-for (const name of PARTIALS) env.registerPartial(name, loadTemplate(env, name, COMPILE_OPTIONS));
+let partialsRegistered = false;
 
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 
@@ -16,6 +16,11 @@ const compiled = new Map<string, HandlebarsTemplateDelegate>();
 export function renderTemplate(name: string, data: object): string {
   let template = compiled.get(name);
   if (!template) {
+    // On first use, not at load: commands that render nothing (`gen --version`) read no template.
+    if (!partialsRegistered) {
+      for (const partial of PARTIALS) env.registerPartial(partial, loadTemplate(env, partial, COMPILE_OPTIONS));
+      partialsRegistered = true;
+    }
     template = loadTemplate(env, name, COMPILE_OPTIONS);
     compiled.set(name, template);
   }
