@@ -43,7 +43,8 @@ export function baseImage(target: HostPlan['target']): { url: string; checksumHi
 /**
  * Packer template and provisioner scripts that bake the same tuning into a golden image:
  * `packer/<stack>.pkr.hcl` (HCL2 that Packer 1.6.6 validates offline; run Packer from `packer/`),
- * `packer/scripts/*.sh` (host files, manager install, cleanup; each takes ROOT, default /) and the
+ * `packer/scripts/*.sh` (host files, manager install, cleanup; each takes ROOT, default /, and
+ * resolves every path it touches under ROOT as a chroot would: templates/packer-root-paths.sh) and the
  * build VM's NoCloud seed `packer/seed/{user-data,meta-data}`. Hosts made from the image take
  * `slimUserData` (packer/user-data) as their first-boot user-data. Pure and deterministic.
  */
@@ -103,6 +104,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       deb: m.install === 'deb' && m.deb ? { ...m.deb, mirror: BACKPORTS_MIRROR[plan.target.distro] } : false,
       snap: m.install === 'snap' && m.snapChannel ? { channel: m.snapChannel, needsSnapd: m.needsSnapd } : false,
       present: m.install === 'present' ? { client } : false,
+      // Only a backports source to add or a client to look for needs the resolver of paths under ROOT.
+      touchesFiles: (m.install === 'deb' && m.deb?.backports === true) || m.install === 'present',
     }),
   };
 

@@ -3,14 +3,110 @@
 # 20-install-manager.sh: installs incus 6.0 from Debian 12's packages (incus-base, incus-client from bookworm-backports).
 #
 # ROOT (environment, default /) is the system to install into. When ROOT is not /, every command
-# runs as `chroot "$ROOT" COMMAND` and every file is read and written under ROOT: the tests run it
-# so with stub commands; a real install into a directory needs a root with /proc, /dev and a
-# working network (and a snap install needs a running snapd, which a chroot does not have).
+# runs as `chroot "$ROOT" COMMAND`: the tests run it so with stub commands; a real install into a
+# directory needs a root with /proc, /dev and a working network (and a snap install needs a
+# running snapd, which a chroot does not have).
+# The files this script reads or writes itself are found under ROOT as that chroot would find
+# them (root_walk below).
 # Safe to run again: the apt source is added once, apt-get and snap leave what is installed.
 set -euo pipefail
 umask 022
+me=20-install-manager
 
 ROOT=${ROOT:-/}
+prefix=${ROOT%/}
+
+# Every path this script reads, writes, creates or replaces goes through root_walk, which finds it
+# under ROOT as a chroot at ROOT would: one component at a time; a symbolic link is read and its
+# target walked in its place, from ROOT when the target is absolute, from the link's directory when
+# relative; `..` never climbs above ROOT. So no link inside ROOT can lead the script outside it. A
+# file is replaced by a rename in its directory, which replaces a link there instead of writing
+# through it. This holds while nothing else changes ROOT during the run (each check and the write
+# after it are separate system calls). With ROOT=/ every path resolves to itself. The file work is
+# not done inside `chroot "$ROOT"` because ROOT need not hold bash or coreutils (a test's scratch
+# directory, an image's root before its packages are in).
+
+# root_fail MESSAGE: stops the script with MESSAGE on stderr, before anything more is written.
+root_fail() {
+	echo "$me: $*" >&2
+	exit 1
+}
+
+[[ -d $ROOT ]] || root_fail "ROOT=$ROOT is not a directory"
+
+# root_walk PATH CREATE: sets root_path to where PATH (absolute, as seen from inside ROOT) is under
+# ROOT, every link in it followed, its last component included. CREATE=1: each missing directory
+# is created (0755), and a component that is not a directory stops the script. CREATE=0: returns 1
+# when PATH does not exist. A path through more than 40 links (a loop) stops the script.
+root_walk() {
+	local rest=$1 create=$2 cur='' name here target links=0
+	while [[ -n $rest ]]; do
+		name=${rest%%/*}
+		# A trailing slash leaves '.' to walk: like the kernel, it asks for a directory.
+		if [[ $rest == */* ]]; then
+			rest=${rest#*/}
+			rest=${rest:-.}
+		else
+			rest=''
+		fi
+		case $name in
+		'' | .) continue ;;
+		..)
+			cur=${cur%/*}
+			continue
+			;;
+		esac
+		here=$prefix$cur/$name
+		if [[ -L $here ]]; then
+			((++links <= 40)) || root_fail "$1: more than 40 symbolic links under ROOT (a loop at $here)"
+			# The trailing '.' keeps a target's own trailing newlines from $(...).
+			target=$(readlink -- "$here" && echo .) || root_fail "$1: cannot read the link $here"
+			target=${target%.}
+			target=${target%$'\n'}
+			if [[ $target == /* ]]; then cur=''; fi
+			rest=$target${rest:+/$rest}
+		elif [[ -d $here ]]; then
+			cur=$cur/$name
+		elif [[ -e $here ]]; then
+			# Neither a directory nor a link: only the last component of a path read may be that.
+			[[ $create == 1 ]] && root_fail "$1: $here is not a directory"
+			[[ -z $rest ]] || return 1
+			cur=$cur/$name
+		elif [[ $create == 1 ]]; then
+			mkdir -m 0755 -- "$here" || root_fail "$1: cannot create the directory $here"
+			cur=$cur/$name
+		else
+			return 1
+		fi
+	done
+	root_path=$prefix${cur:-/}
+}
+
+# root_entry PATH CREATE: sets root_path to PATH's entry under ROOT: its directory walked (and
+# created, CREATE=1) like root_walk, its own last component not followed. CREATE=0: returns 1 when
+# the directory does not exist.
+root_entry() {
+	local name=${1##*/}
+	case $name in '' | . | ..) root_fail "$1 does not name a file" ;; esac
+	root_walk "${1%/*}" "$2" || return 1
+	root_path=${root_path%/}/$name
+}
+
+# root_replace PATH MODE TEXT: PATH under ROOT becomes a regular file holding exactly TEXT, with
+# MODE. It is written to a temporary file in the same directory and renamed over PATH: a second
+# run leaves the same tree, and a link at PATH is replaced, not written through.
+root_replace() {
+	local tmp
+	root_entry "$1" 1
+	if [[ -d $root_path && ! -L $root_path ]]; then
+		root_fail "$1: $root_path is a directory; not replacing it"
+	fi
+	tmp=$(mktemp -- "$root_path.XXXXXX")
+	printf '%s' "$3" >"$tmp"
+	chmod -- "$2" "$tmp"
+	mv -fT -- "$tmp" "$root_path"
+}
+
 export DEBIAN_FRONTEND=noninteractive
 
 in_root() {
@@ -30,14 +126,16 @@ if [[ $ROOT == / ]] && command -v cloud-init >/dev/null; then
 	cloud-init status --wait >/dev/null || echo "20-install-manager: cloud-init reported a problem in the build VM; continuing" >&2
 fi
 
-prefix=${ROOT%/}
-
 # has_suite SUITE: true when an enabled apt source (one-line or deb822) already names SUITE.
 has_suite() {
-	local f
-	for f in "$prefix"/etc/apt/sources.list "$prefix"/etc/apt/sources.list.d/*.list "$prefix"/etc/apt/sources.list.d/*.sources; do
-		[[ -f $f ]] || continue
-		if awk -v suite="$1" '!/^[[:space:]]*#/ { for (i = 1; i <= NF; i++) if ($i == suite) found = 1 } END { exit !found }' "$f"; then
+	local f sources=(/etc/apt/sources.list)
+	if root_walk /etc/apt/sources.list.d 0; then
+		for f in "$root_path"/*.list "$root_path"/*.sources; do
+			if [[ -e $f || -L $f ]]; then sources+=("/etc/apt/sources.list.d/${f##*/}"); fi
+		done
+	fi
+	for f in "${sources[@]}"; do
+		if root_walk "$f" 0 && [[ -f $root_path ]] && awk -v suite="$1" '!/^[[:space:]]*#/ { for (i = 1; i <= NF; i++) if ($i == suite) found = 1 } END { exit !found }' "$root_path"; then
 			return 0
 		fi
 	done
@@ -46,8 +144,8 @@ has_suite() {
 
 suite='bookworm-backports'
 if ! has_suite "$suite"; then
-	mkdir -p -- "$prefix/etc/apt/sources.list.d"
-	printf 'deb %s %s main\n' 'http://deb.debian.org/debian' "$suite" >"$prefix/etc/apt/sources.list.d/born-tuned-backports.list"
+	printf -v line 'deb %s %s main\n' 'http://deb.debian.org/debian' "$suite"
+	root_replace /etc/apt/sources.list.d/born-tuned-backports.list 0644 "$line"
 	echo "20-install-manager: added /etc/apt/sources.list.d/born-tuned-backports.list ($suite)"
 fi
 apt_get update

@@ -3,9 +3,9 @@
 # 20-install-manager.sh: installs lxd 5.0 from Debian 12's packages (lxd from bookworm).
 #
 # ROOT (environment, default /) is the system to install into. When ROOT is not /, every command
-# runs as `chroot "$ROOT" COMMAND` and every file is read and written under ROOT: the tests run it
-# so with stub commands; a real install into a directory needs a root with /proc, /dev and a
-# working network (and a snap install needs a running snapd, which a chroot does not have).
+# runs as `chroot "$ROOT" COMMAND`: the tests run it so with stub commands; a real install into a
+# directory needs a root with /proc, /dev and a working network (and a snap install needs a
+# running snapd, which a chroot does not have).
 # Safe to run again: the apt source is added once, apt-get and snap leave what is installed.
 set -euo pipefail
 umask 022
