@@ -9,6 +9,7 @@ import { registerSchema } from './commands/schema.ts';
 import { registerVerify } from './commands/verify.ts';
 import { diagnosticsToJson } from './diagnostics/format.ts';
 import { errnoWords, ExitCode, InternalError, isErrnoException, ProfileError, UsageError } from './diagnostics/errors.ts';
+import { displayJson, displayReport } from './output/display-text.ts';
 import { GENERATOR_VERSION } from './version.ts';
 
 export type { Io } from './commands/context.ts';
@@ -50,7 +51,9 @@ function watchStreams(): void {
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never exits itself. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  const ctx: CommandContext = { io, format: 'text' };
+  // Everything on stderr is gen's own report (diagnostics, usage errors, progress), and it may
+  // quote users' text: what a terminal would act on is escaped here, once, for every command.
+  const ctx: CommandContext = { io: { ...io, stderr: (t) => io.stderr(ctx.format === 'json' ? displayJson(t) : displayReport(t)) }, format: 'text' };
   let code: number = ExitCode.ok;
   const done = (c: number) => {
     code = c;
@@ -79,7 +82,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 function handleError(e: unknown, ctx: CommandContext): number {
-  const { io } = ctx;
   if (e instanceof CommanderError) {
     if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code)) return ExitCode.ok;
     return usage(ctx, e.message.replace(/^error: /, ''));
@@ -92,7 +94,7 @@ function handleError(e: unknown, ctx: CommandContext): number {
     return ExitCode.invalidProfile;
   }
   const detail = e instanceof InternalError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  io.stderr(`gen: internal error: ${detail}\nThis is a bug in gen, not in your profile; please report it with the command you ran.\n`);
+  ctx.io.stderr(`gen: internal error: ${detail}\nThis is a bug in gen, not in your profile; please report it with the command you ran.\n`);
   return ExitCode.internal;
 }
 

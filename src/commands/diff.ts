@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ProfileError } from '../diagnostics/errors.ts';
 import { settingsOf } from '../explain/settings.ts';
+import { displayJson, displayText } from '../output/display-text.ts';
 import { formatTable } from '../output/table.ts';
 import { generate } from '../pipeline.ts';
 import { headerLine } from '../render/artifact.ts';
@@ -50,9 +51,9 @@ export function registerDiff(program: Command, ctx: CommandContext, done: (code:
         .filter((p) => ta.get(p) !== tb.get(p))
         .map((p) => ({ path: p, change: !ta.has(p) ? 'only in b' : !tb.has(p) ? 'only in a' : 'changed' }));
       if (opts.format === 'json') {
-        ctx.io.stdout(`${JSON.stringify({ a: sideProfiles(a), b: sideProfiles(b), equal: settings.length === 0 && artifacts.length === 0, settings, artifacts }, null, 2)}\n`);
+        ctx.io.stdout(`${displayJson(JSON.stringify({ a: sideProfiles(a), b: sideProfiles(b), equal: settings.length === 0 && artifacts.length === 0, settings, artifacts }, null, 2))}\n`);
       } else if (settings.length === 0 && artifacts.length === 0) {
-        ctx.io.stdout(`${a} and ${b} produce the same settings and artifacts\n`);
+        ctx.io.stdout(`${displayText(a)} and ${displayText(b)} produce the same settings and artifacts\n`);
       } else {
         const out = [formatTable(['SETTING', a, b], settings.map((s) => [s.id, s.a ?? '(not set)', s.b ?? '(not set)']))];
         out.push('', formatTable(['ARTIFACT', 'CHANGE'], artifacts.map((x) => [x.path, x.change])));

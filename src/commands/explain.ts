@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { formatOrigin, settingsOf, type Setting } from '../explain/settings.ts';
+import { displayJson, displayText } from '../output/display-text.ts';
 import { formatTable } from '../output/table.ts';
 import { resolveStack } from '../pipeline.ts';
 import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
@@ -23,7 +24,7 @@ export function registerExplain(program: Command, ctx: CommandContext, done: (co
         rows = rows.filter((r) => r.id === key || r.id.endsWith(` ${key}`) || r.id.split(' ')[0] === key || r.id.includes(key));
         if (rows.length === 0) throw new UsageError(`no setting matches "${key}": run gen explain without a key to see them all`);
       }
-      ctx.io.stdout(opts.format === 'json' ? `${JSON.stringify({ stack: stack.plan.stack, settings: rows }, null, 2)}\n` : `${explainText(rows, key !== undefined)}\n`);
+      ctx.io.stdout(opts.format === 'json' ? `${displayJson(JSON.stringify({ stack: stack.plan.stack, settings: rows }, null, 2))}\n` : `${explainText(rows, key !== undefined)}\n`);
       done(ExitCode.ok);
     });
 }
@@ -39,7 +40,10 @@ function explainText(rows: Setting[], detailed: boolean): string {
           r.why ? `  why:            ${r.why}` : undefined,
           r.prevents ? `  prevents:       ${r.prevents}` : undefined,
           r.source ? `  source:         ${r.source}` : undefined,
-        ].filter(Boolean).join('\n'),
+        ]
+          .filter((line): line is string => line !== undefined)
+          .map(displayText)
+          .join('\n'),
       )
       .join('\n\n');
   }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { setFlagsFromString } from 'node:v8';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
+import { displayText } from '../output/display-text.ts';
 import { progressLine } from '../output/progress.ts';
 import { TreeWriter, writeTree } from '../output/write.ts';
 import { generate, treeOf } from '../pipeline.ts';
@@ -55,7 +56,7 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
       if (opts.out !== undefined) {
         const tree = treeOf(result.artifacts, result.stack.plan.stack);
         writeTree(opts.out, tree, { force: opts.force });
-        ctx.io.stdout(`wrote ${tree.length} files to ${opts.out}\n`);
+        ctx.io.stdout(`wrote ${tree.length} files to ${displayText(opts.out)}\n`);
         return done(ExitCode.ok);
       }
       const kind = opts.artifact ?? 'user-data';
@@ -90,6 +91,6 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
     progress.end();
   }
   reportDiagnostics(ctx, result.warnings);
-  ctx.io.stdout(`wrote ${result.stats.hosts} hosts (${result.stats.files} files) to ${opts.out}\n`);
+  ctx.io.stdout(`wrote ${result.stats.hosts} hosts (${result.stats.files} files) to ${displayText(opts.out!)}\n`);
   return ExitCode.ok;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { displayJson } from '../output/display-text.ts';
 import { formatTable } from '../output/table.ts';
 import { loadSource } from '../source/load.ts';
 import { listProfileNames, locateProfile } from '../source/locate.ts';
@@ -26,7 +27,7 @@ export function registerList(program: Command, ctx: CommandContext, done: (code:
           description: typeof value.description === 'string' ? value.description : source ? '' : '(cannot be read: run gen with it for details)',
         };
       });
-      ctx.io.stdout(opts.format === 'json' ? `${JSON.stringify({ profiles: rows }, null, 2)}\n` : `${formatTable(['PROFILE', 'KIND', 'DESCRIPTION'], rows.map((r) => [r.name, r.kind, r.description]))}\n`);
+      ctx.io.stdout(opts.format === 'json' ? `${displayJson(JSON.stringify({ profiles: rows }, null, 2))}\n` : `${formatTable(['PROFILE', 'KIND', 'DESCRIPTION'], rows.map((r) => [r.name, r.kind, r.description]))}\n`);
       done(0);
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { displayJson } from '../output/display-text.ts';
 import { formatTable } from '../output/table.ts';
 import { generate } from '../pipeline.ts';
 import { liveManagerQuery } from '../verify/manager-query.ts';
@@ -26,7 +27,7 @@ export function registerVerify(program: Command, ctx: CommandContext, done: (cod
       const rows = verifyHost(generated, { root, query });
       const summary = summarize(rows);
       if (opts.format === 'json') {
-        ctx.io.stdout(`${JSON.stringify({ stack: generated.stack.plan.stack, root, rows, summary }, null, 2)}\n`);
+        ctx.io.stdout(`${displayJson(JSON.stringify({ stack: generated.stack.plan.stack, root, rows, summary }, null, 2))}\n`);
       } else {
         ctx.io.stdout(`${formatTable(['STATUS', 'CHECK', 'WANTED', 'ACTUAL', 'NOTE'], rows.map((r) => [r.status, r.check, r.wanted, r.actual, r.note ?? '']))}\n`);
         ctx.io.stdout(`\n${summary.pass} passed, ${summary.fail} failed, ${summary.absent} absent\n`);
