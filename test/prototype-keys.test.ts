@@ -164,7 +164,7 @@ test('inventories: a group named like a method of Object is found only when defi
     const r = await runCase(`group ${key} undefined`, 'hosts.yaml', undefinedGroup, ['--inventory', './hosts.yaml', '--out', join(dir, `out-${cases}`)]);
     assert.is(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`group "${key}" is not defined`));
-    const defined = stringify(withValue(withValue(INVENTORY, ['groups'], { [key]: { profiles: ['incus-dense'] } }), ['hosts', 'node1', 'group'], key));
+    const defined = stringify(withValue(withValue(INVENTORY, ['groups'], { [key]: { profiles: ['lxd-small', '10gbe'] } }), ['hosts', 'node1', 'group'], key));
     const ok = await runCase(`group ${key} defined`, 'hosts.yaml', defined, ['--inventory', './hosts.yaml', '--out', join(dir, `out-${cases}`)]);
     assert.is(ok.code, 0, ok.stderr);
   }

@@ -3,7 +3,7 @@ import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
 import { ProfileError } from '../diagnostics/errors.ts';
 import { composeUserData, type ComposeOptions, type IncludeCache } from '../compose/user-data.ts';
 import { manifestEntry, renderManifest, type ManifestEntry } from '../output/manifest.ts';
-import { generate, type Generated } from '../pipeline.ts';
+import { renderStack, resolveStack, type Generated, type ResolvedStack } from '../pipeline.ts';
 import { checkArtifacts } from '../check/parse-back.ts';
 import { memberPreseed, renderPreseed } from '../render/preseed.ts';
 import { buildCloudConfig, renderUserData } from '../render/user-data.ts';
@@ -15,7 +15,7 @@ import { addressingOf, nicMatch } from '../plan/build.ts';
 import type { HostPlan } from '../plan/model.ts';
 import { loadSource } from '../source/load.ts';
 import { GENERATOR_VERSION } from '../version.ts';
-import { resolveInventory, type PlannedHost } from './resolve.ts';
+import { resolveInventory, type PlannedHost, type StackFacts } from './resolve.ts';
 
 /** Options of an inventory run. */
 export interface InventoryOptions extends Omit<ComposeOptions, 'includes'> {
@@ -36,11 +36,37 @@ export function renderInventory(
   emit: (artifact: Artifact) => void,
 ): { warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; files: number } } {
   const bag = new DiagnosticBag();
+  // Each distinct stack is resolved once, for the inventory's checks (its manager and bridge) and
+  // then for rendering; an invalid stack's own diagnostics are thrown when a host renders it.
+  const resolved = new Map<string, ResolvedStack | ProfileError>();
+  const resolvedStack = (profiles: readonly string[]): ResolvedStack => {
+    const key = profiles.join('\0');
+    if (!resolved.has(key)) {
+      try {
+        resolved.set(key, resolveStack({ profiles: [...profiles], profilesDir: opts.profilesDir }));
+      } catch (e) {
+        if (!(e instanceof ProfileError)) throw e;
+        resolved.set(key, e);
+      }
+    }
+    const r = resolved.get(key)!;
+    if (r instanceof ProfileError) throw r;
+    return r;
+  };
+  const stackFacts = (profiles: readonly string[]): StackFacts | undefined => {
+    try {
+      const { plan } = resolvedStack(profiles);
+      return { manager: `${plan.manager.name} ${plan.manager.version}`, bridge: { ipv4: plan.bridge.ipv4, ipv6: plan.bridge.ipv6 } };
+    } catch (e) {
+      if (e instanceof ProfileError) return undefined;
+      throw e;
+    }
+  };
   // Only the hosts outlive this block: the text, syntax tree and data of a 50,000-host inventory
   // are hundreds of MiB that the render loop does not need.
   const { hosts, display } = (() => {
     const source = loadSource('inventory', file, bag, 'inventory');
-    return { hosts: source?.value ? resolveInventory(source, bag) : undefined, display: source?.display ?? file };
+    return { hosts: source?.value ? resolveInventory(source, bag, stackFacts) : undefined, display: source?.display ?? file };
   })();
   collectGarbage();
   if (!hosts) throw new ProfileError(sortDiagnostics(bag.items));
@@ -62,7 +88,7 @@ export function renderInventory(
     const stackKey = host.profiles.join('\0');
     let generated = stacks.get(stackKey);
     if (!generated) {
-      generated = generate({ profiles: host.profiles, profilesDir: opts.profilesDir }, { packer: false, secrets: 'resolve' });
+      generated = renderStack(resolvedStack(host.profiles), { packer: false, secrets: 'resolve' });
       built.stacks++;
       stacks.set(stackKey, generated);
       for (const d of generated.stack.diagnostics) warnings.set(JSON.stringify(d), d);

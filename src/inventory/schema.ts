@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { IFNAME, IPV4, IPV4_CIDR, IPV6, IPV6_CIDR, MAC, secretRefSchema } from '../schema/profile.ts';
+import { ifnameSchema, interfaceAddressSchema, ipAddressSchema, MAC } from '../schema/network-values.ts';
+import { secretRefSchema } from '../schema/profile.ts';
 
 /**
  * The inventory format: hosts, optionally grouped, each with the profile stack it runs, its
@@ -11,13 +12,13 @@ const FQDN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-
 const ProfileRef = z.string().regex(/^([a-z0-9][a-z0-9._-]*|[^\0\n]*\.yaml)$/, { message: 'must be a profile name or a path to a .yaml file' });
 const IncludeRef = z.string().regex(/^[^\0\n]+$/, { message: 'must be a path to a cloud-config file' });
 
-const ipAddress = z.string().refine((s) => IPV4.test(s) || IPV6.test(s), { message: 'must be an IP address' });
+const ipAddress = ipAddressSchema('must be an IP address, like 192.0.2.1 or 2001:db8::1');
 
 export const HostNicSchema = z.strictObject({
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
-  name: z.string().regex(IFNAME, { message: 'must be an exact interface name (no wildcards: one NIC per host entry)' }).optional(),
+  name: ifnameSchema('must be an exact interface name of up to 15 characters from A-Z a-z 0-9 _ . - (no wildcards: one NIC per host entry)').optional(),
   dhcp4: z.boolean().optional(),
-  addresses: z.array(z.string().refine((s) => IPV4_CIDR.test(s) || IPV6_CIDR.test(s), { message: 'must be an address with prefix length, like 10.0.0.11/24' })).max(64).optional(),
+  addresses: z.array(interfaceAddressSchema('must be an address with prefix length, like 10.0.0.11/24')).max(64).optional(),
   gateway: ipAddress.optional(),
   nameservers: z.array(ipAddress).max(8).optional(),
 });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { bridgeAddressSchema, ifnameGlobSchema, ifnameSchema, interfaceAddressSchema, ipAddressSchema, listenAddressSchema, MAC } from './network-values.ts';
 import { SYSCTL_FACTS } from './sysctl-catalog.ts';
 
 /**
@@ -12,18 +13,7 @@ const SAFE_INT_MESSAGE = 'must be a whole number no larger than 9007199254740991
 const safeInt = () => z.number().max(Number.MAX_SAFE_INTEGER, { message: SAFE_INT_MESSAGE }).int({ message: 'must be a whole number' });
 const txqueuelen = () => safeInt().min(1).max(1_000_000, { message: 'txqueuelen above 1000000 is not a queue length any NIC uses; 10000 is the usual value for 10GbE' });
 
-/** An interface name or a udev glob over names: letters, digits and `_.:-`, plus `*?[]` wildcards. */
-const IFNAME_PATTERN = /^[A-Za-z0-9_.:*?[\]-]{1,15}$/;
-/** Network values, shared with the inventory schema (each schema words its own messages). */
-export const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-export const IPV6 = /^[0-9a-fA-F:]{2,39}$/;
-export const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\/([0-9]|[12]\d|3[0-2])$/;
-export const IPV6_CIDR = /^[0-9a-fA-F:]{2,39}\/(\d|[1-9]\d|1[01]\d|12[0-8])$/;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-/** host:port or [v6]:port, as LXD's core.https_address takes it. */
-const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]*)(:\d{1,5})?$/;
 
 /** A sysctl value: a whole number, or whitespace-free tokens separated by single spaces. */
 const SYSCTL_WORD = '[!"$-:<>-~]+';
@@ -63,12 +53,12 @@ export const LimitsSchema = z.strictObject({
 });
 
 export const NicMatchSchema = z.strictObject({
-  name: z.string().regex(IFNAME_PATTERN, { message: 'must be an interface name or glob of up to 15 characters from A-Z a-z 0-9 _ . : - * ? [ ]' }).optional(),
+  name: ifnameGlobSchema().optional(),
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
 });
 
-const hostAddress = z.string().refine((s) => IPV4_CIDR.test(s) || IPV6_CIDR.test(s), { message: 'must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64' });
-const ipAddress = z.string().refine((s) => IPV4.test(s) || IPV6.test(s), { message: 'must be an IPv4 or IPv6 address without prefix' });
+const hostAddress = interfaceAddressSchema('must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64');
+const ipAddress = ipAddressSchema();
 
 export const NicSchema = z.strictObject({
   match: NicMatchSchema.optional(),
@@ -80,13 +70,11 @@ export const NicSchema = z.strictObject({
   nameservers: z.array(ipAddress).max(8).optional(),
 });
 
-const bridgeAddress = (cidr: RegExp, what: string) =>
-  z.string().refine((s) => s === 'none' || cidr.test(s), { message: `must be "none" or an ${what} address with prefix length, like ${what === 'IPv4' ? '10.10.0.1/24' : 'fd42:1::1/64'}` });
 
 export const BridgeSchema = z.strictObject({
-  name: z.string().regex(IFNAME, { message: 'must be an interface name of up to 15 characters from A-Z a-z 0-9 _ . : -' }).optional(),
-  ipv4: bridgeAddress(IPV4_CIDR, 'IPv4').optional(),
-  ipv6: bridgeAddress(IPV6_CIDR, 'IPv6').optional(),
+  name: ifnameSchema().optional(),
+  ipv4: bridgeAddressSchema(4).optional(),
+  ipv6: bridgeAddressSchema(6).optional(),
   nat: z.boolean().optional(),
   txqueuelen: txqueuelen().optional(),
 });
@@ -115,7 +103,7 @@ export const SecretRefSchema = secretRefSchema('LXD_TRUST_PASSWORD');
 
 export const ServerSchema = z.strictObject({
   trust_password: SecretRefSchema.optional(),
-  https_address: z.string().regex(LISTEN_ADDRESS, { message: 'must be an address and port like "[::]:8443" or "192.0.2.10:8443"' }).optional(),
+  https_address: listenAddressSchema().optional(),
   images_auto_update_interval: safeInt().min(0).max(8760, { message: 'must be hours between 0 and 8760' }).optional(),
 });
 

@@ -7,6 +7,8 @@ import { KNOWN_VERSIONS, supportsNicQueueTxLength, supportsTrustPassword } from 
 import type { Profile } from './profile.ts';
 import { SYSCTL_FACTS, SYSCTL_NAME } from './sysctl-catalog.ts';
 import { RELEASES, TARGETS } from './targets.ts';
+import { formatIp, hostAddresses, networkOf, notAHostAddress, overlaps, parseInterface } from './ip.ts';
+import { addressingProblems } from './addressing.ts';
 import { reportAt, whereIs } from './validate.ts';
 import { effectiveManagerVersion } from '../plan/manager.ts';
 
@@ -130,11 +132,16 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
   for (const family of ['ipv4', 'ipv6']) {
     const keys = [1, 2, 3].map((n) => `net.${family}.neigh.default.gc_thresh${n}`);
     const values = keys.map((k) => numberOf(sysctl[k]));
-    for (let i = 0; i < 2; i++) {
+    // gc_thresh3 left out is derived from the capacity: the order must hold against that value too.
+    const instances = profile.capacity?.instances;
+    if (values[2] === undefined && instances !== undefined) values[2] = derivedGcThresh3(instances);
+    for (const [i, j] of [[0, 1], [1, 2], [0, 2]] as const) {
       const lo = values[i];
-      const hi = values[i + 1];
-      if (lo !== undefined && hi !== undefined && lo > hi) {
-        at('error', 'INCONSISTENT_VALUES', ['sysctl', keys[i]!], `${keys[i]} ${lo} is above ${keys[i + 1]} ${hi} (${whereIs(merged, ['sysctl', keys[i + 1]!])}): lower it or raise ${keys[i + 1]}`);
+      const hi = values[j];
+      if (lo !== undefined && hi !== undefined && lo > hi && sysctl[keys[i]!] !== undefined) {
+        const where = sysctl[keys[j]!] !== undefined ? whereIs(merged, ['sysctl', keys[j]!]) : `derived from capacity.instances ${instances}`;
+        at('error', 'INCONSISTENT_VALUES', ['sysctl', keys[i]!], `${keys[i]} ${lo} is above ${keys[j]} ${hi} (${where}): the kernel needs gc_thresh1 <= gc_thresh2 <= gc_thresh3; lower it or raise ${keys[j]}`);
+        break;
       }
     }
   }
@@ -185,7 +192,9 @@ function checkNetwork({ profile, at }: RuleContext): void {
     if (nic.gateway !== undefined && !nic.addresses?.length) {
       at('error', 'MISSING_KEY', ['nics', id, 'gateway'], `NIC "${id}" has a gateway but no addresses: add addresses, or use dhcp4: true without a gateway`, 'key');
     }
+    for (const problem of addressingProblems(nic)) at('error', 'INVALID_VALUE', ['nics', id, ...problem.path], problem.message);
   }
+  checkBridgeAddresses(profile, at);
   const nicTxq = profile.instances?.nic_txqueuelen;
   const m = profile.manager;
   if (nicTxq !== undefined && m) {
@@ -198,6 +207,41 @@ function checkNetwork({ profile, at }: RuleContext): void {
   if (profile.bridge && profile.manager && profile.bridge.ipv4 === undefined) {
     at('error', 'MISSING_KEY', ['bridge'], 'bridge needs ipv4: an address with prefix like 10.10.0.1/24, or "none"; an explicit address keeps the manager from probing for a free subnet at first boot', 'key');
   }
+}
+
+/** The bridge's own addresses: usable as a host address, clear of the host's NICs, and (IPv4) with
+ * room for every planned instance. */
+function checkBridgeAddresses(profile: Profile, at: RuleContext['at']): void {
+  const nicSubnets = Object.entries(profile.nics ?? {}).flatMap(([id, nic]) => (nic.addresses ?? []).map((a) => ({ id, text: a, i: parseInterface(a)! })));
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const text = profile.bridge?.[family];
+    const bridge = text !== undefined && text !== 'none' ? parseInterface(text) : undefined;
+    if (!bridge) continue;
+    const path = ['bridge', family];
+    const why = notAHostAddress(bridge);
+    if (why) at('error', 'INVALID_VALUE', path, `bridge.${family} ${text} is ${why}, which the bridge cannot use as its own address: use an address inside the subnet, like ${firstHost(bridge)}`);
+    const clash = nicSubnets.find((n) => overlaps(n.i, bridge));
+    if (clash) at('error', 'INCONSISTENT_VALUES', path, `bridge.${family} ${text} overlaps NIC "${clash.id}"'s subnet ${clash.text}: the host could not tell instances from that network; choose a subnet the host is not on`);
+    const instances = profile.capacity?.instances;
+    if (family === 'ipv4' && instances !== undefined) {
+      // The bridge takes one address of the subnet; every instance needs one more.
+      const free = hostAddresses(bridge) - 1n;
+      if (free < BigInt(instances)) {
+        at('error', 'CAPACITY_CONFLICT', path, `bridge.ipv4 ${text} leaves ${free} addresses for instances, fewer than capacity.instances ${instances}: use a prefix of /${prefixFor(instances)} or shorter`);
+      }
+    }
+  }
+}
+
+/** The longest IPv4 prefix whose subnet holds `instances` plus the bridge, network and broadcast. */
+function prefixFor(instances: number): number {
+  let prefix = 30;
+  while (prefix > 0 && 2 ** (32 - prefix) - 3 < instances) prefix--;
+  return prefix;
+}
+
+function firstHost(i: ReturnType<typeof parseInterface> & object): string {
+  return `${formatIp({ family: i.family, value: networkOf(i) + 1n })}/${i.prefix}`;
 }
 
 function checkSecrets({ profile, merged, at }: RuleContext): void {
