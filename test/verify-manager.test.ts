@@ -57,7 +57,8 @@ async function managerRows(options: ManagerClientOptions): Promise<VerifyRow[]> 
   return rows.filter((r) => MANAGER_CHECKS.includes(r.check));
 }
 
-const SHORT = 300;
+/** Time limits for the fake clients that hang: short, so the suite does not wait. */
+const SHORT = { firstTimeoutMs: 300, timeoutMs: 200 };
 
 /** A pid written by a fake client. */
 function pidIn(file: string): number {
@@ -83,7 +84,7 @@ test('a client that hangs is killed with its whole process group at the timeout;
   const child = join(scratch, 'hang-child.pid');
   const self = join(scratch, 'hang-self.pid');
   const hang = client({}, `echo $$ > ${self}\nsleep 1000 &\necho $! > ${child}\nwait`);
-  const rows = await managerRows({ client: hang, timeoutMs: SHORT });
+  const rows = await managerRows({ client: hang, ...SHORT });
   assert.equal(rows.map((r) => [r.status, r.note]), MANAGER_CHECKS.map(() => ['FAIL', 'the incus daemon does not answer (incus query /1.0 did not answer within 0.3 s)']));
   assert.ok(await gone(pidIn(self)), 'the client is still running');
   assert.ok(await gone(pidIn(child)), "the client's child is still running");
@@ -91,18 +92,18 @@ test('a client that hangs is killed with its whole process group at the timeout;
 
 test('after one query timed out the client is not run again', async () => {
   const hang = client({ '/1.0/networks/incusbr0': 'sleep 1000' });
-  const rows = await managerRows({ client: hang, timeoutMs: SHORT });
+  const rows = await managerRows({ client: hang, ...SHORT });
   const byCheck = Object.fromEntries(rows.map((r) => [r.check, `${r.status} ${r.note ?? ''}`]));
   assert.is(byCheck['incus storage pool default'], 'PASS ');
-  for (const c of ROWS_OF['/1.0/networks/incusbr0']!) assert.is(byCheck[c], 'FAIL incus query /1.0/networks/incusbr0 did not answer within 0.3 s');
-  for (const c of ROWS_OF['/1.0/profiles/default']!) assert.is(byCheck[c], 'FAIL incus query /1.0/profiles/default was not run: an earlier query was stopped after 0.3 s');
+  for (const c of ROWS_OF['/1.0/networks/incusbr0']!) assert.is(byCheck[c], 'FAIL incus query /1.0/networks/incusbr0 did not answer within 0.2 s');
+  for (const c of ROWS_OF['/1.0/profiles/default']!) assert.is(byCheck[c], 'FAIL incus query /1.0/profiles/default was not run: an earlier query was stopped after 0.2 s');
 });
 
 test('a client that exits leaving a child holding its stdout: the answer is used and the child killed', async () => {
   const child = join(scratch, 'holder.pid');
   // A long timeout: were the leftover child waited for, every row would end in "left a process...".
   const holder = client({}, `sleep 1000 &\necho $! > ${child}`);
-  const rows = await managerRows({ client: holder, timeoutMs: 60_000 });
+  const rows = await managerRows({ client: holder, firstTimeoutMs: 60_000, timeoutMs: 60_000 });
   assert.equal(rows.map((r) => [r.check, r.status]), MANAGER_CHECKS.map((c) => [c, 'PASS']));
   assert.ok(await gone(pidIn(child)), 'the leftover child is still running');
 });
@@ -112,7 +113,7 @@ test('a client whose child escapes its process group and holds stdout: a clear r
   // The child starts a session of its own (out of the client's group) before the client exits.
   const escaper = client({}, `m=${marker}.$$\nsetsid sh -c 'echo $$ > "$1"; exec sleep 1000' sh "$m" &\nwhile [ ! -s "$m" ]; do sleep 0.01; done`);
   try {
-    const rows = await managerRows({ client: escaper, timeoutMs: SHORT });
+    const rows = await managerRows({ client: escaper, ...SHORT });
     assert.equal(rows.map((r) => [r.status, r.note]), MANAGER_CHECKS.map(() => ['FAIL', 'the incus daemon does not answer (incus query /1.0 exited, but left a process holding its output open for 0.3 s)']));
   } finally {
     // Out of the group, so out of verify's reach: the test ends the processes its scripts started.
@@ -135,7 +136,7 @@ const wrong: [string, Record<string, string>, string, RegExp][] = [
 
 for (const [name, answers, path, note] of wrong) {
   test(`a client answering ${name}: FAIL rows naming the API path, the other rows as they are`, async () => {
-    const rows = await managerRows({ client: client(answers), timeoutMs: 30_000 });
+    const rows = await managerRows({ client: client(answers), firstTimeoutMs: 30_000, timeoutMs: 30_000 });
     for (const r of rows) {
       if (!ROWS_OF[path]!.includes(r.check)) {
         assert.is(r.status, 'PASS', r.check);
