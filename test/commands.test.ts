@@ -1,11 +1,13 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generate } from '../src/pipeline.ts';
+import type { ManagerQuery } from '../src/verify/manager-query.ts';
 import { verifyHost, type VerifyRow } from '../src/verify/verify.ts';
 import { gen, ROOT } from './helpers.ts';
+import { goodHost as buildGoodHost } from './host-tree.ts';
 
 /** explain, diff, verify, list and schema. */
 const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-cmd-'));
@@ -73,25 +75,8 @@ test('diff: exit 0 when equal, 1 with the differing settings and artifacts, 2 fo
   assert.is(gen(['diff', 'lxd-small', 'nope']).status, 2);
 });
 
-/** Builds a host tree as the profile promises it: files, /proc/sys, the daemon's limits, NICs. */
 function goodHost(profiles: string[]): string {
-  const root = mkdtempSync(join(scratch, 'host-'));
-  const put = (path: string, text: string, mode = 0o644) => {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-    chmodSync(join(root, path), mode);
-  };
-  const generated = generate({ profiles }, { packer: true, secrets: 'resolve' });
-  for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
-  put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
-  for (const s of generated.stack.plan.sysctl) put(`/proc/sys/${s.key.replace(/\./g, '/')}`, `${s.value.replace(/ /g, '\t')}\n`);
-  put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise-only passes
-  put('/proc/4242/comm', `${generated.stack.plan.manager.name === 'lxd' ? 'lxd' : 'incusd'}\n`);
-  put('/proc/4242/limits', 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax locked memory         unlimited            unlimited            bytes\n');
-  for (const [dev, txq] of [['enp5s0', '10000'], ['incusbr0', '10000'], ['lxdbr0', '10000'], ['lo', '1000']]) put(`/sys/class/net/${dev}/tx_queue_len`, `${txq}\n`);
-  mkdirSync(join(root, 'sys/kernel/slab'), { recursive: true });
-  chmodSync(join(root, 'sys/kernel/slab'), 0o700);
-  return root;
+  return buildGoodHost(scratch, profiles);
 }
 
 function statusOf(rows: VerifyRow[], check: string): string | undefined {
@@ -135,15 +120,20 @@ for (const [name, check, breakIt] of breakers) {
   });
 }
 
-test('verify reports ABSENT for a kernel without a sysctl, a stopped daemon and a NIC that is not there', () => {
-  const rows = verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }, { packer: true, secrets: 'resolve' }), { root: join(scratch, 'nowhere') });
+test('verify reports ABSENT for a kernel without a sysctl, a stopped daemon and a NIC that is not there', async () => {
+  const rows = await verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }, { packer: true, secrets: 'resolve' }), { root: join(scratch, 'nowhere') });
   assert.is(statusOf(rows, 'sysctl vm.max_map_count'), 'ABSENT');
   assert.is(statusOf(rows, 'daemon limit nofile'), 'ABSENT');
   assert.is(statusOf(rows, 'txqueuelen nic uplink'), 'ABSENT');
   assert.is(statusOf(rows, 'lxd storage pool default'), 'ABSENT');
 });
 
-test('verify asks the live manager: pool, bridge, default profile (queue.tx.length, isolated id maps)', () => {
+/** A fake manager API: the object at a path, or the client's refusal when there is none. */
+function fakeApi(api: Record<string, unknown>, asked: string[] = []): ManagerQuery {
+  return async (p) => (asked.push(p), p in api ? { kind: 'answer', value: api[p] } : { kind: 'refused', status: 1 });
+}
+
+test('verify asks the live manager: pool, bridge, default profile (queue.tx.length, isolated id maps)', async () => {
   const generated = generate({ profiles: ['incus-dense', '10gbe'] }, { packer: true, secrets: 'resolve' });
   const root = goodHost(['incus-dense', '10gbe']);
   const api: Record<string, unknown> = {
@@ -153,23 +143,23 @@ test('verify asks the live manager: pool, bridge, default profile (queue.tx.leng
     '/1.0/profiles/default': { config: { 'security.idmap.isolated': 'true' }, devices: { eth0: { network: 'incusbr0', 'queue.tx.length': '10000' }, root: { pool: 'default' } } },
   };
   const asked: string[] = [];
-  const good = verifyHost(generated, { root, query: (p) => (asked.push(p), api[p]) });
+  const good = await verifyHost(generated, { root, query: fakeApi(api, asked) });
   assert.equal(good.filter((x) => x.status !== 'PASS' && x.status !== 'ABSENT'), []);
   // Every answer is a client subprocess on a real host: each path is asked once.
   assert.equal(asked, [...new Set(asked)]);
   assert.equal([...asked].sort(), Object.keys(api).sort());
   assert.is(statusOf(good, 'incus default profile eth0 queue.tx.length'), 'PASS');
   api['/1.0/profiles/default'] = { config: {}, devices: { eth0: { network: 'incusbr0' }, root: { pool: 'default' } } };
-  const bad = verifyHost(generated, { root, query: (p) => api[p] });
+  const bad = await verifyHost(generated, { root, query: fakeApi(api) });
   assert.equal(bad.filter((x) => x.status === 'FAIL').map((x) => x.check), ['incus default profile eth0 queue.tx.length', 'incus default profile security.idmap.isolated']);
   // A manager that answers must have its daemon running and its bridge created.
   const bare = mkdtempSync(join(scratch, 'bare-'));
-  const noDaemon = verifyHost(generated, { root: bare, query: (p) => api[p] });
+  const noDaemon = await verifyHost(generated, { root: bare, query: fakeApi(api) });
   assert.is(statusOf(noDaemon, 'daemon limit nofile'), 'FAIL');
   assert.is(statusOf(noDaemon, 'txqueuelen bridge incusbr0'), 'FAIL');
   assert.is(statusOf(noDaemon, 'txqueuelen nic uplink'), 'ABSENT');
-  const down = verifyHost(generated, { root, query: () => undefined });
-  assert.ok(down.filter((x) => x.check.startsWith('incus ')).every((x) => x.status === 'FAIL' && x.note === 'the incus daemon does not answer'));
+  const down = await verifyHost(generated, { root, query: fakeApi({}) });
+  assert.ok(down.filter((x) => x.check.startsWith('incus ')).every((x) => x.status === 'FAIL' && x.note === 'the incus daemon does not answer (incus query /1.0 exited with status 1)'));
 });
 
 test.run();

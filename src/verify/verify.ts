@@ -1,13 +1,17 @@
 import { byCodeUnit } from '../output/order.ts';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Generated } from '../pipeline.ts';
 import { octalMode } from '../render/artifact.ts';
 import type { HostPlan } from '../plan/model.ts';
 import { HOST_PATHS } from '../plan/paths.ts';
+import { fileType, readRegularFile } from '../source/read-file.ts';
+import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
+import type { ManagerQuery } from './manager-query.ts';
+import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
 
 /** One check of a host against its profile. ABSENT: the thing does not exist here (a kernel
- * without the path, a daemon not running, no live manager to ask): reported, not failed. */
+ * without the path, a daemon not running, no live manager to ask): reported, not failed. FAIL: it
+ * is there and not as promised, or it is not what such a path is (a FIFO, a device, a link out of
+ * /proc) and the note says so, or it could not be read. */
 export interface VerifyRow {
   check: string;
   status: 'PASS' | 'FAIL' | 'ABSENT';
@@ -16,61 +20,66 @@ export interface VerifyRow {
   note?: string;
 }
 
-/** Asks the live manager's API (`lxc query` / `incus query`); undefined when it cannot. */
-export type ManagerQuery = (path: string) => unknown;
-
 export interface VerifyOptions {
-  /** Root of the host's filesystem: `/` on a live host, a mounted image or fixture tree otherwise. */
+  /** Root of the host's filesystem: `/` on a live host, a mounted image or fixture tree otherwise.
+   * Every path is resolved inside it (see root-fs.ts). */
   root: string;
   /** The manager's API, on a live host only. */
   query?: ManagerQuery;
 }
 
+/**
+ * The most verify reads of one /proc or /sys file. Every one it reads is under 2 KB on a real
+ * kernel (a sysctl value, /proc/PID/limits, a NIC's address); a larger one is not what a kernel
+ * shows, and is refused rather than read into memory and printed.
+ */
+const KERNEL_FILE_MAX = 64 * 1024;
+
 /** Checks a host against everything its profile promises, one row per setting. */
-export function verifyHost(generated: Generated, opts: VerifyOptions): VerifyRow[] {
+export async function verifyHost(generated: Generated, opts: VerifyOptions): Promise<VerifyRow[]> {
   const { plan } = generated.stack;
   const rows: VerifyRow[] = [];
   const query = opts.query && askedOnce(opts.query);
   // On a live host, ask the manager first: after a reboot its daemon is socket-activated, and the
   // daemon (with its limits) and its bridge (with its txqueuelen) exist only once a client calls.
   // Checking them before would report them ABSENT and pass (seen in a booted guest).
-  const live = query !== undefined && query('/1.0') !== undefined;
+  const apiRoot = query && (await query('/1.0'));
+  const live = apiRoot !== undefined && isLive(apiRoot);
   verifySysctl(plan, opts.root, rows);
   verifyDaemonLimits(plan, opts.root, rows, live);
   verifyTxqueuelen(plan, opts.root, rows, live);
   if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
   verifyFiles(generated, opts.root, rows);
-  verifyManager(plan, query, live, rows);
+  await verifyManager(plan, query, apiRoot, rows);
   return rows;
 }
 
-/** Each API path asked once: every answer is a client subprocess, and several rows read the same
- * object (the default profile, the bridge). */
-function askedOnce(query: ManagerQuery): ManagerQuery {
-  const answers = new Map<string, unknown>();
-  return (path) => {
-    if (!answers.has(path)) answers.set(path, query(path));
-    return answers.get(path);
-  };
+/** A /proc or /sys file's text, or why there is none: `absent` when the path does not exist. */
+type KernelRead = { ok: true; text: string } | { ok: false; absent: boolean; note: string };
+
+/** Reads a kernel file under root. A real kernel's links never leave /proc or /sys, so the path
+ * must stay inside the one it names: an image's `/proc/sys/x -> /etc/shadow` is refused. */
+function readKernelFile(root: string, path: string): KernelRead {
+  const r = readInRoot(root, path, { maxBytes: KERNEL_FILE_MAX, within: topDirectory(path) });
+  if (r.ok) return { ok: true, text: r.bytes.toString('utf8') };
+  return { ok: false, absent: r.problem.kind === 'missing', note: `${path} ${r.problem.message}` };
 }
 
-function read(root: string, path: string): string | undefined {
-  try {
-    return readFileSync(join(root, path), 'utf8');
-  } catch {
-    return undefined;
-  }
+/** `/proc` for `/proc/sys/vm/max_map_count`. */
+function topDirectory(path: string): string {
+  return `/${path.split('/')[1]}`;
 }
 
 function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
   for (const s of plan.sysctl) {
-    const raw = read(root, `/proc/sys/${s.key.replace(/\./g, '/')}`);
+    const got = readKernelFile(root, `/proc/sys/${s.key.replace(/\./g, '/')}`);
     const check = `sysctl ${s.key}`;
-    if (raw === undefined) {
-      rows.push({ check, status: 'ABSENT', wanted: s.value, actual: '-', note: 'this kernel has no such key' });
+    if (!got.ok) {
+      if (got.absent) rows.push({ check, status: 'ABSENT', wanted: s.value, actual: '-', note: 'this kernel has no such key' });
+      else rows.push({ check, status: 'FAIL', wanted: s.value, actual: '-', note: got.note });
       continue;
     }
-    const actual = raw.trim().split(/\s+/).join(' ');
+    const actual = got.text.trim().split(/\s+/).join(' ');
     if (s.mode === 'exact' || actual === s.value) {
       rows.push({ check, status: actual === s.value ? 'PASS' : 'FAIL', wanted: s.value, actual });
       continue;
@@ -82,35 +91,40 @@ function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
   }
 }
 
-/** The daemon's PID: the process whose command name is the manager's daemon. */
-function daemonPid(plan: HostPlan, root: string): string | undefined {
+/** The daemon's PID (the process whose command name is the manager's daemon), or why /proc
+ * cannot be searched. A process that ends while /proc is read is skipped. */
+function findDaemon(plan: HostPlan, root: string): { pid?: string; problem?: string } {
   const comm = plan.manager.name === 'lxd' ? 'lxd' : 'incusd';
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(join(root, 'proc'));
-  } catch {
-    return undefined;
-  }
-  return entries.filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b)).find((pid) => read(root, `/proc/${pid}/comm`)?.trim() === comm);
+  const listing = listInRoot(root, '/proc', '/proc');
+  if (!listing.ok) return listing.problem.kind === 'missing' ? {} : { problem: `/proc ${listing.problem.message}` };
+  const isDaemon = (pid: string) => {
+    const got = readKernelFile(root, `/proc/${pid}/comm`);
+    return got.ok && got.text.trim() === comm;
+  };
+  return { pid: listing.names.filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b)).find(isDaemon) };
 }
 
 function verifyDaemonLimits(plan: HostPlan, root: string, rows: VerifyRow[], live: boolean): void {
-  const pid = daemonPid(plan, root);
+  const daemon = findDaemon(plan, root);
   const wanted = [
     { check: 'daemon limit nofile', line: 'Max open files', want: String(plan.limits.nofile) },
     { check: 'daemon limit memlock', line: 'Max locked memory', want: plan.limits.memlock === 'unlimited' ? 'unlimited' : String(Number(plan.limits.memlock) * 1024) },
   ];
-  const limits = pid ? read(root, `/proc/${pid}/limits`) : undefined;
+  const limits: KernelRead = daemon.pid !== undefined ? readKernelFile(root, `/proc/${daemon.pid}/limits`) : { ok: false, absent: daemon.problem === undefined, note: daemon.problem ?? '' };
   for (const w of wanted) {
-    if (!limits) {
+    if (!limits.ok && !limits.absent) {
+      rows.push({ check: w.check, status: 'FAIL', wanted: w.want, actual: '-', note: limits.note });
+      continue;
+    }
+    if (!limits.ok) {
       // The manager answered, so its daemon must be running: not finding it is a failure.
       rows.push({ check: w.check, status: live ? 'FAIL' : 'ABSENT', wanted: w.want, actual: '-', note: `${plan.manager.name} daemon not running` });
       continue;
     }
-    const m = limits.split('\n').find((l) => l.startsWith(w.line))?.slice(w.line.length).trim().split(/\s+/);
+    const m = limits.text.split('\n').find((l) => l.startsWith(w.line))?.slice(w.line.length).trim().split(/\s+/);
     const [soft, hard] = [m?.[0] ?? '?', m?.[1] ?? '?'];
     const atLeast = (v: string) => (w.want === 'unlimited' ? v === 'unlimited' : v === 'unlimited' || Number(v) >= Number(w.want));
-    rows.push({ check: w.check, status: atLeast(soft) && atLeast(hard) ? 'PASS' : 'FAIL', wanted: w.want, actual: `${soft}/${hard}`, note: `pid ${pid}` });
+    rows.push({ check: w.check, status: atLeast(soft) && atLeast(hard) ? 'PASS' : 'FAIL', wanted: w.want, actual: `${soft}/${hard}`, note: `pid ${daemon.pid}` });
   }
 }
 
@@ -121,43 +135,47 @@ function globToRegExp(glob: string): RegExp {
 }
 
 function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live: boolean): void {
-  let devices: string[] = [];
-  try {
-    devices = readdirSync(join(root, 'sys/class/net')).sort();
-  } catch {
-    devices = [];
-  }
+  const listing = listInRoot(root, '/sys/class/net', '/sys');
+  const devices = listing.ok ? listing.names : [];
+  const unlisted = !listing.ok && listing.problem.kind !== 'missing' ? `/sys/class/net ${listing.problem.message}` : undefined;
   for (const rule of plan.txqueuelen) {
     const label = rule.kind === 'bridge' ? `txqueuelen bridge ${rule.id}` : `txqueuelen nic ${rule.id}`;
-    const matching = devices.filter((d) =>
-      'mac' in rule.match ? read(root, `/sys/class/net/${d}/address`)?.trim() === rule.match.mac : d !== 'lo' && globToRegExp(rule.match.name).test(d),
-    );
+    const wanted = String(rule.txqueuelen);
+    if (unlisted !== undefined) {
+      rows.push({ check: label, status: 'FAIL', wanted, actual: '-', note: unlisted });
+      continue;
+    }
+    const matching = devices.filter((d) => {
+      if (!('mac' in rule.match)) return d !== 'lo' && globToRegExp(rule.match.name).test(d);
+      const address = readKernelFile(root, `/sys/class/net/${d}/address`);
+      return address.ok && address.text.trim() === rule.match.mac;
+    });
     if (matching.length === 0) {
       // A live manager has created its bridge by now; a NIC glob may legitimately match nothing.
-      rows.push({ check: label, status: live && rule.kind === 'bridge' ? 'FAIL' : 'ABSENT', wanted: String(rule.txqueuelen), actual: '-', note: `no device matches ${'mac' in rule.match ? rule.match.mac : rule.match.name}` });
+      rows.push({ check: label, status: live && rule.kind === 'bridge' ? 'FAIL' : 'ABSENT', wanted, actual: '-', note: `no device matches ${'mac' in rule.match ? rule.match.mac : rule.match.name}` });
       continue;
     }
     for (const d of matching) {
-      const actual = read(root, `/sys/class/net/${d}/tx_queue_len`)?.trim() ?? '-';
-      rows.push({ check: `${label} (${d})`, status: actual === String(rule.txqueuelen) ? 'PASS' : 'FAIL', wanted: String(rule.txqueuelen), actual });
+      const got = readKernelFile(root, `/sys/class/net/${d}/tx_queue_len`);
+      const actual = got.ok ? got.text.trim() : '-';
+      rows.push({ check: `${label} (${d})`, status: actual === wanted ? 'PASS' : 'FAIL', wanted, actual, ...(got.ok ? {} : { note: got.note }) });
     }
   }
 }
 
 function verifyHidden(root: string, rows: VerifyRow[]): void {
-  for (const [path, mode] of [['/proc/sched_debug', '0400'], ['/sys/kernel/slab', '0700']] as const) {
-    const actual = modeOf(root, path);
-    if (actual === undefined) rows.push({ check: `mode ${path}`, status: 'ABSENT', wanted: mode, actual: '-', note: 'this kernel has no such path' });
-    else rows.push({ check: `mode ${path}`, status: actual === mode ? 'PASS' : 'FAIL', wanted: mode, actual });
-  }
-}
-
-/** The mode of a path under root (0644 style), or undefined when it does not exist. */
-function modeOf(root: string, path: string): string | undefined {
-  try {
-    return octalMode(statSync(join(root, path)).mode);
-  } catch {
-    return undefined;
+  for (const [path, mode, directory] of [['/proc/sched_debug', '0400', false], ['/sys/kernel/slab', '0700', true]] as const) {
+    const check = `mode ${path}`;
+    const r = resolveConfined(root, path, topDirectory(path));
+    if (!r.ok) {
+      if (r.problem.kind === 'missing') rows.push({ check, status: 'ABSENT', wanted: mode, actual: '-', note: 'this kernel has no such path' });
+      else rows.push({ check, status: 'FAIL', wanted: mode, actual: '-', note: `${path} ${r.problem.message}` });
+      continue;
+    }
+    const actual = octalMode(r.stats.mode);
+    const rightType = directory ? r.stats.isDirectory() : r.stats.isFile();
+    if (!rightType) rows.push({ check, status: 'FAIL', wanted: mode, actual, note: `${path} is ${fileType(r.stats)}, not ${directory ? 'a directory' : 'a regular file'}` });
+    else rows.push({ check, status: actual === mode ? 'PASS' : 'FAIL', wanted: mode, actual });
   }
 }
 
@@ -171,47 +189,28 @@ function verifyFiles(generated: Generated, root: string, rows: VerifyRow[]): voi
   for (const f of files.sort((a, b) => byCodeUnit(a.path, b.path))) {
     const check = `file ${f.path}`;
     const wantMode = octalMode(f.mode);
-    const mode = modeOf(root, f.path);
-    if (mode === undefined) {
-      rows.push({ check, status: 'FAIL', wanted: `present, ${wantMode}`, actual: 'missing' });
+    const wanted = `as generated, ${wantMode}`;
+    // An installed file may be a link: followed as a chroot would, so never out of the root.
+    const r = resolveInRoot(root, f.path);
+    if (!r.ok) {
+      if (r.problem.kind === 'missing') rows.push({ check, status: 'FAIL', wanted: `present, ${wantMode}`, actual: 'missing' });
+      else rows.push({ check, status: 'FAIL', wanted, actual: 'unreadable', note: `${f.path} ${r.problem.message}` });
       continue;
     }
-    const same = read(root, f.path) === f.text;
-    rows.push({ check, status: same && mode === wantMode ? 'PASS' : 'FAIL', wanted: `as generated, ${wantMode}`, actual: `${same ? 'same bytes' : 'different bytes'}, ${mode}` });
-  }
-}
-
-function verifyManager(plan: HostPlan, query: ManagerQuery | undefined, reachable: boolean, rows: VerifyRow[]): void {
-  const m = plan.manager.name;
-  const wants: { check: string; wanted: string; actual: (api: ManagerQuery) => string }[] = [];
-  for (const p of plan.storagePools) {
-    wants.push({ check: `${m} storage pool ${p.name}`, wanted: p.driver, actual: (api) => (api(`/1.0/storage-pools/${p.name}`) as { driver?: string } | undefined)?.driver ?? 'missing' });
-  }
-  const network = (api: ManagerQuery) => api(`/1.0/networks/${plan.bridge.name}`) as { config?: Record<string, string> } | undefined;
-  wants.push({ check: `${m} network ${plan.bridge.name} ipv4.address`, wanted: plan.bridge.ipv4, actual: (api) => network(api)?.config?.['ipv4.address'] ?? 'missing' });
-  wants.push({ check: `${m} network ${plan.bridge.name} ipv6.address`, wanted: plan.bridge.ipv6, actual: (api) => network(api)?.config?.['ipv6.address'] ?? 'missing' });
-  type Profile = { config?: Record<string, string>; devices?: Record<string, Record<string, string>> };
-  const profile = (api: ManagerQuery) => api('/1.0/profiles/default') as Profile | undefined;
-  const fromProfile = (get: (p: Profile) => string | undefined) => (api: ManagerQuery) => {
-    const p = profile(api);
-    return p ? get(p) ?? 'unset' : 'missing';
-  };
-  wants.push({ check: `${m} default profile eth0 network`, wanted: plan.bridge.name, actual: fromProfile((p) => p.devices?.eth0?.network ?? p.devices?.eth0?.parent) });
-  wants.push({ check: `${m} default profile root pool`, wanted: plan.instances.storagePool, actual: fromProfile((p) => p.devices?.root?.pool) });
-  if (plan.instances.nicTxqueuelen !== undefined) {
-    wants.push({ check: `${m} default profile eth0 queue.tx.length`, wanted: String(plan.instances.nicTxqueuelen), actual: fromProfile((p) => p.devices?.eth0?.['queue.tx.length']) });
-  }
-  if (plan.instances.idmapIsolated) {
-    wants.push({ check: `${m} default profile security.idmap.isolated`, wanted: 'true', actual: fromProfile((p) => p.config?.['security.idmap.isolated']) });
-  }
-  // No client (or --root): nothing to ask, reported. A client whose daemon does not answer: failed.
-  for (const w of wants) {
-    if (!query) rows.push({ check: w.check, status: 'ABSENT', wanted: w.wanted, actual: '-', note: 'no live manager to ask (--root, or its client is missing)' });
-    else if (!reachable) rows.push({ check: w.check, status: 'FAIL', wanted: w.wanted, actual: '-', note: `the ${m} daemon does not answer` });
-    else {
-      const actual = w.actual(query);
-      rows.push({ check: w.check, status: actual === w.wanted ? 'PASS' : 'FAIL', wanted: w.wanted, actual });
+    const mode = octalMode(r.stats.mode);
+    if (!r.stats.isFile()) {
+      rows.push({ check, status: 'FAIL', wanted, actual: `not a regular file, ${mode}`, note: `${f.path} is ${fileType(r.stats)}, not a regular file` });
+      continue;
     }
+    // The cap is the generated file's own size: one byte more already means different bytes.
+    const expected = Buffer.from(f.text, 'utf8');
+    const got = readRegularFile(r.path, { maxBytes: expected.length, noFollow: true });
+    if (!got.ok && got.problem.kind !== 'too-large') {
+      rows.push({ check, status: 'FAIL', wanted, actual: `unreadable, ${mode}`, note: `${f.path} ${got.problem.message}` });
+      continue;
+    }
+    const same = got.ok && got.bytes.equals(expected);
+    rows.push({ check, status: same && mode === wantMode ? 'PASS' : 'FAIL', wanted, actual: `${same ? 'same bytes' : 'different bytes'}, ${mode}` });
   }
 }
 

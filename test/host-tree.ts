@@ -1,0 +1,32 @@
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { generate } from '../src/pipeline.ts';
+
+const generatedStacks = new Map<string, ReturnType<typeof generate>>();
+
+/**
+ * Builds, in a new directory under `parent`, a host tree as the profiles promise it (what
+ * `gen verify --root` passes on): the installed files, /proc/sys, the daemon's /proc/4242 (comm and
+ * limits), the NICs' tx_queue_len, /sys/kernel/slab. Returns its path.
+ */
+export function goodHost(parent: string, profiles: string[]): string {
+  const root = mkdtempSync(join(parent, 'host-'));
+  const put = (path: string, text: string, mode = 0o644) => {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+    chmodSync(join(root, path), mode);
+  };
+  const key = profiles.join('+');
+  const generated = generatedStacks.get(key) ?? generate({ profiles }, { packer: false, secrets: 'resolve' });
+  generatedStacks.set(key, generated);
+  for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
+  put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
+  for (const s of generated.stack.plan.sysctl) put(`/proc/sys/${s.key.replace(/\./g, '/')}`, `${s.value.replace(/ /g, '\t')}\n`);
+  put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise-only passes
+  put('/proc/4242/comm', `${generated.stack.plan.manager.name === 'lxd' ? 'lxd' : 'incusd'}\n`);
+  put('/proc/4242/limits', 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax locked memory         unlimited            unlimited            bytes\n');
+  for (const [dev, txq] of [['enp5s0', '10000'], ['incusbr0', '10000'], ['lxdbr0', '10000'], ['lo', '1000']]) put(`/sys/class/net/${dev}/tx_queue_len`, `${txq}\n`);
+  mkdirSync(join(root, 'sys/kernel/slab'), { recursive: true });
+  chmodSync(join(root, 'sys/kernel/slab'), 0o700);
+  return root;
+}
