@@ -75,7 +75,7 @@ test('10gbe stacked on incus-dense adds txqueuelen on NICs, bridge, instances an
 test('capacity derives maxkeys and gc_thresh3 when the profile leaves them out', () => {
   assert.ok(derivedMaxKeys(2500) > 2500);
   assert.ok(derivedGcThresh3(9000) > 9000);
-  const dir = profiles({ host: HOST.replace('instances: 10', 'instances: 6000') });
+  const dir = profiles({ host: HOST.replace('instances: 10', 'instances: 6000').replace('10.1.0.1/24', '10.1.0.1/18') });
   const stack = resolveStack({ profiles: ['host'], profilesDir: dir });
   assert.is(setting(stack, 'kernel.keys.maxkeys')!.value, String(derivedMaxKeys(6000)));
   assert.is(setting(stack, 'net.ipv4.neigh.default.gc_thresh3')!.value, '16384');
