@@ -93,6 +93,10 @@ export function documentToData(doc: Document.Parsed, limits: DataLimits, problem
       problems.push({ code: 'INVALID_KEY', message: `the key ${written} reads as ${describeScalar(key.value)}, not as a name: quote it ("${written}") if it is a name`, offset: offsetOf(key) });
       return undefined;
     }
+    if (key.value === '<<' && key.type === 'PLAIN') {
+      problems.push({ code: 'INVALID_KEY', message: 'merge keys (<<) are not part of gen\'s formats: reuse a profile with extends:, or write the keys out', offset: offsetOf(key) });
+      return undefined;
+    }
     if (key.value === '__proto__') {
       problems.push({ code: 'RESERVED_KEY', message: 'the key "__proto__" is not a setting of any format gen reads: remove it', offset: offsetOf(key) });
       return undefined;
