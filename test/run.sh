@@ -35,7 +35,7 @@ step "build (dist/gen.js)" node scripts/build.mjs
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-FORCE_COLOR=0 node --import tsx node_modules/uvu/bin.js test '\.test\.ts$' 2>&1 | tee "$log"
+node test/run-suites.mjs 2>&1 | tee "$log"
 uvu_status=${PIPESTATUS[0]}
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
 total=$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' <<<"$clean" | tail -n1)
