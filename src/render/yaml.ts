@@ -40,6 +40,9 @@ export function stringifyYaml(value: unknown): string {
   const text = doc.toString({
     lineWidth: 0,
     minContentWidth: 0,
+    // A double-quoted string stays on one line, its line breaks written as \n: the yaml library's
+    // multi-line form escaped a line holding one space as "\\ " (a backslash on reading back).
+    doubleQuotedMinMultiLineLength: Number.POSITIVE_INFINITY,
     indentSeq: true,
     blockQuote: 'literal',
     flowCollectionPadding: false,
