@@ -30,7 +30,8 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
     schemaCheck(join(out, host, 'seed/user-data'));
     const ud = parse(readFileSync(join(out, host, 'seed/user-data'), 'utf8')) as { users: { name: string }[]; runcmd: unknown[][] };
     assert.is(ud.users[0]!.name, 'ops', 'the include is folded in');
-    assert.equal(ud.runcmd.at(-1), ['echo', 'ops-was-here'], 'include lists append after ours');
+    assert.equal(ud.runcmd.at(-2), ['echo', 'ops-was-here'], 'include lists append after our steps');
+    assert.equal(ud.runcmd.at(-1), ['/usr/local/sbin/born-tuned-step', '--check'], 'and before the final check');
   }
   for (const host of ['node01', 'node02']) {
     const copy = join(scratch, `${host}-network-config.yaml`);
@@ -50,7 +51,7 @@ test('hosts sharing a stack share the work: each stack and each user-data is bui
     return [out, stats];
   };
   const [first, stats] = texts();
-  assert.equal(stats, { hosts: 3, stacks: 2, userData: 2, files: 12 });
+  assert.equal(stats, { hosts: 3, stacks: 2, userData: 2, includes: 1, files: 12 });
   assert.equal(texts()[0], first, 'deterministic');
 });
 
@@ -80,8 +81,9 @@ for p in msg.walk():
 print(json.dumps(parts))`, file]);
   assert.is(split.status, 0, split.stderr);
   const parts = JSON.parse(split.stdout) as { type: string; merge: string; name: string; body: string }[];
-  assert.equal(parts.map((p) => [p.type, p.name]), [['text/cloud-config', 'born-tuned.cfg'], ['text/cloud-config', 'ops.yaml']]);
+  assert.equal(parts.map((p) => [p.type, p.name]), [['text/cloud-config', 'born-tuned.cfg'], ['text/cloud-config', 'ops.yaml'], ['text/cloud-config', 'born-tuned-check.cfg']]);
   assert.is(parts[1]!.body, readFileSync(join(FIX, 'ops.yaml'), 'utf8'));
+  assert.is(parts[2]!.body.split('\n').filter((l) => !l.startsWith('#')).join('\n'), 'runcmd:\n  - [/usr/local/sbin/born-tuned-step, --check]\n', 'the final check is a part of its own, after the includes');
   parts.forEach((p, i) => {
     assert.is(p.merge, 'list(append)+dict(no_replace,recurse_list)+str()');
     const partFile = join(scratch, `part${i}.yaml`);

@@ -1,8 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Composer, Parser } from 'yaml';
+import { Composer, isMap, isScalar, isSeq, Parser, type Document } from 'yaml';
 import { InternalError } from '../diagnostics/errors.ts';
 import type { HostPlan } from '../plan/model.ts';
 import type { Artifact } from '../render/artifact.ts';
+import { RawPlain } from '../render/yaml.ts';
+import { isPlainObject } from '../resolve/merge.ts';
 import { preseedProblems } from './preseed-keys.ts';
 
 /**
@@ -53,21 +55,60 @@ export function parseKeyValueLines(text: string): [string, string][] {
  * plain scalar means) is the only thing that differs between them.
  */
 export function expectYaml(a: Artifact, expected: unknown, firstLine?: string): void {
-  if (firstLine && !a.text.startsWith(firstLine)) throw new InternalError(`${a.path} does not start with ${JSON.stringify(firstLine.trim())}`);
-  const tokens = [...new Parser().parse(a.text)];
-  for (const version of ['1.1', '1.2'] as const) {
-    const docs = [...new Composer({ version, uniqueKeys: true, strict: true }).compose(tokens, true, a.text.length)];
-    const problem = docs.length !== 1 ? `it holds ${docs.length} documents` : docs[0]!.errors[0]?.message;
-    if (problem !== undefined) throw new InternalError(`${a.path} is not valid YAML ${version}: ${problem}`);
+  for (const [version, doc] of composeBoth(a, firstLine)) {
     let data: unknown;
     try {
-      data = docs[0]!.toJS();
+      data = doc.toJS();
     } catch (e) {
       // Composing succeeded but building the data did not: a `<<` key whose value is no map.
       throw new InternalError(`${a.path} is not valid YAML ${version}: ${(e as Error).message}`);
     }
     expectEqual(a, data, expected, ` under YAML ${version}`);
   }
+}
+
+/**
+ * Like expectYaml, for a document that carries operators' values: `expected` may hold RawPlain
+ * scalars (which must come back as plain scalars of exactly that text: their meaning is then the
+ * reader's own, as in the include) and Maps; every other scalar must read back as itself.
+ */
+export function expectYamlTree(a: Artifact, expected: unknown, firstLine?: string): void {
+  for (const [version, doc] of composeBoth(a, firstLine)) {
+    if (!sameTree(doc.contents, expected)) throw new InternalError(`${a.path} does not read back as the data it was built from under YAML ${version}`);
+  }
+}
+
+/** The artifact's one document, composed under YAML 1.1 and 1.2 from one parse, strictly. */
+function composeBoth(a: Artifact, firstLine?: string): [string, Document.Parsed][] {
+  if (firstLine && !a.text.startsWith(firstLine)) throw new InternalError(`${a.path} does not start with ${JSON.stringify(firstLine.trim())}`);
+  const tokens = [...new Parser().parse(a.text)];
+  return (['1.1', '1.2'] as const).map((version) => {
+    const docs = [...new Composer({ version, uniqueKeys: true, strict: true }).compose(tokens, true, a.text.length)];
+    const problem = docs.length !== 1 ? `it holds ${docs.length} documents` : docs[0]!.errors[0]?.message;
+    if (problem !== undefined) throw new InternalError(`${a.path} is not valid YAML ${version}: ${problem}`);
+    return [version, docs[0]!];
+  });
+}
+
+function sameTree(node: unknown, expected: unknown): boolean {
+  if (expected instanceof RawPlain) {
+    // An empty plain scalar (null) may come back as no node at all.
+    if (node === null) return expected.text === '';
+    return isScalar(node) && node.type === 'PLAIN' && node.source === expected.text;
+  }
+  if (Array.isArray(expected)) return isSeq(node) && node.items.length === expected.length && expected.every((e, i) => sameTree(node.items[i], e));
+  if (expected instanceof Map || isPlainObject(expected)) {
+    const entries = expected instanceof Map ? [...expected] : Object.entries(expected);
+    return (
+      isMap(node) &&
+      node.items.length === entries.length &&
+      entries.every(([k, v], i) => {
+        const pair = node.items[i]!;
+        return isScalar(pair.key) && pair.key.value === k && sameTree(pair.value, v);
+      })
+    );
+  }
+  return isScalar(node) && isDeepStrictEqual(node.value, expected);
 }
 
 function expectEqual(a: Artifact, actual: unknown, expected: unknown, how = ''): void {

@@ -21,6 +21,7 @@ export type DiagnosticCode =
   | 'YAML_TAG'
   | 'RESERVED_KEY'
   | 'INVALID_KEY'
+  | 'NOT_CLOUD_CONFIG'
   | 'FILE_UNREADABLE'
   | 'FILE_TOO_LARGE'
   | 'NOT_A_MAPPING'

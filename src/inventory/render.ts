@@ -34,7 +34,7 @@ export function renderInventory(
   file: string,
   opts: InventoryOptions,
   emit: (artifact: Artifact) => void,
-): { warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; files: number } } {
+): { warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; includes: number; files: number } } {
   const bag = new DiagnosticBag();
   // Each distinct stack is resolved once, for the inventory's checks (its manager and bridge) and
   // then for rendering; an invalid stack's own diagnostics are thrown when a host renders it.
@@ -73,7 +73,8 @@ export function renderInventory(
 
   const stacks = new Map<string, Generated>();
   const userData = new Map<string, Artifact>();
-  // How often the shared work was really done (the stats): once per distinct stack and user-data.
+  // How often the shared work was really done (the stats): once per distinct stack and user-data;
+  // each include file is read once (the cache's size).
   const built = { stacks: 0, userData: 0 };
   const includeCache: IncludeCache = new Map();
   const warnings = new Map<string, ReturnType<typeof sortDiagnostics>[number]>();
@@ -120,7 +121,7 @@ export function renderInventory(
     opts.onHost?.(i + 1, hosts.length);
   });
   emit(renderManifest(['inventory', display], GENERATOR_VERSION, entries));
-  return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, ...built, files: entries.length + 1 } };
+  return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, ...built, includes: includeCache.size, files: entries.length + 1 } };
 }
 
 /** Beside seed/, not in a directory of its own: one mkdir less per host counts at 10,000 hosts. */

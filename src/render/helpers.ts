@@ -55,7 +55,9 @@ export function hclString(value: unknown): string {
 
 /** Registers every helper on an isolated Handlebars environment. */
 export function registerHelpers(env: typeof Handlebars): void {
-  env.registerHelper('yaml', (value: unknown) => stringifyYaml(defined('yaml', value)).trimEnd());
+  // The template puts the line break after the block; only the serializer's own last one goes.
+  // trimEnd() would also drop the blank lines a kept (`|+`) block scalar ends with.
+  env.registerHelper('yaml', (value: unknown) => stringifyYaml(defined('yaml', value)).replace(/\n$/, ''));
   env.registerHelper('ini', iniValue);
   env.registerHelper('comment', commentText);
   env.registerHelper('udev', udevValue);

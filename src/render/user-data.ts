@@ -1,3 +1,4 @@
+import { InternalError } from '../diagnostics/errors.ts';
 import { HOST_PATHS } from '../plan/paths.ts';
 import type { HostPlan } from '../plan/model.ts';
 import { octalMode, type Artifact } from './artifact.ts';
@@ -65,11 +66,30 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
   steps.push(['preseed', ['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]]);
-  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), [HOST_PATHS.firstBootStep, '--check']];
+  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), finalCheck()];
+}
+
+/**
+ * runcmd's last item: fails the run when a first-boot step failed. cloud-init judges runcmd by its
+ * last command only, so nothing may ever run after it (operators' includes go before it).
+ */
+function finalCheck(): string[] {
+  return [HOST_PATHS.firstBootStep, '--check'];
+}
+
+/**
+ * A cloud-config built by buildCloudConfig split into its steps (everything but the final check)
+ * and the final check, so that commands from operators' includes can be put between the two.
+ */
+export function splitFinalCheck(config: Record<string, unknown>): { steps: Record<string, unknown>; check: string[] } {
+  const runcmd = config.runcmd;
+  const check = finalCheck();
+  if (!Array.isArray(runcmd) || JSON.stringify(runcmd.at(-1)) !== JSON.stringify(check)) throw new InternalError('the generated runcmd does not end with the final check');
+  return { steps: { ...config, runcmd: runcmd.slice(0, -1) }, check };
 }
 
 /** The `#cloud-config` document printed by `gen --profile NAME`. */
-export function renderUserData(header: string, config: Record<string, unknown>, includes: readonly string[] = []): Artifact {
+export function renderUserData(header: string, config: Record<string, unknown> | Map<string, unknown>, includes: readonly string[] = []): Artifact {
   return {
     kind: 'user-data',
     path: 'user-data',

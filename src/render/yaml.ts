@@ -1,4 +1,5 @@
-import { Document, isScalar, isSeq, Scalar, visit } from 'yaml';
+import { Document, isScalar, isSeq, Scalar, visit, type ScalarTag } from 'yaml';
+import { InternalError } from '../diagnostics/errors.ts';
 
 /**
  * Strings that every reader takes as the same plain string, in block context. The yaml library's
@@ -20,26 +21,56 @@ const NEEDS_ESCAPE = /[\0-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/
 /** The characters of NEEDS_ESCAPE that the yaml library leaves raw inside double quotes. */
 const ESCAPE_IN_QUOTES = /[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
+/** One line, no tab or character that needs escaping, no edge spaces, no indicator at the start,
+ * no ": " or " #" inside, no ":" at the end: a plain scalar of block context, or empty (null). */
+const BLOCK_PLAIN = /^(?:(?! )(?![-?:](?: |$))(?![,[\]{}#&*!|>'"%@`])(?!.*(?:: | #|:$))[^\0-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]*[^\0-\x20\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff])?$/;
+
+/**
+ * A plain (unquoted) scalar written exactly as given. An operator's include is carried this way:
+ * what an unquoted `0644`, `yes` or `1:30` means is up to the reader's YAML 1.1 resolver, so the
+ * text is kept rather than interpreted (read as YAML 1.2 and written back, `0644` would become
+ * `644`). The text must be one that a plain scalar can hold in block context; anything else is a
+ * bug in the caller.
+ */
+export class RawPlain {
+  constructor(readonly text: string) {
+    if (!BLOCK_PLAIN.test(text)) throw new InternalError(`${JSON.stringify(text)} cannot be written as a plain scalar`);
+  }
+}
+
+/** Writes a RawPlain as its text: no tag, no quotes. */
+const RAW_PLAIN_TAG: ScalarTag = {
+  tag: 'tag:born-tuned,2025:raw-plain',
+  default: true,
+  identify: (value) => value instanceof RawPlain,
+  resolve: (text) => new RawPlain(text),
+  stringify: (item) => (item.value as RawPlain).text,
+};
+
 /**
  * Serializes data as YAML that YAML 1.1 readers (cloud-init's PyYAML, netplan's libyaml, LXD's
  * go-yaml) and 1.2 readers all read back unchanged: `compat: 'yaml-1.1'` quotes `yes`, `on`,
  * `0755`, `1:30`. Keys keep insertion order (renderers build objects in the order the consumer
- * expects); long strings are never folded, so a multi-line value stays a literal block.
+ * expects); long strings are never folded, so a multi-line value stays a literal block. Maps are
+ * written like objects, and a RawPlain as its text.
  */
 export function stringifyYaml(value: unknown): string {
-  const doc = new Document(value, { aliasDuplicateObjects: false, compat: 'yaml-1.1' });
+  const doc = new Document(value, { aliasDuplicateObjects: false, compat: 'yaml-1.1', customTags: [RAW_PLAIN_TAG] });
   visit(doc, {
     Scalar(_, node, path) {
       if (typeof node.value === 'string' && needsDoubleQuotes(node.value, inFlowSeq(path))) node.type = Scalar.QUOTE_DOUBLE;
     },
     // Lists of plain words (runcmd argv, package lists) read best on one line: [systemctl, daemon-reload].
     Seq(_, node) {
-      if (isSeq(node) && node.items.length > 0 && node.items.every((i) => isScalar(i) && !(typeof i.value === 'string' && i.value.includes('\n')))) node.flow = true;
+      if (isSeq(node) && node.items.length > 0 && node.items.every((i) => isScalar(i) && flowable(i.value))) node.flow = true;
     },
   });
   const text = doc.toString({
     lineWidth: 0,
     minContentWidth: 0,
+    // A double-quoted string stays on one line, its line breaks written as \n: the yaml library's
+    // multi-line form escaped a line holding one space as "\\ " (a backslash on reading back).
+    doubleQuotedMinMultiLineLength: Number.POSITIVE_INFINITY,
     indentSeq: true,
     blockQuote: 'literal',
     flowCollectionPadding: false,
@@ -47,6 +78,13 @@ export function stringifyYaml(value: unknown): string {
   // Every string holding such a character was double-quoted above, so each one in the text is
   // inside double quotes, where an escape reads back as the character itself.
   return text.replace(ESCAPE_IN_QUOTES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Whether a scalar can be an item of a flow sequence: one-line strings (quoted when needed), and
+ * raw plain text only when it is a single word that PyYAML reads alike in flow context. */
+function flowable(value: unknown): boolean {
+  if (value instanceof RawPlain) return FLOW_PLAIN_SAFE.test(value.text);
+  return !(typeof value === 'string' && value.includes('\n'));
 }
 
 function needsDoubleQuotes(s: string, inFlow: boolean): boolean {

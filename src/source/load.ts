@@ -25,7 +25,6 @@ export const FILE_KINDS = {
   // No real profile comes close to 256 KiB; an inventory of 50,000 hosts needs about 10 MiB.
   profile: { noun: 'profile', maxBytes: 256 * 1024, maxValues: 1_000_000, shape: 'a profile is a mapping of keys such as manager:, sysctl:, limits:' },
   inventory: { noun: 'inventory', maxBytes: 64 * 1024 * 1024, maxValues: 20_000_000, shape: 'an inventory is a mapping with hosts: (and optionally defaults: and groups:)' },
-  include: { noun: 'cloud-config include', maxBytes: 1024 * 1024, maxValues: 1_000_000, shape: 'a cloud-config is a mapping of modules such as users:, packages:, runcmd:' },
 } as const;
 export type FileKind = keyof typeof FILE_KINDS;
 /** Deepest nesting a profile may have; the schema itself needs 4. */
