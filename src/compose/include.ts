@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { LineCounter } from 'yaml';
 import type { Diagnostic, DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import { displayPath } from '../source/locate.ts';
-import { readRegularFile } from '../source/read-file.ts';
+import { decodeUtf8, readRegularFile } from '../source/read-file.ts';
 import { checkCloudConfig } from './cloud-config-schema.ts';
 import { syntaxProblems } from './include-syntax.ts';
 import { readIncludeTree, type IncludeMap, type Position } from './include-tree.ts';
@@ -66,12 +66,9 @@ export function loadInclude(file: string): IncludeLoad {
     if (read.problem.kind === 'too-large') return fail('FILE_TOO_LARGE', `the cloud-config include is larger than ${MAX_INCLUDE_BYTES} bytes, the limit for an include`);
     return fail('FILE_UNREADABLE', `the cloud-config include ${read.problem.message}${read.problem.kind === 'not-regular' ? ': give a .yaml file' : read.problem.kind === 'missing' ? ': check the path' : ''}`);
   }
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(read.bytes);
-  } catch {
-    return fail('YAML_SYNTAX', 'the file is not valid UTF-8: save it as UTF-8', firstInvalidLine(read.bytes));
-  }
+  const decoded = decodeUtf8(read.bytes, { keepBom: true });
+  if (!decoded.ok) return fail('YAML_SYNTAX', 'the file is not valid UTF-8: save it as UTF-8', { line: decoded.line, col: decoded.col });
+  const text = decoded.text;
   const pos = positionsOf(text);
 
   const start = text.length - text.trimStart().length;
@@ -105,22 +102,4 @@ export function positionsOf(text: string): (offset: number) => Position {
   lineCounter.addNewLine(0);
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
   return (offset) => lineCounter.linePos(offset);
-}
-
-/** The line (and column of the first non-ASCII byte) of the first line that is not UTF-8. */
-function firstInvalidLine(bytes: Uint8Array): Position {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let start = 0;
-  for (let line = 1; start <= bytes.length; line++) {
-    const nl = bytes.indexOf(0x0a, start);
-    const end = nl < 0 ? bytes.length : nl;
-    const chunk = bytes.subarray(start, end);
-    try {
-      decoder.decode(chunk);
-    } catch {
-      return { line, col: chunk.findIndex((b) => b >= 0x80) + 1 };
-    }
-    start = end + 1;
-  }
-  return { line: 1, col: 1 };
 }

@@ -1,6 +1,6 @@
 import { UsageError } from '../diagnostics/errors.ts';
 import type { SecretRef } from '../plan/model.ts';
-import { readRegularFile } from '../source/read-file.ts';
+import { decodeUtf8, readRegularFile } from '../source/read-file.ts';
 
 /** Secret values read at render time. Only the preseed renderer receives them. */
 export interface Secrets {
@@ -52,11 +52,9 @@ export function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv 
       const hint = read.problem.kind === 'missing' ? 'create it (mode 0600) or fix the path' : read.problem.kind === 'too-large' ? 'no password or token is that long: check the path' : 'point it at a regular file (mode 0600)';
       throw new UsageError(`${what} reads ${ref.file}, which ${read.problem.message}: ${hint}`);
     }
-    try {
-      value = new TextDecoder('utf-8', { fatal: true }).decode(read.bytes).replace(/\r?\n$/, '');
-    } catch {
-      throw new UsageError(`${what} reads ${ref.file}, which is not valid UTF-8 text`);
-    }
+    const decoded = decodeUtf8(read.bytes);
+    if (!decoded.ok) throw new UsageError(`${what} reads ${ref.file}, which is not valid UTF-8 text (line ${decoded.line})`);
+    value = decoded.text.replace(/\r?\n$/, '');
     if (value === '') throw new UsageError(`${what} reads ${ref.file}, which is empty`);
   }
   const from = 'env' in ref ? `the environment variable ${ref.env}` : ref.file;

@@ -1,7 +1,7 @@
 import { Document, LineCounter, parseDocument, isMap } from 'yaml';
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
 import { displayPath } from './locate.ts';
-import { readRegularFile } from './read-file.ts';
+import { decodeUtf8, readRegularFile } from './read-file.ts';
 import { documentToData, type DataProblem } from './to-data.ts';
 
 /** One loaded profile file: its text, its YAML document and what it holds as plain data. */
@@ -49,15 +49,12 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag, kind:
     else bag.error('FILE_UNREADABLE', `the ${noun} ${problem.message}; check that the file exists and is readable`, { file: display });
     return undefined;
   }
-  const bytes = read.bytes;
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    const at = firstInvalidUtf8(bytes);
-    bag.error('YAML_SYNTAX', 'the file is not valid UTF-8: save it as UTF-8', { file: display, ...at });
+  const decoded = decodeUtf8(read.bytes);
+  if (!decoded.ok) {
+    bag.error('YAML_SYNTAX', 'the file is not valid UTF-8: save it as UTF-8', { file: display, line: decoded.line, col: decoded.col });
     return undefined;
   }
+  const text = decoded.text;
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,
@@ -96,22 +93,4 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag, kind:
 function yamlMessage(code: string, message: string): string {
   if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML: indent with spaces';
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-}
-
-/** Line and column of the first line that does not decode, pointing at its first non-ASCII byte. */
-function firstInvalidUtf8(bytes: Buffer): { line: number; col: number } {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let start = 0;
-  for (let line = 1; start <= bytes.length; line++) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end < 0) end = bytes.length;
-    const chunk = bytes.subarray(start, end);
-    try {
-      decoder.decode(chunk);
-    } catch {
-      return { line, col: chunk.findIndex((b) => b >= 0x80) + 1 };
-    }
-    start = end + 1;
-  }
-  return { line: 1, col: 1 };
 }

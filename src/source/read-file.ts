@@ -97,3 +97,32 @@ function failure(e: unknown): ReadResult {
   const words = Object.hasOwn(ERRNO_WORDS, code) ? ERRNO_WORDS[code]! : `cannot be read (${code})`;
   return { ok: false, problem: { kind: code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable', message: words, code } };
 }
+
+/** Text decoded from a user's file, or where the first byte that is not UTF-8 is. */
+export type Decoded = { ok: true; text: string } | { ok: false; line: number; col: number };
+
+/**
+ * Decodes UTF-8 strictly (a file that is not UTF-8 is refused, never silently "repaired" with
+ * U+FFFD). A byte order mark is kept with `keepBom` (the include is carried byte for byte) and
+ * dropped otherwise. The failure points at the line, and the column of its first non-ASCII byte.
+ */
+export function decodeUtf8(bytes: Uint8Array, opts: { keepBom?: boolean } = {}): Decoded {
+  try {
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: opts.keepBom ?? false }).decode(bytes) };
+  } catch {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let start = 0;
+    for (let line = 1; start <= bytes.length; line++) {
+      const nl = bytes.indexOf(0x0a, start);
+      const end = nl < 0 ? bytes.length : nl;
+      const chunk = bytes.subarray(start, end);
+      try {
+        decoder.decode(chunk);
+      } catch {
+        return { ok: false, line, col: chunk.findIndex((b) => b >= 0x80) + 1 };
+      }
+      start = end + 1;
+    }
+    return { ok: false, line: 1, col: 1 };
+  }
+}
