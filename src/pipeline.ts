@@ -66,8 +66,9 @@ function requestedFile(arg: string): { name: string; file: string } {
   let st;
   try {
     st = statSync(file);
-  } catch {
-    throw new UsageError(`profile file ${arg} does not exist`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' || code === 'ENOTDIR' ? `profile file ${arg} does not exist` : `profile file ${arg}: ${errnoWords(e as NodeJS.ErrnoException)}`);
   }
   if (!st.isFile()) throw new UsageError(`${arg} is not a regular file: give a .yaml profile file`);
   const name = basename(file, '.yaml');
