@@ -12,3 +12,6 @@ export const crypto = () => requireBuiltin<typeof import('node:crypto')>('node:c
 
 /** node:zlib (`--encoding gzip`). */
 export const zlib = () => requireBuiltin<typeof import('node:zlib')>('node:zlib');
+
+/** node:os (the passwd home directory, which `--out` must never name). */
+export const os = () => requireBuiltin<typeof import('node:os')>('node:os');
