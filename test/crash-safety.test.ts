@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { buildSync } from 'esbuild';
+import { generate, treeOf } from '../src/pipeline.ts';
 import { GEN, ROOT } from './helpers.ts';
 import { firstDifference, genAsync, genSync, inventoryYaml, leftBeside, prng, sameTree, treeSnapshot } from './out-helpers.ts';
 
@@ -34,12 +36,10 @@ writeFileSync(inventories.new, inventoryYaml(HOSTS, ['incus-dense']));
 writeFileSync(inventories.invalid, 'hosts:\n  node1:\n    profles: [incus-dense]\n');
 
 /** The two reference trees, written by uninterrupted runs into fresh directories. */
-const refs = (() => {
+const refs = await (async () => {
   const dirs = { old: join(base, 'ref-old'), new: join(base, 'ref-new') };
-  for (const which of ['old', 'new'] as const) {
-    const r = genSync(['--inventory', inventories[which], '--out', dirs[which]]);
-    if (r.status !== 0) throw new Error(`reference tree ${which}: exit ${r.status}: ${r.stderr}`);
-  }
+  const runs = await Promise.all((['old', 'new'] as const).map((which) => genAsync(['--inventory', inventories[which], '--out', dirs[which]]).done));
+  for (const r of runs) if (r.status !== 0) throw new Error(`a reference tree: exit ${r.status}: ${r.stderr}`);
   return { dirs, old: treeSnapshot(dirs.old), new: treeSnapshot(dirs.new) };
 })();
 
@@ -120,20 +120,38 @@ test(`kill -9 at ${KILLS} random moments of a ${HOSTS}-host --out: the next run 
   assert.is(kills, KILLS);
 });
 
-/** Runs writeTree in a child process that SIGKILLs itself at `stop` (a file count or a swap step). */
+// A child process that runs the real tree writer on a stack's tree and stops itself at an exact
+// instant (a file count or a swap step) with a real signal; or fsyncs a tree (fsyncEach). Bundled
+// once with esbuild, so that each child starts in a blink instead of compiling TypeScript again.
+const driverSource = join(base, 'driver.ts');
+const driver = join(base, 'driver.mjs');
+const stackTree = join(base, 'stack-tree.json');
+writeFileSync(
+  driverSource,
+  `import { readFileSync } from 'node:fs';
+import { writeTree } from ${JSON.stringify(join(ROOT, 'src/output/write.ts'))};
+import { fsyncEach } from ${JSON.stringify(join(ROOT, 'src/output/swap.ts'))};
+const [mode, dir, stop, signal] = process.argv.slice(2);
+if (mode === 'fsync-each') fsyncEach(dir);
+else {
+  let files = 0;
+  const halt = () => process.kill(process.pid, signal);
+  await writeTree(dir, JSON.parse(readFileSync(${JSON.stringify(stackTree)}, 'utf8')), { hooks: {
+    afterFile: () => { if (stop === 'file-5' && ++files === 5) halt(); },
+    atStep: (step) => { if (step === stop) halt(); },
+  } });
+}
+`,
+);
+buildSync({ entryPoints: [driverSource], outfile: driver, bundle: true, platform: 'node', format: 'esm', logLevel: 'warning' });
+{
+  const g = generate({ profiles: ['incus-dense', '10gbe'] });
+  writeFileSync(stackTree, JSON.stringify(treeOf(g.artifacts, g.stack.plan.stack)));
+}
+
+/** Writes the incus-dense + 10gbe tree at `dir` in a child that sends itself `signal` at `stop`. */
 function killedAt(dir: string, stop: string, signal = 'SIGKILL'): { status: number | null; signal: string | null; stderr: string } {
-  const code = `
-    const { writeTree } = await import(${JSON.stringify(join(ROOT, 'src/output/write.ts'))});
-    const { generate, treeOf } = await import(${JSON.stringify(join(ROOT, 'src/pipeline.ts'))});
-    const g = generate({ profiles: ['incus-dense', '10gbe'] });
-    let files = 0;
-    const stop = () => process.kill(process.pid, ${JSON.stringify(signal)});
-    await writeTree(${JSON.stringify(dir)}, treeOf(g.artifacts, g.stack.plan.stack), { hooks: {
-      afterFile: () => { if (${JSON.stringify(stop)} === 'file-5' && ++files === 5) stop(); },
-      atStep: (step) => { if (step === ${JSON.stringify(stop)}) stop(); },
-    } });
-    console.log('ran to the end');`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [driver, 'write', dir, stop, signal], { encoding: 'utf8' });
   return { status: r.status, signal: r.signal, stderr: r.stderr };
 }
 
@@ -193,18 +211,20 @@ async function midRun(dir: string) {
   }
 }
 
-for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-  test(`${signal} while hosts are written: the temporary tree and the lock are removed, the old tree stays, exit ${status}`, async () => {
-    const dir = join(base, `signal-${signal}`, 'out');
-    const run = await midRun(dir);
-    run.child.kill(signal);
-    const r = await run.done;
-    assert.is(r.status, status, r.stderr);
-    assert.match(r.stderr, new RegExp(`^gen: stopped by ${signal}; --out .* was left as it was\\n$`));
-    assert.equal(leftBeside(dir), []);
-    assert.ok(sameTree(treeSnapshot(dir), refs.old));
-  });
-}
+test('SIGINT, SIGTERM, SIGHUP while hosts are written: the temporary tree and the lock are removed, the old tree stays, exit 130, 143, 129', async () => {
+  await Promise.all(
+    ([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const).map(async ([signal, status]) => {
+      const dir = join(base, `signal-${signal}`, 'out');
+      const run = await midRun(dir);
+      run.child.kill(signal);
+      const r = await run.done;
+      assert.is(r.status, status, r.stderr);
+      assert.match(r.stderr, new RegExp(`^gen: stopped by ${signal}; --out .* was left as it was\\n$`));
+      assert.equal(leftBeside(dir), []);
+      assert.ok(sameTree(treeSnapshot(dir), refs.old), signal);
+    }),
+  );
+});
 
 test('two runs into one DIR started together: exactly one succeeds, the other exits 2 naming it', async () => {
   const dir = join(base, 'concurrent', 'out');
@@ -256,8 +276,7 @@ test('where coreutils\' sync is missing, every file and directory of the new tre
   const dir = join(base, 'fsync-each');
   copyTree(stackRefs.dirs.new, dir);
   const log = join(base, 'fsync-each.log');
-  const code = `const { fsyncEach } = await import(${JSON.stringify(join(ROOT, 'src/output/swap.ts'))}); fsyncEach(${JSON.stringify(dir)});`;
-  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync', process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync', process.execPath, driver, 'fsync-each', dir], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const synced = readFileSync(log, 'utf8').split('\n').flatMap((l) => /fsync\(\d+<([^>]*)>\) = 0/.exec(l)?.[1] ?? []).filter((p) => p === dir || p.startsWith(`${dir}/`));
   const all = [...treeSnapshot(dir).keys()].map((rel) => (rel === '.' ? dir : join(dir, rel)));

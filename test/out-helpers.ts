@@ -4,7 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { GEN } from './helpers.ts';
+import { ROOT } from './helpers.ts';
+
+/** The CLI as users run it: bin/gen, which starts from the startup snapshot (falling back to
+ * dist/gen.js); these tests run it a hundred times, and the snapshot halves each start. */
+export const BIN_GEN = join(ROOT, 'bin', 'gen');
 
 /**
  * Everything under `dir` (itself included, as '.'), without following links: each directory with
@@ -41,9 +45,10 @@ export function firstDifference(a: Map<string, string>, b: Map<string, string>):
   return 'none';
 }
 
-/** What gen keeps beside DIR (temporary trees, aside copies, the lock, lock attempts). */
+/** What a writer of DIR left beside it: every `.NAME.*` sibling (gen's temporary trees, aside
+ * copies, lock and lock attempts are named so; so were those of gen before issue 12). */
 export function leftBeside(dir: string): string[] {
-  const prefix = `.${basename(dir)}.gen-`;
+  const prefix = `.${basename(dir)}.`;
   return readdirSync(dirname(dir)).filter((e) => e.startsWith(prefix));
 }
 
@@ -70,7 +75,7 @@ export interface GenResult {
 
 /** Runs the built CLI synchronously; `prefix` runs it through another program (setpriv …). */
 export function genSync(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): GenResult {
-  const [cmd, ...rest] = [...(opts.prefix ?? []), process.execPath, GEN, ...args];
+  const [cmd, ...rest] = [...(opts.prefix ?? []), BIN_GEN, ...args];
   const r = spawnSync(cmd!, rest, { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8' });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
@@ -78,7 +83,7 @@ export function genSync(args: string[], opts: { cwd?: string; env?: NodeJS.Proce
 
 /** A running CLI: its process, and a promise of its end. */
 export function genAsync(args: string[], opts: { cwd?: string } = {}): { child: ReturnType<typeof spawn>; done: Promise<GenResult> } {
-  const child = spawn(process.execPath, [GEN, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN_GEN, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));

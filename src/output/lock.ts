@@ -38,12 +38,7 @@ export function acquireLock(t: OutTarget): OutLock {
   writeWhole(mine, content, what);
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        linkSync(mine, lock);
-        return { release: () => releaseLock(lock, content) };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw environmentError(e, what);
-      }
+      if (publish(mine, lock, what)) return { release: () => releaseLock(lock, content) };
       const held = readLock(lock);
       if (held === undefined) continue; // released meanwhile
       const holder = parseHolder(held);
@@ -69,6 +64,17 @@ export function removeStaleLockAttempts(t: OutTarget, entries = readdirSync(t.pa
   }
 }
 
+/** Puts the lock in place (a hard link of this process's file); false when one exists. */
+function publish(mine: string, lock: string, what: string): boolean {
+  try {
+    linkSync(mine, lock);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw environmentError(e, what);
+  }
+}
+
 function takeOverStale(lock: string, staleContent: string, aside: string, what: string): void {
   try {
     renameSync(lock, aside);
@@ -84,8 +90,8 @@ function takeOverStale(lock: string, staleContent: string, aside: string, what: 
   try {
     linkSync(aside, lock);
   } catch {
-    // A third run took the lock in that instant; it holds it now, and the run whose lock this was
-    // finds out when it releases (its content is no longer at the lock's name).
+    // A third run took the lock in that very instant: it holds it now, and so, without knowing,
+    // does the run whose lock this was (the one race left; the README states it).
   }
   unlinkQuietly(aside);
 }

@@ -15,8 +15,6 @@ export interface OutTarget {
   parent: string;
   /** Its last component. */
   name: string;
-  /** Whether a directory is there now. */
-  exists: boolean;
 }
 
 // gen keeps `.NAME.gen-tmp-XXXXXX` beside DIR: 1 + NAME + 15 bytes must fit the 255-byte limit of
@@ -43,8 +41,8 @@ export function resolveOutTarget(out: string): OutTarget {
     throw new UsageError(`--out ${shown}: the name ${shownPath(name)} is too long (${Buffer.byteLength(name)} bytes); gen keeps .NAME.gen-tmp-XXXXXX beside it, so a name may have at most ${MAX_NAME_BYTES} bytes`);
   }
   refuseForbidden(shown, realPathOf(path, shown));
-  const target = { shown, path, parent: dirname(path), name, exists: false };
-  target.exists = targetExists(target);
+  const target = { shown, path, parent: dirname(path), name };
+  targetExists(target);
   return target;
 }
 
@@ -52,7 +50,7 @@ export function resolveOutTarget(out: string): OutTarget {
  * Whether a directory is at DIR now; throws the UsageError of anything else there (a symbolic link,
  * a file, a mount point). Checked again after an interrupted run was recovered.
  */
-export function targetExists(t: Omit<OutTarget, 'exists'>): boolean {
+export function targetExists(t: OutTarget): boolean {
   const { shown, path, parent } = t;
   const st = lstatOrUndefined(path, shown);
   if (st === undefined) return false;

@@ -78,6 +78,7 @@ function compare(dir: string): Inspection {
       losses.push(addedLoss(path, kind));
     }
   }
+  // Read on the first file that needs it (most trees hold no secret).
   let secrets: ReturnType<typeof parseSecretDigests> | null = null;
   const verified = new Map<string, Buffer>();
   for (const [path, want] of manifest) {
@@ -96,7 +97,7 @@ function compare(dir: string): Inspection {
     if (want.sha256 !== undefined) {
       if (!sameContent(got.bytes, want.sha256, verified)) losses.push({ change: 'changed', path, detail: 'content' });
     } else if (path !== SECRET_DIGESTS_FILE) {
-      secrets ??= readSecretDigests(dir, manifest);
+      if (secrets === null) secrets = readSecretDigests(dir, manifest);
       const digest = secrets?.files.get(path);
       if (!secrets || digest === undefined) losses.push({ change: 'changed', path, detail: `cannot be checked: ${SECRET_DIGESTS_FILE} is missing or not gen's` });
       else if (keyedDigest(secrets.key, got.bytes) !== digest) losses.push({ change: 'changed', path, detail: 'content' });

@@ -48,9 +48,10 @@ export async function writeTree(outDir: string, artifacts: readonly Artifact[], 
  * file in memory), and puts it in place of DIR only once it is complete and on disk.
  *
  * open() checks DIR (target.ts), then, when DIR's parent exists: takes the lock beside DIR
- * (lock.ts), finishes or rolls back what an interrupted run left (swap.ts), and refuses a DIR that
- * is not exactly a tree gen wrote unless `force` (tree-check.ts). The files go to a temporary tree
- * beside DIR (mode 0700); commit() syncs it to disk and swaps it in (swap.ts), abort() removes it.
+ * (lock.ts) and finishes or rolls back what an interrupted run left (swap.ts). The first file
+ * refuses a DIR that is not exactly a tree gen wrote unless `force` (tree-check.ts), then goes
+ * with the others to a temporary tree beside DIR (mode 0700); commit() syncs it to disk and swaps
+ * it in (swap.ts), abort() removes it.
  * Until then, SIGINT, SIGTERM and SIGHUP remove the temporary tree and the lock and end the process
  * (signals.ts). Any failed system call is a UsageError (exit 2) saying what could not be done.
  */
@@ -69,7 +70,7 @@ export class TreeWriter {
     private readonly opts: WriteOptions,
   ) {}
 
-  /** Checks `outDir`; when its parent exists, locks it, recovers it and checks what is there. */
+  /** Checks `outDir`; when its parent exists, locks it and recovers what an interrupted run left. */
   static open(outDir: string, opts: WriteOptions = {}): TreeWriter {
     const writer = new TreeWriter(resolveOutTarget(outDir), opts);
     try {
@@ -126,16 +127,20 @@ export class TreeWriter {
     this.unguardSignals?.();
   }
 
+  /** Locks DIR and recovers what an interrupted run left: first thing, before the input is read. */
   private takeOver(): void {
-    const t = this.target;
-    this.lock = acquireLock(t);
+    this.lock = acquireLock(this.target);
     this.unguardSignals = stopOnSignals((signal) => this.stoppedBy(signal));
-    recoverInterrupted(t);
-    t.exists = targetExists(t);
-    if (t.exists && !this.opts.force) {
-      const inspection = inspectTree(t.path, t.shown);
-      if (inspection.losses.length > 0) throw new UsageError(describeLosses(inspection, t.shown));
-    }
+    recoverInterrupted(this.target);
+  }
+
+  /** Refuses a DIR that is not exactly a tree gen wrote, unless `force`. Checked with the first
+   * file, once the input has proved valid: an invalid input is reported without reading DIR. */
+  private checkReplaceable(): void {
+    const t = this.target;
+    if (!targetExists(t) || this.opts.force) return;
+    const inspection = inspectTree(t.path, t.shown);
+    if (inspection.losses.length > 0) throw new UsageError(describeLosses(inspection, t.shown));
   }
 
   private stoppedBy(signal: string): string {
@@ -159,6 +164,7 @@ export class TreeWriter {
       orEnvironmentError(`create the directory ${shownPath(t.parent)} for --out ${t.shown}`, () => mkdirSync(t.parent, { recursive: true }));
       this.takeOver();
     }
+    this.checkReplaceable();
     this.tmp = orEnvironmentError(`create a temporary tree beside --out ${t.shown}`, () => mkdtempSync(tmpPrefix(t)), `${t.shown} was left as it was`);
     return this.tmp;
   }
