@@ -1,5 +1,6 @@
 import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmdirSync, unlinkSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
+import { startupSnapshot } from 'node:v8';
 import { childProcess } from '../builtins.ts';
 import { UsageError } from '../diagnostics/errors.ts';
 import { environmentError, shownPath } from './fs-errors.ts';
@@ -141,6 +142,9 @@ const SYNC_PROGRAMS = ['/usr/bin/sync', '/bin/sync'];
  * single stack ~20 ms against 50–140 ms).
  */
 export function syncTree(dir: string): void {
+  // The startup snapshot's warm-up writes a throw-away tree: loading node:child_process there would
+  // put it into the heap that every start of gen restores (scripts/build.mjs).
+  if (startupSnapshot.isBuildingSnapshot()) return;
   const sync = SYNC_PROGRAMS.find((p) => existsSync(p));
   if (sync === undefined) return fsyncEach(dir);
   const r = childProcess().spawnSync(sync, ['-f', dir], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
