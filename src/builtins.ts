@@ -23,3 +23,6 @@ export function collectGarbage(): void {
   requireBuiltin<typeof import('node:v8')>('node:v8').setFlagsFromString('--expose-gc');
   (requireBuiltin<typeof import('node:vm')>('node:vm').runInNewContext('gc') as () => void)();
 }
+
+/** node:os (the passwd home directory, which `--out` must never name). */
+export const os = () => requireBuiltin<typeof import('node:os')>('node:os');

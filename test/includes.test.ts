@@ -286,13 +286,13 @@ test('__proto__ in an include is a located error at every level; it never reache
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
 
-test('an inventory reads each include once and composes each distinct user-data once', () => {
+test('an inventory reads each include once and composes each distinct user-data once', async () => {
   const inv = join(dir, 'inv');
   mkdirSync(inv);
   writeFileSync(join(inv, 'ops.yaml'), '#cloud-config\npackages: [htop]\n');
   writeFileSync(join(inv, 'edge.yaml'), '#cloud-config\npackages: [jq]\n');
   writeFileSync(join(inv, 'hosts.yaml'), 'defaults:\n  profiles: [incus-dense]\n  include: [ops.yaml]\ngroups:\n  edge:\n    include: [edge.yaml]\nhosts:\n  a: {}\n  b: {}\n  c: {group: edge}\n  d: {group: edge}\n');
-  const { stats } = renderInventory(join(inv, 'hosts.yaml'), { mime: false, encoding: 'plain' }, () => undefined);
+  const { stats } = await renderInventory(join(inv, 'hosts.yaml'), { mime: false, encoding: 'plain' }, () => undefined);
   assert.equal(stats, { hosts: 4, stacks: 1, userData: 2, includes: 2, files: 13 });
 });
 

@@ -44,15 +44,15 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
   assert.not.ok(readdirSync(join(out, 'edge01/seed')).includes('network-config'), 'no static addressing, no network-config');
 });
 
-test('hosts sharing a stack share the work: each stack and each user-data is built once', () => {
-  const texts = (): [string[], ReturnType<typeof renderInventory>['stats']] => {
+test('hosts sharing a stack share the work: each stack and each user-data is built once', async () => {
+  const texts = async (): Promise<[string[], Awaited<ReturnType<typeof renderInventory>>['stats']]> => {
     const out: string[] = [];
-    const { stats } = renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) => out.push(`${a.path}\n${a.text}`));
+    const { stats } = await renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) => out.push(`${a.path}\n${a.text}`));
     return [out, stats];
   };
-  const [first, stats] = texts();
+  const [first, stats] = await texts();
   assert.equal(stats, { hosts: 3, stacks: 2, userData: 2, includes: 1, files: 12 });
-  assert.equal(texts()[0], first, 'deterministic');
+  assert.equal((await texts())[0], first, 'deterministic');
 });
 
 test('--include merges as data: a conflicting value is an error naming both files', () => {

@@ -25,13 +25,14 @@ const queue = [...files];
 
 function runOne(file) {
   return new Promise((done) => {
+    const started = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks = [];
     child.stdout.on('data', (c) => chunks.push(c));
     child.stderr.on('data', (c) => chunks.push(c));
     child.on('close', (code, signal) => {
       const out = Buffer.concat(chunks).toString('utf8');
-      process.stdout.write(`\n${relative(root, file)}\n${out}`);
+      process.stdout.write(`\n${relative(root, file)} (${((Date.now() - started) / 1000).toFixed(0)} s)\n${out}`);
       const t = /^\s*Total:\s*(\d+)/m.exec(out);
       const p = /^\s*Passed:\s*(\d+)/m.exec(out);
       if (!t || !p) {

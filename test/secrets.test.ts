@@ -1,7 +1,8 @@
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ARTIFACT_KINDS } from '../src/commands/artifact-kinds.ts';
@@ -138,5 +139,34 @@ for (const kind of CARRIERS) {
     assert.match(r.stderr, /reads the environment variable BT_CANARY, which is not set/);
   });
 }
+
+test('--out: the secret is only in the 0600 files that carry the preseed, which have no sha256 in manifest.json', () => {
+  const out = join(dir, 'tree');
+  const r = genIn(['--profile', 'host', '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; sha256?: string; mode: string }[] };
+  // Which files must hold it: those that carry the preseed (secret-digests.json holds only keyed digests).
+  const holders: string[] = [];
+  for (const entry of readdirSync(out, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = relative(out, join(entry.parentPath, entry.name));
+    const bytes = readFileSync(join(out, path));
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (bytes.includes(CANARY)) {
+      holders.push(path);
+      assert.is(statSync(join(out, path)).mode & 0o777, 0o600, `${path} is 0600`);
+      const listed = manifest.files.find((f) => f.path === path);
+      assert.ok(listed, `${path} is listed`);
+      assert.is(listed!.sha256, undefined, `${path} has no published digest`);
+      // Nor anywhere else in the tree: a published digest of a weak password is a guessing oracle.
+      for (const other of readdirSync(out, { recursive: true })) {
+        const file = join(out, String(other));
+        if (statSync(file).isFile()) assert.not.ok(readFileSync(file, 'utf8').includes(digest), `${other} holds the digest of ${path}`);
+      }
+    }
+  }
+  assert.equal(holders.sort(), ['packer/user-data', 'preseed/lxd.yaml', 'user-data'], 'exactly the files that carry the preseed');
+  assert.ok(manifest.files.some((f) => f.path === 'secret-digests.json' && f.mode === '0600'), 'secret-digests.json stands in');
+});
 
 test.run();

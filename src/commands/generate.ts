@@ -3,11 +3,13 @@ import { setFlagsFromString } from 'node:v8';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { displayText } from '../output/display-text.ts';
 import { progressLine } from '../output/progress.ts';
-import { TreeWriter, writeTree } from '../output/write.ts';
-import { generate, treeOf } from '../pipeline.ts';
+import { yieldToSignals } from '../output/signals.ts';
+import { TreeWriter } from '../output/write.ts';
+import { generate, treeOf, type RenderScope } from '../pipeline.ts';
 import { composeUserData } from '../compose/user-data.ts';
 import { ENCODINGS, type Encoding } from '../compose/encode.ts';
 import { renderInventory } from '../inventory/render.ts';
+import type { Artifact } from '../render/artifact.ts';
 import { ARTIFACT_KINDS } from './artifact-kinds.ts';
 import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
@@ -40,37 +42,58 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
     .option('--mime', 'user-data as a multipart MIME document (one part per file) instead of one merged cloud-config')
     .addOption(new Option('--encoding <encoding>', 'user-data encoding').choices(ENCODINGS).default('plain'))
     .addOption(formatOption('diagnostics format (on stderr)'))
-    .action((opts: GenerateOptions) => {
+    .action(async (opts: GenerateOptions) => {
       ctx.format = opts.format;
       if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
       if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
-      if (opts.inventory !== undefined) return done(runInventory(opts, ctx));
+      if (opts.inventory !== undefined) return done(await runInventory(opts, ctx));
+      if (opts.out !== undefined) return done(await writeStack(opts.out, opts, ctx));
       // Printing one host artifact needs neither the Packer files nor the manifest, and only the
       // artifacts that carry the preseed need the secrets it holds.
-      const needsPacker = opts.out !== undefined || (opts.artifact ?? '').startsWith('packer-');
-      const writesSecrets = opts.out !== undefined || SECRET_CARRIERS.has(opts.artifact ?? 'user-data');
-      const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: needsPacker, secrets: writesSecrets ? 'resolve' : 'withhold' });
-      reportDiagnostics(ctx, result.stack.diagnostics);
-      const userData = composeUserData(result, { includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding });
-      result.artifacts = result.artifacts.map((a) => (a.kind === 'user-data' ? userData : a));
-      if (opts.out !== undefined) {
-        const tree = treeOf(result.artifacts, result.stack.plan.stack);
-        writeTree(opts.out, tree, { force: opts.force });
-        ctx.io.stdout(`wrote ${tree.length} files to ${displayText(opts.out)}\n`);
-        return done(ExitCode.ok);
-      }
       const kind = opts.artifact ?? 'user-data';
-      const artifacts = result.artifacts.filter((a) => a.kind === kind);
-      if (artifacts.length === 0) throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(result.artifacts.map((a) => a.kind))].join(', ')})`);
+      const { artifacts } = artifactsOfStack(opts, ctx, { packer: kind.startsWith('packer-'), secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold' });
+      const chosen = artifacts.filter((a) => a.kind === kind);
+      if (chosen.length === 0) throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(artifacts.map((a) => a.kind))].join(', ')})`);
       // Kinds with several files (packer-scripts) print each under a "==> path <==" line, like tail.
-      if (artifacts.length === 1) ctx.io.stdout(artifacts[0]!.bytes ?? artifacts[0]!.text);
-      else ctx.io.stdout(artifacts.map((a) => `==> ${a.path} <==\n${a.text}`).join('\n'));
+      if (chosen.length === 1) ctx.io.stdout(chosen[0]!.bytes ?? chosen[0]!.text);
+      else ctx.io.stdout(chosen.map((a) => `==> ${a.path} <==\n${a.text}`).join('\n'));
       return done(ExitCode.ok);
     });
 }
 
+/** The artifacts of the stack named by `--profile`, with user-data composed (includes, MIME,
+ * encoding); its warnings are printed. */
+function artifactsOfStack(opts: GenerateOptions, ctx: CommandContext, scope: RenderScope): { artifacts: Artifact[]; stack: readonly string[] } {
+  const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, scope);
+  reportDiagnostics(ctx, result.stack.diagnostics);
+  const userData = composeUserData(result, { includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding });
+  return { artifacts: result.artifacts.map((a) => (a.kind === 'user-data' ? userData : a)), stack: result.stack.plan.stack };
+}
+
+/** `gen --profile … --out DIR`: the stack's tree with its manifest. */
+async function writeStack(out: string, opts: GenerateOptions, ctx: CommandContext): Promise<number> {
+  // DIR is locked, and what an interrupted run left is recovered, before the profile is even read:
+  // an invalid profile must not leave DIR half-swapped.
+  const writer = TreeWriter.open(out, { force: opts.force });
+  try {
+    const { artifacts, stack } = artifactsOfStack(opts, ctx, { packer: true, secrets: 'resolve' });
+    for (const a of treeOf(artifacts, stack)) writer.write(a);
+    const written = await writer.commit();
+    reportLeftAside(ctx, written.leftAside);
+    ctx.io.stdout(`wrote ${written.files} files to ${displayText(out)}\n`);
+    return ExitCode.ok;
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+}
+
+// How many hosts an inventory renders between two turns of the event loop: a turn costs a few
+// microseconds, 25 hosts take ~15 ms, so SIGINT or SIGTERM stops a run within that.
+const HOSTS_BETWEEN_YIELDS = 25;
+
 /** `gen --inventory FILE --out DIR`: one seed directory per host, written atomically. */
-function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
+async function runInventory(opts: GenerateOptions, ctx: CommandContext): Promise<number> {
   if (opts.out === undefined) throw new UsageError('--inventory writes one directory per host: add --out DIR');
   if (opts.profile.length > 0 || opts.artifact !== undefined || opts.include.length > 0) {
     throw new UsageError('--inventory takes profiles and includes from the inventory: drop --profile, --artifact and --include');
@@ -80,10 +103,15 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
   setFlagsFromString('--opt');
   const progress = progressLine(ctx.io);
   const writer = TreeWriter.open(opts.out, { force: opts.force });
+  const onHost = (done: number, total: number) => {
+    progress.update(done, total);
+    return done % HOSTS_BETWEEN_YIELDS === 0 ? yieldToSignals() : undefined;
+  };
   let result;
+  let written;
   try {
-    result = renderInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost: progress.update }, (a) => writer.write(a));
-    writer.commit();
+    result = await renderInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost }, (a) => writer.write(a));
+    written = await writer.commit();
   } catch (e) {
     writer.abort();
     throw e;
@@ -91,6 +119,13 @@ function runInventory(opts: GenerateOptions, ctx: CommandContext): number {
     progress.end();
   }
   reportDiagnostics(ctx, result.warnings);
-  ctx.io.stdout(`wrote ${result.stats.hosts} hosts (${result.stats.files} files) to ${displayText(opts.out!)}\n`);
+  reportLeftAside(ctx, written.leftAside);
+  ctx.io.stdout(`wrote ${result.stats.hosts} hosts (${written.files} files) to ${displayText(opts.out)}\n`);
   return ExitCode.ok;
+}
+
+/** A warning when the old tree could not be removed after the swap (the next run removes it). */
+function reportLeftAside(ctx: CommandContext, leftAside: string | undefined): void {
+  if (leftAside === undefined) return;
+  reportDiagnostics(ctx, [{ severity: 'warning', code: 'OUT_OLD_TREE_LEFT', message: `the new tree is in place, but the old one could not be removed: it is left at ${displayText(leftAside)} (the next run into this --out removes it, or remove it yourself)` }]);
 }

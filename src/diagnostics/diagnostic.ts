@@ -45,7 +45,8 @@ export type DiagnosticCode =
   | 'UNSUPPORTED_BY_TARGET'
   | 'UNSUPPORTED_BY_VERSION'
   | 'SECRET_INLINE'
-  | 'INCONSISTENT_VALUES';
+  | 'INCONSISTENT_VALUES'
+  | 'OUT_OLD_TREE_LEFT';
 
 /** Collects diagnostics from a stage instead of throwing, so every problem is reported at once. */
 export class DiagnosticBag {

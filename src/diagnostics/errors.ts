@@ -49,6 +49,8 @@ const ERRNO_WORDS: Readonly<Record<string, string>> = Object.freeze(
     EIO: 'input/output error',
     EXDEV: 'crosses file systems',
     ENOTEMPTY: 'the directory is not empty',
+    EMLINK: 'too many links',
+    EINVAL: 'the file system refused the operation',
   }),
 );
 

@@ -20,8 +20,9 @@ import { resolveInventory, type PlannedHost, type StackFacts } from './resolve.t
 /** Options of an inventory run. */
 export interface InventoryOptions extends Omit<ComposeOptions, 'includes'> {
   profilesDir?: string;
-  /** Called after each host, for a progress line. */
-  onHost?: (done: number, total: number) => void;
+  /** Called after each host, for a progress line; a promise it returns is awaited (the caller
+   * yields to the event loop now and then, so that a signal can stop a long run). */
+  onHost?: (done: number, total: number) => void | Promise<void>;
 }
 
 /**
@@ -30,11 +31,11 @@ export interface InventoryOptions extends Omit<ComposeOptions, 'includes'> {
  * rendered once, and each distinct (stack, includes) user-data is composed once; per host only the
  * meta-data and network-config are rendered.
  */
-export function renderInventory(
+export async function renderInventory(
   file: string,
   opts: InventoryOptions,
   emit: (artifact: Artifact) => void,
-): { warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; includes: number; files: number } } {
+): Promise<{ warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; includes: number; files: number } }> {
   const bag = new DiagnosticBag();
   // Each distinct stack is resolved once, for the inventory's checks (its manager and bridge) and
   // then for rendering; an invalid stack's own diagnostics are thrown when a host renders it.
@@ -85,7 +86,7 @@ export function renderInventory(
     emit(a);
     entries.push(manifestEntry(a, hashes));
   };
-  hosts.forEach((host, i) => {
+  for (const [i, host] of hosts.entries()) {
     const stackKey = host.profiles.join('\0');
     let generated = stacks.get(stackKey);
     if (!generated) {
@@ -118,8 +119,8 @@ export function renderInventory(
     const network = networkConfig(host, dir, generated.header);
     if (network) out(network);
     out({ ...preseed, path: preseedPath(dir, generated.stack.plan) });
-    opts.onHost?.(i + 1, hosts.length);
-  });
+    await opts.onHost?.(i + 1, hosts.length);
+  }
   emit(renderManifest(['inventory', display], GENERATOR_VERSION, entries));
   return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, ...built, includes: includeCache.size, files: entries.length + 1 } };
 }

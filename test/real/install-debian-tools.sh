@@ -3,7 +3,8 @@
 # run, on Debian 12 (bookworm), as root. Idempotent.
 #
 # - From bookworm: cloud-init python3-yaml netplan.io udev shellcheck packer yamllint lxd
-#   nftables dnsmasq-base, jq (preseed-apply.sh assembles its JSON with it); python3-yaml
+#   nftables dnsmasq-base, jq (preseed-apply.sh assembles its JSON with it), strace (the
+#   crash-safety tests watch gen's fsync and rename calls); python3-yaml
 #   is named although cloud-init pulls it in: the property tests read YAML with it.
 # - From bookworm-backports: incus-base incus-client (not the `incus`
 #   metapackage, which would pull qemu from backports). The backports source is
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 prog=install-debian-tools
-main_pkgs=(cloud-init python3-yaml netplan.io udev shellcheck packer yamllint lxd nftables dnsmasq-base jq)
+main_pkgs=(cloud-init python3-yaml netplan.io udev shellcheck packer yamllint lxd nftables dnsmasq-base jq strace)
 bpo_pkgs=(incus-base incus-client)
 # Sockets before services, so that nothing re-activates a stopped service.
 units=(lxd.socket lxd-containers.service lxd.service

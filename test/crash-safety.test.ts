@@ -1,0 +1,288 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildSync } from 'esbuild';
+import { generate, treeOf } from '../src/pipeline.ts';
+import { GEN, ROOT } from './helpers.ts';
+import { firstDifference, genAsync, genSync, inventoryYaml, leftBeside, prng, sameTree, treeSnapshot } from './out-helpers.ts';
+
+/**
+ * Issue 12, item 3: whatever instant gen is stopped at — kill -9, SIGINT, SIGTERM, SIGHUP, a
+ * concurrent run — DIR holds the complete old tree or the complete new one once the next run has
+ * recovered, and nothing of gen's is left beside it.
+ *
+ * The trees live on tmpfs when there is one: a kill stops the process the same way on any file
+ * system, and tmpfs spares this machine's ext4 the slow inode allocation that follows the removal
+ * of many files (README, Performance), which would make the 30 kills take minutes.
+ */
+const base = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'born-tuned-crash-'));
+const HOSTS = 5000;
+const KILLS = 30;
+const SEED = Number(process.env.CRASH_SEED ?? 20260212);
+
+const inventories = {
+  old: join(base, 'old.yaml'),
+  new: join(base, 'new.yaml'),
+  // Fails validation (exit 1): the run that follows a kill must still recover DIR first.
+  invalid: join(base, 'invalid.yaml'),
+};
+// Hosts with nothing of their own but a name: 15,000 files per tree, and each run costs the least
+// a 5,000-host run can (NICs would add a file and ~40% of the time per host).
+writeFileSync(inventories.old, inventoryYaml(HOSTS, ['incus-dense', '10gbe']));
+writeFileSync(inventories.new, inventoryYaml(HOSTS, ['incus-dense']));
+writeFileSync(inventories.invalid, 'hosts:\n  node1:\n    profles: [incus-dense]\n');
+
+/** The two reference trees, written by uninterrupted runs into fresh directories. */
+const refs = await (async () => {
+  const dirs = { old: join(base, 'ref-old'), new: join(base, 'ref-new') };
+  const runs = await Promise.all((['old', 'new'] as const).map((which) => genAsync(['--inventory', inventories[which], '--out', dirs[which]]).done));
+  for (const r of runs) if (r.status !== 0) throw new Error(`a reference tree: exit ${r.status}: ${r.stderr}`);
+  return { dirs, old: treeSnapshot(dirs.old), new: treeSnapshot(dirs.new) };
+})();
+
+function copyTree(from: string, to: string): void {
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(join(to, '..'), { recursive: true });
+  const r = spawnSync('cp', ['-a', from, to]);
+  assert.is(r.status, 0, String(r.stderr));
+}
+
+/** Which reference tree `dir` is, or a failure naming the first difference. */
+function whichTree(dir: string): 'old' | 'new' {
+  const snap = treeSnapshot(dir);
+  if (sameTree(snap, refs.old)) return 'old';
+  if (sameTree(snap, refs.new)) return 'new';
+  assert.unreachable(`${dir} is neither the old tree nor the new one: old/new ${firstDifference(snap, refs.old)} | ${firstDifference(snap, refs.new)}`);
+  throw new Error('unreachable');
+}
+
+/** Where a kill stopped a run replacing the tree `from`, from what is at and beside DIR. */
+function stoppedAt(dir: string, from: 'old' | 'new'): string {
+  const left = leftBeside(dir);
+  const has = (infix: string) => left.some((e) => e.includes(infix));
+  if (has('.gen-old-')) return existsSync(dir) ? 'removing the old tree' : 'between the two renames';
+  if (has('.gen-tmp-')) return 'writing the new tree';
+  const manifest = readFileSync(join(dir, 'manifest.json'), 'utf8');
+  return manifest === readFileSync(join(refs.dirs[from], 'manifest.json'), 'utf8') ? 'before the first file' : 'after the swap';
+}
+
+test(`kill -9 at ${KILLS} random moments of a ${HOSTS}-host --out: the next run leaves the old tree or the new one, and nothing beside it`, async () => {
+  // Two lanes (two directories) run at once: one gen each keeps both cores busy. The length of a
+  // run, to spread the kills over it, is measured the same way: both lanes' first replacement at once.
+  const lanes = [join(base, 'lane0', 'out'), join(base, 'lane1', 'out')];
+  for (const dir of lanes) copyTree(refs.dirs.old, dir);
+  const t0 = Date.now();
+  const firsts = await Promise.all(lanes.map((dir) => genAsync(['--inventory', inventories.new, '--out', dir]).done));
+  const runMs = Date.now() - t0;
+  for (const [i, dir] of lanes.entries()) {
+    assert.is(firsts[i]!.status, 0, firsts[i]!.stderr);
+    assert.is(whichTree(dir), 'new');
+    assert.equal(leftBeside(dir), []);
+  }
+
+  // One kill moment in each of KILLS equal slices of the run, at random within its slice, in a
+  // random order: random, yet spread from the start to the swap and the removal of the old tree.
+  const random = prng(SEED);
+  const moments = Array.from({ length: KILLS }, (_, i) => ((i + random()) / KILLS) * runMs).sort(() => random() - 0.5);
+  const phases = new Map<string, number>();
+  const outcomes = { old: 0, new: 0 };
+  let kills = 0;
+  const lane = async (dir: string) => {
+    let current: 'old' | 'new' = 'new';
+    for (let moment = moments.pop(); moment !== undefined; moment = moments.pop()) {
+      const other = current === 'old' ? 'new' : 'old';
+      const run = genAsync(['--inventory', inventories[other], '--out', dir]);
+      const timer = setTimeout(() => run.child.kill('SIGKILL'), moment);
+      const r = await run.done;
+      clearTimeout(timer);
+      if (r.signal === 'SIGKILL') {
+        kills++;
+        const phase = stoppedAt(dir, current);
+        phases.set(phase, (phases.get(phase) ?? 0) + 1);
+      } else {
+        assert.is(r.status, 0, `uninterrupted run: ${r.stderr}`);
+        // It ended before its moment: that moment goes to a later run.
+        moments.unshift(moment * 0.9);
+      }
+      const next = await genAsync(['--inventory', inventories.invalid, '--out', dir]).done;
+      assert.is(next.status, 1, `the run after the kill fails on its invalid inventory: ${next.stderr}`);
+      assert.equal(leftBeside(dir), [], `nothing of gen's left beside ${dir} after the next run`);
+      current = whichTree(dir);
+      if (r.signal !== 'SIGKILL') assert.is(current, other, 'a run that was not killed wrote its tree');
+      else outcomes[current]++;
+    }
+  };
+  await Promise.all(lanes.map(lane));
+  console.log(`  ${kills} kills (seed ${SEED}, run ${runMs} ms): ${[...phases].map(([p, n]) => `${n} ${p}`).join(', ')}; then the old tree ${outcomes.old} times, the new tree ${outcomes.new}`);
+  assert.is(kills, KILLS);
+});
+
+// A child process that runs the real tree writer on a stack's tree and stops itself at an exact
+// instant (a file count or a swap step) with a real signal; or fsyncs a tree (fsyncEach). Bundled
+// once with esbuild, so that each child starts in a blink instead of compiling TypeScript again.
+const driverSource = join(base, 'driver.ts');
+const driver = join(base, 'driver.mjs');
+const stackTree = join(base, 'stack-tree.json');
+writeFileSync(
+  driverSource,
+  `import { readFileSync } from 'node:fs';
+import { writeTree } from ${JSON.stringify(join(ROOT, 'src/output/write.ts'))};
+import { fsyncEach } from ${JSON.stringify(join(ROOT, 'src/output/swap.ts'))};
+const [mode, dir, stop, signal] = process.argv.slice(2);
+if (mode === 'fsync-each') fsyncEach(dir);
+else {
+  let files = 0;
+  const halt = () => process.kill(process.pid, signal);
+  await writeTree(dir, JSON.parse(readFileSync(${JSON.stringify(stackTree)}, 'utf8')), { hooks: {
+    afterFile: () => { if (stop === 'file-5' && ++files === 5) halt(); },
+    atStep: (step) => { if (step === stop) halt(); },
+  } });
+}
+`,
+);
+buildSync({ entryPoints: [driverSource], outfile: driver, bundle: true, platform: 'node', format: 'esm', logLevel: 'warning' });
+{
+  const g = generate({ profiles: ['incus-dense', '10gbe'] }, { packer: true, secrets: 'resolve' });
+  writeFileSync(stackTree, JSON.stringify(treeOf(g.artifacts, g.stack.plan.stack)));
+}
+
+/** Writes the incus-dense + 10gbe tree at `dir` in a child that sends itself `signal` at `stop`. */
+function killedAt(dir: string, stop: string, signal = 'SIGKILL'): { status: number | null; signal: string | null; stderr: string } {
+  const r = spawnSync(process.execPath, [driver, 'write', dir, stop, signal], { encoding: 'utf8' });
+  return { status: r.status, signal: r.signal, stderr: r.stderr };
+}
+
+const stackRefs = (() => {
+  const dirs = { old: join(base, 'stack-old'), new: join(base, 'stack-new') };
+  assert.is(genSync(['-p', 'lxd-small', '--out', dirs.old]).status, 0);
+  assert.is(genSync(['-p', 'incus-dense', '-p', '10gbe', '--out', dirs.new]).status, 0);
+  return { dirs, old: treeSnapshot(dirs.old), new: treeSnapshot(dirs.new) };
+})();
+
+const badProfile = join(base, 'bad.yaml');
+writeFileSync(badProfile, 'sysclt: {}\n');
+
+// Each instant of the protocol, hit exactly: the kill lands there, the next run (with an invalid
+// profile) recovers, and DIR is the tree that instant implies.
+const crashPoints: [string, 'old' | 'new', (dir: string) => void][] = [
+  ['file-5', 'old', (dir) => assert.ok(leftBeside(dir).some((e) => e.includes('.gen-tmp-')), 'a partial temporary tree')],
+  ['synced', 'old', (dir) => assert.ok(existsSync(dir))],
+  ['moved-aside', 'old', (dir) => assert.not.ok(existsSync(dir), 'killed between the renames: no DIR until the next run')],
+  ['moved-in', 'new', (dir) => assert.ok(leftBeside(dir).some((e) => e.includes('.gen-old-')), 'the old tree still aside')],
+  ['parent-synced', 'new', (dir) => assert.ok(leftBeside(dir).some((e) => e.includes('.gen-old-')))],
+];
+for (const [stop, expected, before] of crashPoints) {
+  test(`kill -9 at "${stop}": the next run recovers the ${expected} tree`, () => {
+    const dir = join(base, `point-${stop}`, 'out');
+    copyTree(stackRefs.dirs.old, dir);
+    const r = killedAt(dir, stop);
+    assert.is(r.signal, 'SIGKILL', r.stderr);
+    before(dir);
+    const next = genSync(['--profile', badProfile, '--out', dir]);
+    assert.is(next.status, 1, next.stderr);
+    assert.equal(leftBeside(dir), []);
+    const snap = treeSnapshot(dir);
+    assert.ok(sameTree(snap, stackRefs[expected]), firstDifference(snap, stackRefs[expected]));
+  });
+}
+
+test('a signal during the swap waits for it: SIGTERM at "moved-aside" ends with the new tree, exit 143', () => {
+  const dir = join(base, 'swap-signal', 'out');
+  copyTree(stackRefs.dirs.old, dir);
+  const r = killedAt(dir, 'moved-aside', 'SIGTERM');
+  assert.is(r.status, 143, r.stderr);
+  assert.match(r.stderr, /^gen: stopped by SIGTERM; --out .* holds the new tree\n$/);
+  assert.equal(leftBeside(dir), []);
+  assert.ok(sameTree(treeSnapshot(dir), stackRefs.new));
+});
+
+/** Starts a replacement of the old tree and waits until its temporary tree holds host directories. */
+async function midRun(dir: string) {
+  copyTree(refs.dirs.old, dir);
+  const run = genAsync(['--inventory', inventories.new, '--out', dir]);
+  for (;;) {
+    const tmp = leftBeside(dir).find((e) => e.includes('.gen-tmp-'));
+    if (tmp && readdirSync(join(dir, '..', tmp)).length > 50) return run;
+    if (run.child.exitCode !== null) assert.unreachable('the run ended before it was signalled');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('SIGINT, SIGTERM, SIGHUP while hosts are written: the temporary tree and the lock are removed, the old tree stays, exit 130, 143, 129', async () => {
+  await Promise.all(
+    ([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const).map(async ([signal, status]) => {
+      const dir = join(base, `signal-${signal}`, 'out');
+      const run = await midRun(dir);
+      run.child.kill(signal);
+      const r = await run.done;
+      assert.is(r.status, status, r.stderr);
+      assert.match(r.stderr, new RegExp(`^gen: stopped by ${signal}; --out .* was left as it was\\n$`));
+      assert.equal(leftBeside(dir), []);
+      assert.ok(sameTree(treeSnapshot(dir), refs.old), signal);
+    }),
+  );
+});
+
+test('two runs into one DIR started together: exactly one succeeds, the other exits 2 naming it', async () => {
+  const dir = join(base, 'concurrent', 'out');
+  copyTree(refs.dirs.old, dir);
+  const a = genAsync(['--inventory', inventories.new, '--out', dir]);
+  const b = genAsync(['--inventory', inventories.new, '--out', dir]);
+  const [ra, rb] = await Promise.all([a.done, b.done]);
+  assert.equal([ra.status, rb.status].sort(), [0, 2], ra.stderr + rb.stderr);
+  const [winner, loser] = ra.status === 0 ? [a, rb] : [b, ra];
+  assert.is(loser.stderr, `gen: another gen (pid ${winner.child.pid}) is writing ${dir}; wait until it ends\n`);
+  assert.equal(leftBeside(dir), []);
+  assert.ok(sameTree(treeSnapshot(dir), refs.new));
+});
+
+test('a lock left by a dead process, or by a pid now used by another process, is taken over; a live one is not', () => {
+  const dir = join(base, 'stale-lock', 'out');
+  copyTree(stackRefs.dirs.old, dir);
+  const lock = join(dir, '..', '.out.gen-lock');
+  const myStart = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[19];
+  writeFileSync(lock, `${process.pid} ${myStart}\n`);
+  const held = genSync(['-p', 'incus-dense', '-p', '10gbe', '--out', dir]);
+  assert.is(held.status, 2);
+  assert.is(held.stderr, `gen: another gen (pid ${process.pid}) is writing ${dir}; wait until it ends\n`);
+  assert.ok(sameTree(treeSnapshot(dir), stackRefs.old));
+  for (const stale of [`${process.pid} 1\n`, '4194304 12345\n']) {
+    writeFileSync(lock, stale);
+    const r = genSync(['-p', 'incus-dense', '-p', '10gbe', '--out', dir]);
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(leftBeside(dir), []);
+  }
+});
+
+test('the new tree is on disk before the swap, and the parent directory after it (strace)', () => {
+  const dir = join(base, 'strace', 'out');
+  copyTree(stackRefs.dirs.old, dir);
+  const log = join(base, 'strace.log');
+  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=syncfs,fsync,fdatasync,rename,renameat,renameat2', process.execPath, GEN, '-p', 'incus-dense', '--out', dir], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const calls = readFileSync(log, 'utf8').split('\n').filter((l) => /(syncfs|fsync|rename\w*)\(/.test(l) && !/resumed|unfinished/.test(l));
+  const at = (re: RegExp) => calls.findIndex((l) => re.test(l));
+  const synced = at(/syncfs\(\d+<[^>]*\/\.out\.gen-tmp-\w{6}>\) = 0/);
+  const aside = at(/rename\w*\(.*"[^"]*\/out", .*"[^"]*\/\.out\.gen-old-\w{6}"\) = 0/);
+  const swapped = at(/rename\w*\(.*"[^"]*\/\.out\.gen-tmp-\w{6}", .*"[^"]*\/out"\) = 0/);
+  const parent = at(new RegExp(`fsync\\(\\d+<${join(dir, '..').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>\\) = 0`));
+  assert.ok(synced >= 0 && aside > synced && swapped > aside && parent > swapped, `order of the calls:\n${calls.join('\n')}`);
+});
+
+test('where coreutils\' sync is missing, every file and directory of the new tree is fsynced, children first (strace)', () => {
+  const dir = join(base, 'fsync-each');
+  copyTree(stackRefs.dirs.new, dir);
+  const log = join(base, 'fsync-each.log');
+  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync', process.execPath, driver, 'fsync-each', dir], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const synced = readFileSync(log, 'utf8').split('\n').flatMap((l) => /fsync\(\d+<([^>]*)>\) = 0/.exec(l)?.[1] ?? []).filter((p) => p === dir || p.startsWith(`${dir}/`));
+  const all = [...treeSnapshot(dir).keys()].map((rel) => (rel === '.' ? dir : join(dir, rel)));
+  assert.equal([...synced].sort(), [...all].sort());
+  for (const path of all) if (path !== dir) assert.ok(synced.indexOf(path) < synced.indexOf(join(path, '..')), `${path} before its directory`);
+});
+
+test.after(() => rmSync(base, { recursive: true, force: true }));
+test.run();
