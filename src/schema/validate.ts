@@ -105,6 +105,13 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
       reportAt(bag, merged, 'error', 'INVALID_VALUE', path,
         `${formatPath(path)} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${describeValue(actual)}`);
       return;
+    case 'invalid_key': {
+      // A record's key that its key schema refuses: report the key itself, with that schema's words.
+      const key = String(path[path.length - 1]);
+      const why = issue.issues.map((i) => i.message).join('; ');
+      reportAt(bag, merged, 'error', 'INVALID_KEY', path, `the key "${key}" in ${formatPath(path.slice(0, -1))} is not valid: ${why}`, 'key');
+      return;
+    }
     case 'too_big':
     case 'too_small': {
       const custom = !issue.message.startsWith('Too ');
