@@ -51,10 +51,12 @@ test('gen --inventory draws it on a slow run on a terminal; stderr stays empty o
     const piped = recorder(false, 700);
     assert.is(await main(['--inventory', inventory, '--out', join(tmp, 'b')], piped), 0);
     assert.equal(piped.err, []);
-    // A real terminal (script(1) gives the CLI a pty) and a quick run: nothing on stderr.
+    // A real terminal (script(1) gives the CLI a pty): stderr holds the progress line and nothing
+    // else. Whether the line shows depends on how long the run took (over a second on a loaded
+    // machine), so either is accepted; the clock-driven cases are the recorder's above.
     const r = run('script', ['-qec', `node ${GEN} --inventory ${inventory} --out ${join(tmp, 'c')} 2>&1 >/dev/null`, '/dev/null'], { cwd: tmp });
     assert.is(r.status, 0, r.stdout);
-    assert.is(r.stdout, '');
+    assert.match(r.stdout, /^(?:(?:\rrendering hosts: [1-3]\/3)+\r?\n)?$/);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
