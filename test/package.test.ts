@@ -31,7 +31,8 @@ for (const f of STRAYS) {
 }
 
 const packed = npm(['pack', '--json', '--pack-destination', scratch], source);
-const tarball = join(scratch, 'born-tuned-0.1.0.tgz');
+const packReport = packed.status === 0 ? (JSON.parse(packed.stdout) as { filename: string; files: { path: string; mode: number }[] }[])[0] : undefined;
+const tarball = join(scratch, packReport?.filename ?? 'no-tarball');
 const prefix = join(scratch, 'prefix');
 // npm 11's --strict-allow-scripts check reads DIR/lib before the install creates it.
 mkdirSync(join(prefix, 'lib'), { recursive: true });
@@ -56,7 +57,7 @@ const checkoutGen = (args: string[]): Run => placeless(run(process.execPath, [GE
 
 test('npm pack builds the package in prepack and ships exactly what gen needs', () => {
   assert.is(packed.status, 0, packed.stderr);
-  const files = (JSON.parse(packed.stdout) as { files: { path: string; mode: number }[] }[])[0]!.files;
+  const files = packReport!.files;
   const listed = (dir: string, ext: string) => readdirSync(join(source, dir)).filter((f) => f.endsWith(ext)).map((f) => `${dir}/${f}`);
   const want = ['LICENSE', 'README.md', 'bin/gen', 'dist/THIRD-PARTY-LICENSES.txt', 'dist/gen-snapshot.cjs', 'dist/gen.js', 'package.json', 'schema/profile.schema.json', 'scripts/snapshot.mjs', ...listed('profiles', '.yaml'), ...listed('templates', '.hbs')];
   assert.equal(files.map((f) => f.path).sort(), want.sort());
