@@ -1,35 +1,31 @@
 // Builds the CLI:
-//  1. dist/gen.js: one ESM bundle, so `gen` starts without a TypeScript loader (what the tests run);
-//  2. dist/gen.blob: a V8 startup snapshot of the same code, already loaded and warmed up (every
-//     module evaluated, the templates compiled), which bin/gen starts when it is usable. Loading and
+//  1. dist/gen.js: one ESM bundle, so `gen` starts without a TypeScript loader (what the tests run),
+//     and every dependency inside it: the npm package needs none installed;
+//  2. dist/gen-snapshot.cjs: the script a V8 startup snapshot is made from (scripts/snapshot.mjs);
+//  3. dist/THIRD-PARTY-LICENSES.txt: the licenses of the packages bundled into 1 and 2;
+//  4. dist/gen.blob: the startup snapshot itself, already loaded and warmed up (every module
+//     evaluated, the templates compiled), which bin/gen starts when it is usable. Loading and
 //     evaluating the bundle is most of what `gen` costs; the snapshot skips it.
 //
+// npm runs it in a clone as the `dependencies` script (after npm ci or an npm install that changed
+// node_modules), not as `prepare`: npm counts a package's `prepare` as an install script when the
+// package is installed from a tarball (it never runs there), which would make
+// `npm install -g born-tuned-*.tgz` warn, and fail under --strict-allow-scripts.
+// `--package` (npm's prepack) stops after 3: a snapshot belongs to one node binary and one package
+// root, so an installed package makes its own on first run (bin/gen, scripts/snapshot.mjs).
 // The snapshot is an optimisation only: when it cannot be built, or when it does not print exactly
 // what dist/gen.js prints for a set of commands, it is left out (with a warning) and bin/gen runs
-// dist/gen.js. Set BORN_TUNED_NO_SNAPSHOT=1 to skip it.
+// dist/gen.js. Set BORN_TUNED_NO_SNAPSHOT=1 to skip it (and 2, so bin/gen does not make one).
 import { build } from 'esbuild';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dropSnapshot, FAILED_MARK, makeSnapshot, SNAPSHOT_ENTRY, snapshotInputsBanner } from './snapshot.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, 'dist');
 const genJs = join(dist, 'gen.js');
-const blob = join(dist, 'gen.blob');
-const stamp = join(dist, 'gen.blob.stamp');
-const snapshotEntry = join(dist, 'gen-snapshot.cjs');
-
-// V8 flags the snapshot is built and run with (V8 refuses a snapshot under other flags; the stamp
-// hands them to bin/gen). Each saves ~4 ms of a start (npm run bench, this 2-core machine):
-// --no-rehash-snapshot: keep the hash seed baked into the snapshot instead of drawing a new one and
-//   rehashing every string and table in the restored heap at each start. The seed is still random,
-//   drawn when the snapshot is built; gen reads only its operator's own files.
-// --no-opt: a single gen run is over before the optimizing compiler pays back its compile time.
-//   `gen --inventory` turns it back on at run time (v8.setFlagsFromString): 10,000 hosts take 2.5x
-//   as long without it.
-const SNAPSHOT_FLAGS = ['--no-opt', '--no-rehash-snapshot'];
+const licensesFile = join(dist, 'THIRD-PARTY-LICENSES.txt');
 
 /**
  * commander loads node:child_process at start for executable subcommands, which gen does not have.
@@ -63,32 +59,43 @@ const bundledRequireBuiltin = {
 
 const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning', plugins: [lazyChildProcessForCommander, bundledRequireBuiltin] };
 
-await build({
+const forPackage = process.argv.includes('--package');
+const withSnapshotEntry = forPackage || !process.env.BORN_TUNED_NO_SNAPSHOT;
+
+const bundled = await build({
   ...common,
   entryPoints: ['src/main.ts'],
   outfile: genJs,
   format: 'esm',
+  metafile: true,
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 
-// The old blob stays in place while the new one is built (bin/gen ignores it: dist/gen.js is now
-// newer), so a gen started meanwhile still works; the new one replaces it by rename.
-const dropSnapshot = () => {
-  for (const f of [blob, stamp, `${blob}.node`, `${blob}.tmp`, `${stamp}.tmp`, `${blob}.node.tmp`]) rmSync(f, { force: true });
-};
-if (process.env.BORN_TUNED_NO_SNAPSHOT) {
+if (!withSnapshotEntry) {
   dropSnapshot();
-  rmSync(snapshotEntry, { force: true });
+  rmSync(SNAPSHOT_ENTRY, { force: true });
+  writeLicenses([bundled.metafile]);
 } else {
-  try {
-    await buildSnapshot();
-  } catch (e) {
-    dropSnapshot();
-    console.warn(`build: no startup snapshot, bin/gen will run dist/gen.js (slower start): ${e instanceof Error ? e.message : e}`);
+  writeLicenses([bundled.metafile, (await buildSnapshotEntry()).metafile]);
+  // A new script deserves a new try, even from a node that failed with the old one.
+  rmSync(FAILED_MARK, { force: true });
+  // The old blob stays in place while the new one is made (bin/gen ignores it: dist/gen.js is now
+  // newer), so a gen started meanwhile still works; the new one replaces it by rename.
+  if (!forPackage) {
+    try {
+      makeSnapshot();
+    } catch (e) {
+      dropSnapshot();
+      console.warn(`build: no startup snapshot, bin/gen will run dist/gen.js (slower start): ${e instanceof Error ? e.message : e}`);
+    }
   }
 }
 
-async function buildSnapshot() {
+/**
+ * Bundles dist/gen-snapshot.cjs, headed by the digest of dist/gen.js and the templates it agrees
+ * with (scripts/snapshot.mjs refuses it beside any other).
+ */
+async function buildSnapshotEntry() {
   // A snapshot needs one CommonJS script without top-level await: it imports the CLI (src/cli.ts,
   // free of side effects) and runs main() from the deserialize hook instead of src/main.ts.
   const entry = `
@@ -99,13 +106,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { main, processIo } from './src/cli.ts';
 
-// import.meta.url of the bundled modules (src/source/package-root.ts): dist/gen.js, whose package
-// root is this one. At run time it is the script path bin/gen passes (argv[1]); bin/gen only uses
-// the snapshot from the package root it was built in (package-root.ts caches that root).
-globalThis.__BORN_TUNED_URL = pathToFileURL(${JSON.stringify(genJs)}).href;
+// import.meta.url of the bundled modules (src/source/package-root.ts): dist/gen.js beside this
+// script, whose package root is the one the snapshot is made in. At run time it is the script path
+// bin/gen passes (argv[1]); bin/gen only uses the snapshot from the package root it was made in
+// (package-root.ts caches that root).
+globalThis.__BORN_TUNED_URL = pathToFileURL(join(__dirname, 'gen.js')).href;
 
-// Warm-up while building: compiles the code paths and templates a run needs, so the snapshot holds
-// them. Output goes nowhere; --out writes to a temporary directory removed at once.
+// Warm-up while the snapshot is made: compiles the code paths and templates a run needs, so the
+// snapshot holds them. Output goes nowhere; --out writes to a temporary directory removed at once.
 const sink = { stdout: () => true, stderr: () => true, isTTY: false };
 const warm = async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'born-tuned-snapshot-'));
@@ -127,37 +135,43 @@ startupSnapshot.setDeserializeMainFunction(async () => {
   process.exitCode = await main(process.argv.slice(2), processIo);
 });
 `;
-  await build({
+  return build({
     ...common,
     stdin: { contents: entry, resolveDir: root, sourcefile: 'snapshot-entry.mjs', loader: 'ts' },
-    outfile: snapshotEntry,
+    outfile: SNAPSHOT_ENTRY,
     format: 'cjs',
     minify: true,
     keepNames: false,
+    metafile: true,
+    banner: { js: snapshotInputsBanner() },
     define: { 'import.meta.url': 'globalThis.__BORN_TUNED_URL' },
     plugins: [...common.plugins, await precompiledTemplates()],
   });
+}
 
-  const newBlob = `${blob}.tmp`;
-  const made = spawnSync(process.execPath, [...SNAPSHOT_FLAGS, '--snapshot-blob', newBlob, '--build-snapshot', snapshotEntry], { cwd: root, encoding: 'utf8' });
-  if (made.status !== 0 || !existsSync(newBlob)) throw new Error(`node --build-snapshot failed (exit ${made.status}): ${firstLine(made.stderr)}`);
-
-  verifySnapshot(newBlob);
-
-  // bin/gen uses the blob only from this package root, with these flags, and with this node binary:
-  // the same file (test -ef) with the same modification time, to the nanosecond, as the reference
-  // file dist/gen.blob.node that touch -r copies it to (test -nt/-ot, no subprocess: a stat costs
-  // ~1.5 ms of every start). An upgraded or rebuilt node has another mtime. Otherwise it runs
-  // dist/gen.js (node itself would refuse a snapshot from another version, with exit 14).
-  const reference = `${blob}.node`;
-  writeFileSync(`${reference}.tmp`, '');
-  const touched = spawnSync('touch', ['-r', process.execPath, `${reference}.tmp`], { encoding: 'utf8' });
-  if (touched.status !== 0) throw new Error(`touch -r ${process.execPath} failed: ${firstLine(touched.stderr)}`);
-  renameSync(`${reference}.tmp`, reference);
-  const q = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
-  writeFileSync(`${stamp}.tmp`, `bt_root=${q(root)}\nbt_node=${q(process.execPath)}\nbt_flags=${q(SNAPSHOT_FLAGS.join(' '))}\n`);
-  renameSync(`${stamp}.tmp`, stamp);
-  renameSync(newBlob, blob);
+/**
+ * Writes dist/THIRD-PARTY-LICENSES.txt: each package under node_modules that esbuild bundled (from
+ * its metafiles), with its version and its own license file. Their licenses (MIT, ISC, BSD) ask
+ * that the notice travel with the code, and the bundles keep no comment (legalComments: 'none').
+ */
+function writeLicenses(metafiles) {
+  const dirs = new Set();
+  for (const m of metafiles) {
+    for (const input of Object.keys(m.inputs)) {
+      const at = /^(.*?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (at) dirs.add(at[1]);
+    }
+  }
+  const sections = [...dirs]
+    .map((dir) => {
+      const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+      const licenseFile = readdirSync(join(root, dir)).filter((f) => /^licen[cs]e(\.(md|txt))?$/i.test(f)).sort()[0];
+      if (!licenseFile) throw new Error(`${dir} has no license file to ship with dist/gen.js`);
+      return { name: pkg.name, text: `${pkg.name} ${pkg.version} (${pkg.license})\n\n${readFileSync(join(root, dir, licenseFile), 'utf8').trim()}\n` };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const rule = `\n${'-'.repeat(100)}\n\n`;
+  writeFileSync(licensesFile, `dist/gen.js and dist/gen-snapshot.cjs include code from these packages, under these licenses.\n${rule}${sections.map((s) => s.text).join(rule)}`);
 }
 
 /**
@@ -195,67 +209,3 @@ export function loadTemplate(env, name) {
     },
   };
 }
-
-/** Throws unless the snapshot prints, writes and exits exactly like dist/gen.js, from another cwd. */
-function verifySnapshot(blob) {
-  const cwd = mkdtempSync(join(tmpdir(), 'born-tuned-verify-'));
-  try {
-    copyFileSync(join(root, 'profiles', 'lxd-small.yaml'), join(cwd, 'host.yaml'));
-    // --inventory runs with V8's optimizing compiler turned back on (SNAPSHOT_FLAGS): checked too.
-    const host = (i) => [`  node${i}:`, '    nics:', `      uplink: {mac: "52:54:00:00:00:0${i}", addresses: ["10.0.0.${i}/24"], gateway: 10.0.0.254}`];
-    writeFileSync(join(cwd, 'hosts.yaml'), ['defaults:', '  profiles: [incus-dense, 10gbe]', 'hosts:', ...host(1), ...host(2), ''].join('\n'));
-    const cases = [
-      ['--profile', 'incus-dense'],
-      ['--profile', 'incus-dense', '--profile', '10gbe'],
-      ['--profile', 'lxd-small', '--profile', '10gbe', '--artifact', 'packer-scripts'],
-      ['--profile', './host.yaml', '--profile', '10gbe', '--artifact', 'sysctl'],
-      ['--profile', 'incus-dense', '--format', 'json', '--artifact', 'preseed'],
-      ['--profile', 'no-such-profile'],
-      ['--profile', '10gbe'],
-      ['--bogus'],
-      ['--help'],
-      ['--version'],
-      ['list'],
-      ['schema'],
-      ['explain', '--profile', 'incus-dense', 'fs.inotify.max_user_watches'],
-      ['diff', 'lxd-small', 'incus-dense+10gbe'],
-      ['--profile', 'incus-dense', '--profile', '10gbe', '--out', 'OUT'],
-      ['--inventory', 'hosts.yaml', '--out', 'OUT'],
-    ];
-    for (const args of cases) {
-      const run = (tag, pre) => {
-        const a = args.map((x) => (x === 'OUT' ? `out-${tag}` : x));
-        const r = spawnSync(process.execPath, [...pre, genJs, ...a], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-        const tree = args.includes('OUT') ? readTree(join(cwd, `out-${tag}`)) : '';
-        return { status: r.status, stdout: r.stdout.replaceAll(`out-${tag}`, 'OUT'), stderr: r.stderr.replaceAll(`out-${tag}`, 'OUT'), tree };
-      };
-      const plain = run('plain', []);
-      const snap = run('snap', [...SNAPSHOT_FLAGS, '--snapshot-blob', blob]);
-      for (const k of ['status', 'stdout', 'stderr', 'tree']) {
-        if (plain[k] !== snap[k]) throw new Error(`the snapshot differs from dist/gen.js on \`gen ${args.join(' ')}\` (${k}): ${firstLine(snap.stderr) || JSON.stringify(String(snap[k]).slice(0, 200))}`);
-      }
-    }
-  } finally {
-    rmSync(cwd, { recursive: true, force: true });
-  }
-}
-
-/** Every file under dir with its mode and bytes, as one string. */
-function readTree(dir) {
-  if (!existsSync(dir)) return '(none)';
-  const out = [];
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.push(`${relative(dir, p)} ${(statSync(p).mode & 0o7777).toString(8)}\n${readFileSync(p, 'latin1')}`);
-    }
-  };
-  walk(dir);
-  return out.join('\n');
-}
-
-function firstLine(s) {
-  return String(s ?? '').trim().split('\n')[0] ?? '';
-}
-

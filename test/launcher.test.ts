@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -9,6 +9,8 @@ import { GEN, ROOT, run } from './helpers.ts';
  * bin/gen, what `npx gen` runs: it must start the startup snapshot exactly when the snapshot
  * belongs to this node binary, this package root, this dist/gen.js and these templates, and print
  * what dist/gen.js prints either way. Which path it took is read from `sh -x`'s trace of its exec.
+ * Without a usable snapshot it starts scripts/snapshot.mjs in the background, only when it may
+ * (test/package.test.ts lets a real one run in an installed package).
  */
 const LAUNCHER = join(ROOT, 'bin', 'gen');
 const env = { ...process.env, NODE_OPTIONS: '' };
@@ -99,9 +101,79 @@ test('falls back to dist/gen.js whenever the snapshot may not match', () => {
     for (const [why, change] of cases) {
       fresh();
       change();
-      const line = execLine(launcher, why.startsWith('NODE_OPTIONS') ? { NODE_OPTIONS: '--no-warnings' } : {});
+      // The background maker a fallback may start is the next test's subject.
+      const line = execLine(launcher, { BORN_TUNED_NO_SNAPSHOT: '1', ...(why.startsWith('NODE_OPTIONS') ? { NODE_OPTIONS: '--no-warnings' } : {}) });
       assert.ok(!usesSnapshot(line) && /exec node \S*dist\/gen\.js --version$/.test(line), `${why}: ${line}`);
     }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('without a snapshot it can use, starts scripts/snapshot.mjs in the background when it may', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'born-tuned-launcher-'));
+  try {
+    // A copy of the package without its snapshot, and a stand-in flock(1) that records how it was
+    // started (its stdin, stdout, stderr and NODE_OPTIONS) instead of making one.
+    for (const d of ['bin', 'dist', 'templates', 'profiles', 'scripts']) cpSync(join(ROOT, d), join(tmp, d), { recursive: true });
+    const dist = join(tmp, 'dist');
+    for (const f of ['gen.blob', 'gen.blob.stamp', 'gen.blob.node', 'gen.blob.failed', 'gen.blob.lock']) rmSync(join(dist, f), { force: true });
+    const fakeBin = join(tmp, 'fake-bin');
+    mkdirSync(fakeBin);
+    const record = join(tmp, 'flock-started');
+    writeFileSync(join(fakeBin, 'flock'), `#!/bin/sh\nfds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2)\nprintf '%s\\n' "$*" "$fds" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`);
+    chmodSync(join(fakeBin, 'flock'), 0o755);
+    const node = run('sh', ['-c', 'command -v node']).stdout.trim();
+    const launcher = join(tmp, 'bin', 'gen');
+    // Whether a maker was started is read from the trace, where the background shell prints its
+    // command before it redirects its stderr; its writes may land inside the launcher's own lines.
+    const started = (extraEnv: NodeJS.ProcessEnv = {}, uid?: number) => {
+      const r = run('/usr/bin/setpriv', [...(uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']), '/bin/sh', '-x', launcher, '--version'], { cwd: tmp, env: { ...env, PATH: `${fakeBin}:${process.env.PATH}`, ...extraEnv } });
+      assert.equal([r.status, r.stdout], [0, run(process.execPath, [GEN, '--version']).stdout], r.stderr);
+      assert.match(r.stderr, /exec node \S*dist\/gen\.js --version\n/, `it runs dist/gen.js meanwhile:\n${r.stderr}`);
+      return r.stderr.includes('NODE_OPTIONS= flock -n ');
+    };
+    // Only node (and no flock) on the PATH.
+    const nodeOnly = join(tmp, 'node-only');
+    mkdirSync(nodeOnly);
+    symlinkSync(process.execPath, join(nodeOnly, 'node'));
+
+    assert.ok(started({ NODE_OPTIONS: '--no-warnings' }), 'no snapshot at all: a maker should start');
+    // It is in the background: wait for the stand-in's record (a guard ends the wait).
+    for (let i = 0; i < 600 && !existsSync(record); i++) run('sleep', ['0.05']);
+    assert.equal(readFileSync(record, 'utf8').split('\n'), [`-n ${tmp}/bin/../dist/gen.blob.lock ${node} ${tmp}/bin/../scripts/snapshot.mjs`, '/dev/null', '/dev/null', '/dev/null', 'NODE_OPTIONS=', '']);
+
+    assert.not.ok(started({ BORN_TUNED_NO_SNAPSHOT: '1' }), 'BORN_TUNED_NO_SNAPSHOT=1');
+    assert.not.ok(started({ PATH: nodeOnly }), 'no flock(1) to keep makers apart');
+    chmodSync(tmp, 0o755);
+    chmodSync(dist, 0o555);
+    assert.not.ok(started({}, 65534), 'dist/ not writable by the user running gen');
+    chmodSync(dist, 0o755);
+    assert.ok(started({}, 0), 'the same as root');
+
+    // A failure is recorded with the modification time of the node that failed: no second try
+    // with that node, a new try with another one.
+    const failed = join(dist, 'gen.blob.failed');
+    writeFileSync(failed, 'node --build-snapshot failed\n');
+    assert.is(run('touch', ['-r', node, failed]).status, 0);
+    assert.not.ok(started(), 'this node already failed');
+    utimesSync(failed, new Date(0), new Date(0));
+    assert.ok(started(), 'another node failed');
+    rmSync(failed);
+
+    // A snapshot from another node binary (its recorded time differs) is replaced.
+    writeFileSync(join(dist, 'gen.blob'), '');
+    writeFileSync(join(dist, 'gen.blob.stamp'), `bt_root='${tmp}'\nbt_node='${node}'\nbt_flags=''\n`);
+    writeFileSync(join(dist, 'gen.blob.node'), '');
+    utimesSync(join(dist, 'gen.blob.node'), new Date(0), new Date(0));
+    assert.ok(started(), 'the snapshot is another node\'s');
+    // A usable snapshot is never remade, NODE_OPTIONS or not.
+    assert.is(run('touch', ['-r', node, join(dist, 'gen.blob.node')]).status, 0);
+    assert.not.ok(started({ NODE_OPTIONS: '--no-warnings' }), 'a usable snapshot, skipped for NODE_OPTIONS');
+
+    rmSync(join(dist, 'gen-snapshot.cjs'));
+    rmSync(join(dist, 'gen.blob'));
+    assert.not.ok(started(), 'no dist/gen-snapshot.cjs to make one from (a build with BORN_TUNED_NO_SNAPSHOT=1)');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
