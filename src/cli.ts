@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ARTIFACT_KINDS } from './commands/artifact-kinds.ts';
+import { ARTIFACT_KINDS } from './render/artifact.ts';
 import { reportDiagnostics, type CommandContext, type Io } from './commands/context.ts';
 import { registerDiff } from './commands/diff.ts';
 import { registerExplain } from './commands/explain.ts';

@@ -10,10 +10,10 @@ import { MAX_INCLUDE_BYTES, positionsOf } from '../src/compose/include.ts';
 import { syntaxProblems } from '../src/compose/include-syntax.ts';
 import { readIncludeTree } from '../src/compose/include-tree.ts';
 import { plainType, pyInt, unconstructible } from '../src/compose/pyyaml-scalar.ts';
-import { composeUserData } from '../src/compose/user-data.ts';
 import { ProfileError } from '../src/diagnostics/errors.ts';
-import { renderInventory } from '../src/inventory/render.ts';
-import { generate } from '../src/pipeline.ts';
+import { generateInventory } from '../src/inventory/generate.ts';
+import { generate, renderHost, type RenderedHost } from '../src/pipeline.ts';
+import type { Artifact } from '../src/render/artifact.ts';
 import { splitFinalCheck } from '../src/render/user-data.ts';
 import { hostileInclude, PLAIN_PIECES } from './hostile-include.ts';
 import { gen, ROOT, run } from './helpers.ts';
@@ -26,6 +26,12 @@ import { gen, ROOT, run } from './helpers.ts';
  */
 const dir = mkdtempSync(join(tmpdir(), 'born-tuned-includes-'));
 const READER = join(ROOT, 'test', 'real', 'cloud-init-read.py');
+
+/** The user-data of `stack` with `files` folded in, asked of the pipeline like `gen --include`
+ * (each call reads the files anew: tests rewrite them between calls). */
+function userDataWith(stack: RenderedHost, files: string[], mime: boolean): Artifact {
+  return renderHost({ stack: stack.stack, includes: files, mime, packer: false, secrets: 'resolve' }).artifacts.find((a) => a.kind === 'user-data')!;
+}
 
 type Canon = null | { dict: [Canon, Canon][] } | { list: Canon[] } | { [type: string]: string | boolean };
 type Read = { value?: Canon; error?: string; warnings?: string[]; errors?: string[][] };
@@ -42,8 +48,8 @@ function throughGen(text: string, name: string, stack: ReturnType<typeof generat
   const file = join(dir, name);
   writeFileSync(file, text);
   try {
-    const merged = composeUserData(stack, { includes: [file], mime: false, encoding: 'plain' }).text;
-    const mime = composeUserData(stack, { includes: [file], mime: true, encoding: 'plain' }).text;
+    const merged = userDataWith(stack, [file], false).text;
+    const mime = userDataWith(stack, [file], true).text;
     return { merged, mime };
   } catch (e) {
     if (!(e instanceof ProfileError)) throw new Error(`gen failed on this include (${(e as Error).message}):\n${text}`);
@@ -179,11 +185,12 @@ test('gen\'s schema check and cloud-init\'s agree on includes whose YAML both re
 
 test('the final check stays last: merged, the include\'s commands go before it; as MIME it is a part of its own', () => {
   const stack = generate({ profiles: ['lxd-small'] }, { packer: false, secrets: 'resolve' });
-  const { check } = splitFinalCheck(stack.cloudConfig);
+  const ours = stack.artifacts.find((a) => a.kind === 'user-data')!;
+  const { check } = splitFinalCheck(ours.format === 'cloud-config' ? ours.data : {});
   const file = join(dir, 'ops.yaml');
   writeFileSync(file, '#cloud-config\nruncmd:\n  - [echo, ops]\n  - echo two\n');
   const [merged, mime] = cloudInit(
-    [false, true].map((asMime) => ({ kind: 'user-data' as const, text: composeUserData(stack, { includes: [file], mime: asMime, encoding: 'plain' }).text })),
+    [false, true].map((asMime) => ({ kind: 'user-data' as const, text: userDataWith(stack, [file], asMime).text })),
   );
   for (const r of [merged!, mime!]) {
     const runcmd = (r.value as { dict: [Canon, Canon][] }).dict.find(([k]) => JSON.stringify(k) === '{"str":"runcmd"}')![1] as { list: Canon[] };
@@ -253,7 +260,7 @@ test('an include file name that cannot be written into a MIME header or a commen
     writeFileSync(file, '#cloud-config\npackages: [htop]\n');
     for (const mime of [false, true]) {
       try {
-        composeUserData(stack, { includes: [file], mime, encoding: 'plain' });
+        userDataWith(stack, [file], mime);
         assert.unreachable(`accepted ${JSON.stringify(name)}`);
       } catch (e) {
         assert.ok(e instanceof ProfileError, String(e));
@@ -274,7 +281,7 @@ test('__proto__ in an include is a located error at every level; it never reache
     const file = join(dir, 'proto.yaml');
     writeFileSync(file, `#cloud-config\n${doc}`);
     try {
-      composeUserData(stack, { includes: [file], mime: false, encoding: 'plain' });
+      userDataWith(stack, [file], false);
       assert.unreachable(`accepted: ${doc}`);
     } catch (e) {
       assert.ok(e instanceof ProfileError, String(e));
@@ -292,7 +299,7 @@ test('an inventory reads each include once and composes each distinct user-data 
   writeFileSync(join(inv, 'ops.yaml'), '#cloud-config\npackages: [htop]\n');
   writeFileSync(join(inv, 'edge.yaml'), '#cloud-config\npackages: [jq]\n');
   writeFileSync(join(inv, 'hosts.yaml'), 'defaults:\n  profiles: [incus-dense]\n  include: [ops.yaml]\ngroups:\n  edge:\n    include: [edge.yaml]\nhosts:\n  a: {}\n  b: {}\n  c: {group: edge}\n  d: {group: edge}\n');
-  const { stats } = await renderInventory(join(inv, 'hosts.yaml'), { mime: false, encoding: 'plain' }, () => undefined);
+  const { stats } = await generateInventory(join(inv, 'hosts.yaml'), { mime: false, encoding: 'plain' }, () => undefined);
   assert.equal(stats, { hosts: 4, stacks: 1, userData: 2, includes: 2, files: 13 });
 });
 

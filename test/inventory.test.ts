@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { renderInventory } from '../src/inventory/render.ts';
+import { generateInventory } from '../src/inventory/generate.ts';
 import { gen, readManifest, ROOT, run } from './helpers.ts';
 
 /** Inventories, operators' cloud-config (merged or MIME), encodings, checked by the real tools. */
@@ -45,9 +45,9 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
 });
 
 test('hosts sharing a stack share the work: each stack and each user-data is built once', async () => {
-  const texts = async (): Promise<[string[], Awaited<ReturnType<typeof renderInventory>>['stats']]> => {
+  const texts = async (): Promise<[string[], Awaited<ReturnType<typeof generateInventory>>['stats']]> => {
     const out: string[] = [];
-    const { stats } = await renderInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) => out.push(`${a.path}\n${a.text}`));
+    const { stats } = await generateInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) => out.push(`${a.path}\n${a.text}`));
     return [out, stats];
   };
   const [first, stats] = await texts();

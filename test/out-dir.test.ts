@@ -301,7 +301,7 @@ const treeArb = fc
   .uniqueArray(artifactArb, { minLength: 1, maxLength: 8, selector: (a) => a.path })
   // A path that is also another's directory cannot be a file.
   .filter((list) => list.every((a) => !list.some((b) => b.path.startsWith(`${a.path}/`))))
-  .map((list) => list.map((a): Artifact => ({ kind: 'test', purpose: 'test', ...a })));
+  .map((list) => list.map((a): Artifact => ({ kind: 'sysctl', purpose: 'test', format: 'text', ...a })));
 type Edit = 'add' | 'content' | 'mode' | 'delete' | 'link' | 'empty-dir' | 'fifo' | 'manifest';
 const editArb = fc.record({ edit: fc.constantFrom<Edit>('add', 'content', 'mode', 'delete', 'link', 'empty-dir', 'fifo', 'manifest'), pick: fc.nat() });
 

@@ -47,7 +47,7 @@ const scripts = (() => {
   present.manager = { ...present.manager, install: 'present', deb: undefined };
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const hostFiles = renderHostFiles(plan, header);
-  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n' };
+  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n', format: 'cloud-config', data: {} };
   const dir = join(scratch, 'scripts');
   mkdirSync(dir);
   const write = (name: string, artifacts: Artifact[], path: string) => {

@@ -327,7 +327,7 @@ function planOf(stack: string[], edit: (p: HostPlan) => void): HostPlan {
 function packerTree(plan: HostPlan, name: string, hostFiles?: Artifact[]): string {
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const files = hostFiles ?? renderHostFiles(plan, header);
-  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n' };
+  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n', format: 'cloud-config', data: {} };
   return writeArtifacts([...renderPacker(plan, header, files, slim), slim], name);
 }
 
@@ -395,9 +395,9 @@ test('packer: an existing source for the backports suite (deb822) is reused, not
 test('packer: hostile file contents and names reach the host byte for byte, and HCL stays literal', async () => {
   const evil = `it's $(touch PWNED) \`touch PWNED\` \${HOME} $HOME \\ \\n '' "q" %{x} {{ .Path }}\n\n\tEOF\n'EOF'\nno trailing newline`;
   const hostFiles: Artifact[] = [
-    { kind: 'x', path: 'x/evil', hostPath: "/etc/born tuned/it's $(x).conf", mode: 0o640, purpose: 'x', text: evil },
-    { kind: 'x', path: 'x/empty', hostPath: '/etc/empty', mode: 0o600, purpose: 'x', text: '' },
-    { kind: 'x', path: 'x/none', mode: 0o644, purpose: 'not installed', text: 'x' },
+    { kind: 'sysctl', path: 'x/evil', hostPath: "/etc/born tuned/it's $(x).conf", mode: 0o640, purpose: 'x', text: evil, format: 'text' },
+    { kind: 'limits', path: 'x/empty', hostPath: '/etc/empty', mode: 0o600, purpose: 'x', text: '', format: 'text' },
+    { kind: 'limits', path: 'x/none', mode: 0o644, purpose: 'not installed', text: 'x', format: 'text' },
   ];
   const plan = planOf(['lxd-small'], (p) => {
     p.stack = ['a"b${c}%{d}\\e'];

@@ -7,7 +7,7 @@ import { InternalError } from '../src/diagnostics/errors.ts';
 import type { Artifact } from '../src/render/artifact.ts';
 
 /** The parse-back check itself: it must catch every way YAML can read back as something else. */
-const artifact = (text: string): Artifact => ({ kind: 'test', path: 'x.yaml', mode: 0o644, purpose: 'test', text });
+const artifact = (text: string): Artifact => ({ kind: 'netplan', path: 'x.yaml', mode: 0o644, purpose: 'test', text, format: 'text' });
 
 function failure(text: string, expected: unknown): string {
   try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
-import { derivedGcThresh3, derivedMaxKeys } from '../src/plan/derive.ts';
+import { derivedGcThresh3, derivedMaxKeys } from '../src/facts/capacity.ts';
 import { resolveStack } from '../src/pipeline.ts';
 import { mergeLayers } from '../src/resolve/merge.ts';
 import type { Source } from '../src/source/load.ts';

@@ -5,8 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { preseedProblems } from '../src/check/preseed-keys.ts';
-import { resolveStack, renderStack } from '../src/pipeline.ts';
-import { KNOWN_VERSIONS } from '../src/schema/managers.ts';
+import { renderHost, resolveStack } from '../src/pipeline.ts';
+import { KNOWN_VERSIONS } from '../src/facts/managers.ts';
 import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
 /**
@@ -62,7 +62,7 @@ test('structural check: every known version gets only keys it accepts', () => {
     for (const version of versions) {
       const install = name === 'lxd' ? 'snap' : 'present';
       writeFileSync(join(dir, 'v.yaml'), `extends: [${name === 'lxd' ? 'lxd-small' : 'incus-dense'}, 10gbe]\nmanager: {install: ${install}, version: "${version}"}\n`);
-      const generated = renderStack(resolveStack({ profiles: ['v'], profilesDir: dir }), { packer: true, secrets: 'resolve' });
+      const generated = renderHost({ stack: resolveStack({ profiles: ['v'], profilesDir: dir }), packer: true, secrets: 'resolve' });
       const preseed = parse(generated.artifacts.find((a) => a.kind === 'preseed')!.text) as Record<string, unknown>;
       assert.equal(preseedProblems(preseed, name as 'lxd' | 'incus', version), [], `${name} ${version}`);
       const eth0 = (preseed.profiles as { devices: { eth0: Record<string, string> } }[])[0]!.devices.eth0;

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
 import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
-import { renderStack, resolveStack } from '../src/pipeline.ts';
+import { renderHost, resolveStack } from '../src/pipeline.ts';
 import { commentText, hclString, iniValue, shellQuote, udevValue, UnsafeValueError } from '../src/render/helpers.ts';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { stringifyYaml } from '../src/render/yaml.ts';
@@ -160,7 +160,7 @@ const dir = mkdtempSync(join(tmpdir(), 'born-tuned-prop-'));
 function throughPipeline(profile: Record<string, unknown>): 'rendered' | 'rejected' {
   writeFileSync(join(dir, 'p.yaml'), stringify(profile));
   try {
-    const generated = renderStack(resolveStack({ profiles: ['p'], profilesDir: dir }), { packer: true, secrets: 'resolve' });
+    const generated = renderHost({ stack: resolveStack({ profiles: ['p'], profilesDir: dir }), packer: true, secrets: 'resolve' });
     assert.ok(generated.artifacts.length > 5);
     return 'rendered';
   } catch (e) {
@@ -192,7 +192,7 @@ test('hostile secret values reach the preseed as exactly the same string, or are
       const p = { extends: 'lxd-small', server: { trust_password: { env: 'BT_PROP_SECRET' } } };
       writeFileSync(join(dir, 's.yaml'), stringify(p));
       process.env.BT_PROP_SECRET = secret;
-      const render = () => renderStack(resolveStack({ profiles: ['s'], profilesDir: dir }), { packer: true, secrets: 'resolve' });
+      const render = () => renderHost({ stack: resolveStack({ profiles: ['s'], profilesDir: dir }), packer: true, secrets: 'resolve' });
       // A line break, a control character (tab included) or nothing but spaces is not a usable secret.
       if (/[\0-\x1f\x7f]/.test(secret) || secret.trim() === '') {
         assert.throws(render, (e: unknown) => e instanceof UsageError);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ARTIFACT_KINDS } from '../src/commands/artifact-kinds.ts';
+import { ARTIFACT_KINDS } from '../src/render/artifact.ts';
 import { GEN, run } from './helpers.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { compareVersions, supportsNicQueueTxLength, supportsTrustPassword, type ManagerName } from '../schema/managers.ts';
+import { compareVersions, supportsNicQueueTxLength, supportsTrustPassword, type ManagerName } from '../facts/managers.ts';
 
 /**
  * What each manager version's preseed parser and validators accept, for the keys this tool can emit

@@ -5,16 +5,13 @@ import { displayText } from '../output/display-text.ts';
 import { progressLine } from '../output/progress.ts';
 import { yieldToSignals } from '../output/signals.ts';
 import { TreeWriter } from '../output/write.ts';
-import { generate, treeOf, type RenderScope } from '../pipeline.ts';
-import { composeUserData } from '../compose/user-data.ts';
-import { ENCODINGS, type Encoding } from '../compose/encode.ts';
-import { renderInventory } from '../inventory/render.ts';
-import type { Artifact } from '../render/artifact.ts';
-import { ARTIFACT_KINDS } from './artifact-kinds.ts';
+import { renderHost, resolveStack, treeOf, type HostRequest } from '../pipeline.ts';
+import { generateInventory } from '../inventory/generate.ts';
+import { ARTIFACT_KINDS, ENCODINGS, type Artifact, type ArtifactKind, type Encoding } from '../render/artifact.ts';
 import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
 
 /** The artifacts that carry the preseed, and so its secrets. */
-const SECRET_CARRIERS: ReadonlySet<string> = new Set(['user-data', 'preseed', 'packer-user-data']);
+const SECRET_CARRIERS: ReadonlySet<ArtifactKind> = new Set(['user-data', 'preseed', 'packer-user-data']);
 
 interface GenerateOptions {
   profile: string[];
@@ -23,7 +20,7 @@ interface GenerateOptions {
   mime?: boolean;
   encoding: Encoding;
   profilesDir?: string;
-  artifact?: string;
+  artifact?: ArtifactKind;
   out?: string;
   force?: boolean;
   format: Format;
@@ -61,13 +58,13 @@ export function registerGenerate(program: Command, ctx: CommandContext, done: (c
     });
 }
 
-/** The artifacts of the stack named by `--profile`, with user-data composed (includes, MIME,
- * encoding); its warnings are printed. */
-function artifactsOfStack(opts: GenerateOptions, ctx: CommandContext, scope: RenderScope): { artifacts: Artifact[]; stack: readonly string[] } {
-  const result = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, scope);
-  reportDiagnostics(ctx, result.stack.diagnostics);
-  const userData = composeUserData(result, { includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding });
-  return { artifacts: result.artifacts.map((a) => (a.kind === 'user-data' ? userData : a)), stack: result.stack.plan.stack };
+/** The artifacts of the stack named by `--profile`, with the includes, MIME and encoding asked
+ * for; the stack's warnings are printed first. */
+function artifactsOfStack(opts: GenerateOptions, ctx: CommandContext, scope: Pick<HostRequest, 'packer' | 'secrets'>): { artifacts: Artifact[]; stack: readonly string[] } {
+  const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });
+  reportDiagnostics(ctx, stack.diagnostics);
+  const { artifacts } = renderHost({ stack, includes: opts.include, mime: opts.mime ?? false, encoding: opts.encoding, ...scope });
+  return { artifacts, stack: stack.plan.stack };
 }
 
 /** `gen --profile … --out DIR`: the stack's tree with its manifest. */
@@ -110,7 +107,7 @@ async function runInventory(opts: GenerateOptions, ctx: CommandContext): Promise
   let result;
   let written;
   try {
-    result = await renderInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost }, (a) => writer.write(a));
+    result = await generateInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime ?? false, encoding: opts.encoding, onHost }, (a) => writer.write(a));
     written = await writer.commit();
   } catch (e) {
     writer.abort();

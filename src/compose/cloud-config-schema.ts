@@ -12,7 +12,7 @@ import { describePlain, plainType } from './pyyaml-scalar.ts';
  * string "0644"). Keys of other modules are left to cloud-init (its schema allows unknown top-level
  * keys too); the tests run the real `cloud-init schema` on every include fixture.
  */
-export interface SchemaProblem {
+interface SchemaProblem {
   at: Position;
   code: DiagnosticCode;
   message: string;

@@ -1,7 +1,7 @@
 import { CST, Lexer, Parser } from 'yaml';
 
 /** A problem at an offset of the include's text. */
-export interface SyntaxProblem {
+interface SyntaxProblem {
   offset: number;
   code: 'YAML_SYNTAX' | 'YAML_TAG' | 'YAML_TAB' | 'YAML_ALIAS';
   message: string;

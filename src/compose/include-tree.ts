@@ -24,7 +24,7 @@ export interface IncludeScalar {
 }
 
 /** A list of an include. */
-export interface IncludeSeq {
+interface IncludeSeq {
   kind: 'seq';
   items: IncludeNode[];
   at: Position;
@@ -38,7 +38,7 @@ export interface IncludeMap {
 }
 
 /** One key of a mapping and its value. */
-export interface IncludeEntry {
+interface IncludeEntry {
   key: IncludeScalar;
   value: IncludeNode;
 }
@@ -46,20 +46,20 @@ export interface IncludeEntry {
 export type IncludeNode = IncludeScalar | IncludeSeq | IncludeMap;
 
 /** A located problem found while reading an include. */
-export interface TreeProblem {
+interface TreeProblem {
   at: Position;
   code: DiagnosticCode;
   message: string;
 }
 
 /** An include read as cloud-init will read it, or the problems that stop it. */
-export type TreeResult = { ok: true; tree: IncludeMap } | { ok: false; problems: TreeProblem[] };
+type TreeResult = { ok: true; tree: IncludeMap } | { ok: false; problems: TreeProblem[] };
 
 /**
  * More values than this once aliases are expanded is refused: the merged user-data writes each
  * alias out, so a few lines of nested aliases could otherwise make it gigabytes.
  */
-export const MAX_EXPANDED_VALUES = 100_000;
+const MAX_EXPANDED_VALUES = 100_000;
 
 const PYYAML = "cloud-init's YAML reader (PyYAML)";
 

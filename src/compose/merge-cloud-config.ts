@@ -81,7 +81,7 @@ export function mergeCloudConfig(base: Record<string, unknown>, baseLabel: strin
  * `..` and a trailing slash are resolved lexically; the kernel reads a leading `//` as `/`), or
  * undefined for a relative or empty path.
  */
-export function normalWritePath(path: string): string | undefined {
+function normalWritePath(path: string): string | undefined {
   if (!path.startsWith('/')) return undefined;
   const parts: string[] = [];
   for (const part of path.split('/')) {

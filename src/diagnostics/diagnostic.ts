@@ -1,4 +1,4 @@
-import { byCodeUnit } from '../output/order.ts';
+import { byCodeUnit } from '../base/order.ts';
 
 /** A problem found in the user's input, located in a source file when possible. */
 export interface Diagnostic {
@@ -70,7 +70,7 @@ export class DiagnosticBag {
 }
 
 /** Where a diagnostic points. */
-export interface Location {
+interface Location {
   file?: string;
   line?: number;
   col?: number;

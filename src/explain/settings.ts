@@ -1,9 +1,9 @@
 import { originOf } from '../resolve/merge.ts';
 import type { ResolvedStack } from '../pipeline.ts';
 import type { Provenance } from '../plan/model.ts';
-import { DMESG_RESTRICT_FACT, SYSCTL_FACTS } from '../schema/sysctl-catalog.ts';
+import { DMESG_RESTRICT_FACT, SYSCTL_FACTS } from '../facts/sysctl.ts';
 import { positionOf, type PathSegment } from '../source/position.ts';
-import { SETTING_FACTS, type SettingFact } from './facts.ts';
+import { SETTING_FACTS, type SettingFact } from '../facts/settings.ts';
 
 /** One setting a stack produces, with where it came from and why it is there. */
 export interface Setting {

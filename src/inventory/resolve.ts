@@ -1,6 +1,6 @@
 import { dirname, resolve as resolvePath } from 'node:path';
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
-import { own } from '../source/data.ts';
+import { own } from '../base/data.ts';
 import type { Merged } from '../resolve/merge.ts';
 import { validateWith, reportAt } from '../schema/validate.ts';
 import type { Source } from '../source/load.ts';
@@ -10,7 +10,7 @@ import { InventorySchema, type HostNic } from './schema.ts';
 import type { SecretRef } from '../plan/model.ts';
 
 /** One host of an inventory with everything resolved: its stack, its includes, its network. */
-export interface PlannedHost {
+interface PlannedHost {
   key: string;
   hostname: string;
   profiles: string[];

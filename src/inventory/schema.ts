@@ -14,7 +14,7 @@ const IncludeRef = z.string().regex(/^[^\0\n]+$/, { message: 'must be a path to 
 
 const ipAddress = ipAddressSchema('must be an IP address, like 192.0.2.1 or 2001:db8::1');
 
-export const HostNicSchema = z.strictObject({
+const HostNicSchema = z.strictObject({
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
   name: ifnameSchema('must be an exact interface name of up to 15 characters from A-Z a-z 0-9 _ . - (no wildcards: one NIC per host entry)').optional(),
   dhcp4: z.boolean().optional(),
@@ -28,7 +28,7 @@ const SecretRef = secretRefSchema('NODE02_JOIN_TOKEN');
 
 /** The host's role in a cluster of its manager: the first member bootstraps it, the others join
  * with a token (`lxc cluster add` / `incus cluster add` prints one per member). */
-export const ClusterSchema = z.strictObject({
+const ClusterSchema = z.strictObject({
   role: z.enum(['bootstrap', 'join']),
   /** The member's own address; default the first static address of its NICs. */
   address: ipAddress.optional(),
@@ -41,9 +41,9 @@ const Settings = {
   include: z.array(IncludeRef).optional(),
 };
 
-export const GroupSchema = z.strictObject(Settings);
+const GroupSchema = z.strictObject(Settings);
 
-export const HostSchema = z.strictObject({
+const HostSchema = z.strictObject({
   ...Settings,
   group: z.string().regex(LABEL, { message: 'must name a group of groups:' }).optional(),
   hostname: z.string().regex(FQDN, { message: 'must be a host name or FQDN in lower case, like node01 or node01.example.net' }).optional(),
@@ -58,4 +58,3 @@ export const InventorySchema = z.strictObject({
 });
 
 export type HostNic = z.infer<typeof HostNicSchema>;
-export type HostCluster = z.infer<typeof ClusterSchema>;

@@ -14,7 +14,7 @@ export function displayText(text: string): string {
 }
 
 /** Lines of display text: line feeds between lines are kept, anything else is escaped. */
-export function displayLines(text: string): string {
+function displayLines(text: string): string {
   return text.split('\n').map(displayText).join('\n');
 }
 

@@ -18,7 +18,7 @@ interface Holder {
 }
 
 /** The lock file beside DIR. */
-export function lockPath(t: OutTarget): string {
+function lockPath(t: OutTarget): string {
   return join(t.parent, `.${t.name}.gen-lock`);
 }
 

@@ -1,4 +1,4 @@
-import { byCodeUnit } from './order.ts';
+import { byCodeUnit } from '../base/order.ts';
 import { crypto } from '../builtins.ts';
 import { octalMode, type Artifact } from '../render/artifact.ts';
 import { SECRET_DIGESTS_FILE, SECRET_DIGESTS_PURPOSE } from './secret-digests.ts';
@@ -42,6 +42,6 @@ export function renderManifest(stack: readonly string[], version: string, artifa
   const files = artifacts.map((a) => (typeof a.mode === 'string' ? (a as ManifestEntry) : manifestEntry(a as Artifact)));
   if (files.some((f) => f.sha256 === undefined)) files.push({ path: SECRET_DIGESTS_FILE, kind: 'secret-digests', purpose: SECRET_DIGESTS_PURPOSE, mode: '0600' });
   files.sort((a, b) => byCodeUnit(a.path, b.path));
-  const text = `${JSON.stringify({ generator: 'born-tuned', version, stack, files }, null, 2)}\n`;
-  return { kind: 'manifest', path: MANIFEST_FILE, mode: 0o644, purpose: 'lists every file of this tree', text };
+  const data = { generator: 'born-tuned', version, stack, files };
+  return { kind: 'manifest', path: MANIFEST_FILE, mode: 0o644, purpose: 'lists every file of this tree', text: `${JSON.stringify(data, null, 2)}\n`, format: 'json', data };
 }

@@ -1,4 +1,9 @@
-import type { Io } from '../commands/context.ts';
+/** Where the line goes: stderr, whether it is a terminal, and a clock (tests pass their own). */
+interface ProgressIo {
+  stderr: (text: string) => void;
+  isTTY?: boolean;
+  now?: () => number;
+}
 
 /** How often the line is redrawn, and after how long a run starts showing it. */
 const SHOW_AFTER_MS = 1000;
@@ -8,7 +13,7 @@ const REDRAW_MS = 100;
  * A progress line on stderr ("\rrendering hosts: 120/10000"), only on a terminal and only once a
  * run has taken over a second: short runs and pipes get nothing on stderr but warnings.
  */
-export function progressLine(io: Io): { update: (done: number, total: number) => void; end: () => void } {
+export function progressLine(io: ProgressIo): { update: (done: number, total: number) => void; end: () => void } {
   const now = io.now ?? Date.now;
   const tty = io.isTTY ?? false;
   const start = now();

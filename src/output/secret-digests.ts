@@ -33,7 +33,8 @@ export class SecretDigests {
   /** The file itself, 0600. */
   artifact(): Artifact {
     const files = Object.fromEntries([...this.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    return { kind: 'secret-digests', path: SECRET_DIGESTS_FILE, mode: 0o600, purpose: SECRET_DIGESTS_PURPOSE, text: `${JSON.stringify({ key: this.key.toString('hex'), files }, null, 2)}\n`, holdsSecret: true };
+    const data = { key: this.key.toString('hex'), files };
+    return { kind: 'secret-digests', path: SECRET_DIGESTS_FILE, mode: 0o600, purpose: SECRET_DIGESTS_PURPOSE, text: `${JSON.stringify(data, null, 2)}\n`, format: 'json', data, holdsSecret: true };
   }
 }
 

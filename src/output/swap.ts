@@ -123,7 +123,7 @@ export function swapIn(tmp: string, t: OutTarget, atStep?: (step: SwapStep) => v
 }
 
 /** fsync of one directory (its entries: names created, renamed or removed in it). */
-export function syncDirectory(dir: string): void {
+function syncDirectory(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     fsyncSync(fd);
@@ -142,7 +142,7 @@ const SYNC_PROGRAMS = ['/usr/bin/sync', '/bin/sync'];
  * Performance: a 5,000-host inventory took 17 s with one syncfs, 69 s with an fsync per file; a
  * single stack ~20 ms against 50–140 ms).
  */
-export function syncTree(dir: string): void {
+function syncTree(dir: string): void {
   // The startup snapshot's warm-up writes a throw-away tree: loading node:child_process there would
   // put it into the heap that every start of gen restores (scripts/build.mjs).
   if (startupSnapshot.isBuildingSnapshot()) return;

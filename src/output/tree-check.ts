@@ -5,11 +5,11 @@ import { readRegularFile } from '../source/read-file.ts';
 import { environmentError } from './fs-errors.ts';
 import { displayText } from './display-text.ts';
 import { MANIFEST_FILE } from './manifest.ts';
-import { byCodeUnit } from './order.ts';
+import { byCodeUnit } from '../base/order.ts';
 import { keyedDigest, parseSecretDigests, SECRET_DIGESTS_FILE } from './secret-digests.ts';
 
 /** One thing that replacing a directory would lose, or that shows gen did not leave it so. */
-export interface Loss {
+interface Loss {
   change: 'added' | 'changed' | 'missing';
   path: string;
   /** e.g. "a symbolic link", "mode 0644, manifest.json says 0600". */
@@ -17,7 +17,7 @@ export interface Loss {
 }
 
 /** What replacing a directory would lose: nothing when it is exactly a tree gen wrote, or empty. */
-export interface Inspection {
+interface Inspection {
   /** Set when the directory is not a gen tree at all (no usable manifest.json): why. */
   notOurs?: string;
   losses: Loss[];

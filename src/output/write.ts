@@ -13,13 +13,13 @@ import { describeLosses, inspectTree } from './tree-check.ts';
 
 /** Test hooks: called after each file is written into the temporary tree, and at each step of the
  * swap (to inject failures, or to kill the process at an exact instant). */
-export interface WriteHooks {
+interface WriteHooks {
   afterFile?: (path: string) => void;
   atStep?: (step: SwapStep) => void;
 }
 
 /** Options of a tree write. */
-export interface WriteOptions {
+interface WriteOptions {
   /** Replace DIR even when it is not exactly a tree gen wrote. */
   force?: boolean;
   hooks?: WriteHooks;
@@ -27,7 +27,7 @@ export interface WriteOptions {
 
 /** What a commit did: how many files the tree has, and the copy of the old tree left beside DIR
  * when it could not be removed after the swap (the next run removes it). */
-export interface Written {
+interface Written {
   files: number;
   leftAside?: string;
 }

@@ -1,9 +1,9 @@
-import { byCodeUnit } from '../output/order.ts';
-import { supportsNicQueueTxLength } from '../schema/managers.ts';
+import { byCodeUnit } from '../base/order.ts';
+import { supportsNicQueueTxLength, targetFactsOf } from '../facts/managers.ts';
 import type { Profile, SysctlValue } from '../schema/profile.ts';
-import { SYSCTL_FACTS } from '../schema/sysctl-catalog.ts';
-import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from './derive.ts';
-import { planManager, targetFacts } from './manager.ts';
+import { SYSCTL_FACTS } from '../facts/sysctl.ts';
+import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from '../facts/capacity.ts';
+import { planManager } from './manager.ts';
 import type { HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule } from './model.ts';
 
 /** The documents' limits (KNOWLEDGE.md §2), used when a profile sets none. */
@@ -15,7 +15,7 @@ const DEFAULT_LIMITS = { nofile: 1048576, memlock: 'unlimited' } as const;
  */
 export function buildPlan(profile: Profile, stack: string[], layers: string[]): HostPlan {
   const manager = planManager(profile);
-  const target = targetFacts(profile)!;
+  const target = targetFactsOf(profile.target)!;
   const instances = profile.capacity!.instances;
   const bridgeName = profile.bridge?.name ?? `${manager.name}br0`;
   const pools = Object.entries(profile.storage_pools ?? { default: { driver: 'dir' as const } }).map(([name, p]) => ({ name, ...p }));

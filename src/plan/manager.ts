@@ -1,24 +1,5 @@
-import { managerUnit, type ManagerName } from '../schema/managers.ts';
+import { effectiveManagerVersion, managerUnit, targetFactsOf, type ManagerName } from '../facts/managers.ts';
 import type { Profile } from '../schema/profile.ts';
-import { TARGETS, type TargetFacts } from '../schema/targets.ts';
-
-/** The LXD snap track installed when the profile names no version (the current LTS). */
-export const DEFAULT_LXD_SNAP_VERSION = '5.21';
-
-/** The target's facts, when the profile's target is one the tool knows. */
-export function targetFacts(profile: Profile): TargetFacts | undefined {
-  return profile.target ? TARGETS[`${profile.target.distro}/${profile.target.release}`] : undefined;
-}
-
-/** The manager version the host will run: the profile's, else what the install method brings. */
-export function effectiveManagerVersion(profile: Profile): string | undefined {
-  const m = profile.manager;
-  if (!m) return undefined;
-  if (m.version) return m.version;
-  if (m.install === 'snap') return DEFAULT_LXD_SNAP_VERSION;
-  const pkg = targetFacts(profile)?.debPackages[m.name];
-  return pkg && 'version' in pkg ? pkg.version : undefined;
-}
 
 /** How the manager reaches the host, fully resolved. */
 export interface ManagerPlan {
@@ -40,8 +21,8 @@ export interface ManagerPlan {
 /** Resolves the manager for a validated host profile (rules have guaranteed the pieces exist). */
 export function planManager(profile: Profile): ManagerPlan {
   const m = profile.manager!;
-  const target = targetFacts(profile)!;
-  const version = effectiveManagerVersion(profile)!;
+  const target = targetFactsOf(profile.target)!;
+  const version = effectiveManagerVersion(m, profile.target)!;
   const client = m.name === 'lxd' ? (m.install === 'snap' ? '/snap/bin/lxd' : 'lxd') : 'incus';
   const plan: ManagerPlan = {
     name: m.name,

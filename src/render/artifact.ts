@@ -1,7 +1,57 @@
-/** One generated file. */
-export interface Artifact {
+import type { ManagerName } from '../facts/managers.ts';
+
+/** The kinds `--artifact` prints, in the order the README lists them. */
+export const ARTIFACT_KINDS = ['user-data', 'sysctl', 'limits', 'service-dropin', 'sysctl-apply', 'first-boot-step', 'hide-instance-names', 'udev-txqueuelen', 'netplan', 'preseed', 'packer-template', 'packer-scripts', 'packer-seed', 'packer-user-data'] as const;
+
+/** A kind of artifact of one stack (`--artifact KIND`, `--out DIR`). */
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+
+/** Every kind of file gen writes: a stack's artifacts, an inventory host's seed files, and the tree's own listings. */
+type FileKind = ArtifactKind | 'meta-data' | 'network-config' | 'manifest' | 'secret-digests';
+
+/** How user-data is encoded on output. Plain is the default: gzip/base64 defaults have a long
+ * history of broken boots, so they are only produced when asked for. */
+export type Encoding = 'plain' | 'gzip' | 'base64' | 'gzip+base64';
+export const ENCODINGS: readonly Encoding[] = ['plain', 'gzip', 'base64', 'gzip+base64'];
+
+/** One part of a multipart user-data as it must read back: its name, its exact text, and for gen's
+ * own parts the cloud-config it holds. */
+export interface MimePartReadBack {
+  filename: string;
+  text: string;
+  cloudConfig?: Record<string, unknown>;
+}
+
+/**
+ * What a file must read back as, and how it is read (check/parse-back.ts dispatches on `format`):
+ * - `cloud-config`: `#cloud-config` then one YAML document equal to `data` under YAML 1.1 and 1.2;
+ * - `cloud-config-merged`: the same for a document that carries operators' scalars as written
+ *   (RawPlain in `data`, compared by their text);
+ * - `mime`: a multipart user-data whose parts decode to `data`, in order;
+ * - `yaml`: one YAML document equal to `data` under 1.1 and 1.2;
+ * - `preseed`: YAML as above, whose keys `manager` accepts;
+ * - `sysctl`: the `key = value` lines `data`, in order;
+ * - `json-yaml`: `#` comment lines, then JSON equal to `data`;
+ * - `json`: JSON equal to `data`;
+ * - `text`: shell, INI-like files, udev rules, HCL: no reader here; the tests run the real tools.
+ */
+type ReadBack =
+  | { format: 'cloud-config'; data: Record<string, unknown> }
+  | { format: 'cloud-config-merged'; data: Map<string, unknown> }
+  | { format: 'mime'; data: MimePartReadBack[] }
+  | { format: 'yaml'; data: unknown }
+  | { format: 'preseed'; data: Record<string, unknown>; manager: { name: ManagerName; version: string } }
+  | { format: 'sysctl'; data: [string, string][] }
+  | { format: 'json-yaml'; data: unknown }
+  | { format: 'json'; data: unknown }
+  | { format: 'text' };
+
+/** One generated file, with what it must read back as. */
+export type Artifact = ArtifactFile & ReadBack;
+
+interface ArtifactFile {
   /** Short name used by `--artifact` and the manifest. */
-  kind: string;
+  kind: FileKind;
   /** Path inside an output tree (`--out DIR`). */
   path: string;
   /** Where the file lands on the host, when it is installed there. */
@@ -10,8 +60,10 @@ export interface Artifact {
   mode: number;
   purpose: string;
   text: string;
-  /** The bytes to write when they are not the UTF-8 of `text` (encoded user-data). */
+  /** The bytes to write when they are not the UTF-8 of `text` (encoded user-data), and how they
+   * encode it. */
   bytes?: Uint8Array;
+  encoding?: Encoding;
   /** True when the file carries a secret's value (a trust password, a join token): it is written
    * 0600 and no digest of it is published (a digest lets a weak secret be guessed offline). */
   holdsSecret?: boolean;

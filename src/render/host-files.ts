@@ -1,6 +1,6 @@
-import { HOST_PATHS, serviceDropInPath } from '../plan/paths.ts';
+import { HOST_PATHS, serviceDropInPath } from '../facts/host-paths.ts';
 import type { HostPlan, SysctlSetting } from '../plan/model.ts';
-import { SYSCTL_FACTS, DMESG_RESTRICT_FACT } from '../schema/sysctl-catalog.ts';
+import { SYSCTL_FACTS, DMESG_RESTRICT_FACT } from '../facts/sysctl.ts';
 import type { Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
 
@@ -14,26 +14,31 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       kind: 'sysctl', path: `sysctl.d/${basename(HOST_PATHS.sysctl)}`, hostPath: HOST_PATHS.sysctl, mode: 0o644,
       purpose: 'kernel settings (sysctl.d), applied raise-only at first boot',
       text: renderTemplate('sysctl.conf', { header, settings: plan.sysctl.map((s) => ({ ...s, note: sysctlNote(s) })) }),
+      format: 'sysctl', data: plan.sysctl.map((s) => [s.key, s.value]),
     },
     {
       kind: 'limits', path: `limits.d/${basename(HOST_PATHS.limits)}`, hostPath: HOST_PATHS.limits, mode: 0o644,
       purpose: 'PAM limits for login sessions (open files, locked memory)',
       text: renderTemplate('limits.conf', { header, rows: limitRows(plan) }),
+      format: 'text',
     },
     {
       kind: 'service-dropin', path: `systemd/${plan.manager.unit}.d/60-born-tuned.conf`, hostPath: serviceDropInPath(plan.manager.unit), mode: 0o644,
       purpose: `limits of the ${plan.manager.name} daemon (${plan.manager.unit})`,
       text: renderTemplate('service-dropin.conf', { header, settings: serviceLimits(plan) }),
+      format: 'text',
     },
     {
       kind: 'sysctl-apply', path: `bin/${basename(HOST_PATHS.sysctlApply)}`, hostPath: HOST_PATHS.sysctlApply, mode: 0o755,
       purpose: 'applies the sysctl file raise-only at first boot',
       text: renderTemplate('sysctl-apply.sh', {}),
+      format: 'text',
     },
     {
       kind: 'first-boot-step', path: `bin/${basename(HOST_PATHS.firstBootStep)}`, hostPath: HOST_PATHS.firstBootStep, mode: 0o755,
       purpose: 'runs each first-boot step, records failures and makes cloud-init report them',
       text: renderTemplate('first-boot-step.sh', {}),
+      format: 'text',
     },
   ];
   if (plan.hideInstanceNames) {
@@ -41,6 +46,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       kind: 'hide-instance-names', path: `tmpfiles.d/${basename(HOST_PATHS.hideInstanceNames)}`, hostPath: HOST_PATHS.hideInstanceNames, mode: 0o644,
       purpose: 'hides instance names (/proc/sched_debug, /sys/kernel/slab) at every boot before the manager starts',
       text: renderTemplate('hide-instance-names.conf', { header }),
+      format: 'text',
     });
   }
   if (plan.txqueuelen.length > 0) {
@@ -56,6 +62,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
           txqueuelen: r.txqueuelen,
         })),
       }),
+      format: 'text',
     });
   }
   return files;

@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { InternalError } from '../diagnostics/errors.ts';
 
 /**
@@ -12,10 +11,4 @@ export function stringifyJsonYaml(header: string, value: unknown): string {
   const json = JSON.stringify(value, null, 2);
   if (!/^[\x20-\x7e\n]*$/.test(json)) throw new InternalError('a per-host seed file would hold characters outside printable ASCII');
   return `# ${header}\n${json}\n`;
-}
-
-/** Parses such a file back (comments skipped) and requires it to equal `value`. */
-export function expectJsonYaml(path: string, text: string, value: unknown): void {
-  const body = text.split('\n').filter((l) => !l.startsWith('#')).join('\n');
-  if (!isDeepStrictEqual(JSON.parse(body), value)) throw new InternalError(`${path} does not read back as the data it was built from`);
 }

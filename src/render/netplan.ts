@@ -31,5 +31,7 @@ export function renderNetplan(header: string, netplan: Record<string, unknown>):
     mode: 0o600,
     purpose: 'host addressing (netplan v2): copy to /etc/netplan/ or use as NoCloud network-config',
     text: renderTemplate('netplan.yaml', { header, netplan }),
+    format: 'yaml',
+    data: netplan,
   };
 }

@@ -31,7 +31,7 @@ const BACKPORTS_MIRROR: Record<HostPlan['target']['distro'], string> = {
 };
 
 /** The official cloud image of the target (amd64) and where its checksums are published. */
-export function baseImage(target: HostPlan['target']): { url: string; checksumHint: string; user: string } {
+function baseImage(target: HostPlan['target']): { url: string; checksumHint: string; user: string } {
   if (target.distro === 'debian') {
     const dir = `https://cloud.debian.org/images/cloud/${target.codename}/latest`;
     return { url: `${dir}/debian-${target.release}-generic-amd64.qcow2`, checksumHint: `file:${dir}/SHA512SUMS`, user: 'debian' };
@@ -79,6 +79,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       seed: PACKER_SEED,
       scripts: PACKER_SCRIPTS,
     }),
+    format: 'text',
   };
 
   const files: Artifact = {
@@ -90,6 +91,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       header,
       files: installed.map((f) => ({ path: f.hostPath!, mode: octalMode(f.mode), text: f.text })),
     }),
+    format: 'text',
   };
 
   const client = basename(m.initCommand[0]!);
@@ -107,6 +109,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       // Only a backports source to add or a client to look for needs the resolver of paths under ROOT.
       touchesFiles: (m.install === 'deb' && m.deb?.backports === true) || m.install === 'present',
     }),
+    format: 'text',
   };
 
   const cleanup: Artifact = {
@@ -115,25 +118,29 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
     mode: 0o755,
     purpose: 'Packer provisioner: removes the build login and resets cloud-init so deployed hosts run their first boot',
     text: renderTemplate('packer-cleanup.sh', { header, slimUserData: slimUserData.path }),
+    format: 'text',
   };
 
+  const seedConfig = { password: PACKER_BUILD_PASSWORD, chpasswd: { expire: false }, ssh_pwauth: true };
   const seedUserData: Artifact = {
     kind: 'packer-seed',
     path: `packer/${PACKER_SEED[0]}`,
     mode: 0o600,
     purpose: 'NoCloud user-data of the Packer build VM only: the SSH password Packer logs in with',
-    text: renderTemplate('packer-seed-user-data', {
-      header,
-      config: { password: PACKER_BUILD_PASSWORD, chpasswd: { expire: false }, ssh_pwauth: true },
-    }),
+    text: renderTemplate('packer-seed-user-data', { header, config: seedConfig }),
+    format: 'cloud-config',
+    data: seedConfig,
   };
 
+  const seedMeta = { 'instance-id': `born-tuned-build-${stack}`, 'local-hostname': 'born-tuned-build' };
   const seedMetaData: Artifact = {
     kind: 'packer-seed',
     path: `packer/${PACKER_SEED[1]}`,
     mode: 0o644,
     purpose: 'NoCloud meta-data of the Packer build VM',
-    text: renderTemplate('packer-seed-meta-data', { header, config: { 'instance-id': `born-tuned-build-${stack}`, 'local-hostname': 'born-tuned-build' } }),
+    text: renderTemplate('packer-seed-meta-data', { header, config: seedMeta }),
+    format: 'yaml',
+    data: seedMeta,
   };
 
   return [template, files, install, cleanup, seedUserData, seedMetaData];

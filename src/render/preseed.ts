@@ -53,11 +53,14 @@ export function renderPreseed(plan: HostPlan, header: string, preseed: Record<st
     mode: 0o600,
     purpose: `${plan.manager.name} ${plan.manager.version} init preseed: storage pool, bridge, default profile`,
     text: renderTemplate('preseed.yaml', { header, preseed }),
+    format: 'preseed',
+    data: preseed,
+    manager: { name: plan.manager.name, version: plan.manager.version },
   };
 }
 
 /** A cluster member's place: bootstrap the cluster, or join it with a token. */
-export interface ClusterMember {
+interface ClusterMember {
   role: 'bootstrap' | 'join';
   serverName: string;
   /** This member's own address:port (core.https_address, cluster server_address). */

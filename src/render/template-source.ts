@@ -19,6 +19,6 @@ export function loadTemplate(env: typeof Handlebars, name: string, options: Comp
 }
 
 /** Absolute path of a template file. */
-export function templatePath(name: string): string {
+function templatePath(name: string): string {
   return join(packageRoot(), 'templates', `${name}.hbs`);
 }

@@ -1,5 +1,5 @@
 import { InternalError } from '../diagnostics/errors.ts';
-import { HOST_PATHS } from '../plan/paths.ts';
+import { HOST_PATHS } from '../facts/host-paths.ts';
 import type { HostPlan } from '../plan/model.ts';
 import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
@@ -88,13 +88,18 @@ export function splitFinalCheck(config: Record<string, unknown>): { steps: Recor
   return { steps: { ...config, runcmd: runcmd.slice(0, -1) }, check };
 }
 
-/** The `#cloud-config` document printed by `gen --profile NAME`. */
+/**
+ * The `#cloud-config` document printed by `gen --profile NAME`: gen's own cloud-config, or (a Map)
+ * one with operators' includes folded in, whose file names go into a comment.
+ */
 export function renderUserData(header: string, config: Record<string, unknown> | Map<string, unknown>, includes: readonly string[] = []): Artifact {
+  const text = renderTemplate('user-data', { header, config, includes });
   return {
     kind: 'user-data',
     path: 'user-data',
     mode: 0o600,
     purpose: 'cloud-init user-data: tunes the host and initialises the manager at first boot',
-    text: renderTemplate('user-data', { header, config, includes }),
+    text,
+    ...(config instanceof Map ? { format: 'cloud-config-merged' as const, data: config } : { format: 'cloud-config' as const, data: config }),
   };
 }

@@ -1,14 +1,14 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
-import { emptyMap } from '../source/data.ts';
+import { emptyMap } from '../base/data.ts';
 import { loadSource, type Source } from '../source/load.ts';
 import { locateProfile, type ProfileSearchPath } from '../source/locate.ts';
 import { positionOf, type PathSegment } from '../source/position.ts';
 
 /** Longest extends chain followed; real stacks use two or three. */
-export const MAX_EXTENDS_DEPTH = 32;
+const MAX_EXTENDS_DEPTH = 32;
 
 /** The profiles of a stack in merge order (parents first, each file once) with their data. */
-export interface Linearized {
+interface Linearized {
   layers: { source: Source; value: Record<string, unknown> }[];
 }
 

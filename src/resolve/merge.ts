@@ -1,9 +1,9 @@
-import { cloneData, emptyMap } from '../source/data.ts';
+import { cloneData, emptyMap } from '../base/data.ts';
 import type { Source } from '../source/load.ts';
 import { pathKey, type PathSegment } from '../source/position.ts';
 
 /** For every path that a layer set, the source whose value won. */
-export type Origins = Map<string, Source>;
+type Origins = Map<string, Source>;
 
 /** A merged profile value with the origin of each value in it. */
 export interface Merged {

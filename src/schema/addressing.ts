@@ -1,7 +1,7 @@
 import { contains, notAHostAddress, parseInterface, parseIp } from './ip.ts';
 
 /** A problem with one NIC's static addressing, at a path inside the NIC's entry. */
-export interface AddressingProblem {
+interface AddressingProblem {
   path: (string | number)[];
   message: string;
 }

@@ -6,14 +6,14 @@ import { isIPv4, isIPv6 } from 'node:net';
  * spellings of an IPv6 address the same address. Node's own parser (node:net) decides what is an
  * address; this module only does the arithmetic.
  */
-export interface Ip {
+interface Ip {
   family: 4 | 6;
   /** The address as a number (32 or 128 bits). */
   value: bigint;
 }
 
 /** An address with a prefix length, as written on an interface: 192.0.2.10/24. */
-export interface IpInterface extends Ip {
+interface IpInterface extends Ip {
   prefix: number;
 }
 

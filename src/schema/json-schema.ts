@@ -7,7 +7,7 @@ import { ProfileSchema } from './profile.ts';
  * plus `extends`, which the resolver consumes before validation. Editors use it through the
  * `yaml-language-server` modeline of each profile; a test fails when the committed copy drifts.
  */
-export function profileJsonSchema(): Record<string, unknown> {
+function profileJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(ProfileSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown> & { properties: Record<string, unknown> };
   schema.properties = {
     extends: {

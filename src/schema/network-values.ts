@@ -9,7 +9,7 @@ import { parseInterface, parseIp } from './ip.ts';
 
 /** Interface names as the kernel takes them (dev_valid_name): 1 to 15 characters, no "/", ":" or
  * whitespace, not "." or "..". */
-export const IFNAME = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
+const IFNAME = /^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$/;
 /** An interface name or a udev glob over names (`*`, `?`, `[...]`). */
 const IFNAME_GLOB = /^(?!\.\.?$)[A-Za-z0-9_.*?[\]!-]{1,15}$/;
 export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -49,7 +49,7 @@ export const ifnameGlobSchema = () =>
   });
 
 /** True for an fnmatch(3) pattern whose bracket expressions are complete and whose ranges ascend. */
-export function isValidGlob(glob: string): boolean {
+function isValidGlob(glob: string): boolean {
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
     if (c === ']') return false;

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { bridgeAddressSchema, ifnameGlobSchema, ifnameSchema, interfaceAddressSchema, ipAddressSchema, listenAddressSchema, MAC } from './network-values.ts';
-import { SYSCTL_FACTS } from './sysctl-catalog.ts';
+import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 
 /**
  * The profile format. Every object is strict: an unknown key is an error (reported with a
@@ -18,7 +18,7 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** A sysctl value: a whole number, or whitespace-free tokens separated by single spaces. */
 const SYSCTL_WORD = '[!"$-:<>-~]+';
 const SYSCTL_STRING = new RegExp(`^${SYSCTL_WORD}( ${SYSCTL_WORD})*$`);
-export const SysctlValueSchema = z.union([
+const SysctlValueSchema = z.union([
   safeInt().min(0, { message: 'must not be negative' }),
   z.string().regex(SYSCTL_STRING, {
     message: 'must be a number or printable words separated by single spaces (no "=", ";", "#" or line breaks)',
@@ -29,30 +29,30 @@ const knownSysctl = Object.fromEntries(
   Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlValueSchema.optional()]),
 ) as Record<string, z.ZodOptional<typeof SysctlValueSchema>>;
 
-export const SysctlSchema = z.object(knownSysctl).catchall(SysctlValueSchema);
+const SysctlSchema = z.object(knownSysctl).catchall(SysctlValueSchema);
 
-export const ManagerSchema = z.strictObject({
+const ManagerSchema = z.strictObject({
   name: z.enum(['lxd', 'incus']),
   version: z.string().regex(/^\d+\.\d+$/, { message: 'must look like "5.21" or "6.0"' }).optional(),
   install: z.enum(['snap', 'deb', 'present']),
 });
 
-export const TargetSchema = z.strictObject({
+const TargetSchema = z.strictObject({
   distro: z.enum(['debian', 'ubuntu']),
   release: z.string(),
 });
 
-export const CapacitySchema = z.strictObject({
+const CapacitySchema = z.strictObject({
   instances: safeInt().min(1, { message: 'must be at least 1' }).max(100_000, { message: 'more than 100000 instances on one host is not a plan this tool can size' }),
 });
 
-export const LimitsSchema = z.strictObject({
+const LimitsSchema = z.strictObject({
   nofile: safeInt().min(1024, { message: 'must be at least 1024 (below that, ordinary programs fail)' }).optional(),
   memlock: z.union([safeInt().min(64, { message: 'must be at least 64 (KiB)' }), z.literal('unlimited')]).optional(),
   nproc: z.union([safeInt().min(1024, { message: 'must be at least 1024' }), z.literal('unlimited')]).optional(),
 });
 
-export const NicMatchSchema = z.strictObject({
+const NicMatchSchema = z.strictObject({
   name: ifnameGlobSchema().optional(),
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
 });
@@ -60,7 +60,7 @@ export const NicMatchSchema = z.strictObject({
 const hostAddress = interfaceAddressSchema('must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64');
 const ipAddress = ipAddressSchema();
 
-export const NicSchema = z.strictObject({
+const NicSchema = z.strictObject({
   match: NicMatchSchema.optional(),
   txqueuelen: txqueuelen().optional(),
   /** Host addressing, rendered as a netplan file. */
@@ -71,7 +71,7 @@ export const NicSchema = z.strictObject({
 });
 
 
-export const BridgeSchema = z.strictObject({
+const BridgeSchema = z.strictObject({
   name: ifnameSchema().optional(),
   ipv4: bridgeAddressSchema(4).optional(),
   ipv6: bridgeAddressSchema(6).optional(),
@@ -79,14 +79,14 @@ export const BridgeSchema = z.strictObject({
   txqueuelen: txqueuelen().optional(),
 });
 
-export const InstancesSchema = z.strictObject({
+const InstancesSchema = z.strictObject({
   idmap_isolated: z.boolean().optional(),
   nesting: z.boolean().optional(),
   nic_txqueuelen: txqueuelen().optional(),
   storage_pool: z.string().regex(NAME, { message: 'must name a pool of storage_pools' }).optional(),
 });
 
-export const StoragePoolSchema = z.strictObject({
+const StoragePoolSchema = z.strictObject({
   driver: z.enum(['dir', 'btrfs', 'lvm', 'zfs', 'ceph']),
   source: z.string().regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, { message: 'must be an absolute path, a device or a pool/volume-group name' }).optional(),
   size: z.string().regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' }).optional(),
@@ -99,9 +99,9 @@ export const secretRefSchema = (example: string) =>
     z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: `must be an environment variable name like ${example}` }) }),
     z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
   ]);
-export const SecretRefSchema = secretRefSchema('LXD_TRUST_PASSWORD');
+const SecretRefSchema = secretRefSchema('LXD_TRUST_PASSWORD');
 
-export const ServerSchema = z.strictObject({
+const ServerSchema = z.strictObject({
   trust_password: SecretRefSchema.optional(),
   https_address: listenAddressSchema().optional(),
   images_auto_update_interval: safeInt().min(0).max(8760, { message: 'must be hours between 0 and 8760' }).optional(),

@@ -1,19 +1,32 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
-import { derivedGcThresh3, derivedMaxKeys } from '../plan/derive.ts';
+import { derivedGcThresh3, derivedMaxKeys } from '../facts/capacity.ts';
 import type { Merged } from '../resolve/merge.ts';
 import type { PathSegment } from '../source/position.ts';
-import { KNOWN_VERSIONS, supportsNicQueueTxLength, supportsTrustPassword } from './managers.ts';
+import { effectiveManagerVersion, KNOWN_VERSIONS, targetFactsOf, supportsNicQueueTxLength, supportsTrustPassword } from '../facts/managers.ts';
 import type { Profile } from './profile.ts';
-import { SYSCTL_FACTS, SYSCTL_NAME } from './sysctl-catalog.ts';
-import { RELEASES, TARGETS } from './targets.ts';
+import { SYSCTL_FACTS, SYSCTL_NAME } from '../facts/sysctl.ts';
+import { RELEASES } from '../facts/targets.ts';
 import { formatIp, hostAddresses, networkOf, notAHostAddress, overlaps, parseInterface } from './ip.ts';
 import { addressingProblems } from './addressing.ts';
 import { reportAt, whereIs } from './validate.ts';
-import { effectiveManagerVersion } from '../plan/manager.ts';
 
 const DEFAULT_NR_OPEN = 1048576;
 const BPF_JIT_LIMIT_MAX = 1_000_000_000;
+
+/** What a rule reads and where it reports. */
+interface RuleContext {
+  profile: Profile;
+  merged: Merged;
+  bag: DiagnosticBag;
+  at: (severity: 'error' | 'warning', code: Parameters<DiagnosticBag['error']>[0], path: PathSegment[], message: string, where?: 'key' | 'value') => void;
+}
+
+/** One cross-field rule: reads the stack, reports through `ctx.at`. */
+type Rule = (ctx: RuleContext) => void;
+
+/** Every rule, in the order their findings read best; a new rule is a function and a line here. */
+const RULES: Rule[] = [requireHostKeys, checkTarget, checkManager, checkSysctl, checkCapacity, checkLimits, checkNetwork, checkStorage, checkSecrets];
 
 /**
  * Cross-field rules that protect the host, run on a stack that passed the schema. Each rule reports
@@ -21,22 +34,7 @@ const BPF_JIT_LIMIT_MAX = 1_000_000_000;
  */
 export function checkRules(profile: Profile, merged: Merged, bag: DiagnosticBag): void {
   const ctx: RuleContext = { profile, merged, bag, at: (sev, code, path, msg, where = 'value') => reportAt(bag, merged, sev, code, path, msg, where) };
-  requireHostKeys(ctx);
-  checkTarget(ctx);
-  checkManager(ctx);
-  checkSysctl(ctx);
-  checkCapacity(ctx);
-  checkLimits(ctx);
-  checkNetwork(ctx);
-  checkStorage(ctx);
-  checkSecrets(ctx);
-}
-
-interface RuleContext {
-  profile: Profile;
-  merged: Merged;
-  bag: DiagnosticBag;
-  at: (severity: 'error' | 'warning', code: Parameters<DiagnosticBag['error']>[0], path: PathSegment[], message: string, where?: 'key' | 'value') => void;
+  for (const rule of RULES) rule(ctx);
 }
 
 function requireHostKeys({ profile, at }: RuleContext): void {
@@ -67,7 +65,7 @@ function checkManager({ profile, at }: RuleContext): void {
     at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'install'], 'Incus is not distributed as a snap: use install: deb or install: present');
     return;
   }
-  const target = profile.target ? TARGETS[`${profile.target.distro}/${profile.target.release}`] : undefined;
+  const target = targetFactsOf(profile.target);
   if (m.install === 'deb' && target) {
     const pkg = target.debPackages[m.name];
     if ('missing' in pkg) at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'install'], pkg.missing);
@@ -198,7 +196,7 @@ function checkNetwork({ profile, at }: RuleContext): void {
   const nicTxq = profile.instances?.nic_txqueuelen;
   const m = profile.manager;
   if (nicTxq !== undefined && m) {
-    const version = effectiveManagerVersion(profile);
+    const version = effectiveManagerVersion(profile.manager, profile.target);
     if (version && !supportsNicQueueTxLength(m.name, version)) {
       at('warning', 'UNSUPPORTED_BY_VERSION', ['instances', 'nic_txqueuelen'],
         `${m.name.toUpperCase()} ${version} has no NIC option queue.tx.length (added in LXD 5.10), so instances keep their default txqueuelen; use LXD 5.21 (install: snap) to apply it`);
@@ -248,7 +246,7 @@ function checkSecrets({ profile, merged, at }: RuleContext): void {
   const raw = (merged.value.server as Record<string, unknown> | undefined)?.trust_password;
   const m = profile.manager;
   if (raw === undefined || !m) return;
-  const version = effectiveManagerVersion(profile);
+  const version = effectiveManagerVersion(profile.manager, profile.target);
   if (version && !supportsTrustPassword(m.name, version)) {
     at('error', 'UNSUPPORTED_BY_VERSION', ['server', 'trust_password'],
       `${m.name === 'incus' ? 'Incus has' : `LXD ${version} has`} no core.trust_password (${m.name === 'incus' ? 'it never had one' : 'removed in LXD 6.1'}): remove server.trust_password and add clients with join tokens (\`${m.name === 'incus' ? 'incus config trust add' : 'lxc config trust add'}\`)`, 'key');
@@ -273,7 +271,7 @@ function checkStorage({ profile, at }: RuleContext): void {
 }
 
 /** The integers of a sysctl value ("1 2 3" or 42), or undefined when it is not all integers. */
-export function parseComponents(value: unknown): number[] | undefined {
+function parseComponents(value: unknown): number[] | undefined {
   if (typeof value === 'number') return [value];
   if (typeof value !== 'string') return undefined;
   const parts = value.split(' ');

@@ -2,11 +2,11 @@ import type * as z from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
 import { DiagnosticBag, type DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
-import { own } from '../source/data.ts';
+import { own } from '../base/data.ts';
 import { originOf, type Merged } from '../resolve/merge.ts';
 import { formatPath, positionOf, scalarSourceAt, type PathSegment } from '../source/position.ts';
 import type { Source } from '../source/load.ts';
-import { SYSCTL_FACTS } from './sysctl-catalog.ts';
+import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 import { ProfileSchema, type Profile } from './profile.ts';
 
 /** Reports a diagnostic at the place in the stack's files where `path` was written. */
@@ -180,7 +180,7 @@ function sourceTextAt(merged: Merged, path: readonly PathSegment[]): string | un
 }
 
 /** A short description of a value for messages: its kind and, for scalars, the value. */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
   if (v instanceof RawNumber) return v.text;
   if (v === null) return 'null (an empty value)';
   if (Array.isArray(v)) return 'a list';
@@ -199,7 +199,7 @@ function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
 }
 
 /** Keys the schema allows at `path`, for did-you-mean hints. */
-export function knownKeysAt(path: readonly PathSegment[], root: z.ZodType = ProfileSchema): string[] {
+function knownKeysAt(path: readonly PathSegment[], root: z.ZodType = ProfileSchema): string[] {
   let schema: z.ZodType | undefined = root;
   for (const seg of path) {
     schema = childSchema(schema, seg);

@@ -15,7 +15,7 @@ export interface Secrets {
 export type SecretMode = 'resolve' | 'withhold';
 
 /** What a withheld secret is rendered as. Never a valid secret: it holds spaces. */
-export const WITHHELD_SECRET = 'born-tuned: secret withheld';
+const WITHHELD_SECRET = 'born-tuned: secret withheld';
 
 /** The longest secret gen accepts: passwords and join tokens are far shorter (a token ~200 bytes). */
 const MAX_SECRET_BYTES = 4096;
@@ -27,8 +27,13 @@ const MAX_SECRET_BYTES = 4096;
  */
 export function resolveSecrets(refs: { trustPassword?: SecretRef }, mode: SecretMode, env: NodeJS.ProcessEnv = process.env): Secrets {
   const secrets: Secrets = {};
-  if (refs.trustPassword) secrets.trustPassword = mode === 'resolve' ? readSecret('server.trust_password', refs.trustPassword, env) : WITHHELD_SECRET;
+  if (refs.trustPassword) secrets.trustPassword = secretValue('server.trust_password', refs.trustPassword, mode, env);
   return secrets;
+}
+
+/** One secret's value (readSecret), or WITHHELD_SECRET in its place. */
+export function secretValue(what: string, ref: SecretRef, mode: SecretMode, env: NodeJS.ProcessEnv = process.env): string {
+  return mode === 'resolve' ? readSecret(what, ref, env) : WITHHELD_SECRET;
 }
 
 /**
@@ -37,7 +42,7 @@ export function resolveSecrets(refs: { trustPassword?: SecretRef }, mode: Secret
  * dropped. The value must be one line, not blank, and valid text: a secret that is silently
  * mangled or empty would lock the operator out of the host it configures.
  */
-export function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
+function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
   let value: string;
   if ('env' in ref) {
     const raw = env[ref.env];

@@ -21,12 +21,12 @@ export interface Source {
 }
 
 /** What kind of file is being read: its name in messages, its limits and its expected shape. */
-export const FILE_KINDS = {
+const FILE_KINDS = {
   // No real profile comes close to 256 KiB; an inventory of 50,000 hosts needs about 10 MiB.
   profile: { noun: 'profile', maxBytes: 256 * 1024, maxValues: 1_000_000, shape: 'a profile is a mapping of keys such as manager:, sysctl:, limits:' },
   inventory: { noun: 'inventory', maxBytes: 64 * 1024 * 1024, maxValues: 20_000_000, shape: 'an inventory is a mapping with hosts: (and optionally defaults: and groups:)' },
 } as const;
-export type FileKind = keyof typeof FILE_KINDS;
+type FileKind = keyof typeof FILE_KINDS;
 /** Deepest nesting a profile may have; the schema itself needs 4. */
 export const MAX_DEPTH = 16;
 

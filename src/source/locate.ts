@@ -11,7 +11,7 @@ export interface ProfileSearchPath {
 }
 
 /** Result of looking a profile name up. */
-export type Located = { ok: true; file: string } | { ok: false; reason: string; code: 'INVALID_PROFILE_NAME' | 'UNKNOWN_PROFILE' };
+type Located = { ok: true; file: string } | { ok: false; reason: string; code: 'INVALID_PROFILE_NAME' | 'UNKNOWN_PROFILE' };
 
 /** Finds the file for a profile name, or says why there is none (with a did-you-mean). */
 export function locateProfile(name: string, search: ProfileSearchPath): Located {

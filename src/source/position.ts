@@ -5,7 +5,7 @@ import type { Source } from './load.ts';
 export type PathSegment = string | number;
 
 /** Line and column (1-based) in a source file. */
-export interface Position {
+interface Position {
   line: number;
   col: number;
 }

@@ -18,7 +18,7 @@ export interface ReadProblem {
 }
 
 /** Options of a read. */
-export interface ReadOptions {
+interface ReadOptions {
   /** The most bytes the caller accepts; one more is a refusal, not a truncation. */
   maxBytes: number;
   /** Refuse a symbolic link as the last component (the caller resolved the path itself). */
@@ -99,7 +99,7 @@ function failure(e: unknown): ReadResult {
 }
 
 /** Text decoded from a user's file, or where the first byte that is not UTF-8 is. */
-export type Decoded = { ok: true; text: string } | { ok: false; line: number; col: number };
+type Decoded = { ok: true; text: string } | { ok: false; line: number; col: number };
 
 /**
  * Decodes UTF-8 strictly (a file that is not UTF-8 is refused, never silently "repaired" with

@@ -1,5 +1,5 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
-import { emptyMap } from './data.ts';
+import { emptyMap } from '../base/data.ts';
 
 /**
  * A YAML document of ours (profile, inventory) turned into data that JavaScript cannot mistake for
@@ -20,7 +20,7 @@ export interface DataProblem {
 }
 
 /** Limits of a conversion: how deep a document may nest and how many values aliases may expand to. */
-export interface DataLimits {
+interface DataLimits {
   maxDepth: number;
   /** Values (scalars, mappings, lists) the document may stand for once every alias is expanded. */
   maxValues: number;

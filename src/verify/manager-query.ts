@@ -19,15 +19,15 @@ export type ManagerQuery = (path: string) => Promise<ManagerAnswer>;
  * first query starts it, which took 51 s in the e2e guest (qemu without KVM, on a loaded 2-core
  * host), longer after a package upgrade that migrates its database.
  */
-export const FIRST_QUERY_TIMEOUT_MS = 180_000;
+const FIRST_QUERY_TIMEOUT_MS = 180_000;
 
 /** The longest gen waits for any later answer: the daemon is running by then and answers in well
  * under a second. Once one query timed out, the others are not asked (the client hangs). */
-export const QUERY_TIMEOUT_MS = 60_000;
+const QUERY_TIMEOUT_MS = 60_000;
 
 /** The most output accepted from one query: the largest answer gen asks for (/1.0, with the server's
  * certificate and addresses) is a few KB. */
-export const QUERY_MAX_BYTES = 1024 * 1024;
+const QUERY_MAX_BYTES = 1024 * 1024;
 
 /** Options of liveManagerQuery; tests name a fake client and short limits. */
 export interface ManagerClientOptions {

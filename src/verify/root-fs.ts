@@ -17,7 +17,7 @@ export const MAX_LINKS = 40;
 /** Where a path under the root leads: the real path to read, the same path as seen from inside the
  * root (`/sys/devices/...`), and what it is (never a symbolic link); or why it leads nowhere, and
  * where (as seen from inside the root) the walk stopped. */
-export type Resolution = { ok: true; path: string; inRoot: string; stats: Stats } | { ok: false; problem: ReadProblem; at: string };
+type Resolution = { ok: true; path: string; inRoot: string; stats: Stats } | { ok: false; problem: ReadProblem; at: string };
 
 /**
  * Resolves `path` (absolute, as seen from inside the root) under `root` as a chroot would: each
@@ -78,7 +78,7 @@ export function resolveInRoot(root: string, path: string): Resolution {
 }
 
 /** Options of a read under a root. */
-export interface RootReadOptions {
+interface RootReadOptions {
   /** The most bytes the caller accepts (see readRegularFile). */
   maxBytes: number;
   /** A directory (as seen from inside the root, e.g. `/proc`) the path must not lead out of. */

@@ -1,8 +1,8 @@
-import { byCodeUnit } from '../output/order.ts';
-import type { Generated } from '../pipeline.ts';
+import { byCodeUnit } from '../base/order.ts';
+import type { RenderedHost } from '../pipeline.ts';
 import { octalMode } from '../render/artifact.ts';
 import type { HostPlan } from '../plan/model.ts';
-import { HOST_PATHS } from '../plan/paths.ts';
+import { HOST_PATHS } from '../facts/host-paths.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
@@ -20,7 +20,7 @@ export interface VerifyRow {
   note?: string;
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** Root of the host's filesystem: `/` on a live host, a mounted image or fixture tree otherwise.
    * Every path is resolved inside it (see root-fs.ts). */
   root: string;
@@ -36,7 +36,7 @@ export interface VerifyOptions {
 const KERNEL_FILE_MAX = 64 * 1024;
 
 /** Checks a host against everything its profile promises, one row per setting. */
-export async function verifyHost(generated: Generated, opts: VerifyOptions): Promise<VerifyRow[]> {
+export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): Promise<VerifyRow[]> {
   const { plan } = generated.stack;
   const rows: VerifyRow[] = [];
   const query = opts.query && askedOnce(opts.query);
@@ -179,7 +179,7 @@ function verifyHidden(root: string, rows: VerifyRow[]): void {
   }
 }
 
-function verifyFiles(generated: Generated, root: string, rows: VerifyRow[]): void {
+function verifyFiles(generated: RenderedHost, root: string, rows: VerifyRow[]): void {
   const files = generated.artifacts.filter((a) => a.hostPath).map((a) => ({ path: a.hostPath!, text: a.text, mode: a.mode }));
   // The preseed is installed by user-data; compare it only when it holds no secret we would need.
   if (generated.stack.plan.server.trustPassword === undefined) {

@@ -1,11 +1,11 @@
-import { lookupTable } from '../source/data.ts';
+import { lookupTable } from '../base/data.ts';
 
 /**
  * What the source documents say about each sysctl the tool knows (KNOWLEDGE.md §1, §3, §5, §6).
  * The schema types these keys; the plan uses `raise` to apply them without lowering a higher host
  * value; `explain` prints the rest.
  */
-export interface SysctlFact {
+interface SysctlFact {
   /** The kernel's default, as the source documents give it. */
   kernelDefault: string;
   /** True when the point of setting the key is to raise a limit: a lower value gets a warning and

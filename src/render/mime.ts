@@ -4,10 +4,10 @@ import { InternalError } from '../diagnostics/errors.ts';
 export const MIME_BOUNDARY = '===============born-tuned-part-boundary==';
 
 /** How cloud-init merges each part into the ones before it: lists append, maps recurse. */
-export const MERGE_TYPE = 'list(append)+dict(no_replace,recurse_list)+str()';
+const MERGE_TYPE = 'list(append)+dict(no_replace,recurse_list)+str()';
 
 /** One part of a multipart user-data. */
-export interface MimePart {
+interface MimePart {
   filename: string;
   contentType: 'text/cloud-config' | 'text/x-shellscript';
   text: string;

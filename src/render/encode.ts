@@ -1,9 +1,5 @@
 import { zlib } from '../builtins.ts';
-
-/** How user-data is encoded on output. Plain is the default: gzip/base64 defaults have a long
- * history of broken boots, so they are only produced when asked for. */
-export type Encoding = 'plain' | 'gzip' | 'base64' | 'gzip+base64';
-export const ENCODINGS: readonly Encoding[] = ['plain', 'gzip', 'base64', 'gzip+base64'];
+import type { Encoding } from './artifact.ts';
 
 /** Encodes user-data bytes. gzip output has no timestamp or file name, so it is deterministic. */
 export function encodeUserData(text: string, encoding: Encoding): Buffer {

@@ -1,3 +1,5 @@
+import { TARGETS, type TargetFacts } from './targets.ts';
+
 /** Versions of each container manager this tool knows, and the features that depend on them. */
 export type ManagerName = 'lxd' | 'incus';
 
@@ -18,7 +20,7 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** Features whose presence depends on the manager and its version (FACTS.md, "LXD / Incus preseed"). */
-export const FEATURES = {
+const FEATURES = {
   /** NIC device option `queue.tx.length` (API extension network_txqueuelen). */
   nicQueueTxLength: { lxd: '5.10', incus: '6.0' },
   /** `core.trust_password`: removed in LXD 6.1, never in Incus. */
@@ -40,4 +42,28 @@ export function supportsTrustPassword(manager: ManagerName, version: string): bo
 export function managerUnit(manager: ManagerName, install: 'snap' | 'deb' | 'present'): string {
   if (manager === 'lxd' && install === 'snap') return 'snap.lxd.daemon.service';
   return `${manager}.service`;
+}
+
+/** The LXD snap track installed when the profile names no version (the current LTS). */
+const DEFAULT_LXD_SNAP_VERSION = '5.21';
+
+/** How a profile names its manager and target (the parts of it these facts depend on). */
+interface ManagerChoice {
+  name: ManagerName;
+  install: 'snap' | 'deb' | 'present';
+  version?: string | undefined;
+}
+
+/** The facts of a target, when it is one the tool knows. */
+export function targetFactsOf(target: { distro: string; release: string } | undefined): TargetFacts | undefined {
+  return target ? TARGETS[`${target.distro}/${target.release}`] : undefined;
+}
+
+/** The manager version the host will run: the profile's, else what the install method brings. */
+export function effectiveManagerVersion(manager: ManagerChoice | undefined, target: { distro: string; release: string } | undefined): string | undefined {
+  if (!manager) return undefined;
+  if (manager.version) return manager.version;
+  if (manager.install === 'snap') return DEFAULT_LXD_SNAP_VERSION;
+  const pkg = targetFactsOf(target)?.debPackages[manager.name];
+  return pkg && 'version' in pkg ? pkg.version : undefined;
 }
