@@ -27,35 +27,18 @@ const dist = join(root, 'dist');
 const genJs = join(dist, 'gen.js');
 const licensesFile = join(dist, 'THIRD-PARTY-LICENSES.txt');
 
-/**
- * commander loads node:child_process at start for executable subcommands, which gen does not have.
- * It is swapped for a stand-in that loads the real module on first use: child_process costs every
- * start of gen (and ~270 KB of startup-snapshot heap to restore) for nothing otherwise.
- */
-const lazyChildProcessForCommander = {
-  name: 'lazy-child-process-for-commander',
+// Modules the bundles take in place of others: each is a real, type-checked file under src/build/
+// that says why.
+const standIn = (name, filter, file, when = () => true) => ({
+  name,
   setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) => (/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'lazy-child-process', namespace: 'born-tuned' } : undefined));
-    b.onLoad({ filter: /^lazy-child-process$/, namespace: 'born-tuned' }, () => ({
-      contents: "let real;\nmodule.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });\n",
-      loader: 'js',
-    }));
+    b.onResolve({ filter }, (args) => (when(args) ? { path: join(root, 'src', 'build', file) } : undefined));
   },
-};
-
-/**
- * src/require-builtin.ts makes a require function with node:module; both bundles already have a
- * `require` in scope (dist/gen.js from its banner, the snapshot's CommonJS script its own), and
- * loading node:module while the snapshot is built would put it, and the stderr stream its
- * "not yet verified in snapshots" warning opens, into the snapshot heap.
- */
-const bundledRequireBuiltin = {
-  name: 'bundled-require-builtin',
-  setup(b) {
-    b.onResolve({ filter: /[\\/]require-builtin\.ts$/ }, () => ({ path: 'require-builtin', namespace: 'born-tuned' }));
-    b.onLoad({ filter: /^require-builtin$/, namespace: 'born-tuned' }, () => ({ contents: 'export const requireBuiltin = (id) => require(id);\n', loader: 'js' }));
-  },
-};
+});
+/** node:child_process where commander imports it: loaded on first use. */
+const lazyChildProcessForCommander = standIn('lazy-child-process-for-commander', /^node:child_process$/, 'lazy-child-process.cts', (args) => /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer));
+/** src/require-builtin.ts: the bundle's own require instead of node:module. */
+const bundledRequireBuiltin = standIn('bundled-require-builtin', /[\\/]require-builtin\.ts$/, 'bundled-require-builtin.ts');
 
 const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning', plugins: [lazyChildProcessForCommander, bundledRequireBuiltin] };
 
@@ -96,48 +79,10 @@ if (!withSnapshotEntry) {
  * with (scripts/snapshot.mjs refuses it beside any other).
  */
 async function buildSnapshotEntry() {
-  // A snapshot needs one CommonJS script without top-level await: it imports the CLI (src/cli.ts,
-  // free of side effects) and runs main() from the deserialize hook instead of src/main.ts.
-  const entry = `
-import { startupSnapshot } from 'node:v8';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { main, processIo } from './src/cli.ts';
-
-// import.meta.url of the bundled modules (src/source/package-root.ts): dist/gen.js beside this
-// script, whose package root is the one the snapshot is made in. At run time it is the script path
-// bin/gen passes (argv[1]); bin/gen only uses the snapshot from the package root it was made in
-// (package-root.ts caches that root).
-globalThis.__BORN_TUNED_URL = pathToFileURL(join(__dirname, 'gen.js')).href;
-
-// Warm-up while the snapshot is made: compiles the code paths and templates a run needs, so the
-// snapshot holds them. Output goes nowhere; --out writes to a temporary directory removed at once.
-const sink = { stdout: () => true, stderr: () => true, isTTY: false };
-const warm = async () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'born-tuned-snapshot-'));
-  try {
-    for (const argv of [
-      ['--profile', 'incus-dense'],
-      ['--profile', 'incus-dense', '--profile', '10gbe'],
-      ['--profile', 'lxd-small', '--profile', '10gbe', '--out', join(tmp, 'out')],
-      ['--profile', 'lxd-small', '--artifact', 'sysctl'],
-    ]) await main(argv, sink);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-};
-warm();
-
-startupSnapshot.setDeserializeMainFunction(async () => {
-  globalThis.__BORN_TUNED_URL = pathToFileURL(process.argv[1]).href;
-  process.exitCode = await main(process.argv.slice(2), processIo);
-});
-`;
+  // A snapshot needs one CommonJS script without top-level await: src/build/snapshot-entry.ts.
   return build({
     ...common,
-    stdin: { contents: entry, resolveDir: root, sourcefile: 'snapshot-entry.mjs', loader: 'ts' },
+    entryPoints: ['src/build/snapshot-entry.ts'],
     outfile: SNAPSHOT_ENTRY,
     format: 'cjs',
     minify: true,
@@ -175,10 +120,10 @@ function writeLicenses(metafiles) {
 }
 
 /**
- * An esbuild plugin that swaps src/render/template-source.ts (reads templates/*.hbs and compiles
- * them with the full Handlebars) for a module holding every template precompiled, on Handlebars'
- * runtime-only build: the snapshot then carries neither the compiler nor its source-map library,
- * a fifth of the bundle, and has less heap to restore at each start.
+ * Swaps src/render/template-source.ts (reads templates/*.hbs and compiles them with the full
+ * Handlebars) for src/build/precompiled-template-source.ts, and gives it the module it imports,
+ * born-tuned:template-specs: every template precompiled here, with the options of
+ * src/render/compile-options.ts.
  */
 async function precompiledTemplates() {
   const Handlebars = (await import('handlebars')).default;
@@ -189,23 +134,12 @@ async function precompiledTemplates() {
     .filter((f) => f.endsWith('.hbs'))
     .sort()
     .map((f) => `  ${JSON.stringify(f.slice(0, -'.hbs'.length))}: ${Handlebars.precompile(readFileSync(join(dir, f), 'utf8'), COMPILE_OPTIONS)},`);
-  const contents = `import Handlebars from 'handlebars/runtime';
-const specs = {
-${specs.join('\n')}
-};
-export function createEnvironment() {
-  return Handlebars.create();
-}
-export function loadTemplate(env, name) {
-  if (!Object.hasOwn(specs, name)) throw new Error(\`no template named \${name}\`);
-  return env.template(specs[name]);
-}
-`;
   return {
     name: 'precompiled-templates',
     setup(b) {
-      b.onResolve({ filter: /\/template-source\.ts$/ }, () => ({ path: 'precompiled-templates', namespace: 'born-tuned' }));
-      b.onLoad({ filter: /^precompiled-templates$/, namespace: 'born-tuned' }, () => ({ contents, resolveDir: root, loader: 'js' }));
+      b.onResolve({ filter: /[\\/]template-source\.ts$/ }, () => ({ path: join(root, 'src', 'build', 'precompiled-template-source.ts') }));
+      b.onResolve({ filter: /^born-tuned:template-specs$/ }, () => ({ path: 'template-specs', namespace: 'born-tuned' }));
+      b.onLoad({ filter: /^template-specs$/, namespace: 'born-tuned' }, () => ({ contents: `export default {\n${specs.join('\n')}\n};\n`, loader: 'js' }));
     },
   };
 }

@@ -2,7 +2,7 @@ import { requireBuiltin } from './require-builtin.ts';
 
 // Node built-ins that only some commands need, loaded on first use instead of at start: each one
 // costs every run of gen its loading, and the startup snapshot its heap, restored at every start
-// (node:child_process ~270 KB).
+// (README, Performance).
 
 /** node:child_process (verify's queries to the manager). */
 export const childProcess = () => requireBuiltin<typeof import('node:child_process')>('node:child_process');

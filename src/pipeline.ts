@@ -294,14 +294,15 @@ function composeUserData(req: HostRequest, header: string, config: Record<string
     if (!folded.mime) {
       artifact = renderUserData(header, folded.config, folded.names);
     } else {
+      const ours = renderUserData(header, folded.steps);
       const parts = [
-        { filename: 'born-tuned.cfg', text: renderUserData(header, folded.steps).text, cloudConfig: folded.steps },
+        { filename: 'born-tuned.cfg', text: ours.text, cloudConfig: folded.steps },
         // Each include goes as it is written: cloud-init reads exactly the file the checks read.
         ...folded.includes.map((inc) => ({ filename: inc.name, text: inc.text })),
         { filename: 'born-tuned-check.cfg', text: renderUserData(header, folded.check).text, cloudConfig: folded.check },
       ];
       const text = buildMime(parts.map((p) => ({ filename: p.filename, contentType: 'text/cloud-config', text: p.text })));
-      artifact = { ...renderUserData(header, config), text, format: 'mime', data: parts };
+      artifact = { ...ours, text, format: 'mime', data: parts };
     }
   }
   return encoding === 'plain' ? artifact : { ...artifact, bytes: encodeUserData(artifact.text, encoding), encoding };

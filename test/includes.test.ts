@@ -12,7 +12,7 @@ import { readIncludeTree } from '../src/compose/include-tree.ts';
 import { plainType, pyInt, unconstructible } from '../src/compose/pyyaml-scalar.ts';
 import { ProfileError } from '../src/diagnostics/errors.ts';
 import { generateInventory } from '../src/inventory/generate.ts';
-import { generate, renderHost, type RenderedHost } from '../src/pipeline.ts';
+import { generate, renderHost, resolveStack, type RenderedHost } from '../src/pipeline.ts';
 import type { Artifact } from '../src/render/artifact.ts';
 import { splitFinalCheck } from '../src/render/user-data.ts';
 import { hostileInclude, PLAIN_PIECES } from './hostile-include.ts';
@@ -291,6 +291,25 @@ test('__proto__ in an include is a located error at every level; it never reache
   }
   assert.is(Object.getOwnPropertyNames(Object.prototype).join(), before);
   assert.is(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('packer/user-data, the first boot of a host made from the baked image, gets the includes, MIME and encoding of user-data', () => {
+  const file = join(dir, 'baked-ops.yaml');
+  writeFileSync(file, '#cloud-config\npackages: [htop]\n');
+  const stack = resolveStack({ profiles: ['lxd-small'] });
+  const merged = renderHost({ stack, includes: [file], packer: true, secrets: 'resolve' }).artifacts;
+  for (const kind of ['user-data', 'packer-user-data']) {
+    const a = merged.find((x) => x.kind === kind)!;
+    assert.match(a.text, /\n# Folded in: baked-ops\.yaml\n/, kind);
+    assert.match(a.text, /\npackages: \[htop\]\n/, kind);
+  }
+  const mime = renderHost({ stack, includes: [file], mime: true, encoding: 'base64', packer: true, secrets: 'resolve' }).artifacts;
+  for (const kind of ['user-data', 'packer-user-data']) {
+    const a = mime.find((x) => x.kind === kind)!;
+    assert.is(a.format, 'mime', kind);
+    assert.is(Buffer.from(Buffer.from(a.bytes!).toString(), 'base64').toString(), a.text, kind);
+    assert.match(a.text, /filename="baked-ops\.yaml"/, kind);
+  }
 });
 
 test('an inventory reads each include once and composes each distinct user-data once', async () => {

@@ -123,6 +123,9 @@ test('cluster members: the bootstrap member clusters the stack preseed, joining 
   }
   const manifest = readManifest(out);
   assert.ok(manifest.filter((f) => f.path.startsWith('node2/')).every((f) => !/user-data|preseed/.test(f.path) || f.mode === '0600'));
+  // A join token is a secret like a trust password: no published digest of the files that hold it.
+  const carriers = manifest.filter((f) => f.sha256 === undefined).map((f) => f.path);
+  assert.equal(carriers.sort(), ['node2/preseed-incus.yaml', 'node2/seed/user-data', 'node3/preseed-incus.yaml', 'node3/seed/user-data', 'secret-digests.json']);
 });
 
 test('the real daemons bootstrap a cluster from a member preseed (LXD 5.0.2 and Incus 6.0.4)', () => {

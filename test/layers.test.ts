@@ -23,8 +23,13 @@ const LAYERS: readonly (readonly string[])[] = [
   ['explain', 'verify', 'inventory'],
   ['commands'],
   ['cli.ts'],
-  ['main.ts', 'snapshot'],
+  ['main.ts', 'build'],
 ];
+
+// src/build/ holds what scripts/build.mjs puts in the bundles in place of other modules (each
+// matching the signature of the one it replaces) and the startup snapshot's entry: nothing imports
+// them, and they may stand in for a renderer's module.
+const BUILD_ROOM = 'build';
 
 const rank = new Map(LAYERS.flatMap((rooms, i) => rooms.map((r) => [r, i] as const)));
 const SRC = sourceFiles('src');
@@ -52,7 +57,7 @@ test('pipeline.ts is the only module outside render/ that calls a renderer, and 
   const strays = EDGES.filter((e) => {
     const from = roomOf(e.from);
     const to = roomOf(e.to);
-    if (from === to || from === 'pipeline.ts') return false;
+    if (from === to || from === 'pipeline.ts' || from === BUILD_ROOM) return false;
     return to === 'check' || (to === 'render' && !RENDER_SHARED.has(e.to));
   }).map((e) => `${e.from} → ${e.to}`);
   assert.equal(strays, []);
@@ -69,7 +74,7 @@ test('every export of src/ is imported somewhere (src, test, scripts, bench)', (
     for (const n of e.names) names.add(n);
     imported.set(e.to, names);
   }
-  const dead = SRC.flatMap((file) => {
+  const dead = SRC.filter((file) => roomOf(file) !== BUILD_ROOM).flatMap((file) => {
     const names = imported.get(file);
     if (names?.has('*')) return [];
     return exportsOf(file)

@@ -2,9 +2,11 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
-import { expectYaml } from '../src/check/parse-back.ts';
+import { checkArtifact, expectYaml } from '../src/check/parse-back.ts';
 import { InternalError } from '../src/diagnostics/errors.ts';
 import type { Artifact } from '../src/render/artifact.ts';
+import { encodeUserData } from '../src/render/encode.ts';
+import { buildMime } from '../src/render/mime.ts';
 
 /** The parse-back check itself: it must catch every way YAML can read back as something else. */
 const artifact = (text: string): Artifact => ({ kind: 'netplan', path: 'x.yaml', mode: 0o644, purpose: 'test', text, format: 'text' });
@@ -72,6 +74,45 @@ test('one parse, two schemas: agrees with yaml.parse under 1.1 and 1.2 on arbitr
     // threw a plain Error instead of an InternalError (a `<<` merge key with no map under 1.1).
     { numRuns: 1000, examples: [[{ N: false, n: '' }, '1.2'], [{ '<<': 0 }, '1.1']] },
   );
+});
+
+/** The same file under two formats: the check reads what `format` says, whatever the kind. */
+test('the check dispatches on the artifact\'s format and data, not on its kind', () => {
+  const file = { kind: 'user-data' as const, path: 'f', mode: 0o600, purpose: 'test', text: 'a: "yes"\n' };
+  checkArtifact({ ...file, format: 'text' });
+  checkArtifact({ ...file, format: 'yaml', data: { a: 'yes' } });
+  assert.throws(() => checkArtifact({ ...file, format: 'yaml', data: { a: true } }), /f does not read back .* under YAML 1\.1/);
+  assert.throws(() => checkArtifact({ ...file, format: 'cloud-config', data: { a: 'yes' } }), /does not start with "#cloud-config"/);
+  assert.throws(() => checkArtifact({ ...file, kind: 'sysctl', format: 'sysctl', data: [['a', 'no']] }), /does not read back/);
+  checkArtifact({ ...file, kind: 'sysctl', text: '# c\na = yes\n', format: 'sysctl', data: [['a', 'yes']] });
+});
+
+test('a MIME user-data is read back part by part: names, decoded texts (7bit and base64), and gen\'s cloud-config in its parts', () => {
+  const ours = '#cloud-config\nruncmd:\n  - [a]\n';
+  const parts = [
+    { filename: 'born-tuned.cfg', text: ours, cloudConfig: { runcmd: [['a']] } },
+    { filename: 'ops.yaml', text: 'packages: [caf\u00e9]' },
+  ];
+  const mime = (list: { filename: string; text: string }[]): Artifact => ({
+    kind: 'user-data', path: 'user-data', mode: 0o600, purpose: 'test', format: 'mime', data: parts,
+    text: buildMime(list.map((p) => ({ filename: p.filename, contentType: 'text/cloud-config', text: p.text }))),
+  });
+  checkArtifact(mime(parts));
+  assert.throws(() => checkArtifact(mime([parts[0]!, { ...parts[1]!, text: 'packages: [cafe]' }])), /part 2 \(ops\.yaml\) differs/);
+  assert.throws(() => checkArtifact(mime([parts[0]!])), /1 parts instead of 2/);
+  assert.throws(() => checkArtifact(mime([{ ...parts[0]!, text: '#cloud-config\nruncmd:\n  - [b]\n' }, parts[1]!])), /part 1 \(born-tuned\.cfg\) differs/);
+  const wrongData: Artifact = { ...mime(parts), format: 'mime', data: [{ ...parts[0]!, cloudConfig: { runcmd: [['b']] } }, parts[1]!] };
+  assert.throws(() => checkArtifact(wrongData), /\(part born-tuned\.cfg\) does not read back/);
+});
+
+test('encoded bytes must decode to the checked text', () => {
+  const text = '#cloud-config\na: 1\n';
+  const file: Artifact = { kind: 'user-data', path: 'user-data', mode: 0o600, purpose: 'test', text, format: 'cloud-config', data: { a: 1 } };
+  for (const encoding of ['gzip', 'base64', 'gzip+base64'] as const) {
+    checkArtifact({ ...file, bytes: encodeUserData(text, encoding), encoding });
+    assert.throws(() => checkArtifact({ ...file, bytes: encodeUserData('#cloud-config\na: 2\n', encoding), encoding }), /does not decode/);
+  }
+  assert.throws(() => checkArtifact({ ...file, bytes: encodeUserData(text, 'base64'), encoding: 'gzip' }), /cannot be decoded as gzip/);
 });
 
 test.run();

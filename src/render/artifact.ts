@@ -32,7 +32,7 @@ export interface MimePartReadBack {
  * - `preseed`: YAML as above, whose keys `manager` accepts;
  * - `sysctl`: the `key = value` lines `data`, in order;
  * - `json-yaml`: `#` comment lines, then JSON equal to `data`;
- * - `json`: JSON equal to `data`;
+ * - `json`: JSON.stringify of `data` (read back by definition: not parsed again);
  * - `text`: shell, INI-like files, udev rules, HCL: no reader here; the tests run the real tools.
  */
 type ReadBack =
