@@ -34,9 +34,9 @@ const SGR = { bold: '1', red: '1;31', yellow: '1;33', blue: '1;34' } as const;
  */
 export function formatDiagnostic(d: Diagnostic, style: FormatStyle = { color: false }): string {
   const paint = (sgr: string, text: string) => (style.color ? `\x1b[${sgr}m${text}\x1b[0m` : text);
-  const where = d.file ? `${displayText(d.file)}${d.line ? `:${d.line}:${d.col ?? 1}` : ''}: ` : '';
+  const where = d.file ? `${paint(SGR.bold, `${displayText(d.file)}${d.line ? `:${d.line}:${d.col ?? 1}` : ''}`)}: ` : '';
   const severityColor = d.severity === 'error' ? SGR.red : SGR.yellow;
-  const head = `${paint(SGR.bold, where)}${paint(severityColor, d.severity)} ${paint(SGR.bold, `${d.code}:`)} ${displayText(d.message)}`;
+  const head = `${where}${paint(severityColor, d.severity)} ${paint(SGR.bold, `${d.code}:`)} ${displayText(d.message)}`;
   const frame = codeFrame(d);
   if (!frame) return head;
   const gutter = ' '.repeat(frame.lineNumber.length);
