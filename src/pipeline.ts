@@ -18,7 +18,8 @@ import { buildPreseed, memberPreseed, renderPreseed } from './render/preseed.ts'
 import { buildCloudConfig, renderUserData, splitFinalCheck } from './render/user-data.ts';
 import { linearize } from './resolve/inherit.ts';
 import { mergeLayers, type Merged } from './resolve/merge.ts';
-import type { Profile } from './schema/profile.ts';
+import { ProfileSchema, type Profile } from './schema/profile.ts';
+import { salvage } from './schema/partial.ts';
 import { checkRules } from './schema/rules.ts';
 import { reportOverriddenInlineSecrets, validateProfile } from './schema/validate.ts';
 import { resolveSecrets, secretValue, type SecretMode } from './secrets/resolve.ts';
@@ -109,9 +110,15 @@ export function resolveStack(req: StackRequest): ResolvedStack {
     const names = layers.map((l) => l.source.name).join(', ');
     bag.error('OVERLAY_ALONE', `${names} ${layers.length === 1 ? 'is an overlay' : 'are overlays'}: stack it on a host profile, e.g. --profile incus-dense --profile ${layers.at(-1)!.source.name}`, { file: layers[0]!.source.display, line: 1, col: 1 });
   }
+  // A file that could not be read, or an overlay alone, leaves the stack incomplete: judging it
+  // would report what the missing part may well set. Errors after this do not stop the checks.
+  const incomplete = bag.hasErrors;
   reportOverriddenInlineSecrets(layers, merged, bag);
-  const profile = bag.hasErrors ? undefined : validateProfile(merged, bag);
-  if (profile) checkRules(profile, merged, bag);
+  const profile = incomplete ? undefined : validateProfile(merged, bag);
+  // The rules also judge what the schema accepted of an invalid stack, so one run reports every
+  // problem; a rule that reads a refused value is skipped (schema/partial.ts).
+  const checkable = profile ? { data: profile, broken: [] } : incomplete ? undefined : salvage(ProfileSchema, merged.value);
+  if (checkable) checkRules(checkable.data, merged, bag, checkable.broken);
   const diagnostics = sortDiagnostics(bag.items);
   if (!profile || bag.hasErrors) throw new ProfileError(diagnostics);
   const plan = buildPlan(profile, files.map((f) => f.name), layers.map((l) => l.source.name));

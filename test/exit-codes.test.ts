@@ -33,10 +33,10 @@ const VALUES = [
   'incus-dense', 'lxd-small', '10gbe', 'incus-dense+10gbe', 'nope', 'good.yaml', './good.yaml', './bad.yaml', './secret.yaml', './list.yaml',
   './dir.yaml', './dangling.yaml', './fifo.yaml', '/dev/zero', '/dev/null', '/proc/self/mem', 'inv.yaml', 'ops.yaml', '', '.', '..', '/', '-', '--',
   'json', 'text', 'gzip', 'base64', 'user-data', 'sysctl', 'packer-scripts', 'netplan', `${'x'.repeat(300)}.yaml`, `${'y'.repeat(300)}`,
-  'a\nb.yaml', 'bidi\u202eevil', 'caf\u00e9', 'out', 'out/sub', './dangling-out', 'fs.inotify.max_user_watches',
+  'a\nb.yaml', 'bidi\u202eevil', 'bash', 'zsh', 'fish', 'caf\u00e9', 'out', 'out/sub', './dangling-out', 'fs.inotify.max_user_watches',
 ];
-const OPTIONS = ['-p', '--profile', '--profiles-dir', '--artifact', '--out', '-o', '--force', '--format', '--inventory', '--include', '--mime', '--encoding', '--root', '-V', '--help', '--strict', '-x'];
-const COMMANDS = [[], ['explain'], ['diff'], ['verify'], ['list'], ['schema'], ['explan'], ['help']];
+const OPTIONS = ['-p', '--profile', '--profiles-dir', '--artifact', '--out', '-o', '--force', '--format', '--inventory', '--include', '--mime', '--encoding', '--root', '-V', '--help', '--strict', '--names', '-x'];
+const COMMANDS = [[], ['explain'], ['diff'], ['verify'], ['list'], ['schema'], ['completion'], ['completion', 'bash'], ['completion', 'zsh'], ['explan'], ['help']];
 
 const argvArb = fc
   .tuple(fc.constantFrom(...COMMANDS), fc.array(fc.oneof(fc.constantFrom(...OPTIONS), fc.constantFrom(...VALUES)), { maxLength: 7 }))

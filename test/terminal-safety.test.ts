@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main, type Io } from '../src/cli.ts';
-import { displayJson, displayText } from '../src/output/display-text.ts';
+import { displayJson, displayText } from '../src/base/display-text.ts';
 
 /**
  * What reaches a terminal is safe: users' text (a description, a key, a value, a file or profile

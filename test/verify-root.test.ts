@@ -236,7 +236,7 @@ test('--root that is mistyped is a usage error (exit 2, one sentence), not a tab
   }
   const json = genGuarded(['verify', ...STACK_ARGS, '--root', pipe, '--format', 'json']);
   assert.is(json.status, 2);
-  assert.equal(JSON.parse(json.stderr), { diagnostics: [{ severity: 'error', code: 'USAGE', message: `--root ${pipe} is a FIFO (named pipe), not a directory: name the directory of a mounted image or fixture tree` }] });
+  assert.equal(JSON.parse(json.stderr), { version: 1, diagnostics: [{ severity: 'error', code: 'USAGE', message: `--root ${pipe} is a FIFO (named pipe), not a directory: name the directory of a mounted image or fixture tree` }] });
   const empty = genGuarded(['verify', ...STACK_ARGS, '--root', '']);
   assert.is(empty.status, 2);
   assert.match(empty.stderr, /^gen: --root is empty: /);

@@ -1,14 +1,10 @@
-import type { Command } from 'commander';
+import { ExitCode } from '../diagnostics/errors.ts';
 import { profileJsonSchemaText } from '../schema/json-schema.ts';
-import type { CommandContext } from './context.ts';
+import type { Io } from './context.ts';
 
-/** `gen schema`: the JSON Schema of the profile format, for editors. */
-export function registerSchema(program: Command, ctx: CommandContext, done: (code: number) => void): void {
-  program
-    .command('schema')
-    .description('print the JSON Schema of the profile format (a copy is in schema/profile.schema.json)')
-    .action(() => {
-      ctx.io.stdout(profileJsonSchemaText());
-      done(0);
-    });
+/** `gen schema`: the JSON Schema of the profile format, for editors. It reads no profile, so it
+ * takes no options. */
+export async function runSchema(_opts: Record<string, never>, io: Io): Promise<ExitCode> {
+  io.stdout(profileJsonSchemaText());
+  return ExitCode.ok;
 }

@@ -1,42 +1,37 @@
-import type { Command } from 'commander';
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../diagnostics/errors.ts';
-import { displayJson } from '../output/display-text.ts';
+import { ExitCode, UsageError } from '../diagnostics/errors.ts';
+import { JSON_FORMAT_VERSION } from '../diagnostics/format.ts';
+import { displayJson } from '../base/display-text.ts';
 import { formatTable } from '../output/table.ts';
 import { generate } from '../pipeline.ts';
 import { fileType } from '../source/read-file.ts';
 import { liveManagerQuery } from '../verify/manager-query.ts';
 import { summarize, verifyHost } from '../verify/verify.ts';
-import { collect, formatOption, reportDiagnostics, type CommandContext, type Format } from './context.ts';
+import { reportWarnings, type Io, type StackOptions } from './context.ts';
+
+/** `gen verify` options: the stack, and the root of the host to read. */
+interface VerifyOptions extends StackOptions {
+  root: string;
+}
 
 /** `gen verify --profile NAME… [--root DIR]`: does this host have what the profile promises? */
-export function registerVerify(program: Command, ctx: CommandContext, done: (code: number) => void): void {
-  program
-    .command('verify')
-    .description('check a host (or a mounted image with --root) against the profile: sysctl, daemon limits, txqueuelen, hidden names, files, manager state')
-    .option('-p, --profile <name>', 'profile name or path; repeat to stack', collect, [] as string[])
-    .option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones')
-    .option('--root <dir>', 'read a mounted image or fixture tree instead of /', '/')
-    .addOption(formatOption())
-    .action(async (opts: { profile: string[]; profilesDir?: string; root: string; format: Format }) => {
-      ctx.format = opts.format;
-      const root = hostRoot(opts.root);
-      // Only files installed on the host are checked: the Packer files are not rendered.
-      const generated = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: false, secrets: 'withhold' });
-      reportDiagnostics(ctx, generated.stack.diagnostics);
-      // The manager can only be asked on the live host itself.
-      const query = root === '/' ? liveManagerQuery(generated.stack.plan) : undefined;
-      const rows = await verifyHost(generated, { root, query });
-      const summary = summarize(rows);
-      if (opts.format === 'json') {
-        ctx.io.stdout(`${displayJson(JSON.stringify({ stack: generated.stack.plan.stack, root, rows, summary }, null, 2))}\n`);
-      } else {
-        ctx.io.stdout(`${formatTable(['STATUS', 'CHECK', 'WANTED', 'ACTUAL', 'NOTE'], rows.map((r) => [r.status, r.check, r.wanted, r.actual, r.note ?? '']))}\n`);
-        ctx.io.stdout(`\n${summary.pass} passed, ${summary.fail} failed, ${summary.absent} absent\n`);
-      }
-      done(summary.fail === 0 ? 0 : 1);
-    });
+export async function runVerify(opts: VerifyOptions, io: Io): Promise<ExitCode> {
+  const root = hostRoot(opts.root);
+  // Only files installed on the host are checked: the Packer files are not rendered.
+  const generated = generate({ profiles: opts.profile, profilesDir: opts.profilesDir }, { packer: false, secrets: 'withhold' });
+  reportWarnings(io, opts, generated.stack.diagnostics);
+  // The manager can only be asked on the live host itself.
+  const query = root === '/' ? liveManagerQuery(generated.stack.plan) : undefined;
+  const rows = await verifyHost(generated, { root, query });
+  const summary = summarize(rows);
+  if (opts.format === 'json') {
+    io.stdout(`${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, stack: generated.stack.plan.stack, root, rows, summary }, null, 2))}\n`);
+  } else {
+    io.stdout(`${formatTable(['STATUS', 'CHECK', 'WANTED', 'ACTUAL', 'NOTE'], rows.map((r) => [r.status, r.check, r.wanted, r.actual, r.note ?? '']))}\n`);
+    io.stdout(`\n${summary.pass} passed, ${summary.fail} failed, ${summary.absent} absent\n`);
+  }
+  return summary.fail === 0 ? ExitCode.ok : ExitCode.findings;
 }
 
 /** The --root directory as a real path. A mistyped one is a usage error, not a table of FAILs: an

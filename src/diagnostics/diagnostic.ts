@@ -46,7 +46,8 @@ export type DiagnosticCode =
   | 'UNSUPPORTED_BY_VERSION'
   | 'SECRET_INLINE'
   | 'INCONSISTENT_VALUES'
-  | 'OUT_OLD_TREE_LEFT';
+  | 'OUT_OLD_TREE_LEFT'
+  | 'SHADOWS_SHIPPED';
 
 /** Collects diagnostics from a stage instead of throwing, so every problem is reported at once. */
 export class DiagnosticBag {

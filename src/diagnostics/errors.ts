@@ -4,9 +4,12 @@ import type { Diagnostic } from './diagnostic.ts';
 export const ExitCode = {
   ok: 0,
   invalidProfile: 1,
+  /** verify found a failing check, diff a difference: the answer, not a fault. */
+  findings: 1,
   usage: 2,
   internal: 3,
 } as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** The user's input (profile or stack) is invalid; carries every diagnostic found. */
 export class ProfileError extends Error {

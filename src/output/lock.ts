@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, linkSync, openSync, readdirSync, readF
 import { join } from 'node:path';
 import { UsageError } from '../diagnostics/errors.ts';
 import { environmentError } from './fs-errors.ts';
-import { displayText } from './display-text.ts';
+import { displayText } from '../base/display-text.ts';
 import type { OutTarget } from './target.ts';
 
 /** The lock of one output directory, held by this process until release(). */

@@ -4,7 +4,7 @@ import { startupSnapshot } from 'node:v8';
 import { childProcess } from '../builtins.ts';
 import { UsageError } from '../diagnostics/errors.ts';
 import { environmentError } from './fs-errors.ts';
-import { displayText } from './display-text.ts';
+import { displayText } from '../base/display-text.ts';
 import { removeStaleLockAttempts } from './lock.ts';
 import type { OutTarget } from './target.ts';
 

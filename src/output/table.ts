@@ -1,4 +1,4 @@
-import { displayText } from './display-text.ts';
+import { displayText } from '../base/display-text.ts';
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. Cells are display
  * text: a control character in a user's value is shown escaped, never acted on. */

@@ -4,7 +4,7 @@ import { os } from '../builtins.ts';
 import { UsageError } from '../diagnostics/errors.ts';
 import { fileType } from '../source/read-file.ts';
 import { environmentError } from './fs-errors.ts';
-import { displayText } from './display-text.ts';
+import { displayText } from '../base/display-text.ts';
 
 /** Where `--out DIR` writes, once checked. */
 export interface OutTarget {

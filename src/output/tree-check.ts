@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { crypto } from '../builtins.ts';
 import { readRegularFile } from '../source/read-file.ts';
 import { environmentError } from './fs-errors.ts';
-import { displayText } from './display-text.ts';
+import { displayText } from '../base/display-text.ts';
 import { MANIFEST_FILE } from './manifest.ts';
 import { byCodeUnit } from '../base/order.ts';
 import { keyedDigest, parseSecretDigests, SECRET_DIGESTS_FILE } from './secret-digests.ts';

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../diagnostics/errors.ts';
 import type { Artifact } from '../render/artifact.ts';
 import { environmentError, orEnvironmentError } from './fs-errors.ts';
-import { displayText } from './display-text.ts';
+import { displayText } from '../base/display-text.ts';
 import { acquireLock, type OutLock } from './lock.ts';
 import { SecretDigests } from './secret-digests.ts';
 import { stopOnSignals, yieldToSignals } from './signals.ts';

@@ -1,7 +1,7 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
 import { emptyMap } from '../base/data.ts';
 import { loadSource, type Source } from '../source/load.ts';
-import { locateProfile, type ProfileSearchPath } from '../source/locate.ts';
+import { displayPath, locateProfile, shadowedShippedProfile, type ProfileSearchPath } from '../source/locate.ts';
 import { positionOf, type PathSegment } from '../source/position.ts';
 
 /** Longest extends chain followed; real stacks use two or three. */
@@ -64,6 +64,10 @@ export function linearize(files: ReadonlyArray<{ name: string; file: string }>, 
     if (!done.has(file)) {
       done.add(file);
       layers.push({ source, value });
+      const hidden = shadowedShippedProfile(name, file);
+      if (hidden) {
+        bag.warning('SHADOWS_SHIPPED', `this profile hides the shipped profile "${name}" (${displayPath(hidden)}) wherever "${name}" is named from here: give it another name (it can then extend ${name}) unless you mean to replace the shipped one`, { file: source.display });
+      }
     }
   };
 

@@ -10,6 +10,7 @@ import { RELEASES } from '../facts/targets.ts';
 import { formatIp, hostAddresses, networkOf, notAHostAddress, overlaps, parseInterface } from './ip.ts';
 import { addressingProblems } from './addressing.ts';
 import { reportAt, whereIs } from './validate.ts';
+import { runSkippingBroken } from './partial.ts';
 
 const DEFAULT_NR_OPEN = 1048576;
 const BPF_JIT_LIMIT_MAX = 1_000_000_000;
@@ -29,12 +30,13 @@ type Rule = (ctx: RuleContext) => void;
 const RULES: Rule[] = [requireHostKeys, checkTarget, checkManager, checkSysctl, checkCapacity, checkLimits, checkNetwork, checkStorage, checkSecrets];
 
 /**
- * Cross-field rules that protect the host, run on a stack that passed the schema. Each rule reports
- * at the value the user should change and names the number or setting to use.
+ * Cross-field rules that protect the host. Each rule reports at the value the user should change and
+ * names the number or setting to use; one that reads a value the schema refused is skipped.
  */
-export function checkRules(profile: Profile, merged: Merged, bag: DiagnosticBag): void {
-  const ctx: RuleContext = { profile, merged, bag, at: (sev, code, path, msg, where = 'value') => reportAt(bag, merged, sev, code, path, msg, where) };
-  for (const rule of RULES) rule(ctx);
+export function checkRules(profile: Profile, merged: Merged, bag: DiagnosticBag, broken: readonly PathSegment[][] = []): void {
+  const at: RuleContext['at'] = (sev, code, path, msg, where = 'value') => reportAt(bag, merged, sev, code, path, msg, where);
+  // With values the schema refused (broken), a rule that reads one of them is skipped.
+  for (const rule of RULES) runSkippingBroken(profile, broken, (p) => rule({ profile: p, merged, bag, at }));
 }
 
 function requireHostKeys({ profile, at }: RuleContext): void {

@@ -199,7 +199,7 @@ function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
 }
 
 /** Keys the schema allows at `path`, for did-you-mean hints. */
-function knownKeysAt(path: readonly PathSegment[], root: z.ZodType = ProfileSchema): string[] {
+export function knownKeysAt(path: readonly PathSegment[], root: z.ZodType = ProfileSchema): string[] {
   let schema: z.ZodType | undefined = root;
   for (const seg of path) {
     schema = childSchema(schema, seg);

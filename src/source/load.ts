@@ -1,5 +1,6 @@
 import { Document, LineCounter, parseDocument, isMap } from 'yaml';
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { recordSourceText } from '../diagnostics/source-text.ts';
 import { displayPath } from './locate.ts';
 import { decodeUtf8, readRegularFile } from './read-file.ts';
 import { documentToData, type DataProblem } from './to-data.ts';
@@ -55,6 +56,8 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag, kind:
     return undefined;
   }
   const text = decoded.text;
+  // For the code frames under its diagnostics.
+  recordSourceText(display, text);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,

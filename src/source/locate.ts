@@ -1,6 +1,7 @@
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
-import { join, relative, isAbsolute } from 'node:path';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { join, relative, isAbsolute, resolve } from 'node:path';
 import { didYouMean } from '../diagnostics/suggest.ts';
+import { shippedProfilesDir } from './package-root.ts';
 
 /** Profile names are file names without `.yaml`; nothing that could leave the profiles directory. */
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -44,6 +45,23 @@ export function listProfileNames(search: ProfileSearchPath): string[] {
     for (const f of readdirSync(dir)) if (f.endsWith('.yaml')) names.add(f.slice(0, -'.yaml'.length));
   }
   return [...names].sort();
+}
+
+/** The shipped profile that the profile `name` read from `file` hides (a user's profile of the
+ * same name comes first on the search path), or undefined when `file` is that shipped profile or
+ * none has the name. */
+export function shadowedShippedProfile(name: string, file: string): string | undefined {
+  const shipped = join(shippedProfilesDir(), `${name}.yaml`);
+  if (!lexists(shipped)) return undefined;
+  return sameFile(file, shipped) ? undefined : shipped;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
 }
 
 /** A path as the user should see it: relative to the working directory, so messages are the same
