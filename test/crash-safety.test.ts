@@ -206,7 +206,10 @@ async function midRun(dir: string) {
   for (;;) {
     const tmp = leftBeside(dir).find((e) => e.includes('.gen-tmp-'));
     if (tmp && readdirSync(join(dir, '..', tmp)).length > 50) return run;
-    if (run.child.exitCode !== null) assert.unreachable('the run ended before it was signalled');
+    if (run.child.exitCode !== null) {
+      const r = await run.done;
+      assert.unreachable(`the run ended (exit ${r.status}) before it was signalled: ${r.stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
 }
