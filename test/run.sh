@@ -2,6 +2,8 @@
 # The whole test suite, as `npm test` runs it: installs the real validators when missing (Debian 12,
 # root), type-checks, builds the CLI, runs every uvu suite (real-tool checks included) and ends with
 # one plain line "N passed, N failed" for CI. Exits non-zero on any failure or when no test ran.
+# BORN_TUNED_FAST=1 (npm run test:fast) leaves out the suites marked `// tier: full` (README,
+# Development); BORN_TUNED_E2E=0 the VM boots.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -35,7 +37,9 @@ step "build (dist/gen.js)" node scripts/build.mjs
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-node test/run-suites.mjs 2>&1 | tee "$log"
+tier=()
+if [[ ${BORN_TUNED_FAST:-0} == 1 ]]; then tier=(--fast); fi
+node test/run-suites.mjs "${tier[@]}" 2>&1 | tee "$log"
 uvu_status=${PIPESTATUS[0]}
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
 total=$(sed -n 's/^ *Total: *\([0-9]*\).*/\1/p' <<<"$clean" | tail -n1)
