@@ -16,7 +16,7 @@ import { generate, renderHost, resolveStack, type RenderedHost } from '../src/pi
 import type { Artifact } from '../src/render/artifact.ts';
 import { splitFinalCheck } from '../src/render/user-data.ts';
 import { hostileInclude, PLAIN_PIECES } from './hostile-include.ts';
-import { gen, ROOT, run } from './helpers.ts';
+import { BIN_GEN, gen, ROOT, run } from './helpers.ts';
 
 /**
  * An include means what cloud-init reads: for every include gen accepts, what the real PyYAML
@@ -239,7 +239,7 @@ test('an include that is not a readable regular file is a located error, at once
     [join(dir, 'absent.yaml'), /absent\.yaml: error FILE_UNREADABLE: the cloud-config include does not exist: check the path/],
   ];
   for (const [file, expected] of cases) {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--profile', 'incus-dense', '--include', file], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(BIN_GEN, ['--profile', 'incus-dense', '--include', file], { encoding: 'utf8', timeout: 20_000 });
     assert.is(r.error, undefined, `gen did not end on ${file}`);
     assert.is(r.status, 1, `${file}: ${r.stderr}`);
     assert.match(r.stderr, expected);

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
 import { generateInventory } from '../src/inventory/generate.ts';
-import { gen, readManifest, ROOT, run } from './helpers.ts';
+import { BIN_GEN, gen, readManifest, ROOT, run } from './helpers.ts';
 
 /** Inventories, operators' cloud-config (merged or MIME), encodings, checked by the real tools. */
 const FIX = join(ROOT, 'test', 'fixtures', 'inventory');
@@ -95,7 +95,7 @@ print(json.dumps(parts))`, file]);
 test('--encoding gzip, base64 and gzip+base64 decode back to exactly the plain bytes', () => {
   const plain = gen(['--profile', 'incus-dense']).stdout;
   for (const encoding of ['gzip', 'base64', 'gzip+base64']) {
-    const r = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--profile', 'incus-dense', '--encoding', encoding], { encoding: 'buffer' } as never);
+    const r = run(BIN_GEN, ['--profile', 'incus-dense', '--encoding', encoding], { encoding: 'buffer' } as never);
     const bytes = r.stdout as unknown as Buffer;
     const decoded = encoding === 'gzip' ? gunzipSync(bytes) : encoding === 'base64' ? Buffer.from(bytes.toString(), 'base64') : gunzipSync(Buffer.from(bytes.toString(), 'base64'));
     assert.is(decoded.toString('utf8'), plain, encoding);
@@ -105,7 +105,7 @@ test('--encoding gzip, base64 and gzip+base64 decode back to exactly the plain b
 test('cluster members: the bootstrap member clusters the stack preseed, joining members carry only their join', () => {
   const out = join(scratch, 'cluster');
   const env = { ...process.env, NODE2_JOIN_TOKEN: 'canary-join-two', NODE3_JOIN_TOKEN: 'canary-join-three' };
-  const r = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--inventory', join(FIX, 'cluster.yaml'), '--out', out], { env });
+  const r = run(BIN_GEN, ['--inventory', join(FIX, 'cluster.yaml'), '--out', out], { env });
   assert.is(r.status, 0, r.stderr);
   assert.not.match(r.stdout + r.stderr, /canary/);
   const preseed = (h: string) => parse(readFileSync(join(out, h, 'preseed-incus.yaml'), 'utf8')) as Record<string, any>;

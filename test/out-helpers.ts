@@ -2,13 +2,9 @@
 // byte for byte, and what gen may have left beside it.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ROOT } from './helpers.ts';
-
-/** The CLI as users run it: bin/gen, which starts from the startup snapshot (falling back to
- * dist/gen.js); these tests run it a hundred times, and the snapshot halves each start. */
-export const BIN_GEN = join(ROOT, 'bin', 'gen');
+import { BIN_GEN } from './helpers.ts';
 
 /**
  * Everything under `dir` (itself included, as '.'), without following links: each directory with
@@ -93,6 +89,14 @@ export function genAsync(args: string[], opts: { cwd?: string } = {}): { child: 
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
   return { child, done };
+}
+
+/** Replaces `to` with a copy of the tree `from` (cp -a: modes and links as they are). */
+export function copyTree(from: string, to: string): void {
+  rmSync(to, { recursive: true, force: true });
+  mkdirSync(join(to, '..'), { recursive: true });
+  const r = spawnSync('cp', ['-a', from, to], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cp -a ${from} ${to}: ${r.stderr}`);
 }
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be repeated with its seed. */

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { preseedProblems } from '../src/check/preseed-keys.ts';
 import { renderHost, resolveStack } from '../src/pipeline.ts';
 import { KNOWN_VERSIONS } from '../src/facts/managers.ts';
-import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
+import { BIN_GEN, gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
 /**
  * Preseeds applied by the real daemons the tests can run here: LXD 5.0.2 (Debian 12) and Incus
@@ -83,7 +83,7 @@ test('a trust password comes by reference, only into the preseed and the user-da
   writeFileSync(join(dir, 's.yaml'), 'extends: lxd-small\nserver:\n  https_address: "[::]:8443"\n  trust_password: {env: BT_TEST_TRUST}\n');
   const canary = 'canary-7f3e-secret';
   const out = join(dir, 'out');
-  const r = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--profiles-dir', dir, '--profile', 's', '--out', out], { env: { ...process.env, BT_TEST_TRUST: canary } });
+  const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 's', '--out', out], { env: { ...process.env, BT_TEST_TRUST: canary } });
   assert.is(r.status, 0, r.stderr);
   assert.not.match(r.stdout + r.stderr, canary);
   const manifest = readManifest(out);
@@ -92,7 +92,7 @@ test('a trust password comes by reference, only into the preseed and the user-da
     assert.is(has, ['preseed/lxd.yaml', 'user-data', 'packer/user-data'].includes(f.path), `secret in ${f.path}`);
     if (has) assert.is(f.mode, '0600', `${f.path} holds a secret`);
   }
-  const missing = run(process.execPath, [join(ROOT, 'dist', 'gen.js'), '--profiles-dir', dir, '--profile', 's'], { env: { ...process.env, BT_TEST_TRUST: '' } });
+  const missing = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 's'], { env: { ...process.env, BT_TEST_TRUST: '' } });
   assert.is(missing.status, 2);
   assert.match(missing.stderr, /BT_TEST_TRUST, which is not set/);
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
-import { main, type Io } from '../src/cli.ts';
+import { genInProcess } from './helpers.ts';
 
 /**
  * Keys that mean something to JavaScript objects, put at every level of every input kind gen
@@ -77,17 +77,7 @@ let cases = 0;
 /** Runs gen in-process and checks what every run must satisfy. */
 async function runCase(label: string, file: string, text: string, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   writeFileSync(join(dir, file), text);
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (t) => void (stdout += typeof t === 'string' ? t : Buffer.from(t).toString()), stderr: (t) => void (stderr += t), isTTY: false };
-  const cwd = process.cwd();
-  process.chdir(dir);
-  let code: number;
-  try {
-    code = await main(argv, io);
-  } finally {
-    process.chdir(cwd);
-  }
+  const { status: code, stdout, stderr } = await genInProcess(argv, dir);
   cases++;
   const context = `${label}\n--- ${file}\n${text}\n--- stderr\n${stderr}`;
   assert.ok([0, 1, 2].includes(code), `exit ${code}: ${context}`);

@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ARTIFACT_KINDS } from '../src/render/artifact.ts';
-import { GEN, run } from './helpers.ts';
+import { BIN_GEN, run } from './helpers.ts';
 
 /**
  * A canary secret given by reference must appear only in the artifacts that carry the preseed
@@ -23,7 +23,7 @@ writeFileSync(
 writeFileSync(join(dir, 'broken.yaml'), 'extends: host\nsysctl:\n  vm.max_map_count: -1\nlimits:\n  nofile: 1\n');
 writeFileSync(join(dir, 'warn.yaml'), 'extends: host\nsysctl:\n  fs.inotify.max_user_watches: 10\n');
 const env = { ...process.env, BT_CANARY: CANARY };
-const genIn = (args: string[]) => run(process.execPath, [GEN, '--profiles-dir', dir, ...args], { env });
+const genIn = (args: string[]) => run(BIN_GEN, ['--profiles-dir', dir, ...args], { env });
 
 const CARRIERS = new Set(['user-data', 'preseed', 'packer-user-data']);
 
@@ -53,7 +53,7 @@ const commands: [string, string[]][] = [
 
 for (const [name, args] of commands) {
   test(`${name}: no output stream holds the secret`, () => {
-    const r = run(process.execPath, [GEN, ...args], { env });
+    const r = run(BIN_GEN, args, { env });
     assert.ok(r.stdout.length + r.stderr.length > 0, 'the command printed something');
     assert.not.ok(r.stdout.includes(CANARY), `stdout of ${name}`);
     assert.not.ok(r.stderr.includes(CANARY), `stderr of ${name}`);
@@ -82,7 +82,7 @@ for (const [name, make, message] of secretFiles) {
   test(`a secret file that is ${name} is refused with exit 2 and a sentence, never a hang`, () => {
     const file = typeof make === 'string' ? make : (make(), join(dir, FILES[name]!));
     writeFileSync(join(dir, 'bad-secret.yaml'), `extends: lxd-small\nserver: {trust_password: {file: ${JSON.stringify(file)}}}\n`);
-    const r = spawnSync(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'bad-secret'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(BIN_GEN, ['--profiles-dir', dir, '--profile', 'bad-secret'], { encoding: 'utf8', timeout: 30_000 });
     assert.is(r.signal, null, 'gen was killed by the guard timeout: it hung');
     assert.is(r.status, 2, r.stderr);
     assert.match(r.stderr, /^gen: server\.trust_password reads /);
@@ -95,13 +95,13 @@ test('a secret file may be a symbolic link to a regular file (a mounted secret)'
   writeFileSync(join(dir, 'secret-real'), `${CANARY}\n`);
   symlinkSync(join(dir, 'secret-real'), join(dir, 'secret-link'));
   writeFileSync(join(dir, 'linked-secret.yaml'), `extends: lxd-small\nserver: {trust_password: {file: ${JSON.stringify(join(dir, 'secret-link'))}}}\n`);
-  const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'linked-secret', '--artifact', 'preseed']);
+  const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'linked-secret', '--artifact', 'preseed']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`core\\.trust_password: ${CANARY}\\n`));
 });
 
 test('an environment secret that is blank is refused', () => {
-  const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'host'], { env: { ...process.env, BT_CANARY: ' \t ' } });
+  const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'host'], { env: { ...process.env, BT_CANARY: ' \t ' } });
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, /^gen: server\.trust_password reads the environment variable BT_CANARY, which holds a line break or a control character/);
 });
@@ -109,7 +109,7 @@ test('an environment secret that is blank is refused', () => {
 test('an inline secret anywhere in the chain is an error, even when a later profile overrides it', () => {
   writeFileSync(join(dir, 'inline-parent.yaml'), 'extends: lxd-small\nserver:\n  trust_password: hunter2\n');
   writeFileSync(join(dir, 'inline-child.yaml'), 'extends: inline-parent\nserver:\n  trust_password: {env: BT_CANARY}\n');
-  const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'inline-child'], { env });
+  const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'inline-child'], { env });
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /inline-parent\.yaml:3:19: error SECRET_INLINE: server\.trust_password is written in the file \(a later profile overrides it/);
   assert.not.ok(r.stderr.includes('hunter2'));
@@ -127,14 +127,14 @@ const unset = { ...process.env };
 delete unset.BT_CANARY;
 for (const [name, args] of withoutSecret) {
   test(`${name} runs without the secret it never writes`, () => {
-    const r = run(process.execPath, [GEN, ...args], { env: unset });
+    const r = run(BIN_GEN, args, { env: unset });
     assert.not.match(r.stderr, /BT_CANARY/, r.stderr);
     assert.ok([0, 1].includes(r.status), `${name}: exit ${r.status}\n${r.stderr}`);
   });
 }
 for (const kind of CARRIERS) {
   test(`--artifact ${kind} needs the secret it carries`, () => {
-    const r = run(process.execPath, [GEN, '--profiles-dir', dir, '--profile', 'host', '--artifact', kind], { env: unset });
+    const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'host', '--artifact', kind], { env: unset });
     assert.is(r.status, 2);
     assert.match(r.stderr, /reads the environment variable BT_CANARY, which is not set/);
   });
