@@ -119,19 +119,33 @@ test('a signal during the swap waits for it: SIGTERM at "moved-aside" ends with 
   assert.ok(sameTree(treeSnapshot(dir), stackRefs.new));
 });
 
-/** Starts a replacement of the old tree and waits until its temporary tree holds host directories. */
+/**
+ * Starts a replacement of the old tree and waits until its temporary tree holds host directories.
+ * A run that ends before this process saw it writing (a loaded machine can leave the poll waiting
+ * for the CPU through a whole run) proves nothing: it must have succeeded, and another is started,
+ * up to five.
+ */
 async function midRun(dir: string) {
-  copyTree(refs.dirs.old, dir);
-  const run = genAsync(['--inventory', inventories.new, '--out', dir]);
-  for (;;) {
-    const tmp = leftBeside(dir).find((e) => e.includes('.gen-tmp-'));
-    if (tmp && readdirSync(join(dir, '..', tmp)).length > 50) return run;
-    if (run.child.exitCode !== null) {
-      const r = await run.done;
-      assert.unreachable(`the run ended (exit ${r.status}) before it was signalled: ${r.stderr}`);
+  const hostsWritten = (tmp: string) => {
+    try {
+      return readdirSync(join(dir, '..', tmp)).length;
+    } catch {
+      return 0; // swapped in or removed between the two reads
     }
-    await new Promise((r) => setTimeout(r, 5));
+  };
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    copyTree(refs.dirs.old, dir);
+    const run = genAsync(['--inventory', inventories.new, '--out', dir]);
+    while (run.child.exitCode === null && run.child.signalCode === null) {
+      const tmp = leftBeside(dir).find((e) => e.includes('.gen-tmp-'));
+      if (tmp && hostsWritten(tmp) > 50) return run;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await run.done;
+    assert.is(r.status, 0, `a run that was not signalled: ${r.stderr}`);
   }
+  assert.unreachable('five runs ended before they could be signalled while writing');
+  throw new Error('unreachable');
 }
 
 test('SIGINT, SIGTERM, SIGHUP while hosts are written: the temporary tree and the lock are removed, the old tree stays, exit 130, 143, 129', async () => {
