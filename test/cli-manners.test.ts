@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main, type Io } from '../src/cli.ts';
+import type { Io } from '../src/cli.ts';
 import { runExplain } from '../src/commands/explain.ts';
 import { runList } from '../src/commands/list.ts';
-import { GEN, run } from './helpers.ts';
+import { GEN, genInProcess, run } from './helpers.ts';
 
 /**
  * issue 13, "A CLI with manners": options where people put them, did-you-mean for commands,
@@ -28,16 +28,8 @@ interface Result {
   err: string;
 }
 async function gen(argv: string[], extra: Partial<Io> = {}): Promise<Result> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (t) => void (out += typeof t === 'string' ? t : ''), stderr: (t) => void (err += t), isTTY: false, env: {}, ...extra };
-  const cwd = process.cwd();
-  process.chdir(dir);
-  try {
-    return { code: await main(argv, io), out, err };
-  } finally {
-    process.chdir(cwd);
-  }
+  const r = await genInProcess(argv, dir, { env: {}, ...extra });
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 // ---- Options where people put them ----

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MANIFEST_FILE, type ManifestEntry } from '../src/output/manifest.ts';
 import { packageRoot } from '../src/source/package-root.ts';
+import type { Io } from '../src/commands/context.ts';
 
 /** The repository root: found upwards from this module, which test/run-suites.mjs bundles into dist/. */
 export const ROOT = packageRoot();
@@ -42,9 +43,9 @@ export function gen(args: string[], cwd = ROOT): Run {
  * returns and everything printed, through gen's streams or straight to this process's stdout and
  * stderr (a stray console.log counts). No node start and no bundle load per run (~0.3 s of CPU
  * each, README Development); what only a process shows (its exit status, output of a crash) needs
- * gen().
+ * gen(). `io` sets the rest of gen's Io (a terminal, an environment).
  */
-export async function genInProcess(args: string[], cwd = ROOT): Promise<Run> {
+export async function genInProcess(args: string[], cwd = ROOT, io: Partial<Omit<Io, 'stdout' | 'stderr'>> = {}): Promise<Run> {
   const { main } = await import('../src/cli.ts');
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -56,7 +57,7 @@ export async function genInProcess(args: string[], cwd = ROOT): Promise<Run> {
   process.chdir(cwd);
   let status: number;
   try {
-    status = await main(args, { stdout: capture(out), stderr: capture(err), isTTY: false });
+    status = await main(args, { stdout: capture(out), stderr: capture(err), isTTY: false, ...io });
   } finally {
     process.chdir(before);
     process.stdout.write = streams.stdout;

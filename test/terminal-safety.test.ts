@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { main, type Io } from '../src/cli.ts';
+import { genInProcess } from './helpers.ts';
 import { displayJson, displayText } from '../src/base/display-text.ts';
 
 /**
@@ -26,16 +26,8 @@ const HOST = 'manager: {name: lxd, install: present, version: "5.0"}\ntarget: {d
 let cases = 0;
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { stdout: (t) => void (out += typeof t === 'string' ? t : ''), stderr: (t) => void (err += t), isTTY: false };
-  const cwd = process.cwd();
-  process.chdir(dir);
-  try {
-    return { code: await main(argv, io), out, err };
-  } finally {
-    process.chdir(cwd);
-  }
+  const r = await genInProcess(argv, dir);
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 function assertSafe(what: string, r: { out: string; err: string }): void {
