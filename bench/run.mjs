@@ -45,7 +45,10 @@ export function largeProfileYaml(n) {
 function tenfoldRatios(rows, unit) {
   for (const b of rows) {
     const a = rows.find((r) => r.n * 10 === b.n);
-    if (a) console.log(`${b.n.toLocaleString('en')} / ${a.n.toLocaleString('en')} ${unit} (×10): wall ×${(b.ms / a.ms).toFixed(2)}, peak RSS ×${(b.rss / a.rss).toFixed(2)}`);
+    if (a)
+      console.log(
+        `${b.n.toLocaleString('en')} / ${a.n.toLocaleString('en')} ${unit} (×10): wall ×${(b.ms / a.ms).toFixed(2)}, peak RSS ×${(b.rss / a.rss).toFixed(2)}`,
+      );
   }
 }
 
@@ -54,7 +57,13 @@ function tenfoldRatios(rows, unit) {
 function once(cmd, args, opts = {}) {
   const timed = opts.rss && haveTime ? [TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(timed[0], timed[1], { cwd: opts.cwd ?? work, env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(timed[0], timed[1], {
+    cwd: opts.cwd ?? work,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   let rss = NaN;
   if (opts.rss && haveTime) {
@@ -154,7 +163,8 @@ if (!existsSync(join(ROOT, 'dist', 'gen.js'))) {
   console.log('dist/gen.js missing: run npm run build first');
   process.exit(1);
 }
-if (!process.env.BENCH_GEN) console.log(`startup snapshot: ${existsSync(join(ROOT, 'dist', 'gen.blob')) ? 'dist/gen.blob' : 'none (bin/gen runs dist/gen.js)'}`);
+if (!process.env.BENCH_GEN)
+  console.log(`startup snapshot: ${existsSync(join(ROOT, 'dist', 'gen.blob')) ? 'dist/gen.blob' : 'none (bin/gen runs dist/gen.js)'}`);
 
 // Warm the page cache.
 once(node, ['-e', '0']);
@@ -173,9 +183,15 @@ const [bare, stdoutRun, outRun, bundleRun, bareNoCa] = measureRounds(
   [
     { cmd: node, args: ['-e', '0'] },
     { cmd: GEN[0], args: [...GEN.slice(1), '--profile', 'incus-dense'] },
-    { cmd: GEN[0], args: [...GEN.slice(1), '--profile', 'incus-dense', '--out', outDir], before: () => rmSync(outDir, { recursive: true, force: true }) },
+    {
+      cmd: GEN[0],
+      args: [...GEN.slice(1), '--profile', 'incus-dense', '--out', outDir],
+      before: () => rmSync(outDir, { recursive: true, force: true }),
+    },
     // bin/gen without its snapshot: it falls back to dist/gen.js whenever NODE_OPTIONS is set.
-    process.env.BENCH_GEN ? undefined : { cmd: GEN[0], args: ['--profile', 'incus-dense'], env: { ...process.env, NODE_OPTIONS: '--no-warnings' } },
+    process.env.BENCH_GEN
+      ? undefined
+      : { cmd: GEN[0], args: ['--profile', 'incus-dense'], env: { ...process.env, NODE_OPTIONS: '--no-warnings' } },
     caCerts ? { cmd: node, args: ['-e', '0'], env: withoutCaCerts } : undefined,
   ],
   RUNS,
@@ -187,12 +203,18 @@ if (bundleRun) startRows.push(['  (the same without the snapshot)', bundleRun]);
 startRows.push(['gen --profile incus-dense --out DIR', outRun]);
 table(
   ['command', 'wall (median)', 'wall (min)', 'peak RSS', '× node -e 0'],
-  startRows.map(([name, r]) => (r.failed ? [name, failure(r.failed), '', '', ''] : [name, fmtMs(r.ms), fmtMs(r.min), fmtMiB(r.rss), `${(r.ms / bare.ms).toFixed(2)}×`])),
+  startRows.map(([name, r]) =>
+    r.failed ? [name, failure(r.failed), '', '', ''] : [name, fmtMs(r.ms), fmtMs(r.min), fmtMiB(r.rss), `${(r.ms / bare.ms).toFixed(2)}×`],
+  ),
 );
 if (!stdoutRun.failed) {
-  console.log(`target (1): gen --profile incus-dense at most 1.5× node -e 0: ${(stdoutRun.ms / bare.ms).toFixed(2)}× — ${stdoutRun.ms / bare.ms <= 1.5 ? 'met' : 'NOT met'}`);
+  console.log(
+    `target (1): gen --profile incus-dense at most 1.5× node -e 0: ${(stdoutRun.ms / bare.ms).toFixed(2)}× — ${stdoutRun.ms / bare.ms <= 1.5 ? 'met' : 'NOT met'}`,
+  );
   if (bareNoCa && !bareNoCa.failed) {
-    console.log(`  against node -e 0 without NODE_EXTRA_CA_CERTS (${caCerts}), which gen drops: ${(stdoutRun.ms / bareNoCa.ms).toFixed(2)}×`);
+    console.log(
+      `  against node -e 0 without NODE_EXTRA_CA_CERTS (${caCerts}), which gen drops: ${(stdoutRun.ms / bareNoCa.ms).toFixed(2)}×`,
+    );
   }
 }
 
@@ -237,9 +259,13 @@ for (const [place, base] of OUTPUT_PLACES) {
   );
   tenfoldRatios(inv, 'hosts');
   const big = inv.find((r) => r.n === 10000);
-  if (big) console.log(`target (2), output on ${place}: 10,000 hosts in at most 10 s and 512 MiB: ${fmtMs(big.ms)}, ${fmtMiB(big.rss)} — ${big.ms <= 10000 && big.rss <= 512 ? 'met' : 'NOT met'}`);
+  if (big)
+    console.log(
+      `target (2), output on ${place}: 10,000 hosts in at most 10 s and 512 MiB: ${fmtMs(big.ms)}, ${fmtMiB(big.rss)} — ${big.ms <= 10000 && big.rss <= 512 ? 'met' : 'NOT met'}`,
+    );
   const huge = inv.find((r) => r.n === 50000);
-  if (huge) console.log(`target (3), output on ${place}: 50,000 hosts within 1 GiB: ${fmtMiB(huge.rss)} — ${huge.rss <= 1024 ? 'met' : 'NOT met'}`);
+  if (huge)
+    console.log(`target (3), output on ${place}: 50,000 hosts within 1 GiB: ${fmtMiB(huge.rss)} — ${huge.rss <= 1024 ? 'met' : 'NOT met'}`);
 }
 
 // 4. large profiles: the same stack with ten times the keys should cost about ten times the work
@@ -263,4 +289,3 @@ if (big.length > 0) {
   );
   tenfoldRatios(big, 'keys');
 }
-

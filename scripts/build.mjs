@@ -36,11 +36,21 @@ const standIn = (name, filter, file, when = () => true) => ({
   },
 });
 /** node:child_process where commander imports it: loaded on first use. */
-const lazyChildProcessForCommander = standIn('lazy-child-process-for-commander', /^node:child_process$/, 'lazy-child-process.cts', (args) => /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer));
+const lazyChildProcessForCommander = standIn('lazy-child-process-for-commander', /^node:child_process$/, 'lazy-child-process.cts', (args) =>
+  /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer),
+);
 /** src/require-builtin.ts: the bundle's own require instead of node:module. */
 const bundledRequireBuiltin = standIn('bundled-require-builtin', /[\\/]require-builtin\.ts$/, 'bundled-require-builtin.ts');
 
-const common = { absWorkingDir: root, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning', plugins: [lazyChildProcessForCommander, bundledRequireBuiltin] };
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+  plugins: [lazyChildProcessForCommander, bundledRequireBuiltin],
+};
 
 const forPackage = process.argv.includes('--package');
 const withSnapshotEntry = forPackage || !process.env.BORN_TUNED_NO_SNAPSHOT;
@@ -110,13 +120,21 @@ function writeLicenses(metafiles) {
   const sections = [...dirs]
     .map((dir) => {
       const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
-      const licenseFile = readdirSync(join(root, dir)).filter((f) => /^licen[cs]e(\.(md|txt))?$/i.test(f)).sort()[0];
+      const licenseFile = readdirSync(join(root, dir))
+        .filter((f) => /^licen[cs]e(\.(md|txt))?$/i.test(f))
+        .sort()[0];
       if (!licenseFile) throw new Error(`${dir} has no license file to ship with dist/gen.js`);
-      return { name: pkg.name, text: `${pkg.name} ${pkg.version} (${pkg.license})\n\n${readFileSync(join(root, dir, licenseFile), 'utf8').trim()}\n` };
+      return {
+        name: pkg.name,
+        text: `${pkg.name} ${pkg.version} (${pkg.license})\n\n${readFileSync(join(root, dir, licenseFile), 'utf8').trim()}\n`,
+      };
     })
     .sort((a, b) => (a.name < b.name ? -1 : 1));
   const rule = `\n${'-'.repeat(100)}\n\n`;
-  writeFileSync(licensesFile, `dist/gen.js and dist/gen-snapshot.cjs include code from these packages, under these licenses.\n${rule}${sections.map((s) => s.text).join(rule)}`);
+  writeFileSync(
+    licensesFile,
+    `dist/gen.js and dist/gen-snapshot.cjs include code from these packages, under these licenses.\n${rule}${sections.map((s) => s.text).join(rule)}`,
+  );
 }
 
 /**
@@ -133,13 +151,19 @@ async function precompiledTemplates() {
   const specs = readdirSync(dir)
     .filter((f) => f.endsWith('.hbs'))
     .sort()
-    .map((f) => `  ${JSON.stringify(f.slice(0, -'.hbs'.length))}: ${Handlebars.precompile(readFileSync(join(dir, f), 'utf8'), COMPILE_OPTIONS)},`);
+    .map(
+      (f) =>
+        `  ${JSON.stringify(f.slice(0, -'.hbs'.length))}: ${Handlebars.precompile(readFileSync(join(dir, f), 'utf8'), COMPILE_OPTIONS)},`,
+    );
   return {
     name: 'precompiled-templates',
     setup(b) {
       b.onResolve({ filter: /[\\/]template-source\.ts$/ }, () => ({ path: join(root, 'src', 'build', 'precompiled-template-source.ts') }));
       b.onResolve({ filter: /^born-tuned:template-specs$/ }, () => ({ path: 'template-specs', namespace: 'born-tuned' }));
-      b.onLoad({ filter: /^template-specs$/, namespace: 'born-tuned' }, () => ({ contents: `export default {\n${specs.join('\n')}\n};\n`, loader: 'js' }));
+      b.onLoad({ filter: /^template-specs$/, namespace: 'born-tuned' }, () => ({
+        contents: `export default {\n${specs.join('\n')}\n};\n`,
+        loader: 'js',
+      }));
     },
   };
 }

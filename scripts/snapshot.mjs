@@ -12,7 +12,18 @@
 //    failed, so bin/gen does not try again with that node.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +65,10 @@ export function snapshotInputsBanner() {
 function inputsDigest() {
   const hash = createHash('sha256').update(readFileSync(genJs));
   const templates = join(root, 'templates');
-  for (const name of readdirSync(templates).filter((f) => f.endsWith('.hbs')).sort()) hash.update(`\0${name}\0`).update(readFileSync(join(templates, name)));
+  for (const name of readdirSync(templates)
+    .filter((f) => f.endsWith('.hbs'))
+    .sort())
+    hash.update(`\0${name}\0`).update(readFileSync(join(templates, name)));
   return hash.digest('hex');
 }
 
@@ -76,15 +90,21 @@ export function makeSnapshot() {
   const entryStat = () => `${statSync(SNAPSHOT_ENTRY).mtimeMs} ${statSync(SNAPSHOT_ENTRY).size}`;
   const entryBefore = entryStat();
   const matchesInputs = () => readFileSync(SNAPSHOT_ENTRY, 'utf8').split('\n', 1)[0] === snapshotInputsBanner();
-  if (!matchesInputs()) throw new Error('dist/gen-snapshot.cjs was not built with this dist/gen.js and these templates (npm run build makes both)');
+  if (!matchesInputs())
+    throw new Error('dist/gen-snapshot.cjs was not built with this dist/gen.js and these templates (npm run build makes both)');
 
   removeOrphanedTemporaries();
   const newBlob = tmpName(blob);
   const newReference = tmpName(reference);
   const newStamp = tmpName(stamp);
   try {
-    const made = spawnSync(process.execPath, [...SNAPSHOT_FLAGS, '--snapshot-blob', newBlob, '--build-snapshot', SNAPSHOT_ENTRY], { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-    if (made.status !== 0 || !existsSync(newBlob)) throw new Error(`node --build-snapshot failed (exit ${made.status}): ${firstLine(made.stderr)}`);
+    const made = spawnSync(process.execPath, [...SNAPSHOT_FLAGS, '--snapshot-blob', newBlob, '--build-snapshot', SNAPSHOT_ENTRY], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    if (made.status !== 0 || !existsSync(newBlob))
+      throw new Error(`node --build-snapshot failed (exit ${made.status}): ${firstLine(made.stderr)}`);
 
     verifySnapshot(newBlob);
 
@@ -96,7 +116,8 @@ export function makeSnapshot() {
     stampWithNodeTime(newReference, '');
     const q = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
     writeFileSync(newStamp, `bt_root=${q(root)}\nbt_node=${q(process.execPath)}\nbt_flags=${q(SNAPSHOT_FLAGS.join(' '))}\n`);
-    if (entryStat() !== entryBefore || !matchesInputs()) throw new Error('dist/gen.js, dist/gen-snapshot.cjs or a template changed while the snapshot was being built');
+    if (entryStat() !== entryBefore || !matchesInputs())
+      throw new Error('dist/gen.js, dist/gen-snapshot.cjs or a template changed while the snapshot was being built');
     // bin/gen needs all three: the old blob goes first (it may be another node's, which the new
     // reference and stamp would vouch for), the new one last.
     rmSync(blob, { force: true });
@@ -138,8 +159,15 @@ function verifySnapshot(blob) {
   try {
     copyFileSync(join(root, 'profiles', 'lxd-small.yaml'), join(cwd, 'host.yaml'));
     // --inventory runs with V8's optimizing compiler turned back on (SNAPSHOT_FLAGS): checked too.
-    const host = (i) => [`  node${i}:`, '    nics:', `      uplink: {mac: "52:54:00:00:00:0${i}", addresses: ["10.0.0.${i}/24"], gateway: 10.0.0.254}`];
-    writeFileSync(join(cwd, 'hosts.yaml'), ['defaults:', '  profiles: [incus-dense, 10gbe]', 'hosts:', ...host(1), ...host(2), ''].join('\n'));
+    const host = (i) => [
+      `  node${i}:`,
+      '    nics:',
+      `      uplink: {mac: "52:54:00:00:00:0${i}", addresses: ["10.0.0.${i}/24"], gateway: 10.0.0.254}`,
+    ];
+    writeFileSync(
+      join(cwd, 'hosts.yaml'),
+      ['defaults:', '  profiles: [incus-dense, 10gbe]', 'hosts:', ...host(1), ...host(2), ''].join('\n'),
+    );
     const cases = [
       ['--profile', 'incus-dense'],
       ['--profile', 'incus-dense', '--profile', '10gbe'],
@@ -163,12 +191,20 @@ function verifySnapshot(blob) {
         const a = args.map((x) => (x === 'OUT' ? `out-${tag}` : x));
         const r = spawnSync(process.execPath, [...pre, genJs, ...a], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
         const tree = args.includes('OUT') ? readTree(join(cwd, `out-${tag}`)) : '';
-        return { status: r.status, stdout: r.stdout.replaceAll(`out-${tag}`, 'OUT'), stderr: r.stderr.replaceAll(`out-${tag}`, 'OUT'), tree };
+        return {
+          status: r.status,
+          stdout: r.stdout.replaceAll(`out-${tag}`, 'OUT'),
+          stderr: r.stderr.replaceAll(`out-${tag}`, 'OUT'),
+          tree,
+        };
       };
       const plain = run('plain', []);
       const snap = run('snap', [...SNAPSHOT_FLAGS, '--snapshot-blob', blob]);
       for (const k of ['status', 'stdout', 'stderr', 'tree']) {
-        if (plain[k] !== snap[k]) throw new Error(`the snapshot differs from dist/gen.js on \`gen ${args.join(' ')}\` (${k}): ${firstLine(snap.stderr) || JSON.stringify(String(snap[k]).slice(0, 200))}`);
+        if (plain[k] !== snap[k])
+          throw new Error(
+            `the snapshot differs from dist/gen.js on \`gen ${args.join(' ')}\` (${k}): ${firstLine(snap.stderr) || JSON.stringify(String(snap[k]).slice(0, 200))}`,
+          );
       }
     }
   } finally {
@@ -193,7 +229,11 @@ function readTree(dir) {
 
 /** The first line of a process's output, for an error message. */
 function firstLine(s) {
-  return String(s ?? '').trim().split('\n')[0] ?? '';
+  return (
+    String(s ?? '')
+      .trim()
+      .split('\n')[0] ?? ''
+  );
 }
 
 // Run by bin/gen: nothing is printed (its output goes nowhere); the reason for a failure is kept in

@@ -62,7 +62,10 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 const OPTIONS = {
-  profile: () => new Option('-p, --profile <name>', 'profile name or path to a .yaml file; repeat to stack overlays (later wins)').argParser(collect).default([]),
+  profile: () =>
+    new Option('-p, --profile <name>', 'profile name or path to a .yaml file; repeat to stack overlays (later wins)')
+      .argParser(collect)
+      .default([]),
   profilesDir: () => new Option('--profiles-dir <dir>', 'look for profiles in DIR before the shipped ones'),
   strict: () => new Option('--strict', 'treat warnings as errors (exit 1, nothing printed or written)').default(false),
   format: (what = 'output format') => new Option('--format <format>', what).choices(FORMATS).default('text'),
@@ -70,15 +73,24 @@ const OPTIONS = {
   out: () => new Option('-o, --out <dir>', 'write every artifact as a tree under DIR (atomically), with manifest.json'),
   force: () => new Option('--force', 'with --out: replace a non-empty directory that gen did not write').default(false),
   inventory: () => new Option('--inventory <file>', 'render every host of an inventory (with --out): NoCloud seeds and preseeds'),
-  include: () => new Option('--include <file>', 'fold an operator cloud-config file into user-data; repeatable').argParser(collect).default([]),
-  mime: () => new Option('--mime', 'user-data as a multipart MIME document (one part per file) instead of one merged cloud-config').default(false),
+  include: () =>
+    new Option('--include <file>', 'fold an operator cloud-config file into user-data; repeatable').argParser(collect).default([]),
+  mime: () =>
+    new Option('--mime', 'user-data as a multipart MIME document (one part per file) instead of one merged cloud-config').default(false),
   encoding: () => new Option('--encoding <encoding>', 'user-data encoding').choices(ENCODINGS).default('plain'),
   root: () => new Option('--root <dir>', 'read a mounted image or fixture tree instead of /').default('/'),
   names: () => new Option('--names', 'print only the profile names, one a line (for scripts and shell completion)').default(false),
 } as const;
 
 /** What a shell completes for each option's value; options not listed take none or their choices. */
-const VALUE_KINDS: Readonly<Record<string, ValueKind>> = { '--profile': 'profile', '--profiles-dir': 'dir', '--out': 'dir', '--root': 'dir', '--inventory': 'file', '--include': 'file' };
+const VALUE_KINDS: Readonly<Record<string, ValueKind>> = {
+  '--profile': 'profile',
+  '--profiles-dir': 'dir',
+  '--out': 'dir',
+  '--root': 'dir',
+  '--inventory': 'file',
+  '--include': 'file',
+};
 
 type Opts = Record<string, unknown>;
 
@@ -97,18 +109,25 @@ const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'explain',
     define: (c) =>
-      c.description('show every setting the stack produces: value, where it came from, kernel default, why, and the source')
+      c
+        .description('show every setting the stack produces: value, where it came from, kernel default, why, and the source')
         .argument('[key]', 'narrow to one setting (e.g. fs.inotify.max_user_watches, limits, txqueuelen)')
-        .addOption(OPTIONS.profile()).addOption(OPTIONS.profilesDir()).addOption(OPTIONS.format()).addOption(OPTIONS.strict()),
+        .addOption(OPTIONS.profile())
+        .addOption(OPTIONS.profilesDir())
+        .addOption(OPTIONS.format())
+        .addOption(OPTIONS.strict()),
     run: ([key], o, io) => runExplain({ ...stackOptions(o), key }, io),
   },
   {
     name: 'diff',
     define: (c) =>
-      c.description('compare two profiles or stacks (a stack is written a+b): settings, derived values and changed artifacts')
+      c
+        .description('compare two profiles or stacks (a stack is written a+b): settings, derived values and changed artifacts')
         .argument('<a>', 'profile or stack, e.g. lxd-small or incus-dense+10gbe')
         .argument('<b>', 'profile or stack')
-        .addOption(OPTIONS.profilesDir()).addOption(OPTIONS.format()).addOption(OPTIONS.strict()),
+        .addOption(OPTIONS.profilesDir())
+        .addOption(OPTIONS.format())
+        .addOption(OPTIONS.strict()),
     run: ([a, b], o, io) => runDiff({ ...stackOptions(o), a: a!, b: b! }, io),
     profileErrorExit: ExitCode.usage,
     args: ['stack', 'stack'],
@@ -116,14 +135,27 @@ const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'verify',
     define: (c) =>
-      c.description('check a host (or a mounted image with --root) against the profile: sysctl, daemon limits, txqueuelen, hidden names, files, manager state')
-        .addOption(OPTIONS.profile()).addOption(OPTIONS.profilesDir()).addOption(OPTIONS.root()).addOption(OPTIONS.format()).addOption(OPTIONS.strict()),
+      c
+        .description(
+          'check a host (or a mounted image with --root) against the profile: sysctl, daemon limits, txqueuelen, hidden names, files, manager state',
+        )
+        .addOption(OPTIONS.profile())
+        .addOption(OPTIONS.profilesDir())
+        .addOption(OPTIONS.root())
+        .addOption(OPTIONS.format())
+        .addOption(OPTIONS.strict()),
     run: (_, o, io) => runVerify({ ...stackOptions(o), root: o.root as string }, io),
   },
   {
     name: 'list',
-    define: (c) => c.description('list the profiles (shipped, and those in --profiles-dir), marking overlays').addOption(OPTIONS.profilesDir()).addOption(OPTIONS.format()).addOption(OPTIONS.names()),
-    run: (_, o, io) => runList({ profilesDir: o.profilesDir as string | undefined, format: o.format as Format, names: o.names as boolean }, io),
+    define: (c) =>
+      c
+        .description('list the profiles (shipped, and those in --profiles-dir), marking overlays')
+        .addOption(OPTIONS.profilesDir())
+        .addOption(OPTIONS.format())
+        .addOption(OPTIONS.names()),
+    run: (_, o, io) =>
+      runList({ profilesDir: o.profilesDir as string | undefined, format: o.format as Format, names: o.names as boolean }, io),
   },
   {
     name: 'schema',
@@ -132,14 +164,22 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'completion',
-    define: (c) => c.description('print the shell completion script for bash or zsh (see the README for installing it)').addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS)),
+    define: (c) =>
+      c
+        .description('print the shell completion script for bash or zsh (see the README for installing it)')
+        .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS)),
     run: ([shell], _, io, spec) => runCompletion({ shell: shell as (typeof SHELLS)[number], spec }, io),
     args: ['shell'],
   },
 ];
 
 function stackOptions(o: Opts) {
-  return { profile: (o.profile as string[] | undefined) ?? [], profilesDir: o.profilesDir as string | undefined, format: o.format as Format, strict: o.strict as boolean };
+  return {
+    profile: (o.profile as string[] | undefined) ?? [],
+    profilesDir: o.profilesDir as string | undefined,
+    format: o.format as Format,
+    strict: o.strict as boolean,
+  };
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. Never exits itself. */
@@ -152,14 +192,30 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .enablePositionalOptions()
     // A stray word is an unknown command (with a did-you-mean), reported by the action below.
     .allowExcessArguments(true)
-    .addHelpText('after', `\nArtifact kinds (--artifact): ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile (verify: a check failed; diff: different), 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense\n  gen explain --profile incus-dense fs.inotify.max_user_watches\n  gen diff lxd-small incus-dense+10gbe\n  gen verify --profile incus-dense\n  gen completion bash`);
-  for (const key of ['profile', 'profilesDir', 'artifact', 'out', 'force', 'inventory', 'include', 'mime', 'encoding', 'strict'] as const) program.addOption(OPTIONS[key]());
+    .addHelpText(
+      'after',
+      `\nArtifact kinds (--artifact): ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile (verify: a check failed; diff: different), 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense\n  gen explain --profile incus-dense fs.inotify.max_user_watches\n  gen diff lxd-small incus-dense+10gbe\n  gen verify --profile incus-dense\n  gen completion bash`,
+    );
+  for (const key of ['profile', 'profilesDir', 'artifact', 'out', 'force', 'inventory', 'include', 'mime', 'encoding', 'strict'] as const)
+    program.addOption(OPTIONS[key]());
   program.addOption(OPTIONS.format('diagnostics format (on stderr)'));
   const spec = (): CompletionSpec => completionSpec(program);
   program.action(async (opts: Opts) => {
     state.format = opts.format as Format;
     if (program.args.length > 0) throw unknownCommand(program.args[0]!);
-    code = await runGenerate({ ...stackOptions(opts), inventory: opts.inventory as string | undefined, include: opts.include as string[], mime: opts.mime as boolean, encoding: opts.encoding as Encoding, artifact: opts.artifact as ArtifactKind | undefined, out: opts.out as string | undefined, force: opts.force as boolean }, io);
+    code = await runGenerate(
+      {
+        ...stackOptions(opts),
+        inventory: opts.inventory as string | undefined,
+        include: opts.include as string[],
+        mime: opts.mime as boolean,
+        encoding: opts.encoding as Encoding,
+        artifact: opts.artifact as ArtifactKind | undefined,
+        out: opts.out as string | undefined,
+        force: opts.force as boolean,
+      },
+      io,
+    );
   });
   for (const entry of COMMANDS) {
     const command = entry.define(program.command(entry.name));
@@ -171,7 +227,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     });
   }
   // Every command throws instead of exiting and prints nothing itself: handleError reports.
-  for (const c of [program, ...program.commands]) c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined }).showSuggestionAfterError(true);
+  for (const c of [program, ...program.commands])
+    c.exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: () => undefined, outputError: () => undefined })
+      .showSuggestionAfterError(true);
 
   // Early so that a usage error raised before an action runs still honours --format json.
   if (argv.includes('--format=json') || argv.some((a, i) => a === '--format' && argv[i + 1] === 'json')) state.format = 'json';
@@ -181,7 +240,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     code = handleError(e, io, state);
   }
   const failure = await io.outputFailure?.();
-  if (failure) return usage(io, state.format, `cannot write to standard output: ${errnoWords(failure)}; nothing gen printed there can be used`);
+  if (failure)
+    return usage(io, state.format, `cannot write to standard output: ${errnoWords(failure)}; nothing gen printed there can be used`);
   return code;
 }
 
@@ -199,11 +259,14 @@ function hoistProgramOptions(program: Command, command: Command): Opts {
     const flag = option.long!;
     if (!own) {
       const takes = command.options.map((o) => o.long).join(', ');
-      throw new UsageError(`${flag} does not apply to gen ${command.name()} (${takes ? `its options: ${takes}` : 'it takes no options'}): remove it`);
+      throw new UsageError(
+        `${flag} does not apply to gen ${command.name()} (${takes ? `its options: ${takes}` : 'it takes no options'}): remove it`,
+      );
     }
     const value = program.getOptionValue(key);
     if (Array.isArray(value)) opts[key] = [...value, ...((opts[key] as unknown[]) ?? [])];
-    else if (command.getOptionValueSource(key) === 'cli' && command.getOptionValue(key) !== value) throw new UsageError(`${flag} is given twice, before and after "${command.name()}", with different values: give it once`);
+    else if (command.getOptionValueSource(key) === 'cli' && command.getOptionValue(key) !== value)
+      throw new UsageError(`${flag} is given twice, before and after "${command.name()}", with different values: give it once`);
     else opts[key] = value;
   }
   return opts;
@@ -213,18 +276,29 @@ function hoistProgramOptions(program: Command, command: Command): Opts {
 function unknownCommand(word: string): UsageError {
   const names = COMMANDS.map((c) => c.name);
   const hint = didYouMean(word, names);
-  return new UsageError(`unknown command "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}; the commands are ${names.join(', ')}, and gen alone takes --profile NAME`);
+  return new UsageError(
+    `unknown command "${word}"${hint ? ` (did you mean "${hint}"?)` : ''}; the commands are ${names.join(', ')}, and gen alone takes --profile NAME`,
+  );
 }
 
 /** What the completion scripts offer, read from the commander table itself so they never drift. */
 function completionSpec(program: Command): CompletionSpec {
   const optionsOf = (c: Command) =>
-    c.options.map((o) => ({ flags: [o.short, o.long].filter((f): f is string => f !== undefined), description: o.description, value: o.required || o.optional ? (o.argChoices ? { choices: [...o.argChoices] } : VALUE_KINDS[o.long!] ?? 'word') : undefined }));
+    c.options.map((o) => ({
+      flags: [o.short, o.long].filter((f): f is string => f !== undefined),
+      description: o.description,
+      value: o.required || o.optional ? (o.argChoices ? { choices: [...o.argChoices] } : (VALUE_KINDS[o.long!] ?? 'word')) : undefined,
+    }));
   return {
     options: [...optionsOf(program), { flags: ['-h', '--help'], description: 'show help', value: undefined }],
     commands: COMMANDS.map((entry) => {
       const c = program.commands.find((x) => x.name() === entry.name)!;
-      return { name: entry.name, description: c.description(), options: [...optionsOf(c), { flags: ['-h', '--help'], description: 'show help', value: undefined }], args: (entry.args ?? []).map((kind) => (kind === 'shell' ? { choices: [...SHELLS] } : kind)) };
+      return {
+        name: entry.name,
+        description: c.description(),
+        options: [...optionsOf(c), { flags: ['-h', '--help'], description: 'show help', value: undefined }],
+        args: (entry.args ?? []).map((kind) => (kind === 'shell' ? { choices: [...SHELLS] } : kind)),
+      };
     }),
   };
 }
@@ -237,13 +311,18 @@ function handleError(e: unknown, io: Io, state: { format: Format; profileErrorEx
   }
   if (e instanceof UsageError) return usage(io, state.format, e.message);
   // The machine, not the input nor gen: a full disk, a read-only file system, a denied permission.
-  if (isErrnoException(e)) return usage(io, state.format, `${e.syscall ? `cannot ${e.syscall}` : 'cannot work'}${e.path ? ` ${e.path}` : ''}: ${errnoWords(e)}`);
+  if (isErrnoException(e))
+    return usage(io, state.format, `${e.syscall ? `cannot ${e.syscall}` : 'cannot work'}${e.path ? ` ${e.path}` : ''}: ${errnoWords(e)}`);
   if (e instanceof ProfileError) {
     reportDiagnostics(io, state.format, e.diagnostics);
     return state.profileErrorExit;
   }
   const detail = e instanceof InternalError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  io.stderr(displayReport(`gen: internal error: ${detail}\nThis is a bug in gen, not in your profile; please report it with the command you ran.\n`));
+  io.stderr(
+    displayReport(
+      `gen: internal error: ${detail}\nThis is a bug in gen, not in your profile; please report it with the command you ran.\n`,
+    ),
+  );
   return ExitCode.internal;
 }
 

@@ -77,11 +77,16 @@ function requestedFile(arg: string): { name: string; file: string } {
     st = statSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' || code === 'ENOTDIR' ? `profile file ${arg} does not exist` : `profile file ${arg}: ${errnoWords(e as NodeJS.ErrnoException)}`);
+    throw new UsageError(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `profile file ${arg} does not exist`
+        : `profile file ${arg}: ${errnoWords(e as NodeJS.ErrnoException)}`,
+    );
   }
   if (!st.isFile()) throw new UsageError(`${arg} is not a regular file: give a .yaml profile file`);
   const name = basename(file, '.yaml');
-  if (!PROFILE_NAME.test(name)) throw new UsageError(`profile file names use a-z, 0-9, ".", "_" and "-" (they appear in every generated header): rename ${arg}`);
+  if (!PROFILE_NAME.test(name))
+    throw new UsageError(`profile file names use a-z, 0-9, ".", "_" and "-" (they appear in every generated header): rename ${arg}`);
   return { name, file };
 }
 
@@ -108,7 +113,11 @@ export function resolveStack(req: StackRequest): ResolvedStack {
   merged.fallback = hostLayers[0]?.source ?? layers[0]?.source;
   if (!bag.hasErrors && layers.length > 0 && hostLayers.length === 0) {
     const names = layers.map((l) => l.source.name).join(', ');
-    bag.error('OVERLAY_ALONE', `${names} ${layers.length === 1 ? 'is an overlay' : 'are overlays'}: stack it on a host profile, e.g. --profile incus-dense --profile ${layers.at(-1)!.source.name}`, { file: layers[0]!.source.display, line: 1, col: 1 });
+    bag.error(
+      'OVERLAY_ALONE',
+      `${names} ${layers.length === 1 ? 'is an overlay' : 'are overlays'}: stack it on a host profile, e.g. --profile incus-dense --profile ${layers.at(-1)!.source.name}`,
+      { file: layers[0]!.source.display, line: 1, col: 1 },
+    );
   }
   // A file that could not be read, or an overlay alone, leaves the stack incomplete: judging it
   // would report what the missing part may well set. Errors after this do not stop the checks.
@@ -121,7 +130,11 @@ export function resolveStack(req: StackRequest): ResolvedStack {
   if (checkable) checkRules(checkable.data, merged, bag, checkable.broken);
   const diagnostics = sortDiagnostics(bag.items);
   if (!profile || bag.hasErrors) throw new ProfileError(diagnostics);
-  const plan = buildPlan(profile, files.map((f) => f.name), layers.map((l) => l.source.name));
+  const plan = buildPlan(
+    profile,
+    files.map((f) => f.name),
+    layers.map((l) => l.source.name),
+  );
   return { profile, merged, plan, diagnostics };
 }
 
@@ -217,7 +230,10 @@ export function hostRenderer(): HostRenderer {
   const render = (req: HostRequest): RenderedHost => {
     const stackKey = `${idOf(req.stack)}\0${req.secrets}`;
     // Hosts outside a cluster differ only in what the inventory adds per host (seed, paths).
-    const hostKey = req.cluster === undefined ? `${stackKey}\0${req.packer}\0${req.mime ?? false}\0${req.encoding ?? 'plain'}\0${(req.includes ?? []).join('\0')}` : undefined;
+    const hostKey =
+      req.cluster === undefined
+        ? `${stackKey}\0${req.packer}\0${req.mime ?? false}\0${req.encoding ?? 'plain'}\0${(req.includes ?? []).join('\0')}`
+        : undefined;
     const done = hostKey !== undefined ? hosts.get(hostKey) : undefined;
     if (done) return done;
     let work = stacks.get(stackKey);
@@ -264,7 +280,12 @@ function renderOne(req: HostRequest, work: StackWork, includeCache: IncludeCache
     // A cluster member's preseed (and so its user-data) is its own.
     const c = req.cluster;
     const token = c.token ? secretValue(c.token.name, c.token.ref, req.secrets) : undefined;
-    const data = memberPreseed(work.preseedData, plan, { role: c.role, serverName: c.serverName, address: c.address, ...(token !== undefined ? { token } : {}) });
+    const data = memberPreseed(work.preseedData, plan, {
+      role: c.role,
+      serverName: c.serverName,
+      address: c.address,
+      ...(token !== undefined ? { token } : {}),
+    });
     holdsSecret ||= token !== undefined;
     preseed = { ...renderPreseed(plan, header, data), ...(holdsSecret ? { holdsSecret } : {}) };
   }
@@ -297,7 +318,13 @@ function composeUserData(req: HostRequest, header: string, config: Record<string
     artifact = renderUserData(header, config);
   } else {
     const label = `the generated user-data (profile ${req.stack.plan.stack.join(' + ')})`;
-    const folded = foldIncludes(splitFinalCheck(config), label, files, req.mime ? { mime: true, boundary: MIME_BOUNDARY } : { mime: false }, includeCache);
+    const folded = foldIncludes(
+      splitFinalCheck(config),
+      label,
+      files,
+      req.mime ? { mime: true, boundary: MIME_BOUNDARY } : { mime: false },
+      includeCache,
+    );
     if (!folded.mime) {
       artifact = renderUserData(header, folded.config, folded.names);
     } else {
@@ -332,10 +359,28 @@ interface HostSeed {
  */
 export function renderSeed(seed: HostSeed, header: string): Artifact[] {
   const meta = { 'instance-id': seed.instanceId, 'local-hostname': seed.hostname };
-  const files: Artifact[] = [{ kind: 'meta-data', path: `${seed.dir}/seed/meta-data`, mode: 0o644, purpose: `NoCloud meta-data of ${seed.hostname}`, text: stringifyJsonYaml(header, meta), format: 'json-yaml', data: meta }];
+  const files: Artifact[] = [
+    {
+      kind: 'meta-data',
+      path: `${seed.dir}/seed/meta-data`,
+      mode: 0o644,
+      purpose: `NoCloud meta-data of ${seed.hostname}`,
+      text: stringifyJsonYaml(header, meta),
+      format: 'json-yaml',
+      data: meta,
+    },
+  ];
   if (seed.addressing.length > 0) {
     const network = { network: { version: 2, ethernets: netplanEthernets(seed.addressing) } };
-    files.push({ kind: 'network-config', path: `${seed.dir}/seed/network-config`, mode: 0o600, purpose: `NoCloud network-config (netplan v2) of ${seed.hostname}`, text: stringifyJsonYaml(header, network), format: 'json-yaml', data: network });
+    files.push({
+      kind: 'network-config',
+      path: `${seed.dir}/seed/network-config`,
+      mode: 0o600,
+      purpose: `NoCloud network-config (netplan v2) of ${seed.hostname}`,
+      text: stringifyJsonYaml(header, network),
+      format: 'json-yaml',
+      data: network,
+    });
   }
   for (const f of files) checkArtifact(f);
   return files;
@@ -357,4 +402,3 @@ export function treeManifest(stack: readonly string[], files: readonly (Artifact
 export function generate(req: StackRequest, scope: { packer: boolean; secrets: SecretMode }): RenderedHost {
   return renderHost({ stack: resolveStack(req), ...scope });
 }
-

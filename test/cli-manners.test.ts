@@ -17,7 +17,8 @@ import { GEN, genInProcess, run } from './helpers.ts';
 const dir = mkdtempSync(join(tmpdir(), 'born-tuned-manners-'));
 const mine = join(dir, 'my-profiles');
 mkdirSync(mine);
-const HOST = 'manager: {name: lxd, install: present, version: "5.0"}\ntarget: {distro: debian, release: "12"}\ncapacity: {instances: 10}\ndmesg_restrict: true\n';
+const HOST =
+  'manager: {name: lxd, install: present, version: "5.0"}\ntarget: {distro: debian, release: "12"}\ncapacity: {instances: 10}\ndmesg_restrict: true\n';
 writeFileSync(join(mine, 'edge-host.yaml'), `description: an edge host\n${HOST}`);
 writeFileSync(join(mine, 'incus-dense.yaml'), `description: my own copy\n${HOST}`);
 writeFileSync(join(mine, 'uses-copy.yaml'), 'extends: incus-dense\n');
@@ -81,7 +82,14 @@ test('gen schema takes no options', async () => {
 });
 
 test('a --profiles-dir that does not exist is a usage error for every command that reads profiles', async () => {
-  for (const argv of [['-p', 'incus-dense'], ['explain', '-p', 'incus-dense'], ['verify', '-p', 'incus-dense', '--root', dir], ['diff', 'lxd-small', 'incus-dense'], ['list'], ['list', '--names']]) {
+  for (const argv of [
+    ['-p', 'incus-dense'],
+    ['explain', '-p', 'incus-dense'],
+    ['verify', '-p', 'incus-dense', '--root', dir],
+    ['diff', 'lxd-small', 'incus-dense'],
+    ['list'],
+    ['list', '--names'],
+  ]) {
     const r = await gen([...argv, '--profiles-dir', 'no-such-dir']);
     assert.is(r.code, 2, `${argv.join(' ')}: ${r.err}`);
     assert.is(r.err, 'gen: --profiles-dir no-such-dir: no such file or directory (ENOENT); give the directory that holds your profiles\n');
@@ -91,7 +99,10 @@ test('a --profiles-dir that does not exist is a usage error for every command th
 test('an unknown command gets a did-you-mean', async () => {
   const r = await gen(['explan', '-p', 'incus-dense']);
   assert.is(r.code, 2);
-  assert.is(r.err, 'gen: unknown command "explan" (did you mean "explain"?); the commands are explain, diff, verify, list, schema, completion, and gen alone takes --profile NAME\n');
+  assert.is(
+    r.err,
+    'gen: unknown command "explan" (did you mean "explain"?); the commands are explain, diff, verify, list, schema, completion, and gen alone takes --profile NAME\n',
+  );
   const far = await gen(['frobnicate']);
   assert.match(far.err, /^gen: unknown command "frobnicate"; the commands are/);
 });
@@ -124,7 +135,10 @@ test('--strict: warnings become errors, exit 1, nothing printed or written', asy
   const out = await gen(['-p', 'lxd-small', '-p', '10gbe', '--strict', '--out', 'strict-out']);
   assert.is(out.code, 1);
   assert.not.ok(existsSync(join(dir, 'strict-out')));
-  for (const argv of [['explain', '-p', 'lxd-small', '-p', '10gbe', '--strict'], ['verify', '-p', 'lxd-small', '-p', '10gbe', '--root', dir, '--strict']]) {
+  for (const argv of [
+    ['explain', '-p', 'lxd-small', '-p', '10gbe', '--strict'],
+    ['verify', '-p', 'lxd-small', '-p', '10gbe', '--root', dir, '--strict'],
+  ]) {
     const r = await gen(argv);
     assert.is(r.code, 1, argv.join(' '));
     assert.is(r.out, '');
@@ -146,7 +160,10 @@ const profile = (name: string, text: string) => {
 test('a located diagnostic shows its line with a caret under the column', async () => {
   const r = await gen(profile('frame', `${HOST}limits: {nofile: 12}\n`));
   assert.is(r.code, 1);
-  assert.is(r.err, 'my-profiles/frame.yaml:5:18: error OUT_OF_RANGE: limits.nofile is 12: must be at least 1024 (below that, ordinary programs fail)\n 5 | limits: {nofile: 12}\n   |                  ^\n');
+  assert.is(
+    r.err,
+    'my-profiles/frame.yaml:5:18: error OUT_OF_RANGE: limits.nofile is 12: must be at least 1024 (below that, ordinary programs fail)\n 5 | limits: {nofile: 12}\n   |                  ^\n',
+  );
 });
 
 test('the source line is escaped for the terminal, and the caret still lands under the column', async () => {
@@ -171,7 +188,9 @@ test('a line holding an inline secret is shown only up to its key', async () => 
 });
 
 test('a long line is cut around the caret', async () => {
-  const r = await gen(profile('long', `${HOST}description: "${'x'.repeat(300)}"\nlimits: {nofile: 12, nproc: 1024}  # ${'y'.repeat(300)}\n`));
+  const r = await gen(
+    profile('long', `${HOST}description: "${'x'.repeat(300)}"\nlimits: {nofile: 12, nproc: 1024}  # ${'y'.repeat(300)}\n`),
+  );
   const frame = r.err.split('\n').find((l) => l.startsWith(' 6 |'))!;
   assert.ok(frame.length < 120, frame);
   assert.ok(frame.endsWith('...'), frame);
@@ -186,7 +205,10 @@ test('a byte-order mark and CRLF line ends do not show in the frame', async () =
   const r = await gen(profile('crlf', `\ufeff${HOST.replace(/\n/g, '\r\n')}limits: {nofile: 12}\r\n`));
   assert.match(r.err, / 5 \| limits: \{nofile: 12\}\n {3}\| {18}\^\n/);
   const bom = await gen(profile('bom', '\ufeffsysclt: {}\n'));
-  assert.match(bom.err, /bom\.yaml:1:1: error UNKNOWN_KEY: unknown key "sysclt" \(did you mean "sysctl"\?\)\n 1 \| sysclt: \{\}\n {3}\| \^\n/);
+  assert.match(
+    bom.err,
+    /bom\.yaml:1:1: error UNKNOWN_KEY: unknown key "sysclt" \(did you mean "sysctl"\?\)\n 1 \| sysclt: \{\}\n {3}\| \^\n/,
+  );
 });
 
 // ---- Colours ----
@@ -218,7 +240,10 @@ test('colours on a terminal; plain with NO_COLOR, TERM=dumb or off a terminal; F
 
 test('a real terminal gets colours, and --format json never does', () => {
   const argv = `${GEN} --profiles-dir my-profiles -p colour`;
-  const tty = run('script', ['-qec', `node ${argv}`, '/dev/null'], { cwd: dir, env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', TERM: 'xterm' } });
+  const tty = run('script', ['-qec', `node ${argv}`, '/dev/null'], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', TERM: 'xterm' },
+  });
   assert.match(tty.stdout, /\x1b\[1;31merror\x1b\[0m/);
   const json = run('script', ['-qec', `node ${argv} --format json`, '/dev/null'], { cwd: dir, env: { ...process.env, FORCE_COLOR: '1' } });
   assert.not.match(json.stdout, /\x1b/);
@@ -231,9 +256,24 @@ test('--format json carries "version" for its shape, on every command; diagnosti
   const r = await gen([...profile('json', `${HOST}limits: {nofile: 12}\n`), '--format', 'json']);
   assert.equal(JSON.parse(r.err), {
     version: 1,
-    diagnostics: [{ severity: 'error', code: 'OUT_OF_RANGE', message: 'limits.nofile is 12: must be at least 1024 (below that, ordinary programs fail)', path: 'limits.nofile', file: 'my-profiles/json.yaml', line: 5, col: 18 }],
+    diagnostics: [
+      {
+        severity: 'error',
+        code: 'OUT_OF_RANGE',
+        message: 'limits.nofile is 12: must be at least 1024 (below that, ordinary programs fail)',
+        path: 'limits.nofile',
+        file: 'my-profiles/json.yaml',
+        line: 5,
+        col: 18,
+      },
+    ],
   });
-  for (const argv of [['explain', '-p', 'lxd-small'], ['diff', 'lxd-small', 'incus-dense'], ['verify', '-p', 'lxd-small', '--root', dir], ['list']]) {
+  for (const argv of [
+    ['explain', '-p', 'lxd-small'],
+    ['diff', 'lxd-small', 'incus-dense'],
+    ['verify', '-p', 'lxd-small', '--root', dir],
+    ['list'],
+  ]) {
     const out = (await gen([...argv, '--format', 'json'])).out;
     assert.is(JSON.parse(out).version, 1, argv.join(' '));
   }

@@ -31,11 +31,19 @@ const usageCases: [string, string[], RegExp][] = [
   ['--out with --artifact', ['--profile', 'lxd-small', '--out', join(scratch, 'x'), '--artifact', 'sysctl'], /use one of them/],
   ['--force without --out', ['--profile', 'lxd-small', '--force'], /--force only applies to --out/],
   ['no profile', [], /no profile given/],
-  ['stray argument', ['--profile', 'lxd-small', 'extra'], /unknown command "extra"; the commands are explain, diff, verify, list, schema, completion/],
+  [
+    'stray argument',
+    ['--profile', 'lxd-small', 'extra'],
+    /unknown command "extra"; the commands are explain, diff, verify, list, schema, completion/,
+  ],
   ['mistyped command', ['explan', '-p', 'lxd-small'], /unknown command "explan" \(did you mean "explain"\?\)/],
   ['--out at the root', ['--profile', 'lxd-small', '--out', '/'], /is the root directory: gen never replaces it/],
   ['--out at a file', ['--profile', 'lxd-small', '--out', '/etc/hostname'], /exists and is not a directory/],
-  ['--out under a file', ['--profile', 'lxd-small', '--out', '/etc/hostname/sub'], /cannot use --out \/etc\/hostname\/sub: a part of the path is not a directory \(ENOTDIR\)/],
+  [
+    '--out under a file',
+    ['--profile', 'lxd-small', '--out', '/etc/hostname/sub'],
+    /cannot use --out \/etc\/hostname\/sub: a part of the path is not a directory \(ENOTDIR\)/,
+  ],
 ];
 
 for (const [name, args, message] of usageCases) {
@@ -61,7 +69,10 @@ test('--out refuses a non-empty directory gen did not write, unless --force', ()
   writeFileSync(join(dir, 'notes.txt'), 'mine');
   const r = gen(['--profile', 'lxd-small', '--out', dir]);
   assert.is(r.status, 2);
-  assert.match(r.stderr, /is not a tree gen wrote \(it has no manifest\.json\); replacing it would delete everything in it:\n  added    notes\.txt\n/);
+  assert.match(
+    r.stderr,
+    /is not a tree gen wrote \(it has no manifest\.json\); replacing it would delete everything in it:\n  added    notes\.txt\n/,
+  );
   assert.equal(snapshot(dir), { 'notes.txt': `644:${Buffer.from('mine').toString('base64')}` });
   const forced = gen(['--profile', 'lxd-small', '--out', dir, '--force']);
   assert.is(forced.status, 0, forced.stderr);
@@ -74,7 +85,10 @@ test('--out replaces a tree gen wrote earlier, leaving no temporary directories'
   assert.is(gen(['--profile', 'incus-dense', '--out', dir]).status, 0);
   assert.ok(existsSync(join(dir, 'preseed', 'incus.yaml')));
   assert.not.ok(existsSync(join(dir, 'preseed', 'lxd.yaml')));
-  assert.equal(readdirSync(scratch).filter((f) => f.startsWith('.ours')), []);
+  assert.equal(
+    readdirSync(scratch).filter((f) => f.startsWith('.ours')),
+    [],
+  );
 });
 
 test('a failure after some files are written leaves the existing directory byte-identical', async () => {
@@ -90,10 +104,17 @@ test('a failure after some files are written leaves the existing directory byte-
         if (++written === 4) throw new Error('injected failure');
       },
     },
-  }).then(() => 'no failure', (e: Error) => e.message);
+  }).then(
+    () => 'no failure',
+    (e: Error) => e.message,
+  );
   assert.is(failure, 'injected failure');
   assert.equal(snapshot(dir), before);
-  assert.equal(readdirSync(scratch).filter((f) => f.startsWith('.atomic')), [], 'temporary tree removed');
+  assert.equal(
+    readdirSync(scratch).filter((f) => f.startsWith('.atomic')),
+    [],
+    'temporary tree removed',
+  );
 });
 
 test('an invalid profile with --out leaves no directory behind', () => {

@@ -12,7 +12,10 @@ function cloudInitTopLevelKeys(): Set<string> {
   const listed = run('dpkg', ['-L', 'cloud-init']);
   const file = listed.stdout.split('\n').find((l) => l.endsWith('/schemas/schema-cloud-config-v1.json'));
   assert.ok(file, 'cloud-init is not installed: the test command installs it (test/real/install-debian-tools.sh)');
-  const schema = JSON.parse(readFileSync(file!, 'utf8')) as { allOf: { $ref: string }[]; $defs: Record<string, { properties?: Record<string, unknown> }> };
+  const schema = JSON.parse(readFileSync(file!, 'utf8')) as {
+    allOf: { $ref: string }[];
+    $defs: Record<string, { properties?: Record<string, unknown> }>;
+  };
   const keys = new Set<string>();
   for (const { $ref } of schema.allOf) {
     const def = schema.$defs[$ref.replace('#/$defs/', '')];

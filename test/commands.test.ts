@@ -16,7 +16,14 @@ test('list: the shipped profiles with descriptions, 10gbe marked as an overlay',
   const r = gen(['list', '--format', 'json']);
   assert.is(r.status, 0, r.stderr);
   const { profiles } = JSON.parse(r.stdout) as { profiles: { name: string; kind: string; description: string }[] };
-  assert.equal(profiles.map((p) => [p.name, p.kind]), [['10gbe', 'overlay'], ['incus-dense', 'host'], ['lxd-small', 'host']]);
+  assert.equal(
+    profiles.map((p) => [p.name, p.kind]),
+    [
+      ['10gbe', 'overlay'],
+      ['incus-dense', 'host'],
+      ['lxd-small', 'host'],
+    ],
+  );
   assert.ok(profiles.every((p) => p.description.length > 10));
   assert.match(gen(['list']).stdout, /^10gbe\s+overlay\s+Network bandwidth/m);
 });
@@ -24,7 +31,11 @@ test('list: the shipped profiles with descriptions, 10gbe marked as an overlay',
 test('schema: gen schema is the committed schema/profile.schema.json (drift check)', () => {
   const r = gen(['schema']);
   assert.is(r.status, 0);
-  assert.is(r.stdout, readFileSync(join(ROOT, 'schema', 'profile.schema.json'), 'utf8'), 'run: node dist/gen.js schema > schema/profile.schema.json');
+  assert.is(
+    r.stdout,
+    readFileSync(join(ROOT, 'schema', 'profile.schema.json'), 'utf8'),
+    'run: node dist/gen.js schema > schema/profile.schema.json',
+  );
   const schema = JSON.parse(r.stdout) as { properties: Record<string, unknown>; additionalProperties: boolean };
   assert.ok('extends' in schema.properties && 'sysctl' in schema.properties);
   assert.is(schema.additionalProperties, false);
@@ -58,7 +69,12 @@ test('explain names the profile a value was inherited from through extends, and 
   const r = gen(['explain', '--profiles-dir', dir, '-p', 'child', '--format', 'json']);
   assert.is(r.status, 0, r.stderr);
   const { settings } = JSON.parse(r.stdout) as { settings: { id: string; value: string; origin: Record<string, unknown> }[] };
-  assert.equal(settings.find((s) => s.id === 'sysctl vm.max_map_count')!.origin, { file: 'profiles/lxd-small.yaml', line: 46, profile: 'lxd-small', inherited: true });
+  assert.equal(settings.find((s) => s.id === 'sysctl vm.max_map_count')!.origin, {
+    file: 'profiles/lxd-small.yaml',
+    line: 46,
+    profile: 'lxd-small',
+    inherited: true,
+  });
   assert.is(settings.find((s) => s.id === 'server.trust_password')!.value, 'from $BT_EXPLAIN_SECRET (not shown)');
 });
 
@@ -67,8 +83,14 @@ test('diff: exit 0 when equal, 1 with the differing settings and artifacts, 2 fo
   assert.is(same.status, 0, same.stderr);
   const d = gen(['diff', 'incus-dense', 'incus-dense+10gbe', '--format', 'json']);
   assert.is(d.status, 1, d.stderr);
-  const out = JSON.parse(d.stdout) as { settings: { id: string; a: string | null; b: string | null }[]; artifacts: { path: string; change: string }[] };
-  assert.equal(out.settings.find((s) => s.id === 'sysctl net.core.netdev_max_backlog'), { id: 'sysctl net.core.netdev_max_backlog', a: null, b: '182757' });
+  const out = JSON.parse(d.stdout) as {
+    settings: { id: string; a: string | null; b: string | null }[];
+    artifacts: { path: string; change: string }[];
+  };
+  assert.equal(
+    out.settings.find((s) => s.id === 'sysctl net.core.netdev_max_backlog'),
+    { id: 'sysctl net.core.netdev_max_backlog', a: null, b: '182757' },
+  );
   assert.ok(out.artifacts.some((a) => a.path === 'network/81-born-tuned-txqueuelen.rules' && a.change === 'only in b'));
   assert.ok(out.artifacts.some((a) => a.path === 'preseed/incus.yaml' && a.change === 'changed'));
   assert.is(gen(['diff', 'lxd-small', '10gbe']).status, 2);
@@ -97,16 +119,44 @@ test('verify --root: a host with everything passes (sched_debug absent is report
 });
 
 const breakers: [string, string, (root: string) => void][] = [
-  ['sysctl below wanted', 'sysctl fs.inotify.max_user_watches', (r) => writeFileSync(join(r, 'proc/sys/fs/inotify/max_user_watches'), '8192\n')],
-  ['tcp_mem component lower', 'sysctl net.ipv4.tcp_mem', (r) => writeFileSync(join(r, 'proc/sys/net/ipv4/tcp_mem'), '182757\t100\t365514\n')],
+  [
+    'sysctl below wanted',
+    'sysctl fs.inotify.max_user_watches',
+    (r) => writeFileSync(join(r, 'proc/sys/fs/inotify/max_user_watches'), '8192\n'),
+  ],
+  [
+    'tcp_mem component lower',
+    'sysctl net.ipv4.tcp_mem',
+    (r) => writeFileSync(join(r, 'proc/sys/net/ipv4/tcp_mem'), '182757\t100\t365514\n'),
+  ],
   ['exact choice differs', 'sysctl kernel.dmesg_restrict', (r) => writeFileSync(join(r, 'proc/sys/kernel/dmesg_restrict'), '0\n')],
-  ['daemon limit too low', 'daemon limit nofile', (r) => writeFileSync(join(r, 'proc/4242/limits'), 'Max open files            1024                 524288               files\nMax locked memory         unlimited            unlimited            bytes\n')],
+  [
+    'daemon limit too low',
+    'daemon limit nofile',
+    (r) =>
+      writeFileSync(
+        join(r, 'proc/4242/limits'),
+        'Max open files            1024                 524288               files\nMax locked memory         unlimited            unlimited            bytes\n',
+      ),
+  ],
   ['NIC txqueuelen', 'txqueuelen nic uplink (enp5s0)', (r) => writeFileSync(join(r, 'sys/class/net/enp5s0/tx_queue_len'), '1000\n')],
-  ['bridge txqueuelen', 'txqueuelen bridge incusbr0 (incusbr0)', (r) => writeFileSync(join(r, 'sys/class/net/incusbr0/tx_queue_len'), '1000\n')],
+  [
+    'bridge txqueuelen',
+    'txqueuelen bridge incusbr0 (incusbr0)',
+    (r) => writeFileSync(join(r, 'sys/class/net/incusbr0/tx_queue_len'), '1000\n'),
+  ],
   ['slab mode', 'mode /sys/kernel/slab', (r) => chmodSync(join(r, 'sys/kernel/slab'), 0o755)],
   ['sched_debug mode', 'mode /proc/sched_debug', (r) => writeFileSync(join(r, 'proc/sched_debug'), 'x', { mode: 0o444 })],
-  ['file edited', 'file /etc/sysctl.d/60-born-tuned.conf', (r) => writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'vm.max_map_count = 1\n')],
-  ['file mode', 'file /etc/security/limits.d/60-born-tuned.conf', (r) => chmodSync(join(r, 'etc/security/limits.d/60-born-tuned.conf'), 0o600)],
+  [
+    'file edited',
+    'file /etc/sysctl.d/60-born-tuned.conf',
+    (r) => writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'vm.max_map_count = 1\n'),
+  ],
+  [
+    'file mode',
+    'file /etc/security/limits.d/60-born-tuned.conf',
+    (r) => chmodSync(join(r, 'etc/security/limits.d/60-born-tuned.conf'), 0o600),
+  ],
 ];
 
 for (const [name, check, breakIt] of breakers) {
@@ -116,12 +166,17 @@ for (const [name, check, breakIt] of breakers) {
     const r = gen(['verify', '-p', 'incus-dense', '-p', '10gbe', '--root', root, '--format', 'json']);
     assert.is(r.status, 1);
     const out = JSON.parse(r.stdout) as { rows: VerifyRow[] };
-    assert.equal(out.rows.filter((x) => x.status === 'FAIL').map((x) => x.check), [check]);
+    assert.equal(
+      out.rows.filter((x) => x.status === 'FAIL').map((x) => x.check),
+      [check],
+    );
   });
 }
 
 test('verify reports ABSENT for a kernel without a sysctl, a stopped daemon and a NIC that is not there', async () => {
-  const rows = await verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }, { packer: true, secrets: 'resolve' }), { root: join(scratch, 'nowhere') });
+  const rows = await verifyHost(generate({ profiles: ['lxd-small', '10gbe'] }, { packer: true, secrets: 'resolve' }), {
+    root: join(scratch, 'nowhere'),
+  });
   assert.is(statusOf(rows, 'sysctl vm.max_map_count'), 'ABSENT');
   assert.is(statusOf(rows, 'daemon limit nofile'), 'ABSENT');
   assert.is(statusOf(rows, 'txqueuelen nic uplink'), 'ABSENT');
@@ -140,18 +195,27 @@ test('verify asks the live manager: pool, bridge, default profile (queue.tx.leng
     '/1.0': { api_version: '1.0' },
     '/1.0/storage-pools/default': { driver: 'dir' },
     '/1.0/networks/incusbr0': { config: { 'ipv4.address': '10.64.0.1/20', 'ipv6.address': 'none' } },
-    '/1.0/profiles/default': { config: { 'security.idmap.isolated': 'true' }, devices: { eth0: { network: 'incusbr0', 'queue.tx.length': '10000' }, root: { pool: 'default' } } },
+    '/1.0/profiles/default': {
+      config: { 'security.idmap.isolated': 'true' },
+      devices: { eth0: { network: 'incusbr0', 'queue.tx.length': '10000' }, root: { pool: 'default' } },
+    },
   };
   const asked: string[] = [];
   const good = await verifyHost(generated, { root, query: fakeApi(api, asked) });
-  assert.equal(good.filter((x) => x.status !== 'PASS' && x.status !== 'ABSENT'), []);
+  assert.equal(
+    good.filter((x) => x.status !== 'PASS' && x.status !== 'ABSENT'),
+    [],
+  );
   // Every answer is a client subprocess on a real host: each path is asked once.
   assert.equal(asked, [...new Set(asked)]);
   assert.equal([...asked].sort(), Object.keys(api).sort());
   assert.is(statusOf(good, 'incus default profile eth0 queue.tx.length'), 'PASS');
   api['/1.0/profiles/default'] = { config: {}, devices: { eth0: { network: 'incusbr0' }, root: { pool: 'default' } } };
   const bad = await verifyHost(generated, { root, query: fakeApi(api) });
-  assert.equal(bad.filter((x) => x.status === 'FAIL').map((x) => x.check), ['incus default profile eth0 queue.tx.length', 'incus default profile security.idmap.isolated']);
+  assert.equal(
+    bad.filter((x) => x.status === 'FAIL').map((x) => x.check),
+    ['incus default profile eth0 queue.tx.length', 'incus default profile security.idmap.isolated'],
+  );
   // A manager that answers must have its daemon running and its bridge created.
   const bare = mkdtempSync(join(scratch, 'bare-'));
   const noDaemon = await verifyHost(generated, { root: bare, query: fakeApi(api) });
@@ -159,7 +223,11 @@ test('verify asks the live manager: pool, bridge, default profile (queue.tx.leng
   assert.is(statusOf(noDaemon, 'txqueuelen bridge incusbr0'), 'FAIL');
   assert.is(statusOf(noDaemon, 'txqueuelen nic uplink'), 'ABSENT');
   const down = await verifyHost(generated, { root, query: fakeApi({}) });
-  assert.ok(down.filter((x) => x.check.startsWith('incus ')).every((x) => x.status === 'FAIL' && x.note === 'the incus daemon does not answer (incus query /1.0 exited with status 1)'));
+  assert.ok(
+    down
+      .filter((x) => x.check.startsWith('incus '))
+      .every((x) => x.status === 'FAIL' && x.note === 'the incus daemon does not answer (incus query /1.0 exited with status 1)'),
+  );
 });
 
 test.run();

@@ -30,7 +30,10 @@ writeFileSync(scriptFile, bashScript);
 /** COMPREPLY for a command line whose last word is being completed (words as bash splits them). */
 function complete(words: string[]): string[] {
   const program = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _gen; printf '%s\\n' "\${COMPREPLY[@]}"`;
-  const r = run('bash', ['-c', program, 'bash', scriptFile, ...words], { cwd: box, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const r = run('bash', ['-c', program, 'bash', scriptFile, ...words], {
+    cwd: box,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.is(r.stderr, '', r.stderr);
   assert.is(r.status, 0);
   return r.stdout.split('\n').filter(Boolean).sort();
@@ -51,12 +54,20 @@ const cases: [string, string[], string[]][] = [
   ['shipped profile names', ['gen', '-p', ''], ['10gbe', 'incus-dense', 'lxd-small']],
   ['profile names after a command', ['gen', 'explain', '--profile', 'inc'], ['incus-dense']],
   ['profile names from --profiles-dir', ['gen', '--profiles-dir', 'my-profiles', '-p', 'e'], ['edge-host']],
-  ['profile names from --profiles-dir of a command', ['gen', 'verify', '--profiles-dir', 'my-profiles', '-p', ''], ['10gbe', 'edge-host', 'incus-dense', 'lxd-small']],
+  [
+    'profile names from --profiles-dir of a command',
+    ['gen', 'verify', '--profiles-dir', 'my-profiles', '-p', ''],
+    ['10gbe', 'edge-host', 'incus-dense', 'lxd-small'],
+  ],
   ['a profile given as a path completes files', ['gen', '-p', './my-profiles/'], ['./my-profiles/edge-host.yaml']],
   ['a stack side of diff', ['gen', 'diff', 'incus-dense+1'], ['incus-dense+10gbe']],
   ['the second side of diff', ['gen', 'diff', 'lxd-small', 'l'], ['lxd-small']],
   ['nothing after the last argument of diff', ['gen', 'diff', 'lxd-small', 'lxd-small', ''], []],
-  ['artifact kinds', ['gen', '-p', 'lxd-small', '--artifact', 'packer-'], ['packer-scripts', 'packer-seed', 'packer-template', 'packer-user-data']],
+  [
+    'artifact kinds',
+    ['gen', '-p', 'lxd-small', '--artifact', 'packer-'],
+    ['packer-scripts', 'packer-seed', 'packer-template', 'packer-user-data'],
+  ],
   ['encodings', ['gen', '--encoding', 'g'], ['gzip', 'gzip+base64']],
   ['--format=VALUE, split at = as bash does', ['gen', 'explain', '--format', '=', ''], ['json', 'text']],
   ['directories for --out', ['gen', '--out', 's'], ['seeds']],
@@ -75,7 +86,11 @@ test('zsh: the script parses, and compinit plus the script register _gen for gen
   writeFileSync(file, gen(['completion', 'zsh']).stdout);
   const parsed = run('zsh', ['-n', file]);
   assert.is(parsed.status, 0, parsed.stderr);
-  const r = run('zsh', ['-f', '-c', `autoload -Uz compinit && compinit -u -d "${box}/zcompdump" && source "${file}" && print -r -- \${_comps[gen]}`]);
+  const r = run('zsh', [
+    '-f',
+    '-c',
+    `autoload -Uz compinit && compinit -u -d "${box}/zcompdump" && source "${file}" && print -r -- \${_comps[gen]}`,
+  ]);
   assert.is(r.stderr, '', r.stderr);
   assert.is(r.stdout.trim(), '_gen');
 });
@@ -101,7 +116,10 @@ writeFileSync(join(zshDir, 'capture.zsh'), CAPTURE);
 /** What zsh offers on Tab at the end of `line` (deduplicated: _describe adds its matches twice). */
 function zshComplete(line: string): string[] {
   rmSync(join(zshDir, 'matches'), { force: true });
-  const r = run('timeout', ['60', 'zsh', '-f', join(zshDir, 'capture.zsh'), zshDir, line], { cwd: box, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const r = run('timeout', ['60', 'zsh', '-f', join(zshDir, 'capture.zsh'), zshDir, line], {
+    cwd: box,
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.is(r.status, 0, r.stderr);
   const found = existsSync(join(zshDir, 'matches')) ? readFileSync(join(zshDir, 'matches'), 'utf8') : '';
   return [...new Set(found.split('\n').filter(Boolean))].sort();

@@ -36,7 +36,9 @@ writeFileSync(inventories.invalid, 'hosts:\n  node1:\n    profles: [incus-dense]
 /** The two reference trees, written by uninterrupted runs into fresh directories. */
 const refs = await (async () => {
   const dirs = { old: join(base, 'ref-old'), new: join(base, 'ref-new') };
-  const runs = await Promise.all((['old', 'new'] as const).map((which) => genAsync(['--inventory', inventories[which], '--out', dirs[which]]).done));
+  const runs = await Promise.all(
+    (['old', 'new'] as const).map((which) => genAsync(['--inventory', inventories[which], '--out', dirs[which]]).done),
+  );
   for (const r of runs) if (r.status !== 0) throw new Error(`a reference tree: exit ${r.status}: ${r.stderr}`);
   return { dirs, old: treeSnapshot(dirs.old), new: treeSnapshot(dirs.new) };
 })();
@@ -46,7 +48,9 @@ function whichTree(dir: string): 'old' | 'new' {
   const snap = treeSnapshot(dir);
   if (sameTree(snap, refs.old)) return 'old';
   if (sameTree(snap, refs.new)) return 'new';
-  assert.unreachable(`${dir} is neither the old tree nor the new one: old/new ${firstDifference(snap, refs.old)} | ${firstDifference(snap, refs.new)}`);
+  assert.unreachable(
+    `${dir} is neither the old tree nor the new one: old/new ${firstDifference(snap, refs.old)} | ${firstDifference(snap, refs.new)}`,
+  );
   throw new Error('unreachable');
 }
 
@@ -107,7 +111,9 @@ test(`kill -9 at ${KILLS} random moments of a ${HOSTS}-host --out: the next run 
     }
   };
   await Promise.all(lanes.map(lane));
-  console.log(`  ${kills} kills (seed ${SEED}, run ${runMs} ms): ${[...phases].map(([p, n]) => `${n} ${p}`).join(', ')}; then the old tree ${outcomes.old} times, the new tree ${outcomes.new}`);
+  console.log(
+    `  ${kills} kills (seed ${SEED}, run ${runMs} ms): ${[...phases].map(([p, n]) => `${n} ${p}`).join(', ')}; then the old tree ${outcomes.old} times, the new tree ${outcomes.new}`,
+  );
   assert.is(kills, KILLS);
 });
 

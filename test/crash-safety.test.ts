@@ -35,7 +35,9 @@ writeFileSync(inventories.new, inventoryYaml(HOSTS, ['incus-dense']));
 /** The two reference trees, written by uninterrupted runs into fresh directories. */
 const refs = await (async () => {
   const dirs = { old: join(base, 'ref-old'), new: join(base, 'ref-new') };
-  const runs = await Promise.all((['old', 'new'] as const).map((which) => genAsync(['--inventory', inventories[which], '--out', dirs[which]]).done));
+  const runs = await Promise.all(
+    (['old', 'new'] as const).map((which) => genAsync(['--inventory', inventories[which], '--out', dirs[which]]).done),
+  );
   for (const r of runs) if (r.status !== 0) throw new Error(`a reference tree: exit ${r.status}: ${r.stderr}`);
   return { dirs, old: treeSnapshot(dirs.old), new: treeSnapshot(dirs.new) };
 })();
@@ -88,10 +90,26 @@ writeFileSync(badProfile, 'sysclt: {}\n');
 // Each instant of the protocol, hit exactly: the kill lands there, the next run (with an invalid
 // profile) recovers, and DIR is the tree that instant implies.
 const crashPoints: [string, 'old' | 'new', (dir: string) => void][] = [
-  ['file-5', 'old', (dir) => assert.ok(leftBeside(dir).some((e) => e.includes('.gen-tmp-')), 'a partial temporary tree')],
+  [
+    'file-5',
+    'old',
+    (dir) =>
+      assert.ok(
+        leftBeside(dir).some((e) => e.includes('.gen-tmp-')),
+        'a partial temporary tree',
+      ),
+  ],
   ['synced', 'old', (dir) => assert.ok(existsSync(dir))],
   ['moved-aside', 'old', (dir) => assert.not.ok(existsSync(dir), 'killed between the renames: no DIR until the next run')],
-  ['moved-in', 'new', (dir) => assert.ok(leftBeside(dir).some((e) => e.includes('.gen-old-')), 'the old tree still aside')],
+  [
+    'moved-in',
+    'new',
+    (dir) =>
+      assert.ok(
+        leftBeside(dir).some((e) => e.includes('.gen-old-')),
+        'the old tree still aside',
+      ),
+  ],
   ['parent-synced', 'new', (dir) => assert.ok(leftBeside(dir).some((e) => e.includes('.gen-old-')))],
 ];
 for (const [stop, expected, before] of crashPoints) {
@@ -150,7 +168,13 @@ async function midRun(dir: string) {
 
 test('SIGINT, SIGTERM, SIGHUP while hosts are written: the temporary tree and the lock are removed, the old tree stays, exit 130, 143, 129', async () => {
   await Promise.all(
-    ([['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const).map(async ([signal, status]) => {
+    (
+      [
+        ['SIGINT', 130],
+        ['SIGTERM', 143],
+        ['SIGHUP', 129],
+      ] as const
+    ).map(async ([signal, status]) => {
       const dir = join(base, `signal-${signal}`, 'out');
       const run = await midRun(dir);
       run.child.kill(signal);
@@ -198,9 +222,28 @@ test('the new tree is on disk before the swap, and the parent directory after it
   const dir = join(base, 'strace', 'out');
   copyTree(stackRefs.dirs.old, dir);
   const log = join(base, 'strace.log');
-  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=syncfs,fsync,fdatasync,rename,renameat,renameat2', process.execPath, GEN, '-p', 'incus-dense', '--out', dir], { encoding: 'utf8' });
+  const r = spawnSync(
+    'strace',
+    [
+      '-f',
+      '-y',
+      '-o',
+      log,
+      '-e',
+      'trace=syncfs,fsync,fdatasync,rename,renameat,renameat2',
+      process.execPath,
+      GEN,
+      '-p',
+      'incus-dense',
+      '--out',
+      dir,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.is(r.status, 0, r.stderr);
-  const calls = readFileSync(log, 'utf8').split('\n').filter((l) => /(syncfs|fsync|rename\w*)\(/.test(l) && !/resumed|unfinished/.test(l));
+  const calls = readFileSync(log, 'utf8')
+    .split('\n')
+    .filter((l) => /(syncfs|fsync|rename\w*)\(/.test(l) && !/resumed|unfinished/.test(l));
   const at = (re: RegExp) => calls.findIndex((l) => re.test(l));
   const synced = at(/syncfs\(\d+<[^>]*\/\.out\.gen-tmp-\w{6}>\) = 0/);
   const aside = at(/rename\w*\(.*"[^"]*\/out", .*"[^"]*\/\.out\.gen-old-\w{6}"\) = 0/);
@@ -209,16 +252,22 @@ test('the new tree is on disk before the swap, and the parent directory after it
   assert.ok(synced >= 0 && aside > synced && swapped > aside && parent > swapped, `order of the calls:\n${calls.join('\n')}`);
 });
 
-test('where coreutils\' sync is missing, every file and directory of the new tree is fsynced, children first (strace)', () => {
+test("where coreutils' sync is missing, every file and directory of the new tree is fsynced, children first (strace)", () => {
   const dir = join(base, 'fsync-each');
   copyTree(stackRefs.dirs.new, dir);
   const log = join(base, 'fsync-each.log');
-  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync', process.execPath, driver, 'fsync-each', dir], { encoding: 'utf8' });
+  const r = spawnSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync', process.execPath, driver, 'fsync-each', dir], {
+    encoding: 'utf8',
+  });
   assert.is(r.status, 0, r.stderr);
-  const synced = readFileSync(log, 'utf8').split('\n').flatMap((l) => /fsync\(\d+<([^>]*)>\) = 0/.exec(l)?.[1] ?? []).filter((p) => p === dir || p.startsWith(`${dir}/`));
+  const synced = readFileSync(log, 'utf8')
+    .split('\n')
+    .flatMap((l) => /fsync\(\d+<([^>]*)>\) = 0/.exec(l)?.[1] ?? [])
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
   const all = [...treeSnapshot(dir).keys()].map((rel) => (rel === '.' ? dir : join(dir, rel)));
   assert.equal([...synced].sort(), [...all].sort());
-  for (const path of all) if (path !== dir) assert.ok(synced.indexOf(path) < synced.indexOf(join(path, '..')), `${path} before its directory`);
+  for (const path of all)
+    if (path !== dir) assert.ok(synced.indexOf(path) < synced.indexOf(join(path, '..')), `${path} before its directory`);
 });
 
 test.after(() => rmSync(base, { recursive: true, force: true }));

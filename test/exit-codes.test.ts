@@ -18,7 +18,8 @@ import { GEN } from './helpers.ts';
 const box = mkdtempSync(join(tmpdir(), 'born-tuned-exit-'));
 const cwd = join(box, 'a', 'b', 'work');
 mkdirSync(cwd, { recursive: true });
-const HOST = 'manager: {name: lxd, install: present, version: "5.0"}\ntarget: {distro: debian, release: "12"}\ncapacity: {instances: 10}\ndmesg_restrict: true\n';
+const HOST =
+  'manager: {name: lxd, install: present, version: "5.0"}\ntarget: {distro: debian, release: "12"}\ncapacity: {instances: 10}\ndmesg_restrict: true\n';
 writeFileSync(join(cwd, 'good.yaml'), HOST);
 writeFileSync(join(cwd, 'bad.yaml'), `${HOST}limits: {nofile: 12}\nsysctl: {vm.swapiness: 1}\n`);
 writeFileSync(join(cwd, 'secret.yaml'), `extends: lxd-small\nserver: {trust_password: {env: EXIT_TEST_UNSET_SECRET}}\n`);
@@ -30,13 +31,84 @@ symlinkSync(join(cwd, 'missing-target'), join(cwd, 'dangling.yaml'));
 spawnSync('mkfifo', [join(cwd, 'fifo.yaml')]);
 
 const VALUES = [
-  'incus-dense', 'lxd-small', '10gbe', 'incus-dense+10gbe', 'nope', 'good.yaml', './good.yaml', './bad.yaml', './secret.yaml', './list.yaml',
-  './dir.yaml', './dangling.yaml', './fifo.yaml', '/dev/zero', '/dev/null', '/proc/self/mem', 'inv.yaml', 'ops.yaml', '', '.', '..', '/', '-', '--',
-  'json', 'text', 'gzip', 'base64', 'user-data', 'sysctl', 'packer-scripts', 'netplan', `${'x'.repeat(300)}.yaml`, `${'y'.repeat(300)}`,
-  'a\nb.yaml', 'bidi\u202eevil', 'bash', 'zsh', 'fish', 'caf\u00e9', 'out', 'out/sub', './dangling-out', 'fs.inotify.max_user_watches',
+  'incus-dense',
+  'lxd-small',
+  '10gbe',
+  'incus-dense+10gbe',
+  'nope',
+  'good.yaml',
+  './good.yaml',
+  './bad.yaml',
+  './secret.yaml',
+  './list.yaml',
+  './dir.yaml',
+  './dangling.yaml',
+  './fifo.yaml',
+  '/dev/zero',
+  '/dev/null',
+  '/proc/self/mem',
+  'inv.yaml',
+  'ops.yaml',
+  '',
+  '.',
+  '..',
+  '/',
+  '-',
+  '--',
+  'json',
+  'text',
+  'gzip',
+  'base64',
+  'user-data',
+  'sysctl',
+  'packer-scripts',
+  'netplan',
+  `${'x'.repeat(300)}.yaml`,
+  `${'y'.repeat(300)}`,
+  'a\nb.yaml',
+  'bidi\u202eevil',
+  'bash',
+  'zsh',
+  'fish',
+  'caf\u00e9',
+  'out',
+  'out/sub',
+  './dangling-out',
+  'fs.inotify.max_user_watches',
 ];
-const OPTIONS = ['-p', '--profile', '--profiles-dir', '--artifact', '--out', '-o', '--force', '--format', '--inventory', '--include', '--mime', '--encoding', '--root', '-V', '--help', '--strict', '--names', '-x'];
-const COMMANDS = [[], ['explain'], ['diff'], ['verify'], ['list'], ['schema'], ['completion'], ['completion', 'bash'], ['completion', 'zsh'], ['explan'], ['help']];
+const OPTIONS = [
+  '-p',
+  '--profile',
+  '--profiles-dir',
+  '--artifact',
+  '--out',
+  '-o',
+  '--force',
+  '--format',
+  '--inventory',
+  '--include',
+  '--mime',
+  '--encoding',
+  '--root',
+  '-V',
+  '--help',
+  '--strict',
+  '--names',
+  '-x',
+];
+const COMMANDS = [
+  [],
+  ['explain'],
+  ['diff'],
+  ['verify'],
+  ['list'],
+  ['schema'],
+  ['completion'],
+  ['completion', 'bash'],
+  ['completion', 'zsh'],
+  ['explan'],
+  ['help'],
+];
 
 const argvArb = fc
   .tuple(fc.constantFrom(...COMMANDS), fc.array(fc.oneof(fc.constantFrom(...OPTIONS), fc.constantFrom(...VALUES)), { maxLength: 7 }))
@@ -45,7 +117,11 @@ const argvArb = fc
 async function runInProcess(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const io: Io = { stdout: (t) => void (out += typeof t === 'string' ? t : `<${t.length} bytes>`), stderr: (t) => void (err += t), isTTY: false };
+  const io: Io = {
+    stdout: (t) => void (out += typeof t === 'string' ? t : `<${t.length} bytes>`),
+    stderr: (t) => void (err += t),
+    isTTY: false,
+  };
   const before = process.cwd();
   process.chdir(cwd);
   try {
@@ -75,7 +151,16 @@ test('random command lines end with 0, 1 or 2 and a message, never a trace', asy
         rmSync(join(cwd, 'out'), { recursive: true, force: true });
         assertCleanEnd(await runInProcess(argv), JSON.stringify(argv));
       }),
-      { numRuns: 400, examples: [[['diff', 'incus-dense', './secret.yaml']], [['--profiles-dir', './good.yaml', '-p', 'x']], [['-p', './fifo.yaml']], [['--include', '/dev/zero', '-p', 'lxd-small']], [['-p', `${'x'.repeat(300)}.yaml`]]] },
+      {
+        numRuns: 400,
+        examples: [
+          [['diff', 'incus-dense', './secret.yaml']],
+          [['--profiles-dir', './good.yaml', '-p', 'x']],
+          [['-p', './fifo.yaml']],
+          [['--include', '/dev/zero', '-p', 'lxd-small']],
+          [['-p', `${'x'.repeat(300)}.yaml`]],
+        ],
+      },
     );
   } finally {
     process.env.HOME = savedHome;
@@ -86,7 +171,11 @@ test('random command lines end with 0, 1 or 2 and a message, never a trace', asy
 test('environment failures: stdout closed, stdout on a full device, a deleted working directory', () => {
   // gen --help | head -1: the reader leaves; gen ends quietly.
   for (const args of [['--help'], ['-p', 'incus-dense'], ['explain', '-p', 'incus-dense'], ['schema']]) {
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${GEN}" "$@" | head -c 1 >/dev/null; echo "status \${PIPESTATUS:-}"`, 'sh', ...args], { encoding: 'utf8' });
+    const r = spawnSync(
+      'sh',
+      ['-c', `"${process.execPath}" "${GEN}" "$@" | head -c 1 >/dev/null; echo "status \${PIPESTATUS:-}"`, 'sh', ...args],
+      { encoding: 'utf8' },
+    );
     assert.is(r.stderr, '', `${args.join(' ')}: ${r.stderr}`);
   }
   // stdout on /dev/full: the user-data is not written, and gen says so with exit 2.
@@ -95,7 +184,9 @@ test('environment failures: stdout closed, stdout on a full device, a deleted wo
   assert.match(full.stderr, /^gen: cannot write to standard output: no space left on the device \(ENOSPC\)/);
   // A working directory deleted under gen's feet (an operator's shell in a removed checkout).
   const gone = mkdtempSync(join(box, 'gone-'));
-  const r = spawnSync('sh', ['-c', `cd "${gone}" && rmdir "${gone}" && "${process.execPath}" "${GEN}" -p incus-dense >/dev/null`], { encoding: 'utf8' });
+  const r = spawnSync('sh', ['-c', `cd "${gone}" && rmdir "${gone}" && "${process.execPath}" "${GEN}" -p incus-dense >/dev/null`], {
+    encoding: 'utf8',
+  });
   assert.ok([0, 2].includes(r.status ?? -1), r.stderr);
   assert.not.match(r.stderr, /internal error|\n\s+at /, r.stderr);
 });

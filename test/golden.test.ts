@@ -46,7 +46,11 @@ for (const stack of STACKS) {
     assert.ok(existsSync(golden), `no golden tree for ${name}: run UPDATE_GOLDEN=1 npm test once and review it`);
     assert.equal(listFiles(out), listFiles(golden), 'the set of files differs');
     for (const f of listFiles(out)) {
-      assert.fixture(readFileSync(join(out, f), 'utf8'), readFileSync(join(golden, f), 'utf8'), `${f} differs from test/golden/${name}/${f}`);
+      assert.fixture(
+        readFileSync(join(out, f), 'utf8'),
+        readFileSync(join(golden, f), 'utf8'),
+        `${f} differs from test/golden/${name}/${f}`,
+      );
     }
     const manifest = readManifest(out);
     for (const entry of manifest) {

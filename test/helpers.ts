@@ -49,7 +49,8 @@ export async function genInProcess(args: string[], cwd = ROOT, io: Partial<Omit<
   const { main } = await import('../src/cli.ts');
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const capture = (into: Buffer[]) => (chunk: string | Uint8Array) => void into.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+  const capture = (into: Buffer[]) => (chunk: string | Uint8Array) =>
+    void into.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
   const streams = { stdout: process.stdout.write, stderr: process.stderr.write };
   const before = process.cwd();
   process.stdout.write = ((chunk: string | Uint8Array) => (capture(out)(chunk), true)) as typeof process.stdout.write;

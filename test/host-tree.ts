@@ -24,8 +24,17 @@ export function goodHost(parent: string, profiles: string[]): string {
   for (const s of generated.stack.plan.sysctl) put(`/proc/sys/${s.key.replace(/\./g, '/')}`, `${s.value.replace(/ /g, '\t')}\n`);
   put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise-only passes
   put('/proc/4242/comm', `${generated.stack.plan.manager.name === 'lxd' ? 'lxd' : 'incusd'}\n`);
-  put('/proc/4242/limits', 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax locked memory         unlimited            unlimited            bytes\n');
-  for (const [dev, txq] of [['enp5s0', '10000'], ['incusbr0', '10000'], ['lxdbr0', '10000'], ['lo', '1000']]) put(`/sys/class/net/${dev}/tx_queue_len`, `${txq}\n`);
+  put(
+    '/proc/4242/limits',
+    'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1048576              1048576              files\nMax locked memory         unlimited            unlimited            bytes\n',
+  );
+  for (const [dev, txq] of [
+    ['enp5s0', '10000'],
+    ['incusbr0', '10000'],
+    ['lxdbr0', '10000'],
+    ['lo', '1000'],
+  ])
+    put(`/sys/class/net/${dev}/tx_queue_len`, `${txq}\n`);
   mkdirSync(join(root, 'sys/kernel/slab'), { recursive: true });
   chmodSync(join(root, 'sys/kernel/slab'), 0o700);
   return root;

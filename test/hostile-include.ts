@@ -11,24 +11,171 @@ import fc from 'fast-check';
 
 /** Plain scalars whose type or value differs between readers (YAML 1.1 and 1.2, PyYAML and the spec). */
 const TYPED_PIECES = [
-  '0644', '0o644', '010', '08', '0x1F', '0x_', '0b101', '0b_', '1_000', '12_', '0_7', '+12', '-0', '1:30', '1:60', '190:20:30.15',
-  '1e3', '1.0e+3', '1.e+3', '.5', '._', '._e+5', '+.inf', '-.Inf', '.NaN', '1.', 'yes', 'No', 'ON', 'off', 'y', 'n', 'Y', 'N', 'true', 'False', 'TRUE',
-  '~', 'null', 'Null', 'NULL', '2001-12-14', '2001-12-14 21:59:43.10 -5', '2001-12-14t21:59:43Z', '2001-2-3 4:05:06', '2001-02-30', '0000-01-01',
-  '2001-12-14 24:00:00', '2001-12-14 1:02:03 +24', '=', '<<', 'a', 'plain words', 'x:y', 'a#b', 'é', '日本', '-x', '$HOME', 'constructor', '__proto__',
+  '0644',
+  '0o644',
+  '010',
+  '08',
+  '0x1F',
+  '0x_',
+  '0b101',
+  '0b_',
+  '1_000',
+  '12_',
+  '0_7',
+  '+12',
+  '-0',
+  '1:30',
+  '1:60',
+  '190:20:30.15',
+  '1e3',
+  '1.0e+3',
+  '1.e+3',
+  '.5',
+  '._',
+  '._e+5',
+  '+.inf',
+  '-.Inf',
+  '.NaN',
+  '1.',
+  'yes',
+  'No',
+  'ON',
+  'off',
+  'y',
+  'n',
+  'Y',
+  'N',
+  'true',
+  'False',
+  'TRUE',
+  '~',
+  'null',
+  'Null',
+  'NULL',
+  '2001-12-14',
+  '2001-12-14 21:59:43.10 -5',
+  '2001-12-14t21:59:43Z',
+  '2001-2-3 4:05:06',
+  '2001-02-30',
+  '0000-01-01',
+  '2001-12-14 24:00:00',
+  '2001-12-14 1:02:03 +24',
+  '=',
+  '<<',
+  'a',
+  'plain words',
+  'x:y',
+  'a#b',
+  'é',
+  '日本',
+  '-x',
+  '$HOME',
+  'constructor',
+  '__proto__',
 ];
 /** Plain scalars that the readers split, refuse or read differently as syntax. */
-const SYNTAX_PIECES = ['?x', ':x', 'a?b', '%x', 'a,b', '@x', '`x`', '!x', '&x', '*x', 'a: b', 'a #b', 'tab\there', '---', '...', '[x]', '{x}', "it's", 'say "hi"', 'MIME-Version: 1.0'];
+const SYNTAX_PIECES = [
+  '?x',
+  ':x',
+  'a?b',
+  '%x',
+  'a,b',
+  '@x',
+  '`x`',
+  '!x',
+  '&x',
+  '*x',
+  'a: b',
+  'a #b',
+  'tab\there',
+  '---',
+  '...',
+  '[x]',
+  '{x}',
+  "it's",
+  'say "hi"',
+  'MIME-Version: 1.0',
+];
 export const PLAIN_PIECES = [...TYPED_PIECES, ...SYNTAX_PIECES];
 
 /** Text inside quoted and block scalars. */
 const TEXT_PIECES = [...PLAIN_PIECES, ' ', '  ', '\t', "'", '"', '\\', '#', ': ', ' #', '- ', '|', '>', '\u00e9', '\u{1F600}', '\u00a0'];
 /** Escapes of double-quoted scalars, a lone surrogate among them. */
-const ESCAPES = ['\\x41', '\\u00e9', '\\U0001F600', '\\n', '\\t', '\\/', '\\ ', '\\N', '\\_', '\\L', '\\P', '\\e', '\\0', '\\a', '\\"', '\\\\', '\\ud800', '\\x85', '\\u2028'];
+const ESCAPES = [
+  '\\x41',
+  '\\u00e9',
+  '\\U0001F600',
+  '\\n',
+  '\\t',
+  '\\/',
+  '\\ ',
+  '\\N',
+  '\\_',
+  '\\L',
+  '\\P',
+  '\\e',
+  '\\0',
+  '\\a',
+  '\\"',
+  '\\\\',
+  '\\ud800',
+  '\\x85',
+  '\\u2028',
+];
 /** Keys: names, JavaScript's own property names, and keys PyYAML reads as something else. */
-const KEYS = ['x', 'data', 'list', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__', '"__proto__"', 'yes', '1', '0644', '"quoted key"', "'single'", 'a b', '=', '<<', '~', 'null', '2001-12-14', 'é', 'k:v', '"<<"'];
+const KEYS = [
+  'x',
+  'data',
+  'list',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__proto__',
+  '"__proto__"',
+  'yes',
+  '1',
+  '0644',
+  '"quoted key"',
+  "'single'",
+  'a b',
+  '=',
+  '<<',
+  '~',
+  'null',
+  '2001-12-14',
+  'é',
+  'k:v',
+  '"<<"',
+];
 const BLOCK_HEADERS = ['|', '|-', '|+', '>', '>-', '>+', '|2', '>1', '|2-', '|1+'];
-const WRITE_PATHS = ['/tmp/a', '/tmp/b', '/tmp//a', '/tmp/./a', '/tmp/x/../a', '/tmp/a/', 'tmp/a', '/etc/sysctl.d/60-born-tuned.conf', '/etc/sysctl.d//60-born-tuned.conf', '""', '/opt/ops/tool.conf', '"/tmp/c"'];
-const TOP_KEYS = ['runcmd', 'bootcmd', 'write_files', 'users', 'packages', 'apt', 'x_custom', 'x_data', 'x_more', 'package_update', 'ssh_authorized_keys'];
+const WRITE_PATHS = [
+  '/tmp/a',
+  '/tmp/b',
+  '/tmp//a',
+  '/tmp/./a',
+  '/tmp/x/../a',
+  '/tmp/a/',
+  'tmp/a',
+  '/etc/sysctl.d/60-born-tuned.conf',
+  '/etc/sysctl.d//60-born-tuned.conf',
+  '""',
+  '/opt/ops/tool.conf',
+  '"/tmp/c"',
+];
+const TOP_KEYS = [
+  'runcmd',
+  'bootcmd',
+  'write_files',
+  'users',
+  'packages',
+  'apt',
+  'x_custom',
+  'x_data',
+  'x_more',
+  'package_update',
+  'ssh_authorized_keys',
+];
 
 type Gen = fc.GeneratorValue;
 
@@ -112,7 +259,9 @@ class IncludeWriter {
             ['path', { head: this.pick(WRITE_PATHS), rest: [] }],
             ['content', this.scalar(indent + 6)],
             ...(this.chance(50) ? [['permissions', this.scalar(indent + 6, true)] as [string, Value]] : []),
-            ...(this.chance(20) ? [['owner', { head: this.pick(['root:root', 'nobody', '0:0', '"0:0"']), rest: [] }] as [string, Value]] : []),
+            ...(this.chance(20)
+              ? [['owner', { head: this.pick(['root:root', 'nobody', '0:0', '"0:0"']), rest: [] }] as [string, Value]]
+              : []),
           ]),
         );
       case 'users':
@@ -121,20 +270,40 @@ class IncludeWriter {
             ? { head: this.pick(['default', 'ops', '"ops"']), rest: [] }
             : this.blockMap(indent + 4, [
                 ['name', { head: this.pick(['ops', 'ops2', 'ops3', '"yes"', 'yes', '0644']), rest: [] }],
-                ...(this.chance(50) ? [['sudo', { head: this.pick(['"ALL=(ALL) NOPASSWD:ALL"', 'ALL=(ALL) NOPASSWD:ALL', 'false', '~', 'no']), rest: [] }] as [string, Value]] : []),
-                ...(this.chance(50) ? [['groups', { head: this.pick(['adm', '[adm, sudo]', '"adm, sudo"', 'yes']), rest: [] }] as [string, Value]] : []),
-                ...(this.chance(30) ? [['lock_passwd', { head: this.pick(['true', 'yes', 'off', '"true"']), rest: [] }] as [string, Value]] : []),
-                ...(this.chance(20) ? [['uid', { head: this.pick(['1001', '0o1001', '"1001"', '1_001']), rest: [] }] as [string, Value]] : []),
+                ...(this.chance(50)
+                  ? [
+                      [
+                        'sudo',
+                        { head: this.pick(['"ALL=(ALL) NOPASSWD:ALL"', 'ALL=(ALL) NOPASSWD:ALL', 'false', '~', 'no']), rest: [] },
+                      ] as [string, Value],
+                    ]
+                  : []),
+                ...(this.chance(50)
+                  ? [['groups', { head: this.pick(['adm', '[adm, sudo]', '"adm, sudo"', 'yes']), rest: [] }] as [string, Value]]
+                  : []),
+                ...(this.chance(30)
+                  ? [['lock_passwd', { head: this.pick(['true', 'yes', 'off', '"true"']), rest: [] }] as [string, Value]]
+                  : []),
+                ...(this.chance(20)
+                  ? [['uid', { head: this.pick(['1001', '0o1001', '"1001"', '1_001']), rest: [] }] as [string, Value]]
+                  : []),
                 ...(this.chance(10) ? [['homdir', { head: '/home/x', rest: [] }] as [string, Value]] : []),
               ]),
         );
       case 'apt':
         return this.blockMap(indent + 2, [
-          ...(this.chance(50) ? [['preserve_sources_list', { head: this.pick(['true', 'yes', 'off', '"false"', 'y']), rest: [] }] as [string, Value]] : []),
+          ...(this.chance(50)
+            ? [['preserve_sources_list', { head: this.pick(['true', 'yes', 'off', '"false"', 'y']), rest: [] }] as [string, Value]]
+            : []),
           ...(this.chance(50) ? [['conf', this.scalar(indent + 4)] as [string, Value]] : []),
           [
             'sources',
-            this.blockMap(indent + 4, [[this.pick(['ops.list', 'born-tuned-backports.list', '"x.list"']), this.blockMap(indent + 6, [['source', this.scalar(indent + 8)]])]]),
+            this.blockMap(indent + 4, [
+              [
+                this.pick(['ops.list', 'born-tuned-backports.list', '"x.list"']),
+                this.blockMap(indent + 6, [['source', this.scalar(indent + 8)]]),
+              ],
+            ]),
           ],
         ]);
       case 'package_update':
@@ -160,7 +329,11 @@ class IncludeWriter {
       v = this.blockSeq(this.chance(70) ? indent + 2 : indent, () => this.value(indent + 4, depth + 1));
     }
     if (this.chance(12)) {
-      const name = this.chance(1) ? this.pick(['a.b', 'é', 'x:y']) : this.chance(1) && this.anchors.length > 0 ? this.anchors[0]!.name : `a${this.count++}`;
+      const name = this.chance(1)
+        ? this.pick(['a.b', 'é', 'x:y'])
+        : this.chance(1) && this.anchors.length > 0
+          ? this.anchors[0]!.name
+          : `a${this.count++}`;
       this.anchors.push({ name, map: collection === 'map' || v.head.startsWith('{') });
       v = { head: `&${name}${v.head === '' ? '' : ` ${v.head}`}`, rest: v.rest };
     } else if (this.chance(1)) {
@@ -173,7 +346,15 @@ class IncludeWriter {
     const entries: [string, Value][] = [];
     const maps = this.anchors.filter((a) => a.map);
     if (maps.length > 0 && this.chance(35)) {
-      entries.push(['<<', { head: this.chance(60) ? `*${this.pick(maps).name}` : `[${Array.from({ length: this.int(1, 3) }, () => `*${this.pick(maps).name}`).join(', ')}]`, rest: [] }]);
+      entries.push([
+        '<<',
+        {
+          head: this.chance(60)
+            ? `*${this.pick(maps).name}`
+            : `[${Array.from({ length: this.int(1, 3) }, () => `*${this.pick(maps).name}`).join(', ')}]`,
+          rest: [],
+        },
+      ]);
     }
     const n = this.int(1, 3);
     for (let i = 0; i < n; i++) entries.push([this.chance(70) ? `k${this.int(0, 5)}` : this.pick(KEYS), this.value(indent, depth + 1)]);
@@ -230,7 +411,10 @@ class IncludeWriter {
     switch (this.int(0, wordy ? 6 : 7)) {
       case 0:
       case 1:
-        return { head: wordy && this.chance(60) ? this.pick(['echo hi', 'htop', 'ls -l /', 'ssh-ed25519 AAAAC3Nz ops@example']) : this.plain(), rest: [] };
+        return {
+          head: wordy && this.chance(60) ? this.pick(['echo hi', 'htop', 'ls -l /', 'ssh-ed25519 AAAAC3Nz ops@example']) : this.plain(),
+          rest: [],
+        };
       case 2:
         return { head: `'${this.text(true).replace(/'/g, "''").replace(/\n/g, `\n${pad}`)}'`, rest: [] };
       case 3:
@@ -261,7 +445,9 @@ class IncludeWriter {
   }
 
   private text(multiline: boolean): string {
-    return Array.from({ length: this.int(0, 4) }, () => (multiline && this.chance(15) ? this.pick(['\n', '\n\n']) : this.pick(TEXT_PIECES))).join('');
+    return Array.from({ length: this.int(0, 4) }, () =>
+      multiline && this.chance(15) ? this.pick(['\n', '\n\n']) : this.pick(TEXT_PIECES),
+    ).join('');
   }
 
   private escaped(multiline: boolean): string {

@@ -16,7 +16,8 @@ export interface Edge {
   names: string[];
 }
 
-const SPECIFIER = /(?:^|[\s;])(?:import|export)\s+(type\s+)?([\s\S]*?)\s*from\s*'([^']+)'|(?:^|[\s;])import\s*\(\s*'([^']+)'\s*\)|(?:^|[\s;])import\s+'([^']+)'/gm;
+const SPECIFIER =
+  /(?:^|[\s;])(?:import|export)\s+(type\s+)?([\s\S]*?)\s*from\s*'([^']+)'|(?:^|[\s;])import\s*\(\s*'([^']+)'\s*\)|(?:^|[\s;])import\s+'([^']+)'/gm;
 
 /** Every .ts/.cts file under `dir` (repository-relative), sorted. */
 export function sourceFiles(dir: string): string[] {
@@ -52,9 +53,18 @@ export function importsOf(file: string): Edge[] {
       const braces = clause.match(/\{([\s\S]*)\}/)?.[1] ?? '';
       names = braces
         .split(',')
-        .map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]!.trim())
+        .map((n) =>
+          n
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0]!
+            .trim(),
+        )
         .filter(Boolean);
-      const defaultName = clause.replace(/\{[\s\S]*\}/, '').replace(/,/g, '').trim();
+      const defaultName = clause
+        .replace(/\{[\s\S]*\}/, '')
+        .replace(/,/g, '')
+        .trim();
       if (defaultName !== '' && defaultName !== 'type') names.push('default');
     }
     edges.push({ from: file, to: relative(ROOT, resolve(ROOT, dirname(file), spec)), names });
@@ -71,8 +81,23 @@ export function roomOf(file: string): string {
 /** Names a module exports by declaration (`export function f`, `export const X`, `export interface I`, ...). */
 export function exportsOf(file: string): string[] {
   const text = withoutComments(readFileSync(join(ROOT, file), 'utf8'));
-  const names = [...text.matchAll(/^export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|var|class|interface|type|enum|abstract\s+class)\s+([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]!);
-  for (const m of text.matchAll(/^export\s*\{([^}]*)\}/gm)) names.push(...m[1]!.split(',').map((n) => n.trim().split(/\s+as\s+/).at(-1)!).filter(Boolean));
+  const names = [
+    ...text.matchAll(
+      /^export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|var|class|interface|type|enum|abstract\s+class)\s+([A-Za-z_$][\w$]*)/gm,
+    ),
+  ].map((m) => m[1]!);
+  for (const m of text.matchAll(/^export\s*\{([^}]*)\}/gm))
+    names.push(
+      ...m[1]!
+        .split(',')
+        .map((n) =>
+          n
+            .trim()
+            .split(/\s+as\s+/)
+            .at(-1)!,
+        )
+        .filter(Boolean),
+    );
   if (/^export\s+default\b/m.test(text) || /^export\s*=/m.test(text)) names.push('default');
   return names;
 }
@@ -89,5 +114,13 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(ROOT, 'test/import-g
       if (to !== from) counts.set(to, (counts.get(to) ?? 0) + 1);
     }
   }
-  for (const [room, counts] of [...byRoom].sort()) console.log(`${room.padEnd(20)} → ${[...counts].sort().map(([r, n]) => `${r}(${n})`).join(' ') || '-'}`);
+  for (const [room, counts] of [...byRoom].sort())
+    console.log(
+      `${room.padEnd(20)} → ${
+        [...counts]
+          .sort()
+          .map(([r, n]) => `${r}(${n})`)
+          .join(' ') || '-'
+      }`,
+    );
 }

@@ -30,7 +30,9 @@ const READER = join(ROOT, 'test', 'real', 'cloud-init-read.py');
 /** The user-data of `stack` with `files` folded in, asked of the pipeline like `gen --include`
  * (each call reads the files anew: tests rewrite them between calls). */
 function userDataWith(stack: RenderedHost, files: string[], mime: boolean): Artifact {
-  return renderHost({ stack: stack.stack, includes: files, mime, packer: false, secrets: 'resolve' }).artifacts.find((a) => a.kind === 'user-data')!;
+  return renderHost({ stack: stack.stack, includes: files, mime, packer: false, secrets: 'resolve' }).artifacts.find(
+    (a) => a.kind === 'user-data',
+  )!;
 }
 
 type Canon = null | { dict: [Canon, Canon][] } | { list: Canon[] } | { [type: string]: string | boolean };
@@ -54,7 +56,8 @@ function throughGen(text: string, name: string, stack: ReturnType<typeof generat
   } catch (e) {
     if (!(e instanceof ProfileError)) throw new Error(`gen failed on this include (${(e as Error).message}):\n${text}`);
     assert.ok(e.diagnostics.length > 0);
-    for (const d of e.diagnostics) assert.ok(d.file && (d.line || /file name|larger than|UTF-8/.test(d.message)), `unlocated: ${d.message}\n${text}`);
+    for (const d of e.diagnostics)
+      assert.ok(d.file && (d.line || /file name|larger than|UTF-8/.test(d.message)), `unlocated: ${d.message}\n${text}`);
     return 'rejected';
   }
 }
@@ -69,7 +72,15 @@ function fold(ours: Canon, inc: Canon, top = true): Canon {
     else if (mine[1] && 'list' in mine[1] && v && 'list' in v) {
       const list = mine[1].list as Canon[];
       // Our runcmd keeps its final check last.
-      o.set(id, [k, { list: top && id === JSON.stringify({ str: 'runcmd' }) ? [...list.slice(0, -1), ...(v.list as Canon[]), list.at(-1)!] : [...list, ...(v.list as Canon[])] }]);
+      o.set(id, [
+        k,
+        {
+          list:
+            top && id === JSON.stringify({ str: 'runcmd' })
+              ? [...list.slice(0, -1), ...(v.list as Canon[]), list.at(-1)!]
+              : [...list, ...(v.list as Canon[])],
+        },
+      ]);
     } else if (mine[1] && 'dict' in mine[1] && v && 'dict' in v) o.set(id, [k, fold(mine[1], v, false)]);
     else assert.equal(v, mine[1], `gen accepted a key set on both sides to different values: ${id}`);
   }
@@ -110,7 +121,9 @@ test('random hostile includes: accepted ones read the same in the include, the m
     if (JSON.stringify(mergedRead.value) !== JSON.stringify(expected)) {
       const keys = (c: Canon) => new Map((c as { dict: [Canon, Canon][] }).dict.map(([k, v]) => [JSON.stringify(k), JSON.stringify(v)]));
       const [got, want] = [keys(mergedRead.value!), keys(expected)];
-      const diff = [...new Set([...got.keys(), ...want.keys()])].filter((k) => got.get(k) !== want.get(k)).map((k) => `${k}: merged ${got.get(k)}, expected ${want.get(k)}`);
+      const diff = [...new Set([...got.keys(), ...want.keys()])]
+        .filter((k) => got.get(k) !== want.get(k))
+        .map((k) => `${k}: merged ${got.get(k)}, expected ${want.get(k)}`);
       assert.unreachable(`PyYAML reads the merged user-data differently from ours + the include:\n${diff.join('\n')}\n${show}`);
     }
     assert.equal(schema.errors, [], `gen accepted an include cloud-init's schema refuses:\n${text}`);
@@ -118,8 +131,16 @@ test('random hostile includes: accepted ones read the same in the include, the m
     const [fromMerged, fromMime] = runs.slice(i * 2, i * 2 + 2) as [Read, Read];
     assert.equal(fromMerged.warnings, [], `cloud-init warned on the merged user-data:\n${show}`);
     assert.equal(fromMime.warnings, [], `cloud-init warned on the MIME user-data:\n${show}`);
-    assert.equal(fromMerged.value, mergedRead.value, `cloud-init ends with another configuration than PyYAML reads from the merged user-data:\n${show}`);
-    assert.equal(fromMime.value, fromMerged.value, `cloud-init ends with another configuration from the MIME user-data than from the merged one:\n${show}`);
+    assert.equal(
+      fromMerged.value,
+      mergedRead.value,
+      `cloud-init ends with another configuration than PyYAML reads from the merged user-data:\n${show}`,
+    );
+    assert.equal(
+      fromMime.value,
+      fromMerged.value,
+      `cloud-init ends with another configuration from the MIME user-data than from the merged one:\n${show}`,
+    );
   });
   // The generator must reach both outcomes in volume, or the test proves little.
   console.log(`  hostile includes: ${accepted.length} accepted, ${texts.length - accepted.length} rejected with a location`);
@@ -128,7 +149,16 @@ test('random hostile includes: accepted ones read the same in the include, the m
 });
 
 test('gen types plain scalars as PyYAML does, and refuses exactly those PyYAML cannot build', () => {
-  const plain = fc.array(fc.oneof(fc.constantFrom(...PLAIN_PIECES), fc.stringMatching(/^[-+0-9._:eEbxo ]{1,6}$/), fc.constantFrom('_', '0', '9', ':', '.', 'T', 'Z', ' ', '-')), { minLength: 1, maxLength: 4 }).map((a) => a.join(''));
+  const plain = fc
+    .array(
+      fc.oneof(
+        fc.constantFrom(...PLAIN_PIECES),
+        fc.stringMatching(/^[-+0-9._:eEbxo ]{1,6}$/),
+        fc.constantFrom('_', '0', '9', ':', '.', 'T', 'Z', ' ', '-'),
+      ),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((a) => a.join(''));
   const texts = [...new Set([...PLAIN_PIECES, ...fc.sample(plain, 6000)])];
   // Only texts that both readers see as one plain scalar are compared.
   const single = texts.filter((t) => {
@@ -162,7 +192,7 @@ test('gen types plain scalars as PyYAML does, and refuses exactly those PyYAML c
   console.log(`  plain scalars compared with PyYAML: ${single.length}`);
 });
 
-test('gen\'s schema check and cloud-init\'s agree on includes whose YAML both read', () => {
+test("gen's schema check and cloud-init's agree on includes whose YAML both read", () => {
   const texts = fc.sample(hostileInclude, 1500);
   const judged: { text: string; gen: boolean }[] = [];
   for (const text of texts) {
@@ -176,14 +206,18 @@ test('gen\'s schema check and cloud-init\'s agree on includes whose YAML both re
   judged.forEach(({ text, gen }, i) => {
     const r = reads[i]!;
     assert.ok(r.errors, `PyYAML refuses what gen reads (${r.error}):\n${text}`);
-    assert.is(gen, r.errors.length === 0, `gen ${gen ? 'accepts' : 'refuses'} this include, cloud-init's schema ${r.errors.length ? `refuses it: ${JSON.stringify(r.errors)}` : 'accepts it'}:\n${text}`);
+    assert.is(
+      gen,
+      r.errors.length === 0,
+      `gen ${gen ? 'accepts' : 'refuses'} this include, cloud-init's schema ${r.errors.length ? `refuses it: ${JSON.stringify(r.errors)}` : 'accepts it'}:\n${text}`,
+    );
     if (!gen) invalid++;
   });
   console.log(`  schema verdicts compared with cloud-init: ${judged.length} (${invalid} invalid)`);
   assert.ok(invalid >= judged.length / 10 && invalid <= (judged.length * 9) / 10, `${invalid} of ${judged.length} invalid`);
 });
 
-test('the final check stays last: merged, the include\'s commands go before it; as MIME it is a part of its own', () => {
+test("the final check stays last: merged, the include's commands go before it; as MIME it is a part of its own", () => {
   const stack = generate({ profiles: ['lxd-small'] }, { packer: false, secrets: 'resolve' });
   const ours = stack.artifacts.find((a) => a.kind === 'user-data')!;
   const { check } = splitFinalCheck(ours.format === 'cloud-config' ? ours.data : {});
@@ -193,7 +227,9 @@ test('the final check stays last: merged, the include\'s commands go before it; 
     [false, true].map((asMime) => ({ kind: 'user-data' as const, text: userDataWith(stack, [file], asMime).text })),
   );
   for (const r of [merged!, mime!]) {
-    const runcmd = (r.value as { dict: [Canon, Canon][] }).dict.find(([k]) => JSON.stringify(k) === '{"str":"runcmd"}')![1] as { list: Canon[] };
+    const runcmd = (r.value as { dict: [Canon, Canon][] }).dict.find(([k]) => JSON.stringify(k) === '{"str":"runcmd"}')![1] as {
+      list: Canon[];
+    };
     assert.equal(runcmd.list.at(-1), { list: check.map((s) => ({ str: s })) });
     assert.equal(runcmd.list.at(-3), { list: [{ str: 'echo' }, { str: 'ops' }] });
     assert.equal(runcmd.list.at(-2), { str: 'echo two' });
@@ -202,7 +238,7 @@ test('the final check stays last: merged, the include\'s commands go before it; 
 
 const FIX = join(ROOT, 'test', 'fixtures', 'includes');
 
-test('the issue\'s examples: 0644 stays octal, yes/on/off stay booleans, << merges, the final check stays last; real cloud-init schema accepts each include and the merged user-data', () => {
+test("the issue's examples: 0644 stays octal, yes/on/off stay booleans, << merges, the final check stays last; real cloud-init schema accepts each include and the merged user-data", () => {
   const files = ['yaml11.yaml', 'rules.yaml'].map((f) => join(FIX, f));
   const r = gen(['--profile', 'incus-dense', ...files.flatMap((f) => ['--include', f])]);
   assert.is(r.status, 0, r.stderr);
@@ -215,17 +251,21 @@ test('the issue\'s examples: 0644 stays octal, yes/on/off stay booleans, << merg
   }
   const [read] = cloudInit([{ kind: 'yaml', text: r.stdout }]);
   const top = new Map((read!.value as { dict: [Canon, Canon][] }).dict.map(([k, v]) => [(k as { str: string }).str, v]));
-  const site = new Map(((top.get('x-ops-site') as { dict: [Canon, Canon][] }).dict).map(([k, v]) => [(k as { str: string }).str, v]));
+  const site = new Map((top.get('x-ops-site') as { dict: [Canon, Canon][] }).dict.map(([k, v]) => [(k as { str: string }).str, v]));
   assert.equal(site.get('mode'), { int: '420' }, '0644 is octal 420, as in the include');
-  assert.equal(site.get('retries'), { int: '5' }, 'the mapping\'s own key wins over <<');
+  assert.equal(site.get('retries'), { int: '5' }, "the mapping's own key wins over <<");
   assert.equal(site.get('window'), { int: '90' }, '1:30 is sexagesimal');
   assert.equal(site.get('enabled'), { bool: false });
   assert.equal(site.get('since'), { date: 'datetime.date(2001, 12, 14)' });
-  assert.equal(top.get('package_update'), { bool: true }, 'yes is true, and equal to the second include\'s true');
+  assert.equal(top.get('package_update'), { bool: true }, "yes is true, and equal to the second include's true");
   assert.equal(top.get('packages'), { list: [{ str: 'htop' }, { str: 'jq' }, { str: 'curl' }] });
   const runcmd = (top.get('runcmd') as { list: Canon[] }).list;
-  assert.equal(runcmd.slice(-3), [{ list: [{ str: 'echo' }, { str: 'ops' }] }, { str: 'echo second' }, { list: [{ str: '/usr/local/sbin/born-tuned-step' }, { str: '--check' }] }]);
-  assert.ok(top.has('constructor') && top.has('toString'), 'JavaScript\'s own property names are plain keys');
+  assert.equal(runcmd.slice(-3), [
+    { list: [{ str: 'echo' }, { str: 'ops' }] },
+    { str: 'echo second' },
+    { list: [{ str: '/usr/local/sbin/born-tuned-step' }, { str: '--check' }] },
+  ]);
+  assert.ok(top.has('constructor') && top.has('toString'), "JavaScript's own property names are plain keys");
   assert.match(r.stdout, /^  mode: 0644$/m, 'the text is carried, not reinterpreted');
 });
 
@@ -277,7 +317,12 @@ test('an include file name that cannot be written into a MIME header or a commen
 test('__proto__ in an include is a located error at every level; it never reaches an object', () => {
   const before = Object.getOwnPropertyNames(Object.prototype).join();
   const stack = generate({ profiles: ['incus-dense'] }, { packer: false, secrets: 'resolve' });
-  for (const doc of ['__proto__: {polluted: true}\n', 'x:\n  - __proto__: {polluted: true}\n', 'x: {a: {"__proto__": {polluted: true}}}\n', 'x: &a {k: 1}\ny:\n  <<: *a\n  ? __proto__\n  : 1\n']) {
+  for (const doc of [
+    '__proto__: {polluted: true}\n',
+    'x:\n  - __proto__: {polluted: true}\n',
+    'x: {a: {"__proto__": {polluted: true}}}\n',
+    'x: &a {k: 1}\ny:\n  <<: *a\n  ? __proto__\n  : 1\n',
+  ]) {
     const file = join(dir, 'proto.yaml');
     writeFileSync(file, `#cloud-config\n${doc}`);
     try {
@@ -285,7 +330,10 @@ test('__proto__ in an include is a located error at every level; it never reache
       assert.unreachable(`accepted: ${doc}`);
     } catch (e) {
       assert.ok(e instanceof ProfileError, String(e));
-      assert.equal(e.diagnostics.map((d) => d.code), ['RESERVED_KEY']);
+      assert.equal(
+        e.diagnostics.map((d) => d.code),
+        ['RESERVED_KEY'],
+      );
       assert.ok(e.diagnostics[0]!.line! > 1);
     }
   }
@@ -317,7 +365,10 @@ test('an inventory reads each include once and composes each distinct user-data 
   mkdirSync(inv);
   writeFileSync(join(inv, 'ops.yaml'), '#cloud-config\npackages: [htop]\n');
   writeFileSync(join(inv, 'edge.yaml'), '#cloud-config\npackages: [jq]\n');
-  writeFileSync(join(inv, 'hosts.yaml'), 'defaults:\n  profiles: [incus-dense]\n  include: [ops.yaml]\ngroups:\n  edge:\n    include: [edge.yaml]\nhosts:\n  a: {}\n  b: {}\n  c: {group: edge}\n  d: {group: edge}\n');
+  writeFileSync(
+    join(inv, 'hosts.yaml'),
+    'defaults:\n  profiles: [incus-dense]\n  include: [ops.yaml]\ngroups:\n  edge:\n    include: [edge.yaml]\nhosts:\n  a: {}\n  b: {}\n  c: {group: edge}\n  d: {group: edge}\n',
+  );
   const { stats } = await generateInventory(join(inv, 'hosts.yaml'), { mime: false, encoding: 'plain' }, () => undefined);
   assert.equal(stats, { hosts: 4, stacks: 1, userData: 2, includes: 2, files: 13 });
 });

@@ -24,8 +24,14 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, `wrote 3 hosts (12 files) to ${out}\n`);
   assert.equal(readdirSync(out).sort(), ['edge01', 'manifest.json', 'node01', 'node02']);
-  assert.equal(parse(readFileSync(join(out, 'node01/seed/meta-data'), 'utf8')), { 'instance-id': 'iid-node01', 'local-hostname': 'node01.example.net' });
-  assert.equal(parse(readFileSync(join(out, 'edge01/seed/meta-data'), 'utf8')), { 'instance-id': 'iid-edge01', 'local-hostname': 'edge01' });
+  assert.equal(parse(readFileSync(join(out, 'node01/seed/meta-data'), 'utf8')), {
+    'instance-id': 'iid-node01',
+    'local-hostname': 'node01.example.net',
+  });
+  assert.equal(parse(readFileSync(join(out, 'edge01/seed/meta-data'), 'utf8')), {
+    'instance-id': 'iid-edge01',
+    'local-hostname': 'edge01',
+  });
   for (const host of ['node01', 'node02', 'edge01']) {
     schemaCheck(join(out, host, 'seed/user-data'));
     const ud = parse(readFileSync(join(out, host, 'seed/user-data'), 'utf8')) as { users: { name: string }[]; runcmd: unknown[][] };
@@ -47,7 +53,9 @@ test('an inventory gives each host a NoCloud seed and its preseed; the real tool
 test('hosts sharing a stack share the work: each stack and each user-data is built once', async () => {
   const texts = async (): Promise<[string[], Awaited<ReturnType<typeof generateInventory>>['stats']]> => {
     const out: string[] = [];
-    const { stats } = await generateInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) => out.push(`${a.path}\n${a.text}`));
+    const { stats } = await generateInventory(join(FIX, 'hosts.yaml'), { mime: false, encoding: 'plain' }, (a) =>
+      out.push(`${a.path}\n${a.text}`),
+    );
     return [out, stats];
   };
   const [first, stats] = await texts();
@@ -58,10 +66,16 @@ test('hosts sharing a stack share the work: each stack and each user-data is bui
 test('--include merges as data: a conflicting value is an error naming both files', () => {
   const r = gen(['--profile', 'incus-dense', '--include', join(FIX, 'conflict.yaml')]);
   assert.is(r.status, 1);
-  assert.match(r.stderr, /conflict\.yaml:6:15: error INCONSISTENT_VALUES: apt\.sources\."born-tuned-backports\.list"\.source is "deb http:\/\/mirror\.example\/debian bookworm-backports main" here but "deb \$MIRROR bookworm-backports main" in the generated user-data \(profile incus-dense\): set it in one place/);
+  assert.match(
+    r.stderr,
+    /conflict\.yaml:6:15: error INCONSISTENT_VALUES: apt\.sources\."born-tuned-backports\.list"\.source is "deb http:\/\/mirror\.example\/debian bookworm-backports main" here but "deb \$MIRROR bookworm-backports main" in the generated user-data \(profile incus-dense\): set it in one place/,
+  );
   const w = gen(['--profile', 'incus-dense', '--include', join(FIX, 'overwrite.yaml')]);
   assert.is(w.status, 1);
-  assert.match(w.stderr, /overwrite\.yaml:3:11: error INCONSISTENT_VALUES: write_files path \/etc\/sysctl\.d\/60-born-tuned\.conf is also written by the generated user-data/);
+  assert.match(
+    w.stderr,
+    /overwrite\.yaml:3:11: error INCONSISTENT_VALUES: write_files path \/etc\/sysctl\.d\/60-born-tuned\.conf is also written by the generated user-data/,
+  );
 });
 
 test('--mime: a fixed-boundary multipart document; every cloud-config part passes the real schema', () => {
@@ -71,19 +85,37 @@ test('--mime: a fixed-boundary multipart document; every cloud-config part passe
   assert.is(a.stdout, b.stdout);
   const file = join(scratch, 'mime.txt');
   writeFileSync(file, a.stdout);
-  const split = run('python3', ['-c', `
+  const split = run('python3', [
+    '-c',
+    `
 import email, sys, json
 msg = email.message_from_binary_file(open(sys.argv[1], 'rb'))
 parts = []
 for p in msg.walk():
     if p.get_content_maintype() == 'multipart': continue
     parts.append({'type': p.get_content_type(), 'merge': p['X-Merge-Type'], 'name': p.get_filename(), 'body': p.get_payload(decode=True).decode()})
-print(json.dumps(parts))`, file]);
+print(json.dumps(parts))`,
+    file,
+  ]);
   assert.is(split.status, 0, split.stderr);
   const parts = JSON.parse(split.stdout) as { type: string; merge: string; name: string; body: string }[];
-  assert.equal(parts.map((p) => [p.type, p.name]), [['text/cloud-config', 'born-tuned.cfg'], ['text/cloud-config', 'ops.yaml'], ['text/cloud-config', 'born-tuned-check.cfg']]);
+  assert.equal(
+    parts.map((p) => [p.type, p.name]),
+    [
+      ['text/cloud-config', 'born-tuned.cfg'],
+      ['text/cloud-config', 'ops.yaml'],
+      ['text/cloud-config', 'born-tuned-check.cfg'],
+    ],
+  );
   assert.is(parts[1]!.body, readFileSync(join(FIX, 'ops.yaml'), 'utf8'));
-  assert.is(parts[2]!.body.split('\n').filter((l) => !l.startsWith('#')).join('\n'), 'runcmd:\n  - [/usr/local/sbin/born-tuned-step, --check]\n', 'the final check is a part of its own, after the includes');
+  assert.is(
+    parts[2]!.body
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n'),
+    'runcmd:\n  - [/usr/local/sbin/born-tuned-step, --check]\n',
+    'the final check is a part of its own, after the includes',
+  );
   parts.forEach((p, i) => {
     assert.is(p.merge, 'list(append)+dict(no_replace,recurse_list)+str()');
     const partFile = join(scratch, `part${i}.yaml`);
@@ -97,7 +129,12 @@ test('--encoding gzip, base64 and gzip+base64 decode back to exactly the plain b
   for (const encoding of ['gzip', 'base64', 'gzip+base64']) {
     const r = run(BIN_GEN, ['--profile', 'incus-dense', '--encoding', encoding], { encoding: 'buffer' } as never);
     const bytes = r.stdout as unknown as Buffer;
-    const decoded = encoding === 'gzip' ? gunzipSync(bytes) : encoding === 'base64' ? Buffer.from(bytes.toString(), 'base64') : gunzipSync(Buffer.from(bytes.toString(), 'base64'));
+    const decoded =
+      encoding === 'gzip'
+        ? gunzipSync(bytes)
+        : encoding === 'base64'
+          ? Buffer.from(bytes.toString(), 'base64')
+          : gunzipSync(Buffer.from(bytes.toString(), 'base64'));
     assert.is(decoded.toString('utf8'), plain, encoding);
   }
 });
@@ -113,11 +150,18 @@ test('cluster members: the bootstrap member clusters the stack preseed, joining 
   assert.equal(boot.cluster, { server_name: 'node1', enabled: true });
   assert.is(boot.config['core.https_address'], '192.0.2.11:8443');
   assert.ok(boot.networks && boot.storage_pools && boot.profiles, 'the bootstrap member creates what the stack defines');
-  assert.equal(preseed('node2'), { config: { 'core.https_address': '192.0.2.12:8443' }, cluster: { server_name: 'node2', enabled: true, server_address: '192.0.2.12:8443', cluster_token: 'canary-join-two' } });
+  assert.equal(preseed('node2'), {
+    config: { 'core.https_address': '192.0.2.12:8443' },
+    cluster: { server_name: 'node2', enabled: true, server_address: '192.0.2.12:8443', cluster_token: 'canary-join-two' },
+  });
   for (const host of ['node1', 'node2', 'node3']) {
     for (const f of ['seed/user-data', 'seed/meta-data', 'seed/network-config', 'preseed-incus.yaml']) {
       const text = readFileSync(join(out, host, f), 'utf8');
-      assert.is(text.includes('canary-join-two'), host === 'node2' && (f === 'seed/user-data' || f === 'preseed-incus.yaml'), `${host}/${f}`);
+      assert.is(
+        text.includes('canary-join-two'),
+        host === 'node2' && (f === 'seed/user-data' || f === 'preseed-incus.yaml'),
+        `${host}/${f}`,
+      );
     }
     schemaCheck(join(out, host, 'seed/user-data'));
   }
@@ -125,13 +169,25 @@ test('cluster members: the bootstrap member clusters the stack preseed, joining 
   assert.ok(manifest.filter((f) => f.path.startsWith('node2/')).every((f) => !/user-data|preseed/.test(f.path) || f.mode === '0600'));
   // A join token is a secret like a trust password: no published digest of the files that hold it.
   const carriers = manifest.filter((f) => f.sha256 === undefined).map((f) => f.path);
-  assert.equal(carriers.sort(), ['node2/preseed-incus.yaml', 'node2/seed/user-data', 'node3/preseed-incus.yaml', 'node3/seed/user-data', 'secret-digests.json']);
+  assert.equal(carriers.sort(), [
+    'node2/preseed-incus.yaml',
+    'node2/seed/user-data',
+    'node3/preseed-incus.yaml',
+    'node3/seed/user-data',
+    'secret-digests.json',
+  ]);
 });
 
 test('the real daemons bootstrap a cluster from a member preseed (LXD 5.0.2 and Incus 6.0.4)', () => {
   const dir = mkdtempSync(join(scratch, 'boot-'));
-  for (const [manager, profile] of [['incus', 'incus-dense'], ['lxd', 'lxd-small']] as const) {
-    writeFileSync(join(dir, 'hosts.yaml'), `defaults:\n  profiles: [${profile}]\nhosts:\n  node1:\n    cluster: {role: bootstrap, address: 127.0.0.1, port: 18443}\n`);
+  for (const [manager, profile] of [
+    ['incus', 'incus-dense'],
+    ['lxd', 'lxd-small'],
+  ] as const) {
+    writeFileSync(
+      join(dir, 'hosts.yaml'),
+      `defaults:\n  profiles: [${profile}]\nhosts:\n  node1:\n    cluster: {role: bootstrap, address: 127.0.0.1, port: 18443}\n`,
+    );
     const out = join(dir, `out-${manager}`);
     assert.is(gen(['--inventory', join(dir, 'hosts.yaml'), '--out', out]).status, 0);
     const res = run('bash', [join(ROOT, 'test', 'real', 'preseed-apply.sh'), manager, join(out, 'node1', `preseed-${manager}.yaml`)]);

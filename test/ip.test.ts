@@ -2,7 +2,17 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { contains, formatIp, hostAddresses, lastOf, networkOf, notAHostAddress, overlaps, parseInterface, parseIp } from '../src/schema/ip.ts';
+import {
+  contains,
+  formatIp,
+  hostAddresses,
+  lastOf,
+  networkOf,
+  notAHostAddress,
+  overlaps,
+  parseInterface,
+  parseIp,
+} from '../src/schema/ip.ts';
 
 /**
  * The subnet arithmetic behind the network checks, judged by a real implementation: Python's
@@ -10,10 +20,16 @@ import { contains, formatIp, hostAddresses, lastOf, networkOf, notAHostAddress, 
  * numbers and written in every spelling people use (IPv6 upper case, leading zeros, :: anywhere it
  * fits, an embedded IPv4 tail).
  */
-const v4 = fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 })).map(([o, p]) => `${o.join('.')}/${p}`);
+const v4 = fc
+  .tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }))
+  .map(([o, p]) => `${o.join('.')}/${p}`);
 const group = fc.integer({ min: 0, max: 0xffff });
 const v6 = fc
-  .tuple(fc.array(fc.oneof(group, fc.constant(0)), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 }), fc.constantFrom('plain', 'upper', 'padded', 'compressed', 'v4tail'))
+  .tuple(
+    fc.array(fc.oneof(group, fc.constant(0)), { minLength: 8, maxLength: 8 }),
+    fc.integer({ min: 0, max: 128 }),
+    fc.constantFrom('plain', 'upper', 'padded', 'compressed', 'v4tail'),
+  )
   .map(([g, p, style]) => {
     const hex = g.map((x) => x.toString(16));
     let text: string;
@@ -22,7 +38,10 @@ const v6 = fc
     else if (style === 'v4tail') text = `${hex.slice(0, 6).join(':')}:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
     else if (style === 'compressed') {
       const zero = g.findIndex((x) => x === 0);
-      text = zero < 0 ? hex.join(':') : `${hex.slice(0, zero).join(':')}::${hex.slice(zero + 1).join(':')}`.replace(/^:(?!:)/, '').replace(/(?<!:):$/, '');
+      text =
+        zero < 0
+          ? hex.join(':')
+          : `${hex.slice(0, zero).join(':')}::${hex.slice(zero + 1).join(':')}`.replace(/^:(?!:)/, '').replace(/(?<!:):$/, '');
       // Only a zero group may be elided; "::" standing for one group is valid.
     } else text = hex.join(':');
     return `${text}/${p}`;
@@ -58,8 +77,15 @@ json.dump(out, sys.stdout)
 });
 
 test('the canonical IPv6 spelling is RFC 5952 (what Python writes)', () => {
-  const samples = fc.sample(v6, 800).map((s) => s.split('/')[0]!).filter((s) => parseIp(s) !== undefined && !s.includes('.'));
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import ipaddress, json, sys; json.dump([ipaddress.ip_address(s).compressed for s in json.load(sys.stdin)], sys.stdout)'], { input: JSON.stringify(samples), encoding: 'utf8' });
+  const samples = fc
+    .sample(v6, 800)
+    .map((s) => s.split('/')[0]!)
+    .filter((s) => parseIp(s) !== undefined && !s.includes('.'));
+  const r = spawnSync(
+    '/usr/bin/python3',
+    ['-c', 'import ipaddress, json, sys; json.dump([ipaddress.ip_address(s).compressed for s in json.load(sys.stdin)], sys.stdout)'],
+    { input: JSON.stringify(samples), encoding: 'utf8' },
+  );
   assert.is(r.status, 0, r.stderr);
   (JSON.parse(r.stdout) as string[]).forEach((want, k) => {
     // Python keeps the IPv4-mapped form for ::ffff:0:0/96; compare the numbers there.
@@ -69,7 +95,20 @@ test('the canonical IPv6 spelling is RFC 5952 (what Python writes)', () => {
 });
 
 test('what is not an address is refused', () => {
-  for (const bad of ['256.0.0.1/24', '1.2.3/24', '01.2.3.4/8', ':::::/64', '1::2::3/64', '12345::/64', 'fe80::1%eth0/64', '10.0.0.1/33', '::1/129', '10.0.0.1/', '/24', '10.0.0.1/024']) {
+  for (const bad of [
+    '256.0.0.1/24',
+    '1.2.3/24',
+    '01.2.3.4/8',
+    ':::::/64',
+    '1::2::3/64',
+    '12345::/64',
+    'fe80::1%eth0/64',
+    '10.0.0.1/33',
+    '::1/129',
+    '10.0.0.1/',
+    '/24',
+    '10.0.0.1/024',
+  ]) {
     assert.is(parseInterface(bad), undefined, bad);
   }
 });

@@ -1,4 +1,15 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -30,15 +41,22 @@ test('shellcheck accepts the launcher', () => {
 });
 
 test('the build made a snapshot, and the launcher starts it (under dash and bash)', () => {
-  assert.ok(usesSnapshot(execLine(LAUNCHER)), 'bin/gen did not start dist/gen.blob (did scripts/build.mjs warn that it could not build it?)');
+  assert.ok(
+    usesSnapshot(execLine(LAUNCHER)),
+    'bin/gen did not start dist/gen.blob (did scripts/build.mjs warn that it could not build it?)',
+  );
   assert.ok(usesSnapshot(execLine(LAUNCHER, {}, ROOT, 'bash')), 'under bash, bin/gen did not start dist/gen.blob');
 });
 
-test('drops NODE_EXTRA_CA_CERTS and adds the malloc huge-page tunable to the operator\'s own', () => {
+test("drops NODE_EXTRA_CA_CERTS and adds the malloc huge-page tunable to the operator's own", () => {
   // node warns on stderr when it cannot load NODE_EXTRA_CA_CERTS, before any of gen's code runs:
   // silence proves the launcher dropped it, on the snapshot path and on the fallback.
   const missing = { NODE_EXTRA_CA_CERTS: join(ROOT, 'no-such-ca-file.pem') };
-  assert.match(run(process.execPath, ['-e', '0'], { env: { ...env, ...missing } }).stderr, /Ignoring extra certs/, 'node itself should warn');
+  assert.match(
+    run(process.execPath, ['-e', '0'], { env: { ...env, ...missing } }).stderr,
+    /Ignoring extra certs/,
+    'node itself should warn',
+  );
   // Any NODE_OPTIONS sends bin/gen to dist/gen.js; this one leaves warnings on.
   for (const extra of [{}, { NODE_OPTIONS: '--stack-trace-limit=10' }]) {
     const r = run('sh', [LAUNCHER, '--version'], { env: { ...env, ...missing, ...extra } });
@@ -54,10 +72,19 @@ test('prints what dist/gen.js prints, called by path, relatively, or through a s
     const link = join(tmp, 'gen');
     symlinkSync(LAUNCHER, link);
     assert.ok(usesSnapshot(execLine(link, {}, tmp)), 'a symlinked bin/gen did not find its snapshot');
-    for (const args of [['--profile', 'incus-dense'], ['--profile', 'lxd-small', '--profile', '10gbe', '--artifact', 'preseed'], ['--profile', 'no-such-profile'], ['--bogus']]) {
+    for (const args of [
+      ['--profile', 'incus-dense'],
+      ['--profile', 'lxd-small', '--profile', '10gbe', '--artifact', 'preseed'],
+      ['--profile', 'no-such-profile'],
+      ['--bogus'],
+    ]) {
       // What dist/gen.js prints depends on the working directory (paths in messages).
       const want = new Map([tmp, ROOT].map((cwd) => [cwd, run(process.execPath, [GEN, ...args], { cwd, env })]));
-      for (const [cmd, cwd] of [[LAUNCHER, tmp], ['bin/gen', ROOT], [link, tmp]] as const) {
+      for (const [cmd, cwd] of [
+        [LAUNCHER, tmp],
+        ['bin/gen', ROOT],
+        [link, tmp],
+      ] as const) {
         assert.equal(run('sh', [cmd, ...args], { cwd, env }), want.get(cwd), `${cmd} ${args.join(' ')}`);
       }
     }
@@ -102,7 +129,10 @@ test('falls back to dist/gen.js whenever the snapshot may not match', () => {
       fresh();
       change();
       // The background maker a fallback may start is the next test's subject.
-      const line = execLine(launcher, { BORN_TUNED_NO_SNAPSHOT: '1', ...(why.startsWith('NODE_OPTIONS') ? { NODE_OPTIONS: '--no-warnings' } : {}) });
+      const line = execLine(launcher, {
+        BORN_TUNED_NO_SNAPSHOT: '1',
+        ...(why.startsWith('NODE_OPTIONS') ? { NODE_OPTIONS: '--no-warnings' } : {}),
+      });
       assert.ok(!usesSnapshot(line) && /exec node \S*dist\/gen\.js --version$/.test(line), `${why}: ${line}`);
     }
   } finally {
@@ -117,11 +147,15 @@ test('without a snapshot it can use, starts scripts/snapshot.mjs in the backgrou
     // started (its stdin, stdout, stderr and NODE_OPTIONS) instead of making one.
     for (const d of ['bin', 'dist', 'templates', 'profiles', 'scripts']) cpSync(join(ROOT, d), join(tmp, d), { recursive: true });
     const dist = join(tmp, 'dist');
-    for (const f of ['gen.blob', 'gen.blob.stamp', 'gen.blob.node', 'gen.blob.failed', 'gen.blob.lock']) rmSync(join(dist, f), { force: true });
+    for (const f of ['gen.blob', 'gen.blob.stamp', 'gen.blob.node', 'gen.blob.failed', 'gen.blob.lock'])
+      rmSync(join(dist, f), { force: true });
     const fakeBin = join(tmp, 'fake-bin');
     mkdirSync(fakeBin);
     const record = join(tmp, 'flock-started');
-    writeFileSync(join(fakeBin, 'flock'), `#!/bin/sh\nfds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2)\nprintf '%s\\n' "$*" "$fds" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`);
+    writeFileSync(
+      join(fakeBin, 'flock'),
+      `#!/bin/sh\nfds=$(readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2)\nprintf '%s\\n' "$*" "$fds" "NODE_OPTIONS=\${NODE_OPTIONS-unset}" > '${record}.tmp' && mv '${record}.tmp' '${record}'\n`,
+    );
     chmodSync(join(fakeBin, 'flock'), 0o755);
     const node = run('sh', ['-c', 'command -v node']).stdout.trim();
     const launcher = join(tmp, 'bin', 'gen');
@@ -129,7 +163,11 @@ test('without a snapshot it can use, starts scripts/snapshot.mjs in the backgrou
     // command before it redirects its stderr; its writes may land inside the launcher's own lines,
     // so each is looked for by one word of it (the shell writes a word at once).
     const started = (extraEnv: NodeJS.ProcessEnv = {}, uid?: number) => {
-      const r = run('/usr/bin/setpriv', [...(uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']), '/bin/sh', '-x', launcher, '--version'], { cwd: tmp, env: { ...env, PATH: `${fakeBin}:${process.env.PATH}`, ...extraEnv } });
+      const r = run(
+        '/usr/bin/setpriv',
+        [...(uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups']), '/bin/sh', '-x', launcher, '--version'],
+        { cwd: tmp, env: { ...env, PATH: `${fakeBin}:${process.env.PATH}`, ...extraEnv } },
+      );
       // It runs dist/gen.js meanwhile: in this copy the snapshot is absent or an empty file that
       // node would refuse, so the version on stdout can only come from dist/gen.js. (The trace
       // cannot show it: dash writes a traced line a word at a time, and the maker's trace may land
@@ -145,7 +183,14 @@ test('without a snapshot it can use, starts scripts/snapshot.mjs in the backgrou
     assert.ok(started({ NODE_OPTIONS: '--no-warnings' }), 'no snapshot at all: a maker should start');
     // It is in the background: wait for the stand-in's record (a guard ends the wait).
     for (let i = 0; i < 600 && !existsSync(record); i++) run('sleep', ['0.05']);
-    assert.equal(readFileSync(record, 'utf8').split('\n'), [`-n ${tmp}/bin/../dist/gen.blob.lock ${node} ${tmp}/bin/../scripts/snapshot.mjs`, '/dev/null', '/dev/null', '/dev/null', 'NODE_OPTIONS=', '']);
+    assert.equal(readFileSync(record, 'utf8').split('\n'), [
+      `-n ${tmp}/bin/../dist/gen.blob.lock ${node} ${tmp}/bin/../scripts/snapshot.mjs`,
+      '/dev/null',
+      '/dev/null',
+      '/dev/null',
+      'NODE_OPTIONS=',
+      '',
+    ]);
 
     assert.not.ok(started({ BORN_TUNED_NO_SNAPSHOT: '1' }), 'BORN_TUNED_NO_SNAPSHOT=1');
     assert.not.ok(started({ PATH: nodeOnly }), 'no flock(1) to keep makers apart');
@@ -170,7 +215,7 @@ test('without a snapshot it can use, starts scripts/snapshot.mjs in the backgrou
     writeFileSync(join(dist, 'gen.blob.stamp'), `bt_root='${tmp}'\nbt_node='${node}'\nbt_flags=''\n`);
     writeFileSync(join(dist, 'gen.blob.node'), '');
     utimesSync(join(dist, 'gen.blob.node'), new Date(0), new Date(0));
-    assert.ok(started(), 'the snapshot is another node\'s');
+    assert.ok(started(), "the snapshot is another node's");
     // A usable snapshot is never remade, NODE_OPTIONS or not.
     assert.is(run('touch', ['-r', node, join(dist, 'gen.blob.node')]).status, 0);
     assert.not.ok(started({ NODE_OPTIONS: '--no-warnings' }), 'a usable snapshot, skipped for NODE_OPTIONS');

@@ -27,7 +27,7 @@ const cwd = join(sandbox, 'a', 'b', 'work');
 const home = join(sandbox, 'home', 'op');
 mkdirSync(join(cwd, 'sub'), { recursive: true });
 mkdirSync(home, { recursive: true });
-writeFileSync(join(cwd, 'notes.txt'), 'the operator\'s\n');
+writeFileSync(join(cwd, 'notes.txt'), "the operator's\n");
 writeFileSync(join(cwd, 'sub', 'keep.txt'), 'keep\n');
 writeFileSync(join(home, '.profile'), 'PATH=...\n');
 symlinkSync('.', join(cwd, 'link-to-cwd'));
@@ -37,7 +37,11 @@ const env = { ...process.env, HOME: home };
 
 const forbidden: [string, string, RegExp][] = [
   ['an empty path', '', /^gen: --out needs a directory: an empty path would name the current directory\n$/],
-  ['"."', '.', /^gen: --out \. is the current directory \(.*\/work\): gen would replace it as a whole; name a directory of its own, such as out\/NAME\n$/],
+  [
+    '"."',
+    '.',
+    /^gen: --out \. is the current directory \(.*\/work\): gen would replace it as a whole; name a directory of its own, such as out\/NAME\n$/,
+  ],
   ['the current directory by its absolute path', cwd, /is the current directory/],
   ['"sub/.."', 'sub/..', /is the current directory/],
   ['a link to the current directory', './link-to-cwd', /^gen: --out \.\/link-to-cwd is the current directory/],
@@ -68,7 +72,7 @@ for (const [name, out, message] of [
   ['/', '/', /^gen: --out \/ is the root directory: gen never replaces it\n$/],
   ['"/.."', '/..', /is the root directory/],
   ['the whole way up', '../../../../../../../../../../..', /^gen: --out [./]+ is the root directory/],
-  ['root\'s passwd home (HOME set elsewhere)', '/root', /^gen: --out \/root is the home directory \/root:/],
+  ["root's passwd home (HOME set elsewhere)", '/root', /^gen: --out \/root is the home directory \/root:/],
 ] as const) {
   test(`--out ${name} is refused with exit 2`, () => {
     const r = genSync(['-p', 'lxd-small', '--out', out], { cwd, env });
@@ -87,7 +91,10 @@ test('--out at a symbolic link is refused even with --force (dangling, or to a g
   for (const force of [[], ['--force']]) {
     const real = genSync(['-p', 'lxd-small', '--out', join(dir, 'to-real'), ...force]);
     assert.is(real.status, 2);
-    assert.match(real.stderr, /^gen: --out .*\/to-real is a symbolic link \(to real\): gen does not write through a link into another place; give the real path\n$/);
+    assert.match(
+      real.stderr,
+      /^gen: --out .*\/to-real is a symbolic link \(to real\): gen does not write through a link into another place; give the real path\n$/,
+    );
     const dangling = genSync(['-p', 'lxd-small', '--out', join(dir, 'dangling'), ...force]);
     assert.is(dangling.status, 2);
     assert.match(dangling.stderr, /is a symbolic link \(to nowhere, which does not exist\)/);
@@ -103,7 +110,10 @@ test('--out at a file, a FIFO (never opened), or with a name too long: exit 2, o
   const cases: [string, RegExp][] = [
     [join(dir, 'file'), /exists and is not a directory \(it is a regular file\)/],
     [join(dir, 'fifo'), /exists and is not a directory \(it is a FIFO \(named pipe\)\)/],
-    [join(dir, 'n'.repeat(240)), /the name n+ is too long \(240 bytes\); gen keeps \.NAME\.gen-tmp-XXXXXX beside it, so a name may have at most 239 bytes/],
+    [
+      join(dir, 'n'.repeat(240)),
+      /the name n+ is too long \(240 bytes\); gen keeps \.NAME\.gen-tmp-XXXXXX beside it, so a name may have at most 239 bytes/,
+    ],
     [join(dir, 'é'.repeat(200)), /is too long \(400 bytes\)/],
     [join(dir, 'n'.repeat(300), 'x'), /cannot use --out .*: a name is too long for the file system \(ENAMETOOLONG\)/],
   ];
@@ -119,7 +129,10 @@ test('--out at a file, a FIFO (never opened), or with a name too long: exit 2, o
 });
 
 test('a NUL in the path is a usage error, not a crash', () => {
-  assert.throws(() => resolveOutTarget('a\0b'), (e: unknown) => e instanceof UsageError && /holds a NUL character/.test(e.message));
+  assert.throws(
+    () => resolveOutTarget('a\0b'),
+    (e: unknown) => e instanceof UsageError && /holds a NUL character/.test(e.message),
+  );
 });
 
 /** A fresh gen tree of lxd-small at `name` under the scratch directory. */
@@ -136,7 +149,12 @@ function refusedThenForced(dir: string, expected: RegExp): void {
   const r = genSync(['-p', 'incus-dense', '--out', dir]);
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, expected);
-  assert.match(r.stderr, new RegExp(`\\nMove what you want to keep out of .*, or choose another --out; --force replaces .* as a whole \\(everything in it is deleted\\)\\.\\n$`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `\\nMove what you want to keep out of .*, or choose another --out; --force replaces .* as a whole \\(everything in it is deleted\\)\\.\\n$`,
+    ),
+  );
   assert.not.match(r.stderr, /\n\s+at /);
   const after = treeSnapshot(dir);
   assert.ok(sameTree(before, after), firstDifference(before, after));
@@ -147,12 +165,15 @@ function refusedThenForced(dir: string, expected: RegExp): void {
   assert.equal(leftBeside(dir), []);
 }
 
-test('a one-line fake manifest.json does not make a directory gen\'s: everything in it is listed', () => {
+test("a one-line fake manifest.json does not make a directory gen's: everything in it is listed", () => {
   const dir = join(scratch, 'fake');
   mkdirSync(join(dir, 'docs'), { recursive: true });
   writeFileSync(join(dir, MANIFEST_FILE), '{"generator":"born-tuned"}\n');
   writeFileSync(join(dir, 'docs', 'runbook.md'), '# mine\n');
-  refusedThenForced(dir, /^gen: --out .*\/fake is not a tree gen wrote \(its manifest\.json is not gen's\); replacing it would delete everything in it:\n  added    docs\/runbook\.md\n  added    manifest\.json\n/);
+  refusedThenForced(
+    dir,
+    /^gen: --out .*\/fake is not a tree gen wrote \(its manifest\.json is not gen's\); replacing it would delete everything in it:\n  added    docs\/runbook\.md\n  added    manifest\.json\n/,
+  );
 });
 
 test('a manifest that lists nothing: every file is listed as added', () => {
@@ -160,16 +181,22 @@ test('a manifest that lists nothing: every file is listed as added', () => {
   mkdirSync(dir);
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify({ generator: 'born-tuned', version: '0', stack: [], files: [] }));
   writeFileSync(join(dir, 'mine.txt'), 'x');
-  refusedThenForced(dir, /^gen: --out .* is not exactly the tree gen wrote there; replacing it would lose what changed:\n  added    mine\.txt\n/);
+  refusedThenForced(
+    dir,
+    /^gen: --out .* is not exactly the tree gen wrote there; replacing it would lose what changed:\n  added    mine\.txt\n/,
+  );
 });
 
-test('a symbolic link to a real manifest.json does not make a directory gen\'s', () => {
+test("a symbolic link to a real manifest.json does not make a directory gen's", () => {
   const real = genTree('linked-source');
   const dir = join(scratch, 'linked');
   mkdirSync(dir);
   symlinkSync(join(real, MANIFEST_FILE), join(dir, MANIFEST_FILE));
   writeFileSync(join(dir, 'mine.txt'), 'x');
-  refusedThenForced(dir, /is not a tree gen wrote \(its manifest\.json is a symbolic link, not a regular file\); replacing it would delete everything in it:\n  added    manifest\.json \(a symbolic link\)\n  added    mine\.txt\n/);
+  refusedThenForced(
+    dir,
+    /is not a tree gen wrote \(its manifest\.json is a symbolic link, not a regular file\); replacing it would delete everything in it:\n  added    manifest\.json \(a symbolic link\)\n  added    mine\.txt\n/,
+  );
 });
 
 test('what an operator changed in a gen tree is listed: added, changed (content, mode, type), missing', () => {
@@ -215,7 +242,7 @@ test('the list stops at 20 lines and says how many more', () => {
   assert.match(r.stderr, /\n  added    added-19\n  \.\.\. and 5 more\nMove/);
 });
 
-test('a large directory that is not gen\'s is not walked whole: the list says gen stopped looking', () => {
+test("a large directory that is not gen's is not walked whole: the list says gen stopped looking", () => {
   const dir = join(scratch, 'large');
   mkdirSync(dir);
   for (let i = 0; i < 10_005; i++) writeFileSync(join(dir, `f${i}`), '');
@@ -240,7 +267,9 @@ test('a tree exactly as gen wrote it, or an empty directory, is replaced without
 // own 0600 secret-digests.json holds keyed digests instead, and still catches an edit.
 function secretTree(password: string): Artifact[] {
   const g = generate({ profiles: ['lxd-small'] }, { packer: true, secrets: 'resolve' });
-  const artifacts = g.artifacts.map((a) => (a.kind === 'user-data' || a.kind === 'preseed' ? { ...a, text: `${a.text}# trust password: ${password}\n`, holdsSecret: true } : a));
+  const artifacts = g.artifacts.map((a) =>
+    a.kind === 'user-data' || a.kind === 'preseed' ? { ...a, text: `${a.text}# trust password: ${password}\n`, holdsSecret: true } : a,
+  );
   return treeOf(artifacts, g.stack.plan.stack);
 }
 
@@ -253,11 +282,27 @@ test('a file that holds a secret has no sha256 in manifest.json; secret-digests.
   const byPath = new Map(files.map((f) => [f.path, f]));
   for (const a of tree.filter((x) => x.holdsSecret)) {
     assert.is(byPath.get(a.path)!.sha256, undefined, a.path);
-    assert.not.ok(manifestText.includes(createHash('sha256').update(readFileSync(join(dir, a.path))).digest('hex')), `no digest of ${a.path} anywhere in manifest.json`);
+    assert.not.ok(
+      manifestText.includes(
+        createHash('sha256')
+          .update(readFileSync(join(dir, a.path)))
+          .digest('hex'),
+      ),
+      `no digest of ${a.path} anywhere in manifest.json`,
+    );
   }
-  assert.equal(byPath.get(SECRET_DIGESTS_FILE), { path: SECRET_DIGESTS_FILE, kind: 'secret-digests', purpose: byPath.get(SECRET_DIGESTS_FILE)!.purpose, mode: '0600' });
+  assert.equal(byPath.get(SECRET_DIGESTS_FILE), {
+    path: SECRET_DIGESTS_FILE,
+    kind: 'secret-digests',
+    purpose: byPath.get(SECRET_DIGESTS_FILE)!.purpose,
+    mode: '0600',
+  });
   assert.is(statSync(join(dir, SECRET_DIGESTS_FILE)).mode & 0o777, 0o600);
-  assert.ok(files.filter((f) => f.path !== SECRET_DIGESTS_FILE && !tree.find((a) => a.path === f.path)?.holdsSecret).every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')));
+  assert.ok(
+    files
+      .filter((f) => f.path !== SECRET_DIGESTS_FILE && !tree.find((a) => a.path === f.path)?.holdsSecret)
+      .every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')),
+  );
   const digestsBefore = readFileSync(join(dir, SECRET_DIGESTS_FILE), 'utf8');
   // Regenerating the same tree: manifest.json is the same bytes; the digests are keyed anew.
   await writeTree(dir, secretTree('hunter2'));
@@ -303,9 +348,12 @@ const treeArb = fc
   .filter((list) => list.every((a) => !list.some((b) => b.path.startsWith(`${a.path}/`))))
   .map((list) => list.map((a): Artifact => ({ kind: 'sysctl', purpose: 'test', format: 'text', ...a })));
 type Edit = 'add' | 'content' | 'mode' | 'delete' | 'link' | 'empty-dir' | 'fifo' | 'manifest';
-const editArb = fc.record({ edit: fc.constantFrom<Edit>('add', 'content', 'mode', 'delete', 'link', 'empty-dir', 'fifo', 'manifest'), pick: fc.nat() });
+const editArb = fc.record({
+  edit: fc.constantFrom<Edit>('add', 'content', 'mode', 'delete', 'link', 'empty-dir', 'fifo', 'manifest'),
+  pick: fc.nat(),
+});
 
-test('property: a tree gen wrote is gen\'s; after any one edit, the edit is listed', async () => {
+test("property: a tree gen wrote is gen's; after any one edit, the edit is listed", async () => {
   let n = 0;
   await fc.assert(
     fc.asyncProperty(treeArb, editArb, async (artifacts, { edit, pick }) => {
@@ -327,7 +375,10 @@ test('property: a tree gen wrote is gen\'s; after any one edit, the edit is list
       };
       const rel = edits[edit]().slice(dir.length + 1);
       const found = inspectTree(dir, dir);
-      assert.ok(found.losses.some((l) => l.path === rel), `${edit} of ${rel}: ${JSON.stringify(found)}`);
+      assert.ok(
+        found.losses.some((l) => l.path === rel),
+        `${edit} of ${rel}: ${JSON.stringify(found)}`,
+      );
       if (edit === 'manifest') assert.is(found.notOurs, `its ${MANIFEST_FILE} is not JSON`);
       rmSync(dir, { recursive: true, force: true });
     }),
@@ -340,7 +391,9 @@ test('property: a tree gen wrote is gen\'s; after any one edit, the edit is list
 // parent of it; and it throws nothing but a UsageError.
 test('property: --out is refused exactly when its real path is /, the working directory or home, or holds one', () => {
   const pieces = ['.', '..', 'sub', 'link-to-cwd', 'link-to-parent', 'link-to-home', 'notes.txt', 'new', ''];
-  const pathArb = fc.tuple(fc.boolean(), fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 6 })).map(([abs, parts]) => (abs ? `${cwd}/` : '') + parts.join('/'));
+  const pathArb = fc
+    .tuple(fc.boolean(), fc.array(fc.constantFrom(...pieces), { minLength: 1, maxLength: 6 }))
+    .map(([abs, parts]) => (abs ? `${cwd}/` : '') + parts.join('/'));
   const before = process.cwd();
   const savedHome = process.env.HOME;
   process.chdir(cwd);

@@ -55,7 +55,12 @@ test('ENOSPC while the new tree is written (a 4 MiB tmpfs, a 500-host inventory)
   const dir = join(mnt, 'out');
   const before = oldTree(dir);
   const r = genSync(['--inventory', inventory, '--out', dir]);
-  refusedCleanly(r, dir, before, /^gen: cannot write the new tree beside --out .*\/small\/out: no space left on the device \(ENOSPC\); .*\/small\/out was left as it was\n$/);
+  refusedCleanly(
+    r,
+    dir,
+    before,
+    /^gen: cannot write the new tree beside --out .*\/small\/out: no space left on the device \(ENOSPC\); .*\/small\/out was left as it was\n$/,
+  );
 });
 
 test('ENOSPC when the file system has no inode left: exit 2, the old tree stays', () => {
@@ -64,7 +69,12 @@ test('ENOSPC when the file system has no inode left: exit 2, the old tree stays'
   const dir = join(mnt, 'out');
   const before = oldTree(dir);
   const r = genSync(['--inventory', inventory, '--out', dir]);
-  refusedCleanly(r, dir, before, /^gen: cannot write the new tree beside --out .*: no space left on the device \(ENOSPC\); .* was left as it was\n$/);
+  refusedCleanly(
+    r,
+    dir,
+    before,
+    /^gen: cannot write the new tree beside --out .*: no space left on the device \(ENOSPC\); .* was left as it was\n$/,
+  );
 });
 
 test('ENOSPC on a full file system (not even the lock can be written): exit 2, the old tree stays', () => {
@@ -75,7 +85,12 @@ test('ENOSPC on a full file system (not even the lock can be written): exit 2, t
   // Fill it: dd stops at ENOSPC.
   spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'filler')}`, 'bs=64k']);
   const r = genSync(['-p', 'incus-dense', '--out', dir]);
-  refusedCleanly(r, dir, before, /^gen: cannot create the lock .*\/\.out\.gen-lock beside --out .*: no space left on the device \(ENOSPC\)\n$/);
+  refusedCleanly(
+    r,
+    dir,
+    before,
+    /^gen: cannot create the lock .*\/\.out\.gen-lock beside --out .*: no space left on the device \(ENOSPC\)\n$/,
+  );
 });
 
 test('EROFS (a tmpfs remounted read-only): exit 2, with or without --force, the old tree stays', () => {
@@ -92,7 +107,7 @@ test('EROFS (a tmpfs remounted read-only): exit 2, with or without --force, the 
 
 const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
-test('EACCES (an unprivileged user, a directory of root\'s): exit 2, the old tree stays', () => {
+test("EACCES (an unprivileged user, a directory of root's): exit 2, the old tree stays", () => {
   const parent = join(scratch, 'roots');
   mkdirSync(parent, { mode: 0o755 });
   const dir = join(parent, 'out');
@@ -103,7 +118,7 @@ test('EACCES (an unprivileged user, a directory of root\'s): exit 2, the old tre
   }
 });
 
-test('EACCES reading a tree of root\'s in a shared directory, EPERM replacing it there with --force: exit 2, the old tree stays', () => {
+test("EACCES reading a tree of root's in a shared directory, EPERM replacing it there with --force: exit 2, the old tree stays", () => {
   const parent = join(scratch, 'shared');
   mkdirSync(parent);
   chmodSync(parent, 0o1777);
@@ -113,7 +128,12 @@ test('EACCES reading a tree of root\'s in a shared directory, EPERM replacing it
   refusedCleanly(read, dir, before, /^gen: cannot read --out .*\/shared\/out: permission denied \(EACCES\); .* was left as it was\n$/);
   // With --force the tree is written in full beside DIR; the sticky directory forbids the rename.
   const swap = genSync(['-p', 'incus-dense', '--out', dir, '--force'], { prefix: nobody });
-  refusedCleanly(swap, dir, before, /^gen: cannot replace --out .*\/shared\/out: operation not permitted \(EPERM\); .* was left as it was\n$/);
+  refusedCleanly(
+    swap,
+    dir,
+    before,
+    /^gen: cannot replace --out .*\/shared\/out: operation not permitted \(EPERM\); .* was left as it was\n$/,
+  );
 });
 
 test('EBUSY (DIR bind-mounted on itself, so the rename is refused at the swap): exit 2, the old tree stays', () => {
@@ -122,7 +142,12 @@ test('EBUSY (DIR bind-mounted on itself, so the rename is refused at the swap): 
   sh('mount', '--bind', dir, dir);
   mounted.unshift(dir);
   const r = genSync(['-p', 'incus-dense', '--out', dir]);
-  refusedCleanly(r, dir, before, /^gen: cannot replace --out .*\/busy\/out: the file or directory is busy \(a mount point\?\) \(EBUSY\); .* was left as it was\n$/);
+  refusedCleanly(
+    r,
+    dir,
+    before,
+    /^gen: cannot replace --out .*\/busy\/out: the file or directory is busy \(a mount point\?\) \(EBUSY\); .* was left as it was\n$/,
+  );
 });
 
 test('DIR is a mount point of its own file system: refused before anything is written', () => {
@@ -131,7 +156,10 @@ test('DIR is a mount point of its own file system: refused before anything is wr
   const before = oldTree(join(dir, 'inner'));
   const r = genSync(['-p', 'incus-dense', '--out', dir, '--force']);
   assert.is(r.status, 2, r.stderr);
-  assert.match(r.stderr, /^gen: --out .*\/mountpoint is a mount point: gen replaces DIR by renaming, which a mount point does not allow; use a directory inside it\n$/);
+  assert.match(
+    r.stderr,
+    /^gen: --out .*\/mountpoint is a mount point: gen replaces DIR by renaming, which a mount point does not allow; use a directory inside it\n$/,
+  );
   assert.ok(sameTree(before, treeSnapshot(join(dir, 'inner'))));
   assert.equal(readdirSync(dir), ['inner']);
 });

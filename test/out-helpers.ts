@@ -56,7 +56,12 @@ export function inventoryYaml(n: number, profiles: readonly string[], nics = fal
   for (let i = 1; i <= n; i++) {
     const name = `node${String(i).padStart(5, '0')}`;
     if (!nics) lines.push(`  ${name}: {}`);
-    else lines.push(`  ${name}:`, '    nics:', `      uplink: {mac: "52:54:00:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}", addresses: ["10.0.${(i >> 8) & 255}.${i & 255}/16"], gateway: "10.0.255.254"}`);
+    else
+      lines.push(
+        `  ${name}:`,
+        '    nics:',
+        `      uplink: {mac: "52:54:00:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}", addresses: ["10.0.${(i >> 8) & 255}.${i & 255}/16"], gateway: "10.0.255.254"}`,
+      );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,16 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'uvu';
@@ -16,7 +28,11 @@ import { goodHost } from './host-tree.ts';
  */
 const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-package-'));
 // npm's own variables, set when this runs under `npm test`, would steer the npm runs below.
-const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))), NODE_OPTIONS: '', npm_config_update_notifier: 'false' };
+const env = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+  NODE_OPTIONS: '',
+  npm_config_update_notifier: 'false',
+};
 const npm = (args: string[], cwd: string) => run('npm', ['--no-audit', '--no-fund', ...args], { cwd, env });
 
 // The copy: everything a clone has (tests, bench, CI files), node_modules shared with this checkout,
@@ -24,19 +40,33 @@ const npm = (args: string[], cwd: string) => run('npm', ['--no-audit', '--no-fun
 const source = join(scratch, 'born-tuned');
 cpSync(ROOT, source, { recursive: true, filter: (from) => !/^\/(node_modules|dist|\.git)(\/|$)/.test(from.slice(ROOT.length)) });
 symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
-const STRAYS = ['user-data', 'meta-data', 'out/dense/user-data', 'seeds/node1/user-data', 'profiles/user-data', 'templates/user-data', 'dist/gen.blob', 'dist/gen.blob.stamp', 'born-tuned-0.0.9.tgz', '.env'];
+const STRAYS = [
+  'user-data',
+  'meta-data',
+  'out/dense/user-data',
+  'seeds/node1/user-data',
+  'profiles/user-data',
+  'templates/user-data',
+  'dist/gen.blob',
+  'dist/gen.blob.stamp',
+  'born-tuned-0.0.9.tgz',
+  '.env',
+];
 for (const f of STRAYS) {
   mkdirSync(join(source, f, '..'), { recursive: true });
   writeFileSync(join(source, f), '#cloud-config\npassword: hunter2\n');
 }
 
 const packed = npm(['pack', '--json', '--pack-destination', scratch], source);
-const packReport = packed.status === 0 ? (JSON.parse(packed.stdout) as { filename: string; files: { path: string; mode: number }[] }[])[0] : undefined;
+const packReport =
+  packed.status === 0 ? (JSON.parse(packed.stdout) as { filename: string; files: { path: string; mode: number }[] }[])[0] : undefined;
 const tarball = join(scratch, packReport?.filename ?? 'no-tarball');
 const prefix = join(scratch, 'prefix');
 // npm 11's --strict-allow-scripts check reads DIR/lib before the install creates it.
 mkdirSync(join(prefix, 'lib'), { recursive: true });
-const installed = existsSync(tarball) ? npm(['install', '-g', '--prefix', prefix, '--offline', '--strict-allow-scripts', tarball], scratch) : undefined;
+const installed = existsSync(tarball)
+  ? npm(['install', '-g', '--prefix', prefix, '--offline', '--strict-allow-scripts', tarball], scratch)
+  : undefined;
 const pkgDir = join(prefix, 'lib', 'node_modules', 'born-tuned');
 const bin = (name: string) => join(prefix, 'bin', name);
 /** Where gen runs: no package.json, no profiles/, nothing of this checkout. */
@@ -58,10 +88,28 @@ const checkoutGen = (args: string[]): Run => placeless(run(process.execPath, [GE
 test('npm pack builds the package in prepack and ships exactly what gen needs', () => {
   assert.is(packed.status, 0, packed.stderr);
   const files = packReport!.files;
-  const listed = (dir: string, ext: string) => readdirSync(join(source, dir)).filter((f) => f.endsWith(ext)).map((f) => `${dir}/${f}`);
-  const want = ['LICENSE', 'README.md', 'bin/gen', 'dist/THIRD-PARTY-LICENSES.txt', 'dist/gen-snapshot.cjs', 'dist/gen.js', 'package.json', 'schema/profile.schema.json', 'scripts/snapshot.mjs', ...listed('profiles', '.yaml'), ...listed('templates', '.hbs')];
+  const listed = (dir: string, ext: string) =>
+    readdirSync(join(source, dir))
+      .filter((f) => f.endsWith(ext))
+      .map((f) => `${dir}/${f}`);
+  const want = [
+    'LICENSE',
+    'README.md',
+    'bin/gen',
+    'dist/THIRD-PARTY-LICENSES.txt',
+    'dist/gen-snapshot.cjs',
+    'dist/gen.js',
+    'package.json',
+    'schema/profile.schema.json',
+    'scripts/snapshot.mjs',
+    ...listed('profiles', '.yaml'),
+    ...listed('templates', '.hbs'),
+  ];
   assert.equal(files.map((f) => f.path).sort(), want.sort());
-  assert.ok(listed('profiles', '.yaml').length >= 3 && listed('templates', '.hbs').length >= 10, 'the shipped profiles and templates are in the list');
+  assert.ok(
+    listed('profiles', '.yaml').length >= 3 && listed('templates', '.hbs').length >= 10,
+    'the shipped profiles and templates are in the list',
+  );
   assert.is(files.find((f) => f.path === 'bin/gen')!.mode & 0o111, 0o111, 'bin/gen is executable');
   // The build ran in the copy (it had no dist/), from prepack.
   assert.ok(existsSync(join(source, 'dist', 'gen.js')));
@@ -90,7 +138,12 @@ test('npm install -g --prefix DIR TARBALL: offline, nothing fetched, no install 
 });
 
 test('gen and born-tuned from DIR/bin print what this checkout prints', () => {
-  for (const args of [['--profile', 'incus-dense'], ['--profile', 'lxd-small', '--profile', '10gbe', '--artifact', 'packer-scripts'], ['list'], ['--profile', 'no-such-profile']]) {
+  for (const args of [
+    ['--profile', 'incus-dense'],
+    ['--profile', 'lxd-small', '--profile', '10gbe', '--artifact', 'packer-scripts'],
+    ['list'],
+    ['--profile', 'no-such-profile'],
+  ]) {
     const want = checkoutGen(args);
     assert.equal(installedGen(args), want, `gen ${args.join(' ')}`);
     assert.equal(installedGen(args, 'born-tuned'), want, `born-tuned ${args.join(' ')}`);
@@ -130,16 +183,28 @@ test('the first run made a startup snapshot for this node, which the next run st
     assert.is(run('flock', [join(dist, 'gen.blob.lock'), 'true'], { env }).status, 0);
     if (!existsSync(join(dist, 'gen.blob.stamp'))) run('sleep', ['0.1']);
   }
-  assert.not.ok(existsSync(join(dist, 'gen.blob.failed')), existsSync(join(dist, 'gen.blob.failed')) ? readFileSync(join(dist, 'gen.blob.failed'), 'utf8') : '');
+  assert.not.ok(
+    existsSync(join(dist, 'gen.blob.failed')),
+    existsSync(join(dist, 'gen.blob.failed')) ? readFileSync(join(dist, 'gen.blob.failed'), 'utf8') : '',
+  );
   assert.ok(statSync(join(dist, 'gen.blob')).size > 1_000_000, 'dist/gen.blob');
-  assert.ok(readFileSync(join(dist, 'gen.blob.stamp'), 'utf8').split('\n').includes(`bt_root='${realpathSync(pkgDir)}'`), 'made for the installed package');
+  assert.ok(
+    readFileSync(join(dist, 'gen.blob.stamp'), 'utf8')
+      .split('\n')
+      .includes(`bt_root='${realpathSync(pkgDir)}'`),
+    'made for the installed package',
+  );
   assert.equal(
     readdirSync(dist).filter((f) => f.endsWith('.tmp')),
     [],
     'no temporary file left',
   );
   const r = run('sh', ['-x', bin('gen'), '--profile', 'incus-dense'], { cwd: work, env });
-  assert.match(r.stderr, /^\+ exec \S+ --no-opt --no-rehash-snapshot --snapshot-blob \S*dist\/gen\.blob \S*dist\/gen\.js --profile incus-dense$/m, r.stderr);
+  assert.match(
+    r.stderr,
+    /^\+ exec \S+ --no-opt --no-rehash-snapshot --snapshot-blob \S*dist\/gen\.blob \S*dist\/gen\.js --profile incus-dense$/m,
+    r.stderr,
+  );
   assert.is(r.stdout, checkoutGen(['--profile', 'incus-dense']).stdout);
 });
 

@@ -1,5 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -47,7 +59,15 @@ const scripts = (() => {
   present.manager = { ...present.manager, install: 'present', deb: undefined };
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const hostFiles = renderHostFiles(plan, header);
-  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n', format: 'cloud-config', data: {} };
+  const slim: Artifact = {
+    kind: 'packer-user-data',
+    path: 'packer/user-data',
+    mode: 0o600,
+    purpose: 'x',
+    text: '#cloud-config\n',
+    format: 'cloud-config',
+    data: {},
+  };
   const dir = join(scratch, 'scripts');
   mkdirSync(dir);
   const write = (name: string, artifacts: Artifact[], path: string) => {
@@ -78,7 +98,9 @@ const stubBin = (() => {
 // ---------------------------------------------------------------------------------------------
 // The kernel's view from inside ROOT.
 
-type Stat = { error: string } | { type: 'file' | 'dir' | 'link' | 'other'; mode: number; bytes?: string; names?: string[]; target?: string; id: string };
+type Stat =
+  | { error: string }
+  | { type: 'file' | 'dir' | 'link' | 'other'; mode: number; bytes?: string; names?: string[]; target?: string; id: string };
 type View = Record<string, { lstat: Stat; stat: Stat }>;
 
 // One python3 for a batch of roots: a child per root chroot()s into it and reports its paths.
@@ -125,7 +147,11 @@ json.dump(views, sys.stdout)
 /** For each job, what each path (absolute, as seen from inside `root`) is to a process chroot()ed
  * into `root`: the kernel's own resolution. */
 function chrootViews(jobs: { root: string; paths: string[] }[]): View[] {
-  const r = spawnSync('/usr/bin/python3', ['-S', '-E', '-c', ORACLE], { input: JSON.stringify(jobs), encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync('/usr/bin/python3', ['-S', '-E', '-c', ORACLE], {
+    input: JSON.stringify(jobs),
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
   assert.is(r.status, 0, `the chroot oracle failed (the suite runs as root): ${r.stderr}`);
   return JSON.parse(r.stdout) as View[];
 }
@@ -267,7 +293,10 @@ function tree(dir: string): Record<string, Entry> {
       const p = join(abs, name);
       const r = rel ? `${rel}/${name}` : name;
       const st = lstatSync(p);
-      const e: Entry = { type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'other', mode: st.mode & 0o7777 };
+      const e: Entry = {
+        type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'other',
+        mode: st.mode & 0o7777,
+      };
       if (st.isFile()) e.bytes = readFileSync(p).toString('base64');
       if (st.isSymbolicLink()) e.target = readlinkSync(p);
       out[r] = e;
@@ -312,7 +341,9 @@ function runFarms<O extends Outcome>(x: Runner<O>, farms: Farm[]): FarmResult<O>
   const paths = [...s.nodes, ...s.leaves].map((p) => `/${p}`);
   const outsideBefore = boxes.map((b) => tree(b.outside));
   const before = chrootViews(boxes.map((b) => ({ root: b.root, paths })));
-  const runs = boxes.map((b) => run('bash', [x.script], { env: { PATH: `${stubBin}:/usr/bin:/bin`, LC_ALL: 'C', ROOT: b.root, ...x.env } }));
+  const runs = boxes.map((b) =>
+    run('bash', [x.script], { env: { PATH: `${stubBin}:/usr/bin:/bin`, LC_ALL: 'C', ROOT: b.root, ...x.env } }),
+  );
   const after = chrootViews(boxes.map((b) => ({ root: b.root, paths })));
   const refusal = new RegExp(`^${x.me}: /\\S*: .*(more than 40 symbolic links|is not a directory|is a directory; not replacing it)`, 'm');
   return farms.map((farm, i) => {
@@ -428,7 +459,11 @@ const FILES_CASES: [string, Farm, 'writes' | 'refuses'][] = [
   ['etc/security/limits.d is an absolute link out of ROOT', { 'etc/security/limits.d': 'out-abs' }, 'writes'],
   ['etc is a relative link climbing ../../.. above ROOT: `..` stops at ROOT', { etc: 'out-rel' }, 'writes'],
   ['etc/udev/rules.d is a relative link climbing above ROOT', { 'etc/udev/rules.d': 'out-rel' }, 'writes'],
-  ['the file itself is a link to a file outside: the link is replaced, the outside file untouched', { 'etc/sysctl.d/60-born-tuned.conf': 'out-abs' }, 'writes'],
+  [
+    'the file itself is a link to a file outside: the link is replaced, the outside file untouched',
+    { 'etc/sysctl.d/60-born-tuned.conf': 'out-abs' },
+    'writes',
+  ],
   ['the file itself is a relative link climbing out', { 'usr/local/sbin/born-tuned-step': 'out-rel' }, 'writes'],
   ['the file itself is a dangling link', { 'etc/tmpfiles.d/born-tuned-hide-instance-names.conf': 'dangling' }, 'writes'],
   ['etc/tmpfiles.d links to a directory that exists at the same path inside ROOT and outside', { 'etc/tmpfiles.d': 'in-abs' }, 'writes'],
@@ -440,7 +475,11 @@ const FILES_CASES: [string, Farm, 'writes' | 'refuses'][] = [
   ['the file to write is a directory', { 'etc/sysctl.d/60-born-tuned.conf': 'dir' }, 'refuses'],
 ];
 
-const filesResults = farmBatch(filesRunner, FILES_CASES.map((c) => c[1]), 30);
+const filesResults = farmBatch(
+  filesRunner,
+  FILES_CASES.map((c) => c[1]),
+  30,
+);
 
 FILES_CASES.forEach(([name, , expected], i) => {
   test(`10-files.sh, hostile ROOT: ${name} (${expected})`, () => assertNamed(filesResults()[i]!, filesLabel, expected));
@@ -467,7 +506,12 @@ test('10-files.sh: a ROOT that is not a directory stops it before anything is wr
 // 20-install-manager.sh: the apt sources it reads and the one it adds.
 
 const APT_LIST = '/etc/apt/sources.list.d/born-tuned-backports.list';
-const APT_LEAVES = ['etc/apt/sources.list', 'etc/apt/sources.list.d/debian.sources', 'etc/apt/sources.list.d/extra.list', APT_LIST.slice(1)];
+const APT_LEAVES = [
+  'etc/apt/sources.list',
+  'etc/apt/sources.list.d/debian.sources',
+  'etc/apt/sources.list.d/extra.list',
+  APT_LIST.slice(1),
+];
 
 type InstallOutcome = { refuse: true } | { refuse: false; found: boolean };
 
@@ -493,7 +537,8 @@ const installRunner: Runner<InstallOutcome> = {
       if (!seen) throw new Error(`the farm put ${p} in sources.list.d, which the test does not look at`);
       if (err(seen.stat) === 'ELOOP') return { refuse: true };
       const t = text(seen.stat);
-      if (t !== undefined && t.split('\n').some((line) => !/^\s*#/.test(line) && line.split(/\s+/).includes(SUITE))) return { refuse: false, found: true };
+      if (t !== undefined && t.split('\n').some((line) => !/^\s*#/.test(line) && line.split(/\s+/).includes(SUITE)))
+        return { refuse: false, found: true };
     }
     if (dirRefused(dirStat) || typeOf(before[APT_LIST]!.lstat) === 'dir') return { refuse: true };
     return { refuse: false, found: false };
@@ -517,21 +562,42 @@ const installRunner: Runner<InstallOutcome> = {
 const installLabel = (o: InstallOutcome) => (o.refuse ? 'refuses' : o.found ? 'finds the suite' : 'adds the source');
 
 const INSTALL_CASES: [string, Farm, string][] = [
-  ['etc/apt/sources.list.d is an absolute link out of ROOT (whose sources name the suite): not read, the source is added inside ROOT', { 'etc/apt/sources.list.d': 'out-abs' }, 'adds the source'],
-  ['etc/apt/sources.list is a link to an outside file naming the suite: not read', { 'etc/apt/sources.list': 'out-abs' }, 'adds the source'],
+  [
+    'etc/apt/sources.list.d is an absolute link out of ROOT (whose sources name the suite): not read, the source is added inside ROOT',
+    { 'etc/apt/sources.list.d': 'out-abs' },
+    'adds the source',
+  ],
+  [
+    'etc/apt/sources.list is a link to an outside file naming the suite: not read',
+    { 'etc/apt/sources.list': 'out-abs' },
+    'adds the source',
+  ],
   ['etc is a relative link climbing above ROOT', { etc: 'out-rel' }, 'adds the source'],
-  ['born-tuned-backports.list is a link to an outside file: replaced, not written through', { [APT_LIST.slice(1)]: 'out-abs' }, 'adds the source'],
-  ['debian.sources links to a file inside ROOT naming the suite: read as the chroot reads it', { 'etc/apt/sources.list.d/debian.sources': 'in-abs' }, 'finds the suite'],
+  [
+    'born-tuned-backports.list is a link to an outside file: replaced, not written through',
+    { [APT_LIST.slice(1)]: 'out-abs' },
+    'adds the source',
+  ],
+  [
+    'debian.sources links to a file inside ROOT naming the suite: read as the chroot reads it',
+    { 'etc/apt/sources.list.d/debian.sources': 'in-abs' },
+    'finds the suite',
+  ],
   ['extra.list is a source inside ROOT naming the suite', { 'etc/apt/sources.list.d/extra.list': 'file' }, 'finds the suite'],
   ['etc/apt links to itself', { 'etc/apt': 'loop-self' }, 'refuses'],
   ['sources.list is a loop through outside', { 'etc/apt/sources.list': 'loop-via-out' }, 'refuses'],
   ['born-tuned-backports.list is a directory', { [APT_LIST.slice(1)]: 'dir' }, 'refuses'],
 ];
 
-const installResults = farmBatch(installRunner, INSTALL_CASES.map((c) => c[1]), 30);
+const installResults = farmBatch(
+  installRunner,
+  INSTALL_CASES.map((c) => c[1]),
+  30,
+);
 
 INSTALL_CASES.forEach(([name, , expected], i) => {
-  test(`20-install-manager.sh (backports), hostile ROOT: ${name} (${expected})`, () => assertNamed(installResults()[i]!, installLabel, expected));
+  test(`20-install-manager.sh (backports), hostile ROOT: ${name} (${expected})`, () =>
+    assertNamed(installResults()[i]!, installLabel, expected));
 });
 
 test('20-install-manager.sh (backports), 30 random hostile ROOTs: apt sources are read and added only where the chroot sees them', () => {
@@ -587,7 +653,11 @@ const PRESENT_CASES: [string, Farm, string][] = [
   ['usr is a loop through outside', { usr: 'loop-via-out' }, 'refuses'],
 ];
 
-const presentResults = farmBatch(presentRunner, PRESENT_CASES.map((c) => c[1]), 30);
+const presentResults = farmBatch(
+  presentRunner,
+  PRESENT_CASES.map((c) => c[1]),
+  30,
+);
 
 PRESENT_CASES.forEach(([name, , expected], i) => {
   test(`20-install-manager.sh (present), hostile ROOT: ${name}`, () => assertNamed(presentResults()[i]!, presentLabel, expected));
@@ -636,13 +706,18 @@ const cleanupRunner: Runner<CleanupOutcome> = {
   },
 };
 
-test('90-cleanup.sh, every kind of etc x every kind of etc/machine-id: only ROOT\'s machine-id is emptied (a link there is replaced), a loop refuses', () => {
+test("90-cleanup.sh, every kind of etc x every kind of etc/machine-id: only ROOT's machine-id is emptied (a link there is replaced), a loop refuses", () => {
   const farms = KINDS.flatMap((etc) => KINDS.map((id): Farm => ({ etc, 'etc/machine-id': id })));
   const results = runFarms(cleanupRunner, farms);
   const failures = results.filter((r) => r.failure);
   assert.is(failures.length, 0, `${failures.length} of ${results.length} farms broke a rule; the first:\n${failures[0]?.failure}`);
   const outcome: Record<string, string> = {};
-  for (const r of results) outcome[`${r.farm.etc} ${r.farm['etc/machine-id']}`] = r.outcome.refuse ? 'refuses' : r.outcome.emptied !== undefined ? `emptied 0${r.outcome.emptied.toString(8)}` : 'untouched';
+  for (const r of results)
+    outcome[`${r.farm.etc} ${r.farm['etc/machine-id']}`] = r.outcome.refuse
+      ? 'refuses'
+      : r.outcome.emptied !== undefined
+        ? `emptied 0${r.outcome.emptied.toString(8)}`
+        : 'untouched';
   // The cases the brief names, with the outcome chosen for each.
   assert.is(outcome['dir out-abs'], 'emptied 0444', 'machine-id linked to an outside file: the link is replaced by an empty file');
   assert.is(outcome['dir out-rel'], 'emptied 0444');
@@ -662,14 +737,17 @@ test('90-cleanup.sh, every kind of etc x every kind of etc/machine-id: only ROOT
  * `ok PATH` (where it is on the host), `missing`, or `refused` (the script would stop). */
 const walker = (() => {
   const p = join(scratch, 'walk.sh');
-  writeFileSync(p, `#!/bin/bash
+  writeFileSync(
+    p,
+    `#!/bin/bash
 set -euo pipefail
 me=walk
 ${renderTemplate('packer-root-paths.sh', {})}
 for p in "$@"; do
 	( if root_walk "$p" 0; then echo "ok $root_path"; else echo missing; fi ) 2>/dev/null || echo refused
 done
-`);
+`,
+  );
   return p;
 })();
 
@@ -696,7 +774,10 @@ test('root_walk finds what a chroot at ROOT finds (the same inode), says missing
     kind: fc.oneof({ arbitrary: fc.constantFrom('dir', 'file'), weight: 2 }, { arbitrary: fc.constant('link'), weight: 3 }),
     target: pathOf,
   });
-  const cases = fc.sample(fc.tuple(fc.array(entry, { maxLength: 14 }), fc.array(pathOf, { minLength: 10, maxLength: 30 })), { seed: SEED, numRuns: 80 });
+  const cases = fc.sample(fc.tuple(fc.array(entry, { maxLength: 14 }), fc.array(pathOf, { minLength: 10, maxLength: 30 })), {
+    seed: SEED,
+    numRuns: 80,
+  });
   const boxes = cases.map(([entries, queries]) => {
     const dir = join(scratch, `walk-${counter++}`);
     const root = join(dir, 'root');
@@ -708,7 +789,9 @@ test('root_walk finds what a chroot at ROOT finds (the same inode), says missing
     mkdirSync(root);
     // OUT is the outside directory, SELF ROOT's own host path: both absolute only on the host.
     const spell = ([abs, parts, slash]: [boolean, string[], boolean]) =>
-      (abs ? '/' : '') + parts.map((x) => (x === 'OUT' ? outside.slice(1) : x === 'SELF' ? root.slice(1) : x)).join('/') + (slash ? '/' : '');
+      (abs ? '/' : '') +
+      parts.map((x) => (x === 'OUT' ? outside.slice(1) : x === 'SELF' ? root.slice(1) : x)).join('/') +
+      (slash ? '/' : '');
     for (const e of entries) {
       // Planted only under real directories of ROOT: planting never follows a link.
       let parent = root;
@@ -748,7 +831,16 @@ test('root_walk finds what a chroot at ROOT finds (the same inode), says missing
 });
 
 test('root_walk with ROOT=/ resolves every path to itself, as the kernel does', () => {
-  const paths = ['/bin/sh', '/usr/bin/../lib', '/etc/alternatives/awk', '/usr/bin/python3', '/etc/../../etc/hostname', '/lib64/', '/nonexistent-born-tuned/x', '/etc/hostname/x'];
+  const paths = [
+    '/bin/sh',
+    '/usr/bin/../lib',
+    '/etc/alternatives/awk',
+    '/usr/bin/python3',
+    '/etc/../../etc/hostname',
+    '/lib64/',
+    '/nonexistent-born-tuned/x',
+    '/etc/hostname/x',
+  ];
   const ours = run('bash', [walker, ...paths], { env: { PATH: '/usr/bin:/bin', ROOT: '/' } });
   assert.is(ours.status, 0, ours.stderr);
   const expected = paths.map((p) => {

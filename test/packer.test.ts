@@ -97,17 +97,23 @@ function stubs(): { bin: string; log: string; env: NodeJS.ProcessEnv } {
     writeFileSync(p, `#!/bin/bash\nif [[ -z \${CHROOTED:-} ]]; then ${logLine}; fi\n${body}\n`);
     chmodSync(p, 0o755);
   };
-  stub('chroot', `
+  stub(
+    'chroot',
+    `
 if [[ -x "${bin}/$2" ]]; then CHROOTED=1 exec "${bin}/$2" "\${@:3}"; fi
 echo "stub chroot: no stub for $2" >&2
-exit 127`);
+exit 127`,
+  );
   stub('apt-get', '[[ ${DEBIAN_FRONTEND:-} == noninteractive ]] || { echo "DEBIAN_FRONTEND not set" >&2; exit 3; }');
-  stub('snap', `
+  stub(
+    'snap',
+    `
 state="${dir}/snap-installed"
 case $1 in
 list) [[ -f $state ]] ;;
 install) : >"$state" ;;
-esac`);
+esac`,
+  );
   stub('cloud-init', 'exit 0');
   stub('usermod', 'exit 0');
   stub('id', 'exit 0');
@@ -144,13 +150,16 @@ for (const stack of STACKS) {
     const { out, files } = sharedTree(stack);
     const packer = files.filter((f) => f.path.startsWith('packer/'));
     const template = `packer/${stack.join('-')}.pkr.hcl`;
-    assert.equal(packer.map((f) => [f.path, f.kind, f.mode]).sort(), [
-      [template, 'packer-template', '0644'],
-      ...PACKER_SCRIPTS.map((s) => [`packer/${s}`, 'packer-scripts', '0755']),
-      ['packer/seed/meta-data', 'packer-seed', '0644'],
-      ['packer/seed/user-data', 'packer-seed', '0600'],
-      ['packer/user-data', 'packer-user-data', '0600'],
-    ].sort());
+    assert.equal(
+      packer.map((f) => [f.path, f.kind, f.mode]).sort(),
+      [
+        [template, 'packer-template', '0644'],
+        ...PACKER_SCRIPTS.map((s) => [`packer/${s}`, 'packer-scripts', '0755']),
+        ['packer/seed/meta-data', 'packer-seed', '0644'],
+        ['packer/seed/user-data', 'packer-seed', '0600'],
+        ['packer/user-data', 'packer-user-data', '0600'],
+      ].sort(),
+    );
     const header = headerLine(stack, GENERATOR_VERSION);
     for (const f of packer) {
       const lines = readFileSync(join(out, f.path), 'utf8').split('\n');
@@ -208,7 +217,11 @@ for (const stack of STACKS) {
     for (const f of installed) {
       const got = once[f.installed_at!.slice(1)];
       assert.ok(got, `${f.installed_at} was not written`);
-      assert.is(Buffer.from(got.bytes!, 'base64').toString('utf8'), readFileSync(join(out, f.path), 'utf8'), `${f.installed_at} differs from ${f.path}`);
+      assert.is(
+        Buffer.from(got.bytes!, 'base64').toString('utf8'),
+        readFileSync(join(out, f.path), 'utf8'),
+        `${f.installed_at} differs from ${f.path}`,
+      );
       assert.is(`0${got.mode.toString(8)}`, f.mode, `${f.installed_at} mode`);
     }
   });
@@ -235,7 +248,10 @@ for (const stack of STACKS) {
     assert.equal(calls(s.log, root), [...once, ...once]);
     if (deb.backports) {
       assert.equal(Object.keys(after1), ['etc', 'etc/apt', 'etc/apt/sources.list.d', 'etc/apt/sources.list.d/born-tuned-backports.list']);
-      assert.is(readFileSync(join(root, 'etc/apt/sources.list.d/born-tuned-backports.list'), 'utf8'), `deb http://deb.debian.org/debian ${deb.suite} main\n`);
+      assert.is(
+        readFileSync(join(root, 'etc/apt/sources.list.d/born-tuned-backports.list'), 'utf8'),
+        `deb http://deb.debian.org/debian ${deb.suite} main\n`,
+      );
     } else {
       assert.equal(after1, {}, 'no apt source is added for a package from the main suite');
     }
@@ -263,7 +279,16 @@ for (const stack of STACKS) {
     const text = readFileSync(join(out, 'packer', `${stack.join('-')}.pkr.hcl`), 'utf8');
     const hcl = (await parseHcl('t.pkr.hcl', text)) as Record<string, any>;
     const variables = Object.keys(hcl.variable).sort();
-    assert.equal(variables, ['accelerator', 'base_image_checksum', 'base_image_url', 'disk_size', 'output_directory', 'ssh_password', 'ssh_username', 'vm_name']);
+    assert.equal(variables, [
+      'accelerator',
+      'base_image_checksum',
+      'base_image_url',
+      'disk_size',
+      'output_directory',
+      'ssh_password',
+      'ssh_username',
+      'vm_name',
+    ]);
     for (const v of variables) {
       assert.type(hcl.variable[v][0].description, 'string', `variable ${v} has no description`);
       assert.type(hcl.variable[v][0].default, 'string', `variable ${v} has no default`);
@@ -327,7 +352,15 @@ function planOf(stack: string[], edit: (p: HostPlan) => void): HostPlan {
 function packerTree(plan: HostPlan, name: string, hostFiles?: Artifact[]): string {
   const header = headerLine(plan.stack, GENERATOR_VERSION);
   const files = hostFiles ?? renderHostFiles(plan, header);
-  const slim: Artifact = { kind: 'packer-user-data', path: 'packer/user-data', mode: 0o600, purpose: 'x', text: '#cloud-config\n', format: 'cloud-config', data: {} };
+  const slim: Artifact = {
+    kind: 'packer-user-data',
+    path: 'packer/user-data',
+    mode: 0o600,
+    purpose: 'x',
+    text: '#cloud-config\n',
+    format: 'cloud-config',
+    data: {},
+  };
   return writeArtifacts([...renderPacker(plan, header, files, slim), slim], name);
 }
 
@@ -347,8 +380,10 @@ test('packer: the snap install goes through snapd, and a second run refreshes in
   const c = (...argv: string[]) => ['chroot', 'ROOT', ...argv];
   const common = [c(...APT, 'update'), c(...APT, 'install', 'snapd'), c('snap', 'wait', 'system', 'seed.loaded'), c('snap', 'list', 'lxd')];
   assert.equal(calls(s.log, root), [
-    ...common, c('snap', 'install', 'lxd', '--channel=5.21/stable'),
-    ...common, c('snap', 'refresh', 'lxd', '--channel=5.21/stable'),
+    ...common,
+    c('snap', 'install', 'lxd', '--channel=5.21/stable'),
+    ...common,
+    c('snap', 'refresh', 'lxd', '--channel=5.21/stable'),
   ]);
   assert.equal(snapshot(root), {});
 });
@@ -380,7 +415,8 @@ test('packer: an existing source for the backports suite (deb822) is reused, not
   const { out } = genTree(['incus-dense']);
   const root = tempDir('root');
   mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
-  const sources = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates bookworm-backports\nComponents: main\n';
+  const sources =
+    'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates bookworm-backports\nComponents: main\n';
   writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), sources);
   const s = stubs();
   const r = sh(join(out, 'packer', PACKER_SCRIPTS[1]), { ...s.env, ROOT: root });

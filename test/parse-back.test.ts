@@ -54,8 +54,16 @@ function readAs(text: string, version: '1.1' | '1.2'): { value: unknown } | unde
 }
 
 test('one parse, two schemas: agrees with yaml.parse under 1.1 and 1.2 on arbitrary YAML', () => {
-  const scalar = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('yes', 'on', 'n', 'Y', '0755', '0o17', '1:30', '1_000', '~', '.inf', '0x1F', '1e3'), fc.integer(), fc.boolean());
-  const value = fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })), { maxKeys: 4, noNullPrototype: true });
+  const scalar = fc.oneof(
+    fc.string({ maxLength: 6 }),
+    fc.constantFrom('yes', 'on', 'n', 'Y', '0755', '0o17', '1:30', '1_000', '~', '.inf', '0x1F', '1e3'),
+    fc.integer(),
+    fc.boolean(),
+  );
+  const value = fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })), {
+    maxKeys: 4,
+    noNullPrototype: true,
+  });
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   fc.assert(
     fc.property(value, fc.constantFrom('1.1', '1.2') as fc.Arbitrary<'1.1' | '1.2'>, (v, writtenAs) => {
@@ -67,17 +75,26 @@ test('one parse, two schemas: agrees with yaml.parse under 1.1 and 1.2 on arbitr
       if (v11 && v12 && same(v11.value, v) && same(v12.value, v)) {
         expectYaml(artifact(text), v);
       } else {
-        assert.throws(() => expectYaml(artifact(text), v), (e: unknown) => e instanceof InternalError);
+        assert.throws(
+          () => expectYaml(artifact(text), v),
+          (e: unknown) => e instanceof InternalError,
+        );
       }
     }),
     // Counterexamples found by earlier runs: the oracle threw on the first; on the second the check
     // threw a plain Error instead of an InternalError (a `<<` merge key with no map under 1.1).
-    { numRuns: 1000, examples: [[{ N: false, n: '' }, '1.2'], [{ '<<': 0 }, '1.1']] },
+    {
+      numRuns: 1000,
+      examples: [
+        [{ N: false, n: '' }, '1.2'],
+        [{ '<<': 0 }, '1.1'],
+      ],
+    },
   );
 });
 
 /** The same file under two formats: the check reads what `format` says, whatever the kind. */
-test('the check dispatches on the artifact\'s format and data, not on its kind', () => {
+test("the check dispatches on the artifact's format and data, not on its kind", () => {
   const file = { kind: 'user-data' as const, path: 'f', mode: 0o600, purpose: 'test', text: 'a: "yes"\n' };
   checkArtifact({ ...file, format: 'text' });
   checkArtifact({ ...file, format: 'yaml', data: { a: 'yes' } });
@@ -87,27 +104,43 @@ test('the check dispatches on the artifact\'s format and data, not on its kind',
   checkArtifact({ ...file, kind: 'sysctl', text: '# c\na = yes\n', format: 'sysctl', data: [['a', 'yes']] });
 });
 
-test('a MIME user-data is read back part by part: names, decoded texts (7bit and base64), and gen\'s cloud-config in its parts', () => {
+test("a MIME user-data is read back part by part: names, decoded texts (7bit and base64), and gen's cloud-config in its parts", () => {
   const ours = '#cloud-config\nruncmd:\n  - [a]\n';
   const parts = [
     { filename: 'born-tuned.cfg', text: ours, cloudConfig: { runcmd: [['a']] } },
     { filename: 'ops.yaml', text: 'packages: [caf\u00e9]' },
   ];
   const mime = (list: { filename: string; text: string }[]): Artifact => ({
-    kind: 'user-data', path: 'user-data', mode: 0o600, purpose: 'test', format: 'mime', data: parts,
+    kind: 'user-data',
+    path: 'user-data',
+    mode: 0o600,
+    purpose: 'test',
+    format: 'mime',
+    data: parts,
     text: buildMime(list.map((p) => ({ filename: p.filename, contentType: 'text/cloud-config', text: p.text }))),
   });
   checkArtifact(mime(parts));
   assert.throws(() => checkArtifact(mime([parts[0]!, { ...parts[1]!, text: 'packages: [cafe]' }])), /part 2 \(ops\.yaml\) differs/);
   assert.throws(() => checkArtifact(mime([parts[0]!])), /1 parts instead of 2/);
-  assert.throws(() => checkArtifact(mime([{ ...parts[0]!, text: '#cloud-config\nruncmd:\n  - [b]\n' }, parts[1]!])), /part 1 \(born-tuned\.cfg\) differs/);
+  assert.throws(
+    () => checkArtifact(mime([{ ...parts[0]!, text: '#cloud-config\nruncmd:\n  - [b]\n' }, parts[1]!])),
+    /part 1 \(born-tuned\.cfg\) differs/,
+  );
   const wrongData: Artifact = { ...mime(parts), format: 'mime', data: [{ ...parts[0]!, cloudConfig: { runcmd: [['b']] } }, parts[1]!] };
   assert.throws(() => checkArtifact(wrongData), /\(part born-tuned\.cfg\) does not read back/);
 });
 
 test('encoded bytes must decode to the checked text', () => {
   const text = '#cloud-config\na: 1\n';
-  const file: Artifact = { kind: 'user-data', path: 'user-data', mode: 0o600, purpose: 'test', text, format: 'cloud-config', data: { a: 1 } };
+  const file: Artifact = {
+    kind: 'user-data',
+    path: 'user-data',
+    mode: 0o600,
+    purpose: 'test',
+    text,
+    format: 'cloud-config',
+    data: { a: 1 },
+  };
   for (const encoding of ['gzip', 'base64', 'gzip+base64'] as const) {
     checkArtifact({ ...file, bytes: encodeUserData(text, encoding), encoding });
     assert.throws(() => checkArtifact({ ...file, bytes: encodeUserData('#cloud-config\na: 2\n', encoding), encoding }), /does not decode/);

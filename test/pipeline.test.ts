@@ -63,7 +63,13 @@ test('extends: parents first, a shared parent merged once, later profiles win', 
 
 test('10gbe stacked on incus-dense adds txqueuelen on NICs, bridge, instances and the backlog sysctls', () => {
   const stack = resolveStack({ profiles: ['incus-dense', '10gbe'] });
-  assert.equal(stack.plan.txqueuelen.map((r) => [r.kind, r.txqueuelen]), [['nic', 10000], ['bridge', 10000]]);
+  assert.equal(
+    stack.plan.txqueuelen.map((r) => [r.kind, r.txqueuelen]),
+    [
+      ['nic', 10000],
+      ['bridge', 10000],
+    ],
+  );
   assert.is(stack.plan.instances.nicTxqueuelen, 10000);
   assert.is(setting(stack, 'net.core.netdev_max_backlog')!.value, '182757');
   assert.is(setting(stack, 'net.ipv4.tcp_mem')!.value, '182757 243679 365514');
@@ -91,22 +97,46 @@ test('rules: bpf_jit_limit cap, nofile above nr_open, capacity conflicts, dmesg_
     keys: `${HOST}sysctl: {kernel.keys.maxkeys: 10}\n`,
     dmesg: `${HOST}sysctl: {kernel.dmesg_restrict: 1}\n`,
   });
-  assert.equal(errorsOf(() => resolveStack({ profiles: ['bpf'], profilesDir: dir })), ['BPF_JIT_LIMIT_TOO_HIGH']);
-  assert.equal(errorsOf(() => resolveStack({ profiles: ['nofile'], profilesDir: dir })), ['NOFILE_ABOVE_NR_OPEN']);
-  assert.equal(errorsOf(() => resolveStack({ profiles: ['nofileok'], profilesDir: dir })), []);
-  assert.equal(errorsOf(() => resolveStack({ profiles: ['keys'], profilesDir: dir })), ['CAPACITY_CONFLICT']);
-  assert.equal(errorsOf(() => resolveStack({ profiles: ['dmesg'], profilesDir: dir })), ['USE_TOP_LEVEL_KEY']);
+  assert.equal(
+    errorsOf(() => resolveStack({ profiles: ['bpf'], profilesDir: dir })),
+    ['BPF_JIT_LIMIT_TOO_HIGH'],
+  );
+  assert.equal(
+    errorsOf(() => resolveStack({ profiles: ['nofile'], profilesDir: dir })),
+    ['NOFILE_ABOVE_NR_OPEN'],
+  );
+  assert.equal(
+    errorsOf(() => resolveStack({ profiles: ['nofileok'], profilesDir: dir })),
+    [],
+  );
+  assert.equal(
+    errorsOf(() => resolveStack({ profiles: ['keys'], profilesDir: dir })),
+    ['CAPACITY_CONFLICT'],
+  );
+  assert.equal(
+    errorsOf(() => resolveStack({ profiles: ['dmesg'], profilesDir: dir })),
+    ['USE_TOP_LEVEL_KEY'],
+  );
 });
 
 test('a value below the kernel default of a raise key is a warning, not an error', () => {
   const dir = profiles({ low: `${HOST}sysctl: {fs.inotify.max_user_watches: 100}\n` });
   const stack = resolveStack({ profiles: ['low'], profilesDir: dir });
-  assert.equal(stack.diagnostics.map((d) => [d.severity, d.code]), [['warning', 'VALUE_BELOW_DEFAULT']]);
+  assert.equal(
+    stack.diagnostics.map((d) => [d.severity, d.code]),
+    [['warning', 'VALUE_BELOW_DEFAULT']],
+  );
 });
 
 test('an unknown requested profile is a usage error; an overlay alone is a profile error', () => {
-  assert.throws(() => resolveStack({ profiles: ['nope'] }), (e: unknown) => e instanceof UsageError);
-  assert.equal(errorsOf(() => resolveStack({ profiles: ['10gbe'] })), ['OVERLAY_ALONE']);
+  assert.throws(
+    () => resolveStack({ profiles: ['nope'] }),
+    (e: unknown) => e instanceof UsageError,
+  );
+  assert.equal(
+    errorsOf(() => resolveStack({ profiles: ['10gbe'] })),
+    ['OVERLAY_ALONE'],
+  );
 });
 
 test('dmesg_restrict is an exact choice; other known keys are raise-only', () => {

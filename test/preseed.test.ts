@@ -34,8 +34,14 @@ for (const stack of STACKS) {
     const res = run('bash', [apply, manager, file]);
     assert.is(res.status, 0, `preseed-apply.sh ${manager} failed:\n${res.stderr}`);
     const state = JSON.parse(res.stdout) as State;
-    const wanted = parse(r.stdout) as { networks: { name: string; config: Record<string, string> }[]; profiles: { devices: Record<string, Record<string, string>>; config?: Record<string, string> }[] };
-    assert.ok(state.storage_pools.some((p) => p.name === 'default' && p.driver === 'dir'), 'storage pool default (dir)');
+    const wanted = parse(r.stdout) as {
+      networks: { name: string; config: Record<string, string> }[];
+      profiles: { devices: Record<string, Record<string, string>>; config?: Record<string, string> }[];
+    };
+    assert.ok(
+      state.storage_pools.some((p) => p.name === 'default' && p.driver === 'dir'),
+      'storage pool default (dir)',
+    );
     const bridge = state.networks.find((n) => n.name === wanted.networks[0]!.name);
     assert.ok(bridge, 'bridge created');
     for (const [k, v] of Object.entries(wanted.networks[0]!.config)) assert.is(bridge!.config[k], v, `bridge ${k}`);
@@ -49,7 +55,10 @@ for (const stack of STACKS) {
 
 test('the real daemons reject what they must: queue.tx.length on LXD 5.0.2, trust password on Incus', () => {
   const lxd = join(scratch, 'lxd-txq.yaml');
-  writeFileSync(lxd, 'profiles:\n  - name: default\n    devices:\n      eth0: {name: eth0, nictype: bridged, parent: lxdbr0, type: nic, queue.tx.length: "10000"}\n');
+  writeFileSync(
+    lxd,
+    'profiles:\n  - name: default\n    devices:\n      eth0: {name: eth0, nictype: bridged, parent: lxdbr0, type: nic, queue.tx.length: "10000"}\n',
+  );
   assert.is(run('bash', [apply, 'lxd', lxd]).status, 1);
   const incus = join(scratch, 'incus-trust.yaml');
   writeFileSync(incus, 'config:\n  core.trust_password: x\n');
@@ -61,7 +70,10 @@ test('structural check: every known version gets only keys it accepts', () => {
   for (const [name, versions] of Object.entries(KNOWN_VERSIONS)) {
     for (const version of versions) {
       const install = name === 'lxd' ? 'snap' : 'present';
-      writeFileSync(join(dir, 'v.yaml'), `extends: [${name === 'lxd' ? 'lxd-small' : 'incus-dense'}, 10gbe]\nmanager: {install: ${install}, version: "${version}"}\n`);
+      writeFileSync(
+        join(dir, 'v.yaml'),
+        `extends: [${name === 'lxd' ? 'lxd-small' : 'incus-dense'}, 10gbe]\nmanager: {install: ${install}, version: "${version}"}\n`,
+      );
       const generated = renderHost({ stack: resolveStack({ profiles: ['v'], profilesDir: dir }), packer: true, secrets: 'resolve' });
       const preseed = parse(generated.artifacts.find((a) => a.kind === 'preseed')!.text) as Record<string, unknown>;
       assert.equal(preseedProblems(preseed, name as 'lxd' | 'incus', version), [], `${name} ${version}`);
@@ -72,7 +84,11 @@ test('structural check: every known version gets only keys it accepts', () => {
 });
 
 test('structural check catches keys a version lacks', () => {
-  const preseed = { config: { 'core.trust_password': 'x' }, storage_volumes: [], profiles: [{ name: 'default', devices: { eth0: { type: 'nic', 'queue.tx.length': '1' } } }] };
+  const preseed = {
+    config: { 'core.trust_password': 'x' },
+    storage_volumes: [],
+    profiles: [{ name: 'default', devices: { eth0: { type: 'nic', 'queue.tx.length': '1' } } }],
+  };
   assert.equal(preseedProblems(preseed, 'lxd', '5.0').length, 2);
   assert.equal(preseedProblems(preseed, 'incus', '6.0').length, 1);
   assert.equal(preseedProblems(preseed, 'lxd', '6.1').length, 1);

@@ -54,7 +54,9 @@ test('gen --inventory draws it on a slow run on a terminal; stderr stays empty o
     // A real terminal (script(1) gives the CLI a pty): stderr holds the progress line and nothing
     // else. Whether the line shows depends on how long the run took (over a second on a loaded
     // machine), so either is accepted; the clock-driven cases are the recorder's above.
-    const r = run('script', ['-qec', `node ${GEN} --inventory ${inventory} --out ${join(tmp, 'c')} 2>&1 >/dev/null`, '/dev/null'], { cwd: tmp });
+    const r = run('script', ['-qec', `node ${GEN} --inventory ${inventory} --out ${join(tmp, 'c')} 2>&1 >/dev/null`, '/dev/null'], {
+      cwd: tmp,
+    });
     assert.is(r.status, 0, r.stdout);
     assert.match(r.stdout, /^(?:(?:\rrendering hosts: [1-3]\/3)+\r?\n)?$/);
   } finally {

@@ -21,8 +21,64 @@ import { stringifyYaml } from '../src/render/yaml.ts';
 let cases = 0;
 
 /** Characters that break formats: YAML indicators, quotes, escapes, shell and template syntax, unicode. */
-const HOSTILE_PIECES = [': ', ' #', '- ', '---', '...', 'yes', 'no', 'on', 'off', 'y', '~', 'null', '0755', '0o17', '1:30', '1e3', '.inf', '"', "'", '\\', '\n', '\r\n', '\t', '${', '%{', '}', '$(id)', '`id`', '{{', '}}', '&a', '*a', '!tag', '|', '>', '@', '%', '[', ']', '{', '}', ',', '?', '=', ';', 'é', '日本', '\u2028', '\u00a0', ' ', '#cloud-config'];
-const hostileString = fc.array(fc.oneof(fc.constantFrom(...HOSTILE_PIECES), fc.string({ maxLength: 4 }), fc.string({ unit: 'grapheme', maxLength: 3 })), { maxLength: 8 }).map((a) => a.join(''));
+const HOSTILE_PIECES = [
+  ': ',
+  ' #',
+  '- ',
+  '---',
+  '...',
+  'yes',
+  'no',
+  'on',
+  'off',
+  'y',
+  '~',
+  'null',
+  '0755',
+  '0o17',
+  '1:30',
+  '1e3',
+  '.inf',
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\r\n',
+  '\t',
+  '${',
+  '%{',
+  '}',
+  '$(id)',
+  '`id`',
+  '{{',
+  '}}',
+  '&a',
+  '*a',
+  '!tag',
+  '|',
+  '>',
+  '@',
+  '%',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '?',
+  '=',
+  ';',
+  'é',
+  '日本',
+  '\u2028',
+  '\u00a0',
+  ' ',
+  '#cloud-config',
+];
+const hostileString = fc
+  .array(fc.oneof(fc.constantFrom(...HOSTILE_PIECES), fc.string({ maxLength: 4 }), fc.string({ unit: 'grapheme', maxLength: 3 })), {
+    maxLength: 8,
+  })
+  .map((a) => a.join(''));
 
 test('YAML serialization reads back identically under YAML 1.1 and 1.2', () => {
   fc.assert(
@@ -44,8 +100,41 @@ test('YAML serialization reads back identically under YAML 1.1 and 1.2', () => {
  * python3-yaml) reads them all back.
  */
 test('YAML serialization: PyYAML and libyaml read every string back exactly', () => {
-  const READER_PIECES = ['=', '$', '${x}', '<<', '?', ':', ',', '\t', '\r', '\x7f', '\x85', '\u2028', '\u2029', '\ufeff', '\ufffe', '\x00', '\x1b', '2001-12-14', '0b1', '0x_1', '1_0', '.5', '+.inf', 'Null', 'Y', 'NO'];
-  const readerString = fc.array(fc.oneof(hostileString, fc.constantFrom(...READER_PIECES), fc.string({ unit: 'binary', maxLength: 2 })), { minLength: 1, maxLength: 4 }).map((a) => a.join('')).filter((s) => !/\p{Cs}/u.test(s)); // no lone surrogates: a UTF-8 profile cannot hold one
+  const READER_PIECES = [
+    '=',
+    '$',
+    '${x}',
+    '<<',
+    '?',
+    ':',
+    ',',
+    '\t',
+    '\r',
+    '\x7f',
+    '\x85',
+    '\u2028',
+    '\u2029',
+    '\ufeff',
+    '\ufffe',
+    '\x00',
+    '\x1b',
+    '2001-12-14',
+    '0b1',
+    '0x_1',
+    '1_0',
+    '.5',
+    '+.inf',
+    'Null',
+    'Y',
+    'NO',
+  ];
+  const readerString = fc
+    .array(fc.oneof(hostileString, fc.constantFrom(...READER_PIECES), fc.string({ unit: 'binary', maxLength: 2 })), {
+      minLength: 1,
+      maxLength: 4,
+    })
+    .map((a) => a.join(''))
+    .filter((s) => !/\p{Cs}/u.test(s)); // no lone surrogates: a UTF-8 profile cannot hold one
   const strings = [...new Set(fc.sample(readerString, 3000))];
   const shapes = strings.flatMap((s) => [{ v: s }, { [s]: 1 }, { v: [s, 'a'] }, { v: [s, 'a\nb'] }]);
   const reader = `
@@ -101,7 +190,10 @@ test('line-based values (sysctl, limits, systemd), comments and udev values are 
 });
 
 test('shell words: bash reads every single-quoted word back exactly', () => {
-  const words = fc.sample(hostileString.filter((s) => !s.includes('\0')), 2000);
+  const words = fc.sample(
+    hostileString.filter((s) => !s.includes('\0')),
+    2000,
+  );
   const script = `printf '%s\\0' ${words.map(shellQuote).join(' ')}`;
   const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 26 });
   assert.is(r.status, 0, r.stderr);
@@ -187,20 +279,25 @@ for (const [field, set] of FIELDS) {
 
 test('hostile secret values reach the preseed as exactly the same string, or are refused', () => {
   fc.assert(
-    fc.property(hostileString.filter((s) => s !== ''), (secret) => {
-      cases++;
-      const p = { extends: 'lxd-small', server: { trust_password: { env: 'BT_PROP_SECRET' } } };
-      writeFileSync(join(dir, 's.yaml'), stringify(p));
-      process.env.BT_PROP_SECRET = secret;
-      const render = () => renderHost({ stack: resolveStack({ profiles: ['s'], profilesDir: dir }), packer: true, secrets: 'resolve' });
-      // A line break, a control character (tab included) or nothing but spaces is not a usable secret.
-      if (/[\0-\x1f\x7f]/.test(secret) || secret.trim() === '') {
-        assert.throws(render, (e: unknown) => e instanceof UsageError);
-        return;
-      }
-      const preseed = parse(render().artifacts.find((a) => a.kind === 'preseed')!.text, { version: '1.1' }) as { config: Record<string, string> };
-      assert.is(preseed.config['core.trust_password'], secret);
-    }),
+    fc.property(
+      hostileString.filter((s) => s !== ''),
+      (secret) => {
+        cases++;
+        const p = { extends: 'lxd-small', server: { trust_password: { env: 'BT_PROP_SECRET' } } };
+        writeFileSync(join(dir, 's.yaml'), stringify(p));
+        process.env.BT_PROP_SECRET = secret;
+        const render = () => renderHost({ stack: resolveStack({ profiles: ['s'], profilesDir: dir }), packer: true, secrets: 'resolve' });
+        // A line break, a control character (tab included) or nothing but spaces is not a usable secret.
+        if (/[\0-\x1f\x7f]/.test(secret) || secret.trim() === '') {
+          assert.throws(render, (e: unknown) => e instanceof UsageError);
+          return;
+        }
+        const preseed = parse(render().artifacts.find((a) => a.kind === 'preseed')!.text, { version: '1.1' }) as {
+          config: Record<string, string>;
+        };
+        assert.is(preseed.config['core.trust_password'], secret);
+      },
+    ),
     { numRuns: 300 },
   );
   delete process.env.BT_PROP_SECRET;
@@ -209,23 +306,46 @@ test('hostile secret values reach the preseed as exactly the same string, or are
 test('random valid profiles go through the whole pipeline', () => {
   const ifname = fc.stringMatching(/^[a-z][a-z0-9]{0,6}\*?$/);
   const profile = fc.record({
-    manager: fc.constantFrom({ name: 'incus', install: 'deb' }, { name: 'lxd', install: 'deb' }, { name: 'lxd', install: 'snap' }, { name: 'incus', install: 'present', version: '6.9' }),
+    manager: fc.constantFrom(
+      { name: 'incus', install: 'deb' },
+      { name: 'lxd', install: 'deb' },
+      { name: 'lxd', install: 'snap' },
+      { name: 'incus', install: 'present', version: '6.9' },
+    ),
     target: fc.constant({ distro: 'debian', release: '12' }),
     capacity: fc.record({ instances: fc.integer({ min: 1, max: 100000 }) }),
     dmesg_restrict: fc.boolean(),
     hide_instance_names: fc.boolean(),
-    limits: fc.record({ nofile: fc.integer({ min: 1024, max: 1048576 }), memlock: fc.oneof(fc.constant('unlimited'), fc.integer({ min: 64, max: 1 << 30 })) }),
-    sysctl: fc.record({
-      'fs.inotify.max_user_watches': fc.integer({ min: 8192, max: 2 ** 31 - 1 }),
-      'vm.max_map_count': fc.integer({ min: 65530, max: 2 ** 31 - 1 }),
-      'net.core.bpf_jit_limit': fc.integer({ min: 264241152, max: 1_000_000_000 }),
-      'net.ipv4.tcp_mem': fc.tuple(fc.nat(1e6), fc.nat(1e6), fc.nat(1e6)).map((t) => t.sort((a, b) => a - b).join(' ')),
-    }, { requiredKeys: [] }),
-    nics: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/), fc.record({ match: ifname.map((name) => ({ name })), txqueuelen: fc.integer({ min: 1, max: 1_000_000 }) }), { maxKeys: 3 }),
+    limits: fc.record({
+      nofile: fc.integer({ min: 1024, max: 1048576 }),
+      memlock: fc.oneof(fc.constant('unlimited'), fc.integer({ min: 64, max: 1 << 30 })),
+    }),
+    sysctl: fc.record(
+      {
+        'fs.inotify.max_user_watches': fc.integer({ min: 8192, max: 2 ** 31 - 1 }),
+        'vm.max_map_count': fc.integer({ min: 65530, max: 2 ** 31 - 1 }),
+        'net.core.bpf_jit_limit': fc.integer({ min: 264241152, max: 1_000_000_000 }),
+        'net.ipv4.tcp_mem': fc.tuple(fc.nat(1e6), fc.nat(1e6), fc.nat(1e6)).map((t) => t.sort((a, b) => a - b).join(' ')),
+      },
+      { requiredKeys: [] },
+    ),
+    nics: fc.dictionary(
+      fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/),
+      fc.record({ match: ifname.map((name) => ({ name })), txqueuelen: fc.integer({ min: 1, max: 1_000_000 }) }),
+      { maxKeys: 3 },
+    ),
     // Subnets large enough for any capacity drawn (a /24 holds 252 instances: a smaller capacity is
     // a located error, tested with the fixtures).
-    bridge: fc.record({ ipv4: fc.constantFrom('10.0.0.1/15', '172.16.0.1/12', 'none'), ipv6: fc.constantFrom('none', 'fd42:1::1/64'), nat: fc.boolean(), txqueuelen: fc.integer({ min: 1, max: 100000 }) }),
-    instances: fc.record({ idmap_isolated: fc.boolean(), nesting: fc.boolean(), nic_txqueuelen: fc.integer({ min: 1, max: 100000 }) }, { requiredKeys: [] }),
+    bridge: fc.record({
+      ipv4: fc.constantFrom('10.0.0.1/15', '172.16.0.1/12', 'none'),
+      ipv6: fc.constantFrom('none', 'fd42:1::1/64'),
+      nat: fc.boolean(),
+      txqueuelen: fc.integer({ min: 1, max: 100000 }),
+    }),
+    instances: fc.record(
+      { idmap_isolated: fc.boolean(), nesting: fc.boolean(), nic_txqueuelen: fc.integer({ min: 1, max: 100000 }) },
+      { requiredKeys: [] },
+    ),
   });
   fc.assert(
     fc.property(profile, (p) => {
@@ -238,7 +358,32 @@ test('random valid profiles go through the whole pipeline', () => {
 
 test('random argv never crashes the CLI: exit 0, 1 or 2 with one clear line, never a stack trace', async () => {
   const { main } = await import('../src/cli.ts');
-  const word = fc.oneof(fc.constantFrom('--profile', '-p', '--out', '--artifact', '--format', '--force', '--profiles-dir', 'json', 'text', 'incus-dense', '10gbe', 'nope', '--', '-', '', '/', '--help=x', '--format=xml', '-x', 'sysctl', '--version=1'), fc.string({ maxLength: 6 }));
+  const word = fc.oneof(
+    fc.constantFrom(
+      '--profile',
+      '-p',
+      '--out',
+      '--artifact',
+      '--format',
+      '--force',
+      '--profiles-dir',
+      'json',
+      'text',
+      'incus-dense',
+      '10gbe',
+      'nope',
+      '--',
+      '-',
+      '',
+      '/',
+      '--help=x',
+      '--format=xml',
+      '-x',
+      'sysctl',
+      '--version=1',
+    ),
+    fc.string({ maxLength: 6 }),
+  );
   await fc.assert(
     fc.asyncProperty(fc.array(word, { maxLength: 6 }), async (argv) => {
       // --out in any spelling (--out DIR, --out=DIR) would write files: keep the random runs to

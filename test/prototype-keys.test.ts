@@ -13,7 +13,19 @@ import { genInProcess } from './helpers.ts';
  * `__proto__` key is a located error; every other key is a plain key, accepted where the format
  * allows such a name and a located error (unknown key, undefined name) where it does not.
  */
-const SPECIAL_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', '__lookupSetter__', 'propertyIsEnumerable', 'toLocaleString'];
+const SPECIAL_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  '__defineGetter__',
+  '__lookupSetter__',
+  'propertyIsEnumerable',
+  'toLocaleString',
+];
 
 /** A host profile that sets every section, so every mapping of the format exists to insert into. */
 const PROFILE = {
@@ -37,7 +49,10 @@ const INVENTORY = {
   groups: { edge: { profiles: ['lxd-small'] } },
   hosts: {
     node1: { group: 'edge', nics: { uplink: { mac: '52:54:00:00:00:01', addresses: ['192.0.2.11/24'] } }, cluster: { role: 'bootstrap' } },
-    node2: { nics: { uplink: { mac: '52:54:00:00:00:02', addresses: ['192.0.2.12/24'] } }, cluster: { role: 'join', token: { env: 'PROTOTYPE_TEST_TOKEN' } } },
+    node2: {
+      nics: { uplink: { mac: '52:54:00:00:00:02', addresses: ['192.0.2.12/24'] } },
+      cluster: { role: 'join', token: { env: 'PROTOTYPE_TEST_TOKEN' } },
+    },
   },
 };
 
@@ -75,7 +90,12 @@ process.env.PROTOTYPE_TEST_TOKEN = 'join-token';
 let cases = 0;
 
 /** Runs gen in-process and checks what every run must satisfy. */
-async function runCase(label: string, file: string, text: string, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runCase(
+  label: string,
+  file: string,
+  text: string,
+  argv: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   writeFileSync(join(dir, file), text);
   const { status: code, stdout, stderr } = await genInProcess(argv, dir);
   cases++;
@@ -152,11 +172,23 @@ test('inventories: a special key at every level is refused at its line or kept a
 test('inventories: a group named like a method of Object is found only when defined', async () => {
   for (const key of ['constructor', 'prototype']) {
     const undefinedGroup = stringify(withValue(INVENTORY, ['hosts', 'node1', 'group'], key));
-    const r = await runCase(`group ${key} undefined`, 'hosts.yaml', undefinedGroup, ['--inventory', './hosts.yaml', '--out', join(dir, `out-${cases}`)]);
+    const r = await runCase(`group ${key} undefined`, 'hosts.yaml', undefinedGroup, [
+      '--inventory',
+      './hosts.yaml',
+      '--out',
+      join(dir, `out-${cases}`),
+    ]);
     assert.is(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`group "${key}" is not defined`));
-    const defined = stringify(withValue(withValue(INVENTORY, ['groups'], { [key]: { profiles: ['lxd-small', '10gbe'] } }), ['hosts', 'node1', 'group'], key));
-    const ok = await runCase(`group ${key} defined`, 'hosts.yaml', defined, ['--inventory', './hosts.yaml', '--out', join(dir, `out-${cases}`)]);
+    const defined = stringify(
+      withValue(withValue(INVENTORY, ['groups'], { [key]: { profiles: ['lxd-small', '10gbe'] } }), ['hosts', 'node1', 'group'], key),
+    );
+    const ok = await runCase(`group ${key} defined`, 'hosts.yaml', defined, [
+      '--inventory',
+      './hosts.yaml',
+      '--out',
+      join(dir, `out-${cases}`),
+    ]);
     assert.is(ok.code, 0, ok.stderr);
   }
 });
@@ -191,10 +223,15 @@ test('includes: a special key at every level is refused at its line or carried a
   }
 });
 
-test('inventories: one host\'s include with __proto__ never turns another host into a cluster member', async () => {
+test("inventories: one host's include with __proto__ never turns another host into a cluster member", async () => {
   const inventory = { defaults: { profiles: ['lxd-small'] }, hosts: { node1: { include: ['evil.yaml'] }, node2: {} } };
   writeFileSync(join(dir, 'evil.yaml'), '#cloud-config\n__proto__:\n  cluster: {role: join, token: {env: HOME}}\n');
-  const r = await runCase('inventory include __proto__', 'hosts.yaml', stringify(inventory), ['--inventory', './hosts.yaml', '--out', join(dir, `out-${cases}`)]);
+  const r = await runCase('inventory include __proto__', 'hosts.yaml', stringify(inventory), [
+    '--inventory',
+    './hosts.yaml',
+    '--out',
+    join(dir, `out-${cases}`),
+  ]);
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /evil\.yaml:2:1: error RESERVED_KEY: /);
 });

@@ -16,7 +16,11 @@ import { gen, GEN, ROOT, run } from './helpers.ts';
  * A command that needs a machine state the README describes in words gets it from SETUPS.
  */
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1]!, text: m[2]!, line: readme.slice(0, m.index).split('\n').length }));
+const blocks = [...readme.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({
+  lang: m[1]!,
+  text: m[2]!,
+  line: readme.slice(0, m.index).split('\n').length,
+}));
 
 /** The files the README shows: ```yaml blocks that start with `# PATH.yaml`. */
 const FILES = blocks.flatMap((b) => {
@@ -93,8 +97,14 @@ for (const t of transcripts) {
     const marker = `--- README step ${process.pid} ---`;
     // stderr joins stdout as on a terminal; the marker keeps $? for a following `echo $?`.
     const script = `exec 2>&1\n${t.steps.map((s) => `status=$?; echo '${marker}'; (exit $status)\n${s.command}`).join('\n')}`;
-    const r = run('bash', ['-c', script], { cwd: dir, env: { ...process.env, PATH: `${join(dir, '.bin')}:${process.env.PATH}`, NO_COLOR: '1', COLUMNS: '100' } });
-    const outputs = r.stdout.split(`${marker}\n`).slice(1).map((o) => o.replace(/\n$/, '').split('\n'));
+    const r = run('bash', ['-c', script], {
+      cwd: dir,
+      env: { ...process.env, PATH: `${join(dir, '.bin')}:${process.env.PATH}`, NO_COLOR: '1', COLUMNS: '100' },
+    });
+    const outputs = r.stdout
+      .split(`${marker}\n`)
+      .slice(1)
+      .map((o) => o.replace(/\n$/, '').split('\n'));
     assert.is(outputs.length, t.steps.length, r.stdout + r.stderr);
     t.steps.forEach((s, i) => {
       const actual = outputs[i]!.join('\n') === '' ? [] : outputs[i]!;

@@ -70,13 +70,28 @@ const secretFiles: [string, string | (() => void), RegExp][] = [
   ['/dev/zero', '/dev/zero', /which is a character device, not a regular file/],
   ['a directory', dir, /which is a directory, not a regular file/],
   ['10 MB', () => writeFileSync(join(dir, 'secret-huge'), 'x'.repeat(10 * 1024 * 1024)), /which is larger than 4096 bytes/],
-  ['invalid UTF-8', () => writeFileSync(join(dir, 'secret-latin1'), Buffer.from([0x70, 0xe4, 0x73, 0x73, 0x0a])), /which is not valid UTF-8 text/],
+  [
+    'invalid UTF-8',
+    () => writeFileSync(join(dir, 'secret-latin1'), Buffer.from([0x70, 0xe4, 0x73, 0x73, 0x0a])),
+    /which is not valid UTF-8 text/,
+  ],
   ['only spaces', () => writeFileSync(join(dir, 'secret-blank'), '   \n'), /which holds only spaces: the secret is missing/],
   ['empty', () => writeFileSync(join(dir, 'secret-empty'), ''), /which is empty/],
-  ['two lines', () => writeFileSync(join(dir, 'secret-lines'), 'one\ntwo\n'), /which holds a line break or a control character: the secret must be a single line of printable text/],
+  [
+    'two lines',
+    () => writeFileSync(join(dir, 'secret-lines'), 'one\ntwo\n'),
+    /which holds a line break or a control character: the secret must be a single line of printable text/,
+  ],
   ['missing', join(dir, 'no-such-secret'), /which does not exist: create it \(mode 0600\) or fix the path/],
 ];
-const FILES: Record<string, string> = { 'a FIFO': 'secret-fifo', '10 MB': 'secret-huge', 'invalid UTF-8': 'secret-latin1', 'only spaces': 'secret-blank', empty: 'secret-empty', 'two lines': 'secret-lines' };
+const FILES: Record<string, string> = {
+  'a FIFO': 'secret-fifo',
+  '10 MB': 'secret-huge',
+  'invalid UTF-8': 'secret-latin1',
+  'only spaces': 'secret-blank',
+  empty: 'secret-empty',
+  'two lines': 'secret-lines',
+};
 
 for (const [name, make, message] of secretFiles) {
   test(`a secret file that is ${name} is refused with exit 2 and a sentence, never a hang`, () => {
@@ -94,7 +109,10 @@ for (const [name, make, message] of secretFiles) {
 test('a secret file may be a symbolic link to a regular file (a mounted secret)', () => {
   writeFileSync(join(dir, 'secret-real'), `${CANARY}\n`);
   symlinkSync(join(dir, 'secret-real'), join(dir, 'secret-link'));
-  writeFileSync(join(dir, 'linked-secret.yaml'), `extends: lxd-small\nserver: {trust_password: {file: ${JSON.stringify(join(dir, 'secret-link'))}}}\n`);
+  writeFileSync(
+    join(dir, 'linked-secret.yaml'),
+    `extends: lxd-small\nserver: {trust_password: {file: ${JSON.stringify(join(dir, 'secret-link'))}}}\n`,
+  );
   const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'linked-secret', '--artifact', 'preseed']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`core\\.trust_password: ${CANARY}\\n`));
@@ -103,7 +121,10 @@ test('a secret file may be a symbolic link to a regular file (a mounted secret)'
 test('an environment secret that is blank is refused', () => {
   const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'host'], { env: { ...process.env, BT_CANARY: ' \t ' } });
   assert.is(r.status, 2, r.stderr);
-  assert.match(r.stderr, /^gen: server\.trust_password reads the environment variable BT_CANARY, which holds a line break or a control character/);
+  assert.match(
+    r.stderr,
+    /^gen: server\.trust_password reads the environment variable BT_CANARY, which holds a line break or a control character/,
+  );
 });
 
 test('an inline secret anywhere in the chain is an error, even when a later profile overrides it', () => {
@@ -111,7 +132,10 @@ test('an inline secret anywhere in the chain is an error, even when a later prof
   writeFileSync(join(dir, 'inline-child.yaml'), 'extends: inline-parent\nserver:\n  trust_password: {env: BT_CANARY}\n');
   const r = run(BIN_GEN, ['--profiles-dir', dir, '--profile', 'inline-child'], { env });
   assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, /inline-parent\.yaml:3:19: error SECRET_INLINE: server\.trust_password is written in the file \(a later profile overrides it/);
+  assert.match(
+    r.stderr,
+    /inline-parent\.yaml:3:19: error SECRET_INLINE: server\.trust_password is written in the file \(a later profile overrides it/,
+  );
   assert.not.ok(r.stderr.includes('hunter2'));
 });
 
@@ -144,7 +168,9 @@ test('--out: the secret is only in the 0600 files that carry the preseed, which 
   const out = join(dir, 'tree');
   const r = genIn(['--profile', 'host', '--out', out]);
   assert.is(r.status, 0, r.stderr);
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: { path: string; sha256?: string; mode: string }[] };
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+    files: { path: string; sha256?: string; mode: string }[];
+  };
   // Which files must hold it: those that carry the preseed (secret-digests.json holds only keyed digests).
   const holders: string[] = [];
   for (const entry of readdirSync(out, { recursive: true, withFileTypes: true })) {
@@ -166,7 +192,10 @@ test('--out: the secret is only in the 0600 files that carry the preseed, which 
     }
   }
   assert.equal(holders.sort(), ['packer/user-data', 'preseed/lxd.yaml', 'user-data'], 'exactly the files that carry the preseed');
-  assert.ok(manifest.files.some((f) => f.path === 'secret-digests.json' && f.mode === '0600'), 'secret-digests.json stands in');
+  assert.ok(
+    manifest.files.some((f) => f.path === 'secret-digests.json' && f.mode === '0600'),
+    'secret-digests.json stands in',
+  );
 });
 
 test.run();

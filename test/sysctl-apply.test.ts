@@ -38,7 +38,10 @@ test('raise-only: higher host values are kept and recorded, lower ones raised, e
   });
   const conf = join(proc, 'conf');
   const keep = join(proc, 'keep.conf');
-  writeFileSync(conf, '# comment\nvm.max_map_count = 262144\nfs.aio-max-nr = 524288\nnet.ipv4.tcp_mem = 182757 243679 365514\nkernel.dmesg_restrict = 0\nfs.not.here = 5\n');
+  writeFileSync(
+    conf,
+    '# comment\nvm.max_map_count = 262144\nfs.aio-max-nr = 524288\nnet.ipv4.tcp_mem = 182757 243679 365514\nkernel.dmesg_restrict = 0\nfs.not.here = 5\n',
+  );
   const res = run('dash', [script, conf, keep, 'kernel.dmesg_restrict'], { env: { ...process.env, PROC_SYS: proc } });
   assert.is(res.status, 0, res.stderr);
   assert.is(read(proc, 'vm.max_map_count'), '1048576');

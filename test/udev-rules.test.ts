@@ -11,8 +11,14 @@ const checker = join(ROOT, 'test', 'real', 'check-udev-rules.sh');
 const dir = mkdtempSync(join(tmpdir(), 'born-tuned-udev-'));
 
 const cases: [string[], string[]][] = [
-  [['incus-dense', '10gbe'], ['enp5s0=10000', 'incusbr0=10000', 'eth7>enp7s0=10000', 'wlan0=1000', 'lxdbr0=1000']],
-  [['lxd-small', '10gbe'], ['eno1=10000', 'lxdbr0=10000', 'eth3>ens3=10000', 'incusbr0=1000']],
+  [
+    ['incus-dense', '10gbe'],
+    ['enp5s0=10000', 'incusbr0=10000', 'eth7>enp7s0=10000', 'wlan0=1000', 'lxdbr0=1000'],
+  ],
+  [
+    ['lxd-small', '10gbe'],
+    ['eno1=10000', 'lxdbr0=10000', 'eth3>ens3=10000', 'incusbr0=1000'],
+  ],
 ];
 
 for (const [stack, expect] of cases) {

@@ -25,7 +25,18 @@ const STACK_ARGS = STACK.flatMap((p) => ['--profile', p]);
 /** Outside every root: files whose text must never reach verify's output. */
 const SENTINEL = `SENTINEL-${process.pid}-outside-the-root`;
 const outside = join(scratch, 'outside');
-for (const f of ['secret', 'sysctl.conf', 'net/core/netdev_max_backlog', 'net/ipv4/tcp_mem', 'net-dev/tx_queue_len', 'net-dev/address', 'net-class/enp5s0/tx_queue_len', 'proc/sys/fs/aio-max-nr', 'proc/4242/comm', 'proc/4242/limits']) {
+for (const f of [
+  'secret',
+  'sysctl.conf',
+  'net/core/netdev_max_backlog',
+  'net/ipv4/tcp_mem',
+  'net-dev/tx_queue_len',
+  'net-dev/address',
+  'net-class/enp5s0/tx_queue_len',
+  'proc/sys/fs/aio-max-nr',
+  'proc/4242/comm',
+  'proc/4242/limits',
+]) {
   mkdirSync(dirname(join(outside, f)), { recursive: true });
   writeFileSync(join(outside, f), `${SENTINEL}\n`);
 }
@@ -39,7 +50,10 @@ function genGuarded(args: string[]): Run {
 
 /** verify --root DIR as JSON (and as the table when asked), checked for what every case must hold. */
 function verifyTree(root: string, table = false): { status: number; rows: VerifyRow[] } {
-  const runs = [genGuarded(['verify', ...STACK_ARGS, '--root', root, '--format', 'json']), ...(table ? [genGuarded(['verify', ...STACK_ARGS, '--root', root])] : [])];
+  const runs = [
+    genGuarded(['verify', ...STACK_ARGS, '--root', root, '--format', 'json']),
+    ...(table ? [genGuarded(['verify', ...STACK_ARGS, '--root', root])] : []),
+  ];
   for (const r of runs) {
     for (const out of [r.stdout, r.stderr]) assert.not.ok(out.includes('SENTINEL'), `a file outside the root was printed:\n${out}`);
     assert.is(r.stderr, '', 'no trace, no warning');
@@ -78,47 +92,216 @@ function replaceIn(root: string, path: string, make: (full: string) => void): bo
   make(join(root, path));
   return true;
 }
-const replace = (root: string, path: string, make: (full: string) => void) => assert.ok(replaceIn(root, path, make), `${path} is not inside the tree`);
+const replace = (root: string, path: string, make: (full: string) => void) =>
+  assert.ok(replaceIn(root, path, make), `${path} is not inside the tree`);
 const link = (root: string, path: string, target: string) => replace(root, path, (full) => symlinkSync(target, full));
 const fifo = (full: string) => spawnSync('mkfifo', [full], { stdio: 'inherit' }).status === 0 || assert.unreachable(`mkfifo ${full}`);
-const devZero = (full: string) => spawnSync('mknod', [full, 'c', '1', '5'], { stdio: 'inherit' }).status === 0 || assert.unreachable(`mknod ${full} (the suite runs as root)`);
+const devZero = (full: string) =>
+  spawnSync('mknod', [full, 'c', '1', '5'], { stdio: 'inherit' }).status === 0 ||
+  assert.unreachable(`mknod ${full} (the suite runs as root)`);
 /** A relative link target from `path` (under root) to `to` (an absolute host path), through `..`. */
 const upTo = (root: string, path: string, to: string) => relative(dirname(join(root, path)), to);
 
 const ALL_SYSCTL_NET = (rows: VerifyRow[]) => rows.filter((r) => r.check.startsWith('sysctl net.')).map((r) => r.check);
 
 /** Each case: what it does to a good host, and the rows that must fail (all others as on a good host). */
-const cases: { name: string; make: (root: string) => void; fails: string[] | ((rows: VerifyRow[]) => string[]); note: RegExp; actual?: RegExp; table?: boolean }[] = [
-  { name: 'an absolute link out of the root', make: (r) => link(r, 'proc/sys/fs/aio-max-nr', join(outside, 'secret')), fails: ['sysctl fs.aio-max-nr'], note: /^\/proc\/sys\/fs\/aio-max-nr is a symbolic link out of \/proc$/, table: true },
-  { name: 'a relative link out through ..', make: (r) => link(r, 'proc/sys/fs/aio-max-nr', `../../../../../../../..${join(outside, 'secret')}`), fails: ['sysctl fs.aio-max-nr'], note: /is a symbolic link out of \/proc$/ },
-  { name: 'a relative link that climbs exactly to the outside file', make: (r) => link(r, 'proc/sys/fs/aio-max-nr', upTo(r, 'proc/sys/fs/aio-max-nr', join(outside, 'proc/sys/fs/aio-max-nr'))), fails: ['sysctl fs.aio-max-nr'], note: /is a symbolic link out of \/proc$/ },
-  { name: 'a link in the middle of a path (a directory link out)', make: (r) => link(r, 'proc/sys/net', join(outside, 'net')), fails: ALL_SYSCTL_NET, note: /is a symbolic link out of \/proc$/ },
-  { name: 'a .. chain in the middle of a path', make: (r) => link(r, 'proc/sys/vm', '../../../../../../../../../..'), fails: ['sysctl vm.max_map_count'], note: /is a symbolic link out of \/proc$/ },
-  { name: 'a link loop (a -> b -> a)', make: (r) => (link(r, 'proc/sys/kernel/dmesg_restrict', 'loop'), link(r, 'proc/sys/kernel/loop', 'dmesg_restrict')), fails: ['sysctl kernel.dmesg_restrict'], note: /is a symbolic link loop \(more than 40 links to follow\)$/ },
-  { name: 'a link to itself, on an installed file', make: (r) => link(r, 'etc/sysctl.d/60-born-tuned.conf', '60-born-tuned.conf'), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /is a symbolic link loop/, actual: /^unreadable$/ },
-  { name: 'a chain of one link more than the kernel follows', make: (r) => chain(r, 'proc/sys/fs/aio-max-nr', MAX_LINKS + 1), fails: ['sysctl fs.aio-max-nr'], note: /is a symbolic link loop/ },
-  { name: '/proc linked out of the root (to the host /proc: a loop under the root)', make: (r) => link(r, 'proc', '/proc'), fails: (rows) => rows.filter((x) => /^(sysctl |daemon limit |mode \/proc)/.test(x.check)).map((x) => x.check), note: /is a symbolic link loop/ },
-  { name: '/proc linked to a copy of a host /proc outside the root', make: (r) => link(r, 'proc', join(outside, 'proc')), fails: (rows) => rows.filter((x) => /^(sysctl |daemon limit |mode \/proc)/.test(x.check)).map((x) => x.check), note: /is a symbolic link out of \/proc$/, table: true },
-  { name: '/sys/class/net/X linking out', make: (r) => link(r, 'sys/class/net/enp5s0', join(outside, 'net-dev')), fails: ['txqueuelen nic uplink (enp5s0)'], note: /^\/sys\/class\/net\/enp5s0\/tx_queue_len is a symbolic link out of \/sys$/ },
-  { name: '/sys/class/net linking out', make: (r) => link(r, 'sys/class/net', join(outside, 'net-class')), fails: ['txqueuelen nic uplink', 'txqueuelen bridge incusbr0'], note: /^\/sys\/class\/net is a symbolic link out of \/sys$/ },
-  { name: 'a FIFO as a sysctl', make: (r) => replace(r, 'proc/sys/kernel/dmesg_restrict', fifo), fails: ['sysctl kernel.dmesg_restrict'], note: /^\/proc\/sys\/kernel\/dmesg_restrict is a FIFO \(named pipe\), not a regular file$/ },
-  { name: "a FIFO as the daemon's limits", make: (r) => replace(r, 'proc/4242/limits', fifo), fails: ['daemon limit nofile', 'daemon limit memlock'], note: /^\/proc\/4242\/limits is a FIFO/ },
-  { name: 'a FIFO as an installed file', make: (r) => replace(r, 'etc/sysctl.d/60-born-tuned.conf', fifo), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /is a FIFO \(named pipe\), not a regular file$/, actual: /^not a regular file, 0644$/ },
-  { name: "a FIFO as a NIC's tx_queue_len", make: (r) => replace(r, 'sys/class/net/enp5s0/tx_queue_len', fifo), fails: ['txqueuelen nic uplink (enp5s0)'], note: /is a FIFO/ },
-  { name: 'a FIFO instead of /sys/class/net', make: (r) => replace(r, 'sys/class/net', fifo), fails: ['txqueuelen nic uplink', 'txqueuelen bridge incusbr0'], note: /^\/sys\/class\/net is a FIFO \(named pipe\), not a directory$/ },
-  { name: 'a FIFO as /proc/sched_debug', make: (r) => replace(r, 'proc/sched_debug', fifo), fails: ['mode /proc/sched_debug'], note: /^\/proc\/sched_debug is a FIFO \(named pipe\), not a regular file$/ },
-  { name: 'a directory as /proc/sched_debug', make: (r) => replace(r, 'proc/sched_debug', (f) => mkdirSync(f, { mode: 0o400 })), fails: ['mode /proc/sched_debug'], note: /is a directory, not a regular file$/ },
-  { name: 'a character device (/dev/zero, mknod) as a sysctl', make: (r) => replace(r, 'proc/sys/fs/aio-max-nr', devZero), fails: ['sysctl fs.aio-max-nr'], note: /is a character device, not a regular file$/ },
-  { name: "/dev/zero by a link to the image's own /dev/zero, on an installed file", make: (r) => (replace(r, 'dev/zero', devZero), link(r, 'etc/sysctl.d/60-born-tuned.conf', '/dev/zero')), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /is a character device, not a regular file$/ },
-  { name: "/dev/zero by a link to the image's own /dev/zero, as a sysctl", make: (r) => (replace(r, 'dev/zero', devZero), link(r, 'proc/sys/fs/aio-max-nr', '/dev/zero')), fails: ['sysctl fs.aio-max-nr'], note: /is a symbolic link out of \/proc$/ },
-  { name: 'a socket as a sysctl', make: (r) => replace(r, 'proc/sys/fs/aio-max-nr', socketAt), fails: ['sysctl fs.aio-max-nr'], note: /is a socket, not a regular file$/ },
-  { name: 'a sysctl larger than the cap', make: (r) => writeFileSync(join(r, 'proc/sys/fs/aio-max-nr'), '9'.repeat(64 * 1024 + 1)), fails: ['sysctl fs.aio-max-nr'], note: /^\/proc\/sys\/fs\/aio-max-nr is larger than 65536 bytes$/ },
-  { name: 'a 16 GiB (sparse) sysctl', make: (r) => truncateSync(join(r, 'proc/sys/fs/aio-max-nr'), 16 * 2 ** 30), fails: ['sysctl fs.aio-max-nr'], note: /is larger than 65536 bytes$/ },
-  { name: 'a 16 GiB (sparse) installed file', make: (r) => truncateSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 16 * 2 ** 30), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /^$/, actual: /^different bytes, 0644$/ },
-  { name: 'an installed file with one byte more', make: (r) => writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), `${readFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'utf8')}#`), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /^$/, actual: /^different bytes, 0644$/ },
-  { name: 'a directory as a sysctl', make: (r) => replace(r, 'proc/sys/fs/aio-max-nr', (f) => mkdirSync(f)), fails: ['sysctl fs.aio-max-nr'], note: /is a directory, not a regular file$/ },
-  { name: 'a directory as an installed file', make: (r) => replace(r, 'etc/sysctl.d/60-born-tuned.conf', (f) => mkdirSync(f, { mode: 0o644 })), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /is a directory, not a regular file$/, actual: /^not a regular file, 0644$/ },
-  { name: 'an installed file linked to a host file that is not under the root', make: (r) => link(r, 'etc/sysctl.d/60-born-tuned.conf', join(outside, 'sysctl.conf')), fails: ['file /etc/sysctl.d/60-born-tuned.conf'], note: /^$/, actual: /^missing$/ },
+const cases: {
+  name: string;
+  make: (root: string) => void;
+  fails: string[] | ((rows: VerifyRow[]) => string[]);
+  note: RegExp;
+  actual?: RegExp;
+  table?: boolean;
+}[] = [
+  {
+    name: 'an absolute link out of the root',
+    make: (r) => link(r, 'proc/sys/fs/aio-max-nr', join(outside, 'secret')),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /^\/proc\/sys\/fs\/aio-max-nr is a symbolic link out of \/proc$/,
+    table: true,
+  },
+  {
+    name: 'a relative link out through ..',
+    make: (r) => link(r, 'proc/sys/fs/aio-max-nr', `../../../../../../../..${join(outside, 'secret')}`),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a symbolic link out of \/proc$/,
+  },
+  {
+    name: 'a relative link that climbs exactly to the outside file',
+    make: (r) => link(r, 'proc/sys/fs/aio-max-nr', upTo(r, 'proc/sys/fs/aio-max-nr', join(outside, 'proc/sys/fs/aio-max-nr'))),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a symbolic link out of \/proc$/,
+  },
+  {
+    name: 'a link in the middle of a path (a directory link out)',
+    make: (r) => link(r, 'proc/sys/net', join(outside, 'net')),
+    fails: ALL_SYSCTL_NET,
+    note: /is a symbolic link out of \/proc$/,
+  },
+  {
+    name: 'a .. chain in the middle of a path',
+    make: (r) => link(r, 'proc/sys/vm', '../../../../../../../../../..'),
+    fails: ['sysctl vm.max_map_count'],
+    note: /is a symbolic link out of \/proc$/,
+  },
+  {
+    name: 'a link loop (a -> b -> a)',
+    make: (r) => (link(r, 'proc/sys/kernel/dmesg_restrict', 'loop'), link(r, 'proc/sys/kernel/loop', 'dmesg_restrict')),
+    fails: ['sysctl kernel.dmesg_restrict'],
+    note: /is a symbolic link loop \(more than 40 links to follow\)$/,
+  },
+  {
+    name: 'a link to itself, on an installed file',
+    make: (r) => link(r, 'etc/sysctl.d/60-born-tuned.conf', '60-born-tuned.conf'),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /is a symbolic link loop/,
+    actual: /^unreadable$/,
+  },
+  {
+    name: 'a chain of one link more than the kernel follows',
+    make: (r) => chain(r, 'proc/sys/fs/aio-max-nr', MAX_LINKS + 1),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a symbolic link loop/,
+  },
+  {
+    name: '/proc linked out of the root (to the host /proc: a loop under the root)',
+    make: (r) => link(r, 'proc', '/proc'),
+    fails: (rows) => rows.filter((x) => /^(sysctl |daemon limit |mode \/proc)/.test(x.check)).map((x) => x.check),
+    note: /is a symbolic link loop/,
+  },
+  {
+    name: '/proc linked to a copy of a host /proc outside the root',
+    make: (r) => link(r, 'proc', join(outside, 'proc')),
+    fails: (rows) => rows.filter((x) => /^(sysctl |daemon limit |mode \/proc)/.test(x.check)).map((x) => x.check),
+    note: /is a symbolic link out of \/proc$/,
+    table: true,
+  },
+  {
+    name: '/sys/class/net/X linking out',
+    make: (r) => link(r, 'sys/class/net/enp5s0', join(outside, 'net-dev')),
+    fails: ['txqueuelen nic uplink (enp5s0)'],
+    note: /^\/sys\/class\/net\/enp5s0\/tx_queue_len is a symbolic link out of \/sys$/,
+  },
+  {
+    name: '/sys/class/net linking out',
+    make: (r) => link(r, 'sys/class/net', join(outside, 'net-class')),
+    fails: ['txqueuelen nic uplink', 'txqueuelen bridge incusbr0'],
+    note: /^\/sys\/class\/net is a symbolic link out of \/sys$/,
+  },
+  {
+    name: 'a FIFO as a sysctl',
+    make: (r) => replace(r, 'proc/sys/kernel/dmesg_restrict', fifo),
+    fails: ['sysctl kernel.dmesg_restrict'],
+    note: /^\/proc\/sys\/kernel\/dmesg_restrict is a FIFO \(named pipe\), not a regular file$/,
+  },
+  {
+    name: "a FIFO as the daemon's limits",
+    make: (r) => replace(r, 'proc/4242/limits', fifo),
+    fails: ['daemon limit nofile', 'daemon limit memlock'],
+    note: /^\/proc\/4242\/limits is a FIFO/,
+  },
+  {
+    name: 'a FIFO as an installed file',
+    make: (r) => replace(r, 'etc/sysctl.d/60-born-tuned.conf', fifo),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /is a FIFO \(named pipe\), not a regular file$/,
+    actual: /^not a regular file, 0644$/,
+  },
+  {
+    name: "a FIFO as a NIC's tx_queue_len",
+    make: (r) => replace(r, 'sys/class/net/enp5s0/tx_queue_len', fifo),
+    fails: ['txqueuelen nic uplink (enp5s0)'],
+    note: /is a FIFO/,
+  },
+  {
+    name: 'a FIFO instead of /sys/class/net',
+    make: (r) => replace(r, 'sys/class/net', fifo),
+    fails: ['txqueuelen nic uplink', 'txqueuelen bridge incusbr0'],
+    note: /^\/sys\/class\/net is a FIFO \(named pipe\), not a directory$/,
+  },
+  {
+    name: 'a FIFO as /proc/sched_debug',
+    make: (r) => replace(r, 'proc/sched_debug', fifo),
+    fails: ['mode /proc/sched_debug'],
+    note: /^\/proc\/sched_debug is a FIFO \(named pipe\), not a regular file$/,
+  },
+  {
+    name: 'a directory as /proc/sched_debug',
+    make: (r) => replace(r, 'proc/sched_debug', (f) => mkdirSync(f, { mode: 0o400 })),
+    fails: ['mode /proc/sched_debug'],
+    note: /is a directory, not a regular file$/,
+  },
+  {
+    name: 'a character device (/dev/zero, mknod) as a sysctl',
+    make: (r) => replace(r, 'proc/sys/fs/aio-max-nr', devZero),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a character device, not a regular file$/,
+  },
+  {
+    name: "/dev/zero by a link to the image's own /dev/zero, on an installed file",
+    make: (r) => (replace(r, 'dev/zero', devZero), link(r, 'etc/sysctl.d/60-born-tuned.conf', '/dev/zero')),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /is a character device, not a regular file$/,
+  },
+  {
+    name: "/dev/zero by a link to the image's own /dev/zero, as a sysctl",
+    make: (r) => (replace(r, 'dev/zero', devZero), link(r, 'proc/sys/fs/aio-max-nr', '/dev/zero')),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a symbolic link out of \/proc$/,
+  },
+  {
+    name: 'a socket as a sysctl',
+    make: (r) => replace(r, 'proc/sys/fs/aio-max-nr', socketAt),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a socket, not a regular file$/,
+  },
+  {
+    name: 'a sysctl larger than the cap',
+    make: (r) => writeFileSync(join(r, 'proc/sys/fs/aio-max-nr'), '9'.repeat(64 * 1024 + 1)),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /^\/proc\/sys\/fs\/aio-max-nr is larger than 65536 bytes$/,
+  },
+  {
+    name: 'a 16 GiB (sparse) sysctl',
+    make: (r) => truncateSync(join(r, 'proc/sys/fs/aio-max-nr'), 16 * 2 ** 30),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is larger than 65536 bytes$/,
+  },
+  {
+    name: 'a 16 GiB (sparse) installed file',
+    make: (r) => truncateSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 16 * 2 ** 30),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /^$/,
+    actual: /^different bytes, 0644$/,
+  },
+  {
+    name: 'an installed file with one byte more',
+    make: (r) =>
+      writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), `${readFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'utf8')}#`),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /^$/,
+    actual: /^different bytes, 0644$/,
+  },
+  {
+    name: 'a directory as a sysctl',
+    make: (r) => replace(r, 'proc/sys/fs/aio-max-nr', (f) => mkdirSync(f)),
+    fails: ['sysctl fs.aio-max-nr'],
+    note: /is a directory, not a regular file$/,
+  },
+  {
+    name: 'a directory as an installed file',
+    make: (r) => replace(r, 'etc/sysctl.d/60-born-tuned.conf', (f) => mkdirSync(f, { mode: 0o644 })),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /is a directory, not a regular file$/,
+    actual: /^not a regular file, 0644$/,
+  },
+  {
+    name: 'an installed file linked to a host file that is not under the root',
+    make: (r) => link(r, 'etc/sysctl.d/60-born-tuned.conf', join(outside, 'sysctl.conf')),
+    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    note: /^$/,
+    actual: /^missing$/,
+  },
 ];
 
 /** Makes `path` a chain of `n` links (path -> path.1 -> ... -> path.real) to the file it held. */
@@ -133,14 +316,19 @@ function chain(root: string, path: string, n: number): void {
 
 /** A Unix socket file at `full` (bound by a short-lived process; the file stays). */
 function socketAt(full: string): void {
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', full], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', full], {
+    encoding: 'utf8',
+  });
   assert.is(r.status, 0, r.stderr);
 }
 
 const good = verifyTree(goodHost(scratch, STACK));
 test('the good host passes: the baseline every hostile case differs from', () => {
   assert.is(good.status, 0);
-  assert.equal(good.rows.filter((r) => r.status === 'FAIL'), []);
+  assert.equal(
+    good.rows.filter((r) => r.status === 'FAIL'),
+    [],
+  );
 });
 
 for (const c of cases) {
@@ -150,7 +338,13 @@ for (const c of cases) {
     const { status, rows } = verifyTree(root, c.table);
     const fails = typeof c.fails === 'function' ? c.fails(good.rows) : c.fails;
     assert.ok(fails.length > 0);
-    assert.equal(rows.filter((r) => r.status === 'FAIL').map((r) => r.check).sort(), [...fails].sort());
+    assert.equal(
+      rows
+        .filter((r) => r.status === 'FAIL')
+        .map((r) => r.check)
+        .sort(),
+      [...fails].sort(),
+    );
     assert.is(status, 1);
     for (const r of rows.filter((x) => x.status === 'FAIL')) {
       assert.match(r.note ?? '', c.note, `${r.check}: ${r.note}`);
@@ -197,10 +391,13 @@ test('a character device bind-mounted over a sysctl and an installed file is not
     }
     const { status, rows } = verifyTree(root);
     assert.is(status, 1);
-    assert.equal(rows.filter((r) => r.status === 'FAIL').map((r) => [r.check, r.note]), [
-      ['sysctl fs.aio-max-nr', '/proc/sys/fs/aio-max-nr is a character device, not a regular file'],
-      ['file /etc/sysctl.d/60-born-tuned.conf', '/etc/sysctl.d/60-born-tuned.conf is a character device, not a regular file'],
-    ]);
+    assert.equal(
+      rows.filter((r) => r.status === 'FAIL').map((r) => [r.check, r.note]),
+      [
+        ['sysctl fs.aio-max-nr', '/proc/sys/fs/aio-max-nr is a character device, not a regular file'],
+        ['file /etc/sysctl.d/60-born-tuned.conf', '/etc/sysctl.d/60-born-tuned.conf is a character device, not a regular file'],
+      ],
+    );
   } finally {
     for (const m of mounted) spawnSync('umount', [m]);
   }
@@ -211,7 +408,13 @@ test('a FIFO as a process name under /proc is skipped while looking for the daem
   replace(root, 'proc/4242/comm', fifo);
   const { status, rows } = verifyTree(root);
   assert.is(status, 0);
-  assert.equal(rows.filter((r) => r.check.startsWith('daemon limit')).map((r) => [r.status, r.note]), [['ABSENT', 'incus daemon not running'], ['ABSENT', 'incus daemon not running']]);
+  assert.equal(
+    rows.filter((r) => r.check.startsWith('daemon limit')).map((r) => [r.status, r.note]),
+    [
+      ['ABSENT', 'incus daemon not running'],
+      ['ABSENT', 'incus daemon not running'],
+    ],
+  );
 });
 
 test('--root that is mistyped is a usage error (exit 2, one sentence), not a table of FAILs', () => {
@@ -236,7 +439,16 @@ test('--root that is mistyped is a usage error (exit 2, one sentence), not a tab
   }
   const json = genGuarded(['verify', ...STACK_ARGS, '--root', pipe, '--format', 'json']);
   assert.is(json.status, 2);
-  assert.equal(JSON.parse(json.stderr), { version: 1, diagnostics: [{ severity: 'error', code: 'USAGE', message: `--root ${pipe} is a FIFO (named pipe), not a directory: name the directory of a mounted image or fixture tree` }] });
+  assert.equal(JSON.parse(json.stderr), {
+    version: 1,
+    diagnostics: [
+      {
+        severity: 'error',
+        code: 'USAGE',
+        message: `--root ${pipe} is a FIFO (named pipe), not a directory: name the directory of a mounted image or fixture tree`,
+      },
+    ],
+  });
   const empty = genGuarded(['verify', ...STACK_ARGS, '--root', '']);
   assert.is(empty.status, 2);
   assert.match(empty.stderr, /^gen: --root is empty: /);
@@ -294,7 +506,12 @@ const NAMES = ['a', 'b', 'c', 'proc'];
 const component = fc.constantFrom(...NAMES, '..', '.', '');
 const relPath = fc.array(component, { minLength: 1, maxLength: 6 }).map((cs) => cs.join('/'));
 /** A link target: relative, absolute (from the root), or naming the outside directory. */
-const target = fc.oneof(relPath, relPath.map((p) => `/${p}`), relPath.map((p) => `${outside}/${p}`), fc.constant(join(outside, 'secret')));
+const target = fc.oneof(
+  relPath,
+  relPath.map((p) => `/${p}`),
+  relPath.map((p) => `${outside}/${p}`),
+  fc.constant(join(outside, 'secret')),
+);
 const entry = fc.record({
   path: fc.array(fc.constantFrom(...NAMES), { minLength: 1, maxLength: 4 }).map((cs) => cs.join('/')),
   // Files stand for every non-directory (FIFOs are in the cases above: each costs a process here).
@@ -305,20 +522,35 @@ const entry = fc.record({
 test('property: the resolver answers what the kernel answers (openat2 RESOLVE_IN_ROOT) for any link farm and path', () => {
   // 100 random farms, built first and put to the kernel in one python3 (a process each was most of
   // this test's time).
-  const cases = fc.sample(fc.tuple(fc.array(entry, { maxLength: 25 }), fc.array(relPath.map((p) => `/${p}`), { minLength: 1, maxLength: 12 })), 100).map(([entries, paths]) => {
-    const root = mkdtempSync(join(scratch, 'farm-'));
-    for (const e of entries) {
-      // Never through a link, never over an existing entry: the farm stays inside its root.
-      if (!parentsInTree(root, e.path)) continue;
-      const full = join(root, e.path);
-      if (lstatOrUndefined(full) !== undefined) continue;
-      if (e.kind === 'dir') mkdirSync(full);
-      else if (e.kind === 'file') writeFileSync(full, SENTINEL, { flag: 'wx' });
-      else if (e.target !== '') symlinkSync(e.target, full);
-    }
-    return { root, paths, entries };
+  const cases = fc
+    .sample(
+      fc.tuple(
+        fc.array(entry, { maxLength: 25 }),
+        fc.array(
+          relPath.map((p) => `/${p}`),
+          { minLength: 1, maxLength: 12 },
+        ),
+      ),
+      100,
+    )
+    .map(([entries, paths]) => {
+      const root = mkdtempSync(join(scratch, 'farm-'));
+      for (const e of entries) {
+        // Never through a link, never over an existing entry: the farm stays inside its root.
+        if (!parentsInTree(root, e.path)) continue;
+        const full = join(root, e.path);
+        if (lstatOrUndefined(full) !== undefined) continue;
+        if (e.kind === 'dir') mkdirSync(full);
+        else if (e.kind === 'file') writeFileSync(full, SENTINEL, { flag: 'wx' });
+        else if (e.target !== '') symlinkSync(e.target, full);
+      }
+      return { root, paths, entries };
+    });
+  const oracle = spawnSync('/usr/bin/python3', ['-c', ORACLE], {
+    input: JSON.stringify(cases.map(({ root, paths }) => ({ root, paths }))),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
   });
-  const oracle = spawnSync('/usr/bin/python3', ['-c', ORACLE], { input: JSON.stringify(cases.map(({ root, paths }) => ({ root, paths }))), encoding: 'utf8', maxBuffer: 1 << 26 });
   assert.is(oracle.status, 0, oracle.stderr);
   const kernel = JSON.parse(oracle.stdout) as ({ path: string } | { error: string })[][];
   assert.is(kernel.length, cases.length);
@@ -336,8 +568,24 @@ test('property: the resolver answers what the kernel answers (openat2 RESOLVE_IN
 
 test('property: no link farm in a host tree makes verify print a byte from outside the root', async () => {
   const generated = generate({ profiles: STACK }, { packer: false, secrets: 'resolve' });
-  const places = ['proc', 'proc/sys', 'proc/sys/fs', 'proc/sys/fs/aio-max-nr', 'proc/sys/net', 'proc/4242', 'proc/4242/limits', 'sys', 'sys/class/net', 'sys/class/net/enp5s0', 'etc', 'etc/sysctl.d/60-born-tuned.conf'];
-  const out = fc.oneof(fc.constantFrom(outside, join(outside, 'secret'), join(outside, 'proc'), join(outside, 'net-class'), '/proc', '/etc'), relPath.map((p) => `../../../../../../..${outside}/${p}`));
+  const places = [
+    'proc',
+    'proc/sys',
+    'proc/sys/fs',
+    'proc/sys/fs/aio-max-nr',
+    'proc/sys/net',
+    'proc/4242',
+    'proc/4242/limits',
+    'sys',
+    'sys/class/net',
+    'sys/class/net/enp5s0',
+    'etc',
+    'etc/sysctl.d/60-born-tuned.conf',
+  ];
+  const out = fc.oneof(
+    fc.constantFrom(outside, join(outside, 'secret'), join(outside, 'proc'), join(outside, 'net-class'), '/proc', '/etc'),
+    relPath.map((p) => `../../../../../../..${outside}/${p}`),
+  );
   await fc.assert(
     fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...places), out), { minLength: 1, maxLength: 4 }), async (links) => {
       const root = goodHost(scratch, STACK);

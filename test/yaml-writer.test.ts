@@ -14,7 +14,11 @@ const STRINGS = ['kept\n\n\n', `${'x'.repeat(40)}\n \nend`, ' \n'.repeat(30)];
 
 test('user-data carries strings ending in blank lines, or holding a line of one space, exactly', () => {
   const texts = STRINGS.map((s) => renderUserData('header', { x_last: s }).text);
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import json, sys, yaml\nprint(json.dumps([yaml.safe_load(t)["x_last"] for t in json.load(sys.stdin)]))'], { input: JSON.stringify(texts), encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    ['-c', 'import json, sys, yaml\nprint(json.dumps([yaml.safe_load(t)["x_last"] for t in json.load(sys.stdin)]))'],
+    { input: JSON.stringify(texts), encoding: 'utf8' },
+  );
   assert.is(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), STRINGS);
 });

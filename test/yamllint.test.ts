@@ -11,7 +11,9 @@ const config = join(ROOT, '.yamllint');
 
 function yamlFiles(out: string): string[] {
   const manifest = readManifest(out);
-  return manifest.filter((f) => /\.ya?ml$/.test(f.path) || ['user-data', 'packer-user-data'].includes(f.kind)).map((f) => join(out, f.path));
+  return manifest
+    .filter((f) => /\.ya?ml$/.test(f.path) || ['user-data', 'packer-user-data'].includes(f.kind))
+    .map((f) => join(out, f.path));
 }
 
 for (const stack of STACKS) {

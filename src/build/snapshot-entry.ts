@@ -30,7 +30,8 @@ async function warmUp(): Promise<void> {
       ['--profile', 'incus-dense', '--profile', '10gbe'],
       ['--profile', 'lxd-small', '--profile', '10gbe', '--out', join(tmp, 'out')],
       ['--profile', 'lxd-small', '--artifact', 'sysctl'],
-    ]) await main(argv, sink);
+    ])
+      await main(argv, sink);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -40,7 +40,16 @@ export function checkArtifact(a: Artifact): void {
       expectEqual(a, parseKeyValueLines(a.text), a.data);
       break;
     case 'json-yaml':
-      expectEqual(a, JSON.parse(a.text.split('\n').filter((l) => !l.startsWith('#')).join('\n')), a.data);
+      expectEqual(
+        a,
+        JSON.parse(
+          a.text
+            .split('\n')
+            .filter((l) => !l.startsWith('#'))
+            .join('\n'),
+        ),
+        a.data,
+      );
       break;
     // JSON.stringify's output is what JSON.parse reads by definition (manifest.json: reading back
     // an inventory's 40,000 lines would cost a fifth of a second for nothing). Text formats have
@@ -86,7 +95,8 @@ function expectEncoded(a: Artifact): void {
   } catch (e) {
     throw new InternalError(`${a.path} cannot be decoded as ${a.encoding}: ${(e as Error).message}`);
   }
-  if (!decoded.equals(Buffer.from(a.text, 'utf8'))) throw new InternalError(`${a.path} does not decode (${a.encoding ?? 'plain'}) to the text it was built from`);
+  if (!decoded.equals(Buffer.from(a.text, 'utf8')))
+    throw new InternalError(`${a.path} does not decode (${a.encoding ?? 'plain'}) to the text it was built from`);
 }
 
 /**
@@ -98,7 +108,9 @@ const MIME_SNIFF_BYTES = 4096;
 
 function expectNoMimeSniff(a: Artifact): void {
   if (MIME_SNIFF.test(Buffer.from(a.text).subarray(0, MIME_SNIFF_BYTES).toString('latin1'))) {
-    throw new InternalError(`${a.path} holds "MIME-Version:" in its first ${MIME_SNIFF_BYTES} bytes, so cloud-init would read it as a MIME message`);
+    throw new InternalError(
+      `${a.path} holds "MIME-Version:" in its first ${MIME_SNIFF_BYTES} bytes, so cloud-init would read it as a MIME message`,
+    );
   }
 }
 
@@ -111,7 +123,9 @@ function expectMimeParts(a: Artifact, expected: readonly MimePartReadBack[]): vo
   const fail = (why: string): never => {
     throw new InternalError(`${a.path} does not read back as the MIME parts it was built from: ${why}`);
   };
-  const boundary = /^Content-Type: multipart\/mixed; boundary="([^"]+)"\n/.exec(a.text)?.[1] ?? fail('no multipart Content-Type with a boundary on its first line');
+  const boundary =
+    /^Content-Type: multipart\/mixed; boundary="([^"]+)"\n/.exec(a.text)?.[1] ??
+    fail('no multipart Content-Type with a boundary on its first line');
   const sections = a.text.split(`\n--${boundary}`);
   const last = sections.pop();
   if (last !== '--\n') fail('it does not end with the closing boundary');
@@ -122,7 +136,12 @@ function expectMimeParts(a: Artifact, expected: readonly MimePartReadBack[]): vo
     const header = (name: string) => headers.find((h) => h.startsWith(`${name}: `))?.slice(name.length + 2);
     const body = section.slice(blank + 2);
     const transfer = header('Content-Transfer-Encoding');
-    const text = transfer === '7bit' ? body : transfer === 'base64' ? Buffer.from(body.replaceAll('\n', ''), 'base64').toString('utf8') : fail(`a part is ${transfer ?? 'not'} encoded`);
+    const text =
+      transfer === '7bit'
+        ? body
+        : transfer === 'base64'
+          ? Buffer.from(body.replaceAll('\n', ''), 'base64').toString('utf8')
+          : fail(`a part is ${transfer ?? 'not'} encoded`);
     return { filename: /^attachment; filename="([^"]*)"$/.exec(header('Content-Disposition') ?? '')?.[1], text };
   });
   if (parts.length !== expected.length) fail(`${parts.length} parts instead of ${expected.length}`);
@@ -131,7 +150,8 @@ function expectMimeParts(a: Artifact, expected: readonly MimePartReadBack[]): vo
     // A 7bit part's own last line break is kept before the boundary's; a part without one gets it.
     const text = got.text.endsWith('\n') && !want.text.endsWith('\n') ? got.text.slice(0, -1) : got.text;
     if (got.filename !== want.filename || text !== want.text) fail(`part ${i + 1} (${want.filename}) differs`);
-    if (want.cloudConfig) expectYaml({ ...a, path: `${a.path} (part ${want.filename})`, text: want.text }, want.cloudConfig, CLOUD_CONFIG_LINE);
+    if (want.cloudConfig)
+      expectYaml({ ...a, path: `${a.path} (part ${want.filename})`, text: want.text }, want.cloudConfig, CLOUD_CONFIG_LINE);
   });
 }
 
@@ -161,13 +181,15 @@ export function expectYaml(a: Artifact, expected: unknown, firstLine?: string): 
  */
 function expectYamlTree(a: Artifact, expected: unknown, firstLine?: string): void {
   for (const [version, doc] of composeBoth(a, firstLine)) {
-    if (!sameTree(doc.contents, expected)) throw new InternalError(`${a.path} does not read back as the data it was built from under YAML ${version}`);
+    if (!sameTree(doc.contents, expected))
+      throw new InternalError(`${a.path} does not read back as the data it was built from under YAML ${version}`);
   }
 }
 
 /** The artifact's one document, composed under YAML 1.1 and 1.2 from one parse, strictly. */
 function composeBoth(a: Artifact, firstLine?: string): [string, Document.Parsed][] {
-  if (firstLine && !a.text.startsWith(firstLine)) throw new InternalError(`${a.path} does not start with ${JSON.stringify(firstLine.trim())}`);
+  if (firstLine && !a.text.startsWith(firstLine))
+    throw new InternalError(`${a.path} does not start with ${JSON.stringify(firstLine.trim())}`);
   const tokens = [...new Parser().parse(a.text)];
   return (['1.1', '1.2'] as const).map((version) => {
     const docs = [...new Composer({ version, uniqueKeys: true, strict: true }).compose(tokens, true, a.text.length)];
@@ -183,7 +205,8 @@ function sameTree(node: unknown, expected: unknown): boolean {
     if (node === null) return expected.text === '';
     return isScalar(node) && node.type === 'PLAIN' && node.source === expected.text;
   }
-  if (Array.isArray(expected)) return isSeq(node) && node.items.length === expected.length && expected.every((e, i) => sameTree(node.items[i], e));
+  if (Array.isArray(expected))
+    return isSeq(node) && node.items.length === expected.length && expected.every((e, i) => sameTree(node.items[i], e));
   if (expected instanceof Map || isPlainObject(expected)) {
     const entries = expected instanceof Map ? [...expected] : Object.entries(expected);
     return (

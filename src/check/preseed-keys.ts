@@ -9,14 +9,20 @@ import { compareVersions, supportsNicQueueTxLength, supportsTrustPassword, type 
 export function preseedProblems(preseed: Record<string, unknown>, manager: ManagerName, version: string): string[] {
   const problems: string[] = [];
   const allow = (where: string, obj: unknown, keys: readonly string[]) => {
-    for (const k of Object.keys((obj ?? {}) as object)) if (!keys.includes(k)) problems.push(`${where}: "${k}" is not accepted by ${manager} ${version}`);
+    for (const k of Object.keys((obj ?? {}) as object))
+      if (!keys.includes(k)) problems.push(`${where}: "${k}" is not accepted by ${manager} ${version}`);
   };
   const top = ['config', 'networks', 'storage_pools', 'profiles', 'projects', 'cluster'];
   if (manager === 'incus' || compareVersions(version, '5.21') >= 0) top.push('storage_volumes');
   allow('top level', preseed, top);
-  allow('config', preseed.config, ['core.https_address', 'images.auto_update_interval', ...(supportsTrustPassword(manager, version) ? ['core.trust_password'] : [])]);
+  allow('config', preseed.config, [
+    'core.https_address',
+    'images.auto_update_interval',
+    ...(supportsTrustPassword(manager, version) ? ['core.trust_password'] : []),
+  ]);
   allow('cluster', preseed.cluster, ['server_name', 'enabled', 'server_address', 'cluster_token', 'member_config']);
-  for (const m of list((preseed.cluster as Record<string, unknown> | undefined)?.member_config)) allow('cluster member_config[]', m, ['entity', 'name', 'key', 'value', 'description']);
+  for (const m of list((preseed.cluster as Record<string, unknown> | undefined)?.member_config))
+    allow('cluster member_config[]', m, ['entity', 'name', 'key', 'value', 'description']);
   for (const n of list(preseed.networks)) {
     allow('networks[]', n, ['name', 'type', 'description', 'config', 'project']);
     allow(`network ${String(n.name)} config`, n.config, ['ipv4.address', 'ipv4.nat', 'ipv6.address', 'ipv6.nat', 'bridge.mtu']);
@@ -29,9 +35,10 @@ export function preseedProblems(preseed: Record<string, unknown>, manager: Manag
     allow('profiles[]', p, ['name', 'description', 'config', 'devices', ...(manager === 'incus' ? ['project'] : [])]);
     allow(`profile ${String(p.name)} config`, p.config, ['security.idmap.isolated', 'security.nesting']);
     for (const [name, dev] of Object.entries((p.devices ?? {}) as Record<string, Record<string, unknown>>)) {
-      const keys = dev.type === 'disk'
-        ? ['path', 'pool', 'type']
-        : ['name', 'network', 'nictype', 'parent', 'type', ...(supportsNicQueueTxLength(manager, version) ? ['queue.tx.length'] : [])];
+      const keys =
+        dev.type === 'disk'
+          ? ['path', 'pool', 'type']
+          : ['name', 'network', 'nictype', 'parent', 'type', ...(supportsNicQueueTxLength(manager, version) ? ['queue.tx.length'] : [])];
       allow(`profile ${String(p.name)} device ${name}`, dev, keys);
     }
   }

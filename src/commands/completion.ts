@@ -32,7 +32,8 @@ export async function runCompletion(opts: { shell: Shell; spec: CompletionSpec }
 // Every word written into a script comes from gen's own table (flags, command names, choices):
 // none is user input, and each is checked to be a plain word before it is written.
 function word(w: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$|^--?[A-Za-z0-9][A-Za-z0-9-]*$/.test(w)) throw new Error(`not a plain word for a completion script: ${JSON.stringify(w)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$|^--?[A-Za-z0-9][A-Za-z0-9-]*$/.test(w))
+    throw new Error(`not a plain word for a completion script: ${JSON.stringify(w)}`);
   return w;
 }
 
@@ -63,7 +64,8 @@ function bashValue(kind: ValueKind): string {
 function bashOptionValues(spec: CompletionSpec): string {
   const branches: string[] = [];
   const add = (scope: string, options: readonly OptionSpec[]) => {
-    for (const o of valueOptions(options)) branches.push(`    '${scope} '${o.flags.map(word).join(`|'${scope} '`)}) ${bashValue(o.value!)}; return 0 ;;`);
+    for (const o of valueOptions(options))
+      branches.push(`    '${scope} '${o.flags.map(word).join(`|'${scope} '`)}) ${bashValue(o.value!)}; return 0 ;;`);
   };
   add('', spec.options);
   for (const c of spec.commands) add(word(c.name), c.options);
@@ -71,7 +73,11 @@ function bashOptionValues(spec: CompletionSpec): string {
 }
 
 function bashScript(spec: CompletionSpec): string {
-  const takesValue = (options: readonly OptionSpec[]) => valueOptions(options).flatMap((o) => o.flags).map(word).join('|');
+  const takesValue = (options: readonly OptionSpec[]) =>
+    valueOptions(options)
+      .flatMap((o) => o.flags)
+      .map(word)
+      .join('|');
   const commandNames = spec.commands.map((c) => word(c.name));
   return `# bash completion for gen (born-tuned), written by \`gen completion bash\`.
 # Load it in the current shell:   source <(gen completion bash)
@@ -115,7 +121,16 @@ _gen() {
       esac
     else
       case "$cmd $w" in
-${spec.commands.filter((c) => valueOptions(c.options).length > 0).map((c) => `        '${word(c.name)} '${valueOptions(c.options).flatMap((o) => o.flags).map(word).join(`|'${c.name} '`)}) ((i++)) ;;`).join('\n')}
+${spec.commands
+  .filter((c) => valueOptions(c.options).length > 0)
+  .map(
+    (c) =>
+      `        '${word(c.name)} '${valueOptions(c.options)
+        .flatMap((o) => o.flags)
+        .map(word)
+        .join(`|'${c.name} '`)}) ((i++)) ;;`,
+  )
+  .join('\n')}
         *' '-*) ;;
         *) ((npos++)) ;;
       esac
@@ -126,8 +141,19 @@ ${bashOptionValues(spec)}
   esac
   if [[ $cur == -* ]]; then
     case $cmd in
-      '') COMPREPLY=($(compgen -W '${spec.options.flatMap((o) => o.flags).map(word).join(' ')}' -- "$cur")) ;;
-${spec.commands.map((c) => `      ${word(c.name)}) COMPREPLY=($(compgen -W '${c.options.flatMap((o) => o.flags).map(word).join(' ')}' -- "$cur")) ;;`).join('\n')}
+      '') COMPREPLY=($(compgen -W '${spec.options
+        .flatMap((o) => o.flags)
+        .map(word)
+        .join(' ')}' -- "$cur")) ;;
+${spec.commands
+  .map(
+    (c) =>
+      `      ${word(c.name)}) COMPREPLY=($(compgen -W '${c.options
+        .flatMap((o) => o.flags)
+        .map(word)
+        .join(' ')}' -- "$cur")) ;;`,
+  )
+  .join('\n')}
     esac
     return 0
   fi
@@ -151,7 +177,14 @@ function zshText(text: string): string {
 function zshAction(kind: ValueKind | undefined): string {
   if (kind === undefined) return '';
   if (typeof kind === 'object') return `:value:(${kind.choices.map(word).join(' ')})`;
-  return { profile: ':profile:_gen_profiles', stack: ':stack:_gen_stacks', dir: ':directory:_files -/', file: ':file:_files', word: ':value: ', shell: `:shell:(${SHELLS.join(' ')})` }[kind];
+  return {
+    profile: ':profile:_gen_profiles',
+    stack: ':stack:_gen_stacks',
+    dir: ':directory:_files -/',
+    file: ':file:_files',
+    word: ':value: ',
+    shell: `:shell:(${SHELLS.join(' ')})`,
+  }[kind];
 }
 
 /** `_arguments` specs of options: exclusive groups for -p/--profile pairs, `*` for repeatable ones. */
@@ -219,11 +252,15 @@ ${spec.commands.map((c) => `        '${word(c.name)}:${zshText(c.description)}'`
       local _gen_profiles_dir=\${opt_args[--profiles-dir]}
       curcontext=\${curcontext%:*:*}:gen-$words[1]:
       case $words[1] in
-${spec.commands.map((c) => `        ${word(c.name)})
+${spec.commands
+  .map(
+    (c) => `        ${word(c.name)})
           _arguments \\
 ${indent([...zshOptions(c.options.filter((o) => !o.flags.includes('--help'))), `'(-h --help)'{-h,--help}'[show help]'`, ...c.args.map((kind, n) => `'${n + 1}${zshAction(kind)}'`)], 12)}
             && ret=0
-          ;;`).join('\n')}
+          ;;`,
+  )
+  .join('\n')}
       esac
       ;;
   esac

@@ -34,7 +34,9 @@ export interface StackOptions {
  * (coloured on a terminal). Users' text in them is escaped here. */
 export function reportDiagnostics(io: Io, format: Format, diagnostics: readonly Diagnostic[]): void {
   if (diagnostics.length === 0) return;
-  io.stderr(`${format === 'json' ? displayJson(diagnosticsToJson(diagnostics)) : formatDiagnostics(diagnostics, { color: useColor(io) })}\n`);
+  io.stderr(
+    `${format === 'json' ? displayJson(diagnosticsToJson(diagnostics)) : formatDiagnostics(diagnostics, { color: useColor(io) })}\n`,
+  );
 }
 
 /** The stack's warnings, printed; with --strict they are errors instead, and the command stops

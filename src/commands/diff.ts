@@ -46,12 +46,25 @@ export async function runDiff(opts: DiffOptions, io: Io): Promise<ExitCode> {
     .map((p) => ({ path: p, change: !ta.has(p) ? 'only in b' : !tb.has(p) ? 'only in a' : 'changed' }));
   const equal = settings.length === 0 && artifacts.length === 0;
   if (opts.format === 'json') {
-    io.stdout(`${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, a: sideProfiles(a), b: sideProfiles(b), equal, settings, artifacts }, null, 2))}\n`);
+    io.stdout(
+      `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, a: sideProfiles(a), b: sideProfiles(b), equal, settings, artifacts }, null, 2))}\n`,
+    );
   } else if (equal) {
     io.stdout(`${displayText(a)} and ${displayText(b)} produce the same settings and artifacts\n`);
   } else {
-    const out = [formatTable(['SETTING', a, b], settings.map((s) => [s.id, s.a ?? '(not set)', s.b ?? '(not set)']))];
-    out.push('', formatTable(['ARTIFACT', 'CHANGE'], artifacts.map((x) => [x.path, x.change])));
+    const out = [
+      formatTable(
+        ['SETTING', a, b],
+        settings.map((s) => [s.id, s.a ?? '(not set)', s.b ?? '(not set)']),
+      ),
+    ];
+    out.push(
+      '',
+      formatTable(
+        ['ARTIFACT', 'CHANGE'],
+        artifacts.map((x) => [x.path, x.change]),
+      ),
+    );
     io.stdout(`${out.join('\n')}\n`);
   }
   return equal ? ExitCode.ok : ExitCode.findings;

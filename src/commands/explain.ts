@@ -21,7 +21,11 @@ export async function runExplain(opts: ExplainOptions, io: Io): Promise<ExitCode
     rows = rows.filter((r) => r.id === key || r.id.endsWith(` ${key}`) || r.id.split(' ')[0] === key || r.id.includes(key));
     if (rows.length === 0) throw new UsageError(`no setting matches "${key}": run gen explain without a key to see them all`);
   }
-  io.stdout(opts.format === 'json' ? `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, stack: stack.plan.stack, settings: rows }, null, 2))}\n` : `${explainText(rows, key !== undefined)}\n`);
+  io.stdout(
+    opts.format === 'json'
+      ? `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, stack: stack.plan.stack, settings: rows }, null, 2))}\n`
+      : `${explainText(rows, key !== undefined)}\n`,
+  );
   return ExitCode.ok;
 }
 
@@ -45,6 +49,12 @@ function explainText(rows: Setting[], detailed: boolean): string {
   }
   return formatTable(
     ['SETTING', 'VALUE', 'DEFAULT', 'FROM', 'WHY'],
-    rows.map((r) => [r.id, r.value, r.kernelDefault ?? '-', formatOrigin(r.origin), [r.why, r.prevents ? `Prevents "${r.prevents}".` : undefined].filter(Boolean).join(' ') || '-']),
+    rows.map((r) => [
+      r.id,
+      r.value,
+      r.kernelDefault ?? '-',
+      formatOrigin(r.origin),
+      [r.why, r.prevents ? `Prevents "${r.prevents}".` : undefined].filter(Boolean).join(' ') || '-',
+    ]),
   );
 }

@@ -25,16 +25,21 @@ interface GenerateOptions extends StackOptions {
 
 /** The main job: `gen --profile NAME…` prints user-data (or `--artifact KIND`), or writes `--out DIR`. */
 export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCode> {
-  if (opts.out !== undefined && opts.artifact !== undefined) throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
+  if (opts.out !== undefined && opts.artifact !== undefined)
+    throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
   if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
   if (opts.inventory !== undefined) return runInventory(opts, io);
   if (opts.out !== undefined) return writeStack(opts.out, opts, io);
   // Printing one host artifact needs neither the Packer files nor the manifest, and only the
   // artifacts that carry the preseed need the secrets it holds.
   const kind = opts.artifact ?? 'user-data';
-  const { artifacts } = artifactsOfStack(opts, io, { packer: kind.startsWith('packer-'), secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold' });
+  const { artifacts } = artifactsOfStack(opts, io, {
+    packer: kind.startsWith('packer-'),
+    secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold',
+  });
   const chosen = artifacts.filter((a) => a.kind === kind);
-  if (chosen.length === 0) throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(artifacts.map((a) => a.kind))].join(', ')})`);
+  if (chosen.length === 0)
+    throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(artifacts.map((a) => a.kind))].join(', ')})`);
   // Kinds with several files (packer-scripts) print each under a "==> path <==" line, like tail.
   if (chosen.length === 1) io.stdout(chosen[0]!.bytes ?? chosen[0]!.text);
   else io.stdout(chosen.map((a) => `==> ${a.path} <==\n${a.text}`).join('\n'));
@@ -43,7 +48,11 @@ export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCo
 
 /** The artifacts of the stack named by `--profile`, with the includes, MIME and encoding asked
  * for; the stack's warnings are printed first. */
-function artifactsOfStack(opts: GenerateOptions, io: Io, scope: Pick<HostRequest, 'packer' | 'secrets'>): { artifacts: Artifact[]; stack: readonly string[] } {
+function artifactsOfStack(
+  opts: GenerateOptions,
+  io: Io,
+  scope: Pick<HostRequest, 'packer' | 'secrets'>,
+): { artifacts: Artifact[]; stack: readonly string[] } {
   const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });
   reportWarnings(io, opts, stack.diagnostics);
   const { artifacts } = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
@@ -90,7 +99,11 @@ async function runInventory(opts: GenerateOptions, io: Io): Promise<ExitCode> {
   let result;
   let written;
   try {
-    result = await generateInventory(opts.inventory!, { profilesDir: opts.profilesDir, mime: opts.mime, encoding: opts.encoding, onHost }, (a) => writer.write(a));
+    result = await generateInventory(
+      opts.inventory!,
+      { profilesDir: opts.profilesDir, mime: opts.mime, encoding: opts.encoding, onHost },
+      (a) => writer.write(a),
+    );
     // --strict: a warning stops the run here, before the tree replaces DIR (the warnings are
     // otherwise printed below, after the progress line has ended).
     if (opts.strict) reportWarnings(io, opts, result.warnings);
@@ -111,5 +124,11 @@ async function runInventory(opts: GenerateOptions, io: Io): Promise<ExitCode> {
 function reportLeftAside(io: Io, opts: GenerateOptions, leftAside: string | undefined): void {
   if (leftAside === undefined) return;
   // After the swap: the tree is in place, so even --strict only reports this.
-  reportDiagnostics(io, opts.format, [{ severity: 'warning', code: 'OUT_OLD_TREE_LEFT', message: `the new tree is in place, but the old one could not be removed: it is left at ${displayText(leftAside)} (the next run into this --out removes it, or remove it yourself)` }]);
+  reportDiagnostics(io, opts.format, [
+    {
+      severity: 'warning',
+      code: 'OUT_OLD_TREE_LEFT',
+      message: `the new tree is in place, but the old one could not be removed: it is left at ${displayText(leftAside)} (the next run into this --out removes it, or remove it yourself)`,
+    },
+  ]);
 }

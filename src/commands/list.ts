@@ -22,7 +22,12 @@ export async function runList(opts: ListOptions, io: Io): Promise<ExitCode> {
   const names = listProfileNames(search);
   if (opts.names) {
     // Only names a command line can use: a file named otherwise is no profile a shell should offer.
-    io.stdout(names.filter((n) => PROFILE_NAME.test(n)).map((n) => `${displayText(n)}\n`).join(''));
+    io.stdout(
+      names
+        .filter((n) => PROFILE_NAME.test(n))
+        .map((n) => `${displayText(n)}\n`)
+        .join(''),
+    );
     return ExitCode.ok;
   }
   const rows = names.map((name) => {
@@ -32,9 +37,17 @@ export async function runList(opts: ListOptions, io: Io): Promise<ExitCode> {
     return {
       name,
       kind: value.overlay === true ? 'overlay' : 'host',
-      description: typeof value.description === 'string' ? value.description : source ? '' : '(cannot be read: run gen with it for details)',
+      description:
+        typeof value.description === 'string' ? value.description : source ? '' : '(cannot be read: run gen with it for details)',
     };
   });
-  io.stdout(opts.format === 'json' ? `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, profiles: rows }, null, 2))}\n` : `${formatTable(['PROFILE', 'KIND', 'DESCRIPTION'], rows.map((r) => [r.name, r.kind, r.description]))}\n`);
+  io.stdout(
+    opts.format === 'json'
+      ? `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, profiles: rows }, null, 2))}\n`
+      : `${formatTable(
+          ['PROFILE', 'KIND', 'DESCRIPTION'],
+          rows.map((r) => [r.name, r.kind, r.description]),
+        )}\n`,
+  );
   return ExitCode.ok;
 }

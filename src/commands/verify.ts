@@ -26,9 +26,16 @@ export async function runVerify(opts: VerifyOptions, io: Io): Promise<ExitCode> 
   const rows = await verifyHost(generated, { root, query });
   const summary = summarize(rows);
   if (opts.format === 'json') {
-    io.stdout(`${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, stack: generated.stack.plan.stack, root, rows, summary }, null, 2))}\n`);
+    io.stdout(
+      `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, stack: generated.stack.plan.stack, root, rows, summary }, null, 2))}\n`,
+    );
   } else {
-    io.stdout(`${formatTable(['STATUS', 'CHECK', 'WANTED', 'ACTUAL', 'NOTE'], rows.map((r) => [r.status, r.check, r.wanted, r.actual, r.note ?? '']))}\n`);
+    io.stdout(
+      `${formatTable(
+        ['STATUS', 'CHECK', 'WANTED', 'ACTUAL', 'NOTE'],
+        rows.map((r) => [r.status, r.check, r.wanted, r.actual, r.note ?? '']),
+      )}\n`,
+    );
     io.stdout(`\n${summary.pass} passed, ${summary.fail} failed, ${summary.absent} absent\n`);
   }
   return summary.fail === 0 ? ExitCode.ok : ExitCode.findings;
@@ -37,7 +44,8 @@ export async function runVerify(opts: VerifyOptions, io: Io): Promise<ExitCode> 
 /** The --root directory as a real path. A mistyped one is a usage error, not a table of FAILs: an
  * empty directory is accepted (a fixture tree may hold nothing), anything but a directory is not. */
 function hostRoot(dir: string): string {
-  if (dir === '') throw new UsageError('--root is empty: name the directory of a mounted image or fixture tree, or leave --root out to check this host');
+  if (dir === '')
+    throw new UsageError('--root is empty: name the directory of a mounted image or fixture tree, or leave --root out to check this host');
   let st: Stats;
   let real: string;
   try {
@@ -45,9 +53,15 @@ function hostRoot(dir: string): string {
     real = realpathSync(resolve(dir));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code})`;
+    const why =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'cannot be read (permission denied)'
+          : `cannot be read (${code})`;
     throw new UsageError(`--root ${dir} ${why}: name the directory of a mounted image or fixture tree`);
   }
-  if (!st.isDirectory()) throw new UsageError(`--root ${dir} is ${fileType(st)}, not a directory: name the directory of a mounted image or fixture tree`);
+  if (!st.isDirectory())
+    throw new UsageError(`--root ${dir} is ${fileType(st)}, not a directory: name the directory of a mounted image or fixture tree`);
   return real;
 }

@@ -25,7 +25,14 @@ type Shape =
   | { t: 'integer' }
   | { t: 'null' }
   | { t: 'list'; items: Shape; minItems?: number; maxItems?: number; unique?: boolean }
-  | { t: 'map'; props?: Record<string, Shape>; other?: Shape; required?: readonly string[]; exactlyOneOf?: readonly string[]; minProps?: number }
+  | {
+      t: 'map';
+      props?: Record<string, Shape>;
+      other?: Shape;
+      required?: readonly string[];
+      exactlyOneOf?: readonly string[];
+      minProps?: number;
+    }
   | { t: 'either'; options: readonly Shape[] };
 
 const str: Shape = { t: 'string' };
@@ -39,7 +46,11 @@ const command = either(str, strings());
 const aptMirror: Shape = {
   t: 'list',
   minItems: 1,
-  items: { t: 'map', required: ['arches'], props: { arches: strings(1), uri: str, search: strings(1), search_dns: bool, keyid: str, key: str, keyserver: str } },
+  items: {
+    t: 'map',
+    required: ['arches'],
+    props: { arches: strings(1), uri: str, search: strings(1), search_dns: bool, keyid: str, key: str, keyserver: str },
+  },
 };
 
 const user: Shape = {
@@ -168,7 +179,9 @@ function actual(node: IncludeNode): string {
   if (node.kind === 'seq') return 'a list';
   if (node.kind === 'map') return 'a mapping';
   if (!node.plain) return 'a string';
-  return node.text === '' ? 'empty (cloud-init reads null)' : `${JSON.stringify(node.text)}, which cloud-init reads as ${describePlain(node.text, node.type)}`;
+  return node.text === ''
+    ? 'empty (cloud-init reads null)'
+    : `${JSON.stringify(node.text)}, which cloud-init reads as ${describePlain(node.text, node.type)}`;
 }
 
 /** Whether the node has the shape's basic kind (used to pick an option of `either`). */
@@ -192,7 +205,8 @@ function kindMatches(node: IncludeNode, shape: Shape): boolean {
 }
 
 function check(node: IncludeNode, shape: Shape, path: PathSegment[], out: SchemaProblem[]): void {
-  const problem = (at: Position, code: DiagnosticCode, message: string, p = path) => out.push({ at, code, message: `${formatPath(p)}: ${message}`, path: p });
+  const problem = (at: Position, code: DiagnosticCode, message: string, p = path) =>
+    out.push({ at, code, message: `${formatPath(p)}: ${message}`, path: p });
   if (shape.t === 'either') {
     // The options differ in kind, so the node's kind picks the one to hold it to.
     const option = shape.options.find((o) => kindMatches(node, o));
@@ -209,9 +223,16 @@ function check(node: IncludeNode, shape: Shape, path: PathSegment[], out: Schema
   }
   if (shape.t === 'list' && node.kind === 'seq') {
     const n = node.items.length;
-    if (shape.minItems === 1 && n === 0) problem(node.at, 'INVALID_VALUE', "is an empty list, which cloud-init's schema refuses: add an item or remove the key");
-    else if (shape.minItems !== undefined && n < shape.minItems) problem(node.at, 'INVALID_VALUE', `has ${n} item${n === 1 ? '' : 's'}; it needs ${shape.minItems}${shape.maxItems === shape.minItems ? '' : ' or more'}`);
-    if (shape.maxItems !== undefined && n > shape.maxItems) problem(node.at, 'INVALID_VALUE', `has ${n} items; at most ${shape.maxItems} are allowed`);
+    if (shape.minItems === 1 && n === 0)
+      problem(node.at, 'INVALID_VALUE', "is an empty list, which cloud-init's schema refuses: add an item or remove the key");
+    else if (shape.minItems !== undefined && n < shape.minItems)
+      problem(
+        node.at,
+        'INVALID_VALUE',
+        `has ${n} item${n === 1 ? '' : 's'}; it needs ${shape.minItems}${shape.maxItems === shape.minItems ? '' : ' or more'}`,
+      );
+    if (shape.maxItems !== undefined && n > shape.maxItems)
+      problem(node.at, 'INVALID_VALUE', `has ${n} items; at most ${shape.maxItems} are allowed`);
     if (shape.unique) {
       const seen = new Set<string>();
       node.items.forEach((item, i) => {
@@ -232,22 +253,40 @@ function check(node: IncludeNode, shape: Shape, path: PathSegment[], out: Schema
       }
       if (!shape.props) continue;
       const hint = didYouMean(key, known);
-      problem(entry.key.at, 'UNKNOWN_KEY', `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean "${hint}"?)` : ''}; cloud-init's schema allows ${known.join(', ')}`, [...path, key]);
+      problem(
+        entry.key.at,
+        'UNKNOWN_KEY',
+        `unknown key ${JSON.stringify(key)}${hint ? ` (did you mean "${hint}"?)` : ''}; cloud-init's schema allows ${known.join(', ')}`,
+        [...path, key],
+      );
     }
     for (const key of shape.required ?? []) {
       if (!node.entries.has(key)) problem(node.at, 'MISSING_KEY', `"${key}" is required`);
     }
     if (shape.exactlyOneOf) {
       const present = shape.exactlyOneOf.filter((k) => node.entries.has(k));
-      if (present.length !== 1) problem(node.at, present.length ? 'INVALID_VALUE' : 'MISSING_KEY', `needs exactly one of ${shape.exactlyOneOf.join(', ')}${present.length ? `, not ${present.join(' and ')}` : ''}`);
+      if (present.length !== 1)
+        problem(
+          node.at,
+          present.length ? 'INVALID_VALUE' : 'MISSING_KEY',
+          `needs exactly one of ${shape.exactlyOneOf.join(', ')}${present.length ? `, not ${present.join(' and ')}` : ''}`,
+        );
     }
-    if (shape.minProps !== undefined && node.entries.size < shape.minProps) problem(node.at, 'INVALID_VALUE', 'is empty, which cloud-init\'s schema refuses: add a key or remove it');
+    if (shape.minProps !== undefined && node.entries.size < shape.minProps)
+      problem(node.at, 'INVALID_VALUE', "is empty, which cloud-init's schema refuses: add a key or remove it");
   }
 }
 
 function mismatch(node: IncludeNode, shape: Shape): string {
   let fix = '';
-  if (node.kind === 'scalar' && node.plain && node.type !== 'str' && kindMatches({ ...node, type: 'str' }, shape)) fix = `; quote it ("${node.text}") to make it a string`;
-  if (node.kind === 'scalar' && !node.plain && !node.text.includes('\n') && kindMatches({ ...node, plain: true, type: plainType(node.text) }, shape)) fix = `; write it without quotes (${node.text})`;
+  if (node.kind === 'scalar' && node.plain && node.type !== 'str' && kindMatches({ ...node, type: 'str' }, shape))
+    fix = `; quote it ("${node.text}") to make it a string`;
+  if (
+    node.kind === 'scalar' &&
+    !node.plain &&
+    !node.text.includes('\n') &&
+    kindMatches({ ...node, plain: true, type: plainType(node.text) }, shape)
+  )
+    fix = `; write it without quotes (${node.text})`;
   return `must be ${describe(shape)}, not ${actual(node)}${fix}`;
 }

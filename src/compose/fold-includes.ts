@@ -80,7 +80,11 @@ function boundaryProblem(inc: Include, boundary: string, bag: DiagnosticBag): vo
   if (i < 0) return;
   const before = inc.text.slice(0, i);
   const line = before.split('\n').length;
-  bag.error('INVALID_VALUE', `this include holds the MIME boundary of the user-data (${boundary}), which would end its part early: remove or change that text`, { file: inc.display, line, col: i - before.lastIndexOf('\n') });
+  bag.error(
+    'INVALID_VALUE',
+    `this include holds the MIME boundary of the user-data (${boundary}), which would end its part early: remove or change that text`,
+    { file: inc.display, line, col: i - before.lastIndexOf('\n') },
+  );
 }
 
 /**
@@ -90,15 +94,18 @@ function boundaryProblem(inc: Include, boundary: string, bag: DiagnosticBag): vo
  * in the header comment); --mime carries it safely in a part of its own.
  */
 function mimeSniffProblems(inc: Include, bag: DiagnosticBag): void {
-  const fix = 'cloud-init reads a user-data holding "MIME-Version:" near its start as a MIME message; use --mime, which gives each include its own part';
-  if (MIME_SNIFF.test(inc.name)) bag.error('INVALID_VALUE', `the file name holds "MIME-Version:": ${fix}, or rename the file`, { file: inc.display });
+  const fix =
+    'cloud-init reads a user-data holding "MIME-Version:" near its start as a MIME message; use --mime, which gives each include its own part';
+  if (MIME_SNIFF.test(inc.name))
+    bag.error('INVALID_VALUE', `the file name holds "MIME-Version:": ${fix}, or rename the file`, { file: inc.display });
   // Aliases share nodes: each is looked at (and reported) once.
   const seen = new Set<IncludeNode>();
   const visit = (node: IncludeNode): void => {
     if (seen.has(node)) return;
     seen.add(node);
     if (node.kind === 'scalar') {
-      if (MIME_SNIFF.test(node.text)) bag.error('INVALID_VALUE', `this text holds "MIME-Version:": ${fix}`, { file: inc.display, ...node.at });
+      if (MIME_SNIFF.test(node.text))
+        bag.error('INVALID_VALUE', `this text holds "MIME-Version:": ${fix}`, { file: inc.display, ...node.at });
     } else if (node.kind === 'seq') {
       node.items.forEach(visit);
     } else {

@@ -38,8 +38,10 @@ function characterProblems(text: string): SyntaxProblem[] {
     let message: string;
     if (c === '\r') message = 'a carriage return without a line feed: save the file with LF (or CRLF) line ends';
     else if (c === '\ufeff') message = 'a byte order mark (U+FEFF) after the start of the file: remove it';
-    else if (c === '\x85' || c === '\u2028' || c === '\u2029') message = `${READER} reads ${code} as a line break and gen's reader does not: write it as an escape ("\\u${code.slice(2).toLowerCase()}") inside double quotes`;
-    else message = `${READER} refuses the character ${code}: write it as an escape ("\\u${code.slice(2).toLowerCase()}") inside double quotes, or remove it`;
+    else if (c === '\x85' || c === '\u2028' || c === '\u2029')
+      message = `${READER} reads ${code} as a line break and gen's reader does not: write it as an escape ("\\u${code.slice(2).toLowerCase()}") inside double quotes`;
+    else
+      message = `${READER} refuses the character ${code}: write it as an escape ("\\u${code.slice(2).toLowerCase()}") inside double quotes, or remove it`;
     problems.push({ offset: m.index, code: 'YAML_SYNTAX', message });
     if (problems.length >= 20) break;
   }
@@ -82,7 +84,11 @@ function tokenProblems(text: string): SyntaxProblem[] {
         // PyYAML keeps the blank line as a line break, the yaml library makes it a space.
         for (const m of lexeme.matchAll(/(\\+)\r?\n[ \t]*\r?\n/g)) {
           if (m[1]!.length % 2 === 1) {
-            problems.push({ offset: at + m.index, code: 'YAML_SYNTAX', message: `${READER} and gen's reader disagree on a blank line after an escaped line break (a \\ ending a line) in a double-quoted string: remove the blank line, or the backslash` });
+            problems.push({
+              offset: at + m.index,
+              code: 'YAML_SYNTAX',
+              message: `${READER} and gen's reader disagree on a blank line after an escaped line break (a \\ ending a line) in a double-quoted string: remove the blank line, or the backslash`,
+            });
             break;
           }
         }
@@ -100,25 +106,46 @@ function tokenProblems(text: string): SyntaxProblem[] {
         flowLevel = Math.max(0, flowLevel - 1);
         continue;
       case 'tag':
-        problems.push({ offset: at, code: 'YAML_TAG', message: `the tag ${lexeme} cannot be carried: gen folds values, not tags, and what a tag means is up to the reader (PyYAML makes bytes of !!binary, refuses tags it does not know): write the value without a tag, quoted if it is text${lexeme === '!!binary' ? ' (write_files content: drop !!binary and set encoding: b64, or gz+b64 for gzip)' : ''}` });
+        problems.push({
+          offset: at,
+          code: 'YAML_TAG',
+          message: `the tag ${lexeme} cannot be carried: gen folds values, not tags, and what a tag means is up to the reader (PyYAML makes bytes of !!binary, refuses tags it does not know): write the value without a tag, quoted if it is text${lexeme === '!!binary' ? ' (write_files content: drop !!binary and set encoding: b64, or gz+b64 for gzip)' : ''}`,
+        });
         continue;
       case 'anchor':
       case 'alias': {
         const name = lexeme.slice(1);
         if (!/^[A-Za-z0-9_-]+$/.test(name)) {
-          problems.push({ offset: at, code: 'YAML_ALIAS', message: `${READER} allows only letters, digits, "_" and "-" in an anchor or alias name, not ${JSON.stringify(name)}: rename it` });
+          problems.push({
+            offset: at,
+            code: 'YAML_ALIAS',
+            message: `${READER} allows only letters, digits, "_" and "-" in an anchor or alias name, not ${JSON.stringify(name)}: rename it`,
+          });
         } else if (type === 'anchor') {
-          if (anchors.has(name)) problems.push({ offset: at, code: 'YAML_ALIAS', message: `the anchor &${name} is defined twice, which ${READER} refuses: give each anchor its own name` });
+          if (anchors.has(name))
+            problems.push({
+              offset: at,
+              code: 'YAML_ALIAS',
+              message: `the anchor &${name} is defined twice, which ${READER} refuses: give each anchor its own name`,
+            });
           anchors.add(name);
         }
         continue;
       }
       case 'directive-line':
-        problems.push({ offset: at, code: 'YAML_SYNTAX', message: 'a YAML directive cannot be carried into the merged user-data: remove it (cloud-init reads YAML 1.1 whatever it says)' });
+        problems.push({
+          offset: at,
+          code: 'YAML_SYNTAX',
+          message: 'a YAML directive cannot be carried into the merged user-data: remove it (cloud-init reads YAML 1.1 whatever it says)',
+        });
         continue;
     }
     if (isPlain && flowLevel > 0 && (lexeme.includes('?') || lexeme.startsWith(':'))) {
-      problems.push({ offset: at, code: 'YAML_SYNTAX', message: `${READER} ends an unquoted value at "?" and cannot start one with ":" inside [...] or {...}: quote ${JSON.stringify(lexeme)}` });
+      problems.push({
+        offset: at,
+        code: 'YAML_SYNTAX',
+        message: `${READER} ends an unquoted value at "?" and cannot start one with ":" inside [...] or {...}: quote ${JSON.stringify(lexeme)}`,
+      });
       continue;
     }
     tabOutside(lexeme, at, problems);
@@ -129,7 +156,12 @@ function tokenProblems(text: string): SyntaxProblem[] {
 /** PyYAML never skips a tab between tokens, nor reads one in an unquoted scalar. */
 function tabOutside(lexeme: string, at: number, problems: SyntaxProblem[]): void {
   const i = lexeme.indexOf('\t');
-  if (i >= 0) problems.push({ offset: at + i, code: 'YAML_TAB', message: `${READER} refuses a tab outside quotes, comments and block scalars: use spaces, or quote the value` });
+  if (i >= 0)
+    problems.push({
+      offset: at + i,
+      code: 'YAML_TAB',
+      message: `${READER} refuses a tab outside quotes, comments and block scalars: use spaces, or quote the value`,
+    });
 }
 
 /**
@@ -151,7 +183,9 @@ function blockScalarProblems(text: string): SyntaxProblem[] {
     const lines = token.source.split('\n');
     // An empty line holds spaces only; a line holding a tab is content, and sets the indentation.
     const first = lines.find((l) => !/^ *\r?$/.test(l));
-    const indent = indicator ? token.indent + Number(indicator[0]) : Math.max(token.indent + 1, first === undefined ? 0 : /^ */.exec(first)![0].length);
+    const indent = indicator
+      ? token.indent + Number(indicator[0])
+      : Math.max(token.indent + 1, first === undefined ? 0 : /^ */.exec(first)![0].length);
     // The token's offset is its header's; the content starts after the header line.
     const last = token.props.at(-1);
     const start = last && 'source' in last ? last.offset + last.source.length : token.offset;
@@ -159,7 +193,11 @@ function blockScalarProblems(text: string): SyntaxProblem[] {
     for (const line of lines) {
       const tab = /^[ \t]*/.exec(line)![0].indexOf('\t');
       if (tab >= 0 && tab < indent) {
-        problems.push({ offset: offset + tab, code: 'YAML_TAB', message: `${READER} ends a block scalar at a line whose indentation holds a tab: indent with spaces` });
+        problems.push({
+          offset: offset + tab,
+          code: 'YAML_TAB',
+          message: `${READER} ends a block scalar at a line whose indentation holds a tab: indent with spaces`,
+        });
         return;
       }
       offset += line.length + 1;
@@ -175,8 +213,15 @@ function blockScalarProblems(text: string): SyntaxProblem[] {
       if (!m) break;
       const spaces = m[1]!.length;
       if (m[2] === '#' ? spaces >= indent : spaces > indent) {
-        const what = m[2] === '#' ? 'this indented # line as text of the block scalar above' : "the spaces of this blank line beyond the block scalar's indentation as text of the block";
-        problems.push({ offset: at, code: 'YAML_SYNTAX', message: `${READER} reads ${what}, and gen's reader does not: ${m[2] === '#' ? 'indent the comment less, or remove it' : 'remove the spaces from the blank line'}` });
+        const what =
+          m[2] === '#'
+            ? 'this indented # line as text of the block scalar above'
+            : "the spaces of this blank line beyond the block scalar's indentation as text of the block";
+        problems.push({
+          offset: at,
+          code: 'YAML_SYNTAX',
+          message: `${READER} reads ${what}, and gen's reader does not: ${m[2] === '#' ? 'indent the comment less, or remove it' : 'remove the spaces from the blank line'}`,
+        });
         return;
       }
       at += line.length + 1;

@@ -76,28 +76,53 @@ const PYYAML = "cloud-init's YAML reader (PyYAML)";
 export function readIncludeTree(text: string, pos: (offset: number) => Position): TreeResult {
   const problems: TreeProblem[] = [];
   const report = (offset: number, code: DiagnosticCode, message: string) => problems.push({ at: pos(offset), code, message });
-  const docs = [...new Composer({ schema: 'failsafe', merge: false, uniqueKeys: false, strict: true }).compose(new Parser().parse(text), true, text.length)];
+  const docs = [
+    ...new Composer({ schema: 'failsafe', merge: false, uniqueKeys: false, strict: true }).compose(
+      new Parser().parse(text),
+      true,
+      text.length,
+    ),
+  ];
   for (const doc of docs) {
     for (const err of doc.errors) {
-      const message = /call stack/i.test(err.message) ? `the include nests too deeply to read; it may be at most ${MAX_DEPTH} levels deep` : err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      const message = /call stack/i.test(err.message)
+        ? `the include nests too deeply to read; it may be at most ${MAX_DEPTH} levels deep`
+        : err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
       report(err.pos[0], err.code === 'BAD_ALIAS' ? 'YAML_ALIAS' : 'YAML_SYNTAX', message);
     }
   }
   if (problems.length > 0) return { ok: false, problems };
   if (docs.length > 1) {
-    report(docs[1]!.range[0], 'YAML_SYNTAX', `the include holds ${docs.length} YAML documents; cloud-init reads one: keep one document (merge them, or make each its own --include)`);
+    report(
+      docs[1]!.range[0],
+      'YAML_SYNTAX',
+      `the include holds ${docs.length} YAML documents; cloud-init reads one: keep one document (merge them, or make each its own --include)`,
+    );
     return { ok: false, problems };
   }
   const contents = docs[0]?.contents;
   if (!isMap(contents)) {
-    const what = !contents || (isScalar(contents) && contents.type === 'PLAIN' && contents.source === '') ? 'empty' : isSeq(contents) ? 'a list' : 'a single value';
-    report(contents?.range[0] ?? 0, 'NOT_A_MAPPING', `the cloud-config include is ${what}; a cloud-config is a mapping of modules such as users:, packages:, runcmd:`);
+    const what =
+      !contents || (isScalar(contents) && contents.type === 'PLAIN' && contents.source === '')
+        ? 'empty'
+        : isSeq(contents)
+          ? 'a list'
+          : 'a single value';
+    report(
+      contents?.range[0] ?? 0,
+      'NOT_A_MAPPING',
+      `the cloud-config include is ${what}; a cloud-config is a mapping of modules such as users:, packages:, runcmd:`,
+    );
     return { ok: false, problems };
   }
   const reader = new TreeReader(docs[0]!, pos, report);
   const tree = reader.node(contents, 0) as IncludeMap | undefined;
   if (problems.length === 0 && tree && reader.expandedSize(tree) > MAX_EXPANDED_VALUES) {
-    report(reader.firstAlias ?? 0, 'YAML_ALIAS', `aliases expand this include to more than ${MAX_EXPANDED_VALUES} values, each written out in the merged user-data: write the values out, or use fewer aliases`);
+    report(
+      reader.firstAlias ?? 0,
+      'YAML_ALIAS',
+      `aliases expand this include to more than ${MAX_EXPANDED_VALUES} values, each written out in the merged user-data: write the values out, or use fewer aliases`,
+    );
   }
   return problems.length > 0 || !tree ? { ok: false, problems } : { ok: true, tree };
 }
@@ -126,11 +151,19 @@ class TreeReader {
       this.firstAlias ??= node.range[0];
       const resolved = node.resolve(this.doc) as ParsedNode | undefined;
       if (!resolved) {
-        this.report(node.range[0], 'YAML_ALIAS', `the alias *${node.source} names no anchor defined before it: define &${node.source} first`);
+        this.report(
+          node.range[0],
+          'YAML_ALIAS',
+          `the alias *${node.source} names no anchor defined before it: define &${node.source} first`,
+        );
         return undefined;
       }
       if (this.inProgress.has(resolved)) {
-        this.report(node.range[0], 'YAML_ALIAS', `the alias *${node.source} is inside the value it names (a recursive structure), which cannot be written out: remove the alias`);
+        this.report(
+          node.range[0],
+          'YAML_ALIAS',
+          `the alias *${node.source} is inside the value it names (a recursive structure), which cannot be written out: remove the alias`,
+        );
         return undefined;
       }
       target = resolved;
@@ -166,7 +199,11 @@ class TreeReader {
     // matches it, so it is a string like a quoted one.
     if (!plain || text.includes('\n')) {
       if (/\p{Cs}/u.test(text)) {
-        this.report(offset, 'INVALID_VALUE', 'this string holds half of a UTF-16 surrogate pair (an escape such as "\\ud800"), which no UTF-8 file can carry: remove it');
+        this.report(
+          offset,
+          'INVALID_VALUE',
+          'this string holds half of a UTF-16 surrogate pair (an escape such as "\\ud800"), which no UTF-8 file can carry: remove it',
+        );
         return undefined;
       }
       return { kind: 'scalar', plain: false, text, type: 'str', at };
@@ -176,7 +213,11 @@ class TreeReader {
     if (role === 'key' && type === 'value') return { kind: 'scalar', plain: true, text, type: 'str', at };
     const problem = unconstructible(text, type);
     if (problem) {
-      this.report(offset, 'INVALID_VALUE', `${PYYAML} reads ${JSON.stringify(text)} as ${problem} and then cannot read the whole file: quote it if it is text`);
+      this.report(
+        offset,
+        'INVALID_VALUE',
+        `${PYYAML} reads ${JSON.stringify(text)} as ${problem} and then cannot read the whole file: quote it if it is text`,
+      );
       return undefined;
     }
     return { kind: 'scalar', plain: true, text, type, at };
@@ -190,7 +231,11 @@ class TreeReader {
       const keyNode = (isAlias(pair.key) ? pair.key.resolve(this.doc) : pair.key) as ParsedNode | null | undefined;
       const keyOffset = (pair.key as ParsedNode | null)?.range[0] ?? (pair.value as ParsedNode | null)?.range[0] ?? node.range[0];
       if (!isScalar(keyNode)) {
-        this.report(keyOffset, 'INVALID_TYPE', keyNode ? 'a key must be a name, not a list or a mapping: cloud-init cannot use it' : 'a value without a key: write "key: value"');
+        this.report(
+          keyOffset,
+          'INVALID_TYPE',
+          keyNode ? 'a key must be a name, not a list or a mapping: cloud-init cannot use it' : 'a value without a key: write "key: value"',
+        );
         ok = false;
         continue;
       }
@@ -208,17 +253,29 @@ class TreeReader {
         continue;
       }
       if (key.type !== 'str') {
-        this.report(keyOffset, 'INVALID_TYPE', `${PYYAML} reads the key ${JSON.stringify(keyText)} as ${describePlain(keyText, key.type)}, not a name: quote it ("${keyText}") if it is a name`);
+        this.report(
+          keyOffset,
+          'INVALID_TYPE',
+          `${PYYAML} reads the key ${JSON.stringify(keyText)} as ${describePlain(keyText, key.type)}, not a name: quote it ("${keyText}") if it is a name`,
+        );
         ok = false;
         continue;
       }
       if (key.text === '__proto__') {
-        this.report(keyOffset, 'RESERVED_KEY', 'the key "__proto__" is refused: no cloud-config module has it, and in JavaScript it reaches an object\'s prototype: remove it');
+        this.report(
+          keyOffset,
+          'RESERVED_KEY',
+          'the key "__proto__" is refused: no cloud-config module has it, and in JavaScript it reaches an object\'s prototype: remove it',
+        );
         ok = false;
         continue;
       }
       if (own.has(key.text)) {
-        this.report(keyOffset, 'YAML_DUPLICATE_KEY', `duplicate key ${JSON.stringify(key.text)} (first at line ${own.get(key.text)!.key.at.line}); cloud-init would silently keep the last one: keep one of them`);
+        this.report(
+          keyOffset,
+          'YAML_DUPLICATE_KEY',
+          `duplicate key ${JSON.stringify(key.text)} (first at line ${own.get(key.text)!.key.at.line}); cloud-init would silently keep the last one: keep one of them`,
+        );
         ok = false;
         continue;
       }
@@ -247,7 +304,11 @@ class TreeReader {
     if (read?.kind === 'map') return [read];
     if (read?.kind === 'seq' && read.items.every((i) => i.kind === 'map')) return [...(read.items as IncludeMap[])].reverse();
     if (read !== undefined || value === null) {
-      this.report(value?.range[0] ?? keyOffset, 'INVALID_VALUE', `${PYYAML} merges only a mapping or a list of mappings with "<<": give it one, or quote "<<" if it is a key`);
+      this.report(
+        value?.range[0] ?? keyOffset,
+        'INVALID_VALUE',
+        `${PYYAML} merges only a mapping or a list of mappings with "<<": give it one, or quote "<<" if it is a key`,
+      );
     }
     return undefined;
   }

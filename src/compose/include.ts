@@ -59,12 +59,19 @@ export function loadInclude(file: string): IncludeLoad {
   // The name goes between double quotes in a MIME header and into a `#` comment line.
   if (!/^[\x20-\x7e]+$/.test(name) || /["\\]/.test(name)) {
     const shown = JSON.stringify(name).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-    return fail('INVALID_VALUE', `the file name ${shown} is written into the user-data (a MIME header and a comment), which can carry only printable ASCII without " and \\: rename the file`);
+    return fail(
+      'INVALID_VALUE',
+      `the file name ${shown} is written into the user-data (a MIME header and a comment), which can carry only printable ASCII without " and \\: rename the file`,
+    );
   }
   const read = readRegularFile(file, { maxBytes: MAX_INCLUDE_BYTES });
   if (!read.ok) {
-    if (read.problem.kind === 'too-large') return fail('FILE_TOO_LARGE', `the cloud-config include is larger than ${MAX_INCLUDE_BYTES} bytes, the limit for an include`);
-    return fail('FILE_UNREADABLE', `the cloud-config include ${read.problem.message}${read.problem.kind === 'not-regular' ? ': give a .yaml file' : read.problem.kind === 'missing' ? ': check the path' : ''}`);
+    if (read.problem.kind === 'too-large')
+      return fail('FILE_TOO_LARGE', `the cloud-config include is larger than ${MAX_INCLUDE_BYTES} bytes, the limit for an include`);
+    return fail(
+      'FILE_UNREADABLE',
+      `the cloud-config include ${read.problem.message}${read.problem.kind === 'not-regular' ? ': give a .yaml file' : read.problem.kind === 'missing' ? ': check the path' : ''}`,
+    );
   }
   const decoded = decodeUtf8(read.bytes, { keepBom: true });
   if (!decoded.ok) return fail('YAML_SYNTAX', 'the file is not valid UTF-8: save it as UTF-8', { line: decoded.line, col: decoded.col });
@@ -74,13 +81,22 @@ export function loadInclude(file: string): IncludeLoad {
   const start = text.length - text.trimStart().length;
   const kind = CONTENT_PREFIXES.find(([prefix]) => text.slice(start).toLowerCase().startsWith(prefix));
   if (kind && kind[0] === '## template: jinja') {
-    return fail('NOT_CLOUD_CONFIG', 'this include is a Jinja template (## template: jinja), which cloud-init renders with instance data at boot; gen merges values and cannot carry a template: render it into plain cloud-config first, or write the values out', pos(start));
+    return fail(
+      'NOT_CLOUD_CONFIG',
+      'this include is a Jinja template (## template: jinja), which cloud-init renders with instance data at boot; gen merges values and cannot carry a template: render it into plain cloud-config first, or write the values out',
+      pos(start),
+    );
   }
   if (kind && kind[0] !== '#cloud-config') {
-    return fail('NOT_CLOUD_CONFIG', `this include starts like ${kind[1]} (${text.slice(start).split('\n')[0]!.trim().slice(0, 40)}), not a cloud-config: give a file of cloud-config (a mapping of modules, optionally under a #cloud-config line)`, pos(start));
+    return fail(
+      'NOT_CLOUD_CONFIG',
+      `this include starts like ${kind[1]} (${text.slice(start).split('\n')[0]!.trim().slice(0, 40)}), not a cloud-config: give a file of cloud-config (a mapping of modules, optionally under a #cloud-config line)`,
+      pos(start),
+    );
   }
 
-  for (const p of syntaxProblems(text)) diagnostics.push({ severity: 'error', code: p.code, message: p.message, file: display, ...pos(p.offset) });
+  for (const p of syntaxProblems(text))
+    diagnostics.push({ severity: 'error', code: p.code, message: p.message, file: display, ...pos(p.offset) });
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   const tree = readIncludeTree(text, pos);
   if (!tree.ok) {
@@ -89,9 +105,16 @@ export function loadInclude(file: string): IncludeLoad {
   }
   for (const key of ['merge_how', 'merge_type']) {
     const entry = tree.tree.entries.get(key);
-    if (entry) fail('INVALID_VALUE', `${key} cannot be carried: it would change how cloud-init merges the user-data's parts, and gen folds includes by fixed rules (lists append, mappings merge, a key set twice must agree): remove it`, entry.key.at, key);
+    if (entry)
+      fail(
+        'INVALID_VALUE',
+        `${key} cannot be carried: it would change how cloud-init merges the user-data's parts, and gen folds includes by fixed rules (lists append, mappings merge, a key set twice must agree): remove it`,
+        entry.key.at,
+        key,
+      );
   }
-  for (const p of checkCloudConfig(tree.tree)) diagnostics.push({ severity: 'error', code: p.code, message: p.message, file: display, ...p.at });
+  for (const p of checkCloudConfig(tree.tree))
+    diagnostics.push({ severity: 'error', code: p.code, message: p.message, file: display, ...p.at });
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   return { ok: true, include: { display, name, text, tree: tree.tree } };
 }

@@ -27,12 +27,18 @@ interface Owner {
  * compared as cloud-init resolves the path (normalWritePath); a relative path is refused. Problems
  * go to `bag`; the result is meaningful only when it has none.
  */
-export function mergeCloudConfig(base: Record<string, unknown>, baseLabel: string, includes: readonly Include[], bag: DiagnosticBag): Map<string, MergedValue> {
+export function mergeCloudConfig(
+  base: Record<string, unknown>,
+  baseLabel: string,
+  includes: readonly Include[],
+  bag: DiagnosticBag,
+): Map<string, MergedValue> {
   const out = ours(base) as Map<string, MergedValue>;
   const owners = new Map<string, Owner>();
   const ourOwner: Owner = { label: baseLabel };
   const writtenBy = new Map<string, { owner: Owner; path: string }>();
-  for (const f of (base.write_files as { path: string }[] | undefined) ?? []) writtenBy.set(normalWritePath(f.path)!, { owner: ourOwner, path: f.path });
+  for (const f of (base.write_files as { path: string }[] | undefined) ?? [])
+    writtenBy.set(normalWritePath(f.path)!, { owner: ourOwner, path: f.path });
   for (const inc of includes) {
     const at = (node: { at: Position }, path: PathSegment[]) => ({ file: inc.display, ...node.at, path: formatPath(path) });
     const files = inc.tree.entries.get('write_files')?.value;
@@ -43,13 +49,21 @@ export function mergeCloudConfig(base: Record<string, unknown>, baseLabel: strin
         const where = at(pathNode, ['write_files', i, 'path']);
         const file = normalWritePath(pathNode.text);
         if (file === undefined) {
-          bag.error('INVALID_VALUE', `write_files path ${JSON.stringify(pathNode.text)} is not absolute: cloud-init would resolve it from its own working directory; write the full path, starting with /`, where);
+          bag.error(
+            'INVALID_VALUE',
+            `write_files path ${JSON.stringify(pathNode.text)} is not absolute: cloud-init would resolve it from its own working directory; write the full path, starting with /`,
+            where,
+          );
           return;
         }
         const other = writtenBy.get(file);
         if (other) {
           const same = other.path === pathNode.text ? 'is also written by' : `names the file ${other.path}, written by`;
-          bag.error('INCONSISTENT_VALUES', `write_files path ${pathNode.text} ${same} ${other.owner.label}: only one of them can own the file`, where);
+          bag.error(
+            'INCONSISTENT_VALUES',
+            `write_files path ${pathNode.text} ${same} ${other.owner.label}: only one of them can own the file`,
+            where,
+          );
         } else {
           writtenBy.set(file, { owner: { label: `${inc.display}:${where.line}:${where.col}` }, path: pathNode.text });
         }
@@ -68,7 +82,11 @@ export function mergeCloudConfig(base: Record<string, unknown>, baseLabel: strin
         for (const [k, e] of node.entries) merge(existing, k, e.value, [...path, k]);
       } else if (!(node.kind === 'scalar' && sameScalar(existing, node))) {
         const other = owners.get(pathKey(path)) ?? ourOwner;
-        bag.error('INCONSISTENT_VALUES', `${formatPath(path)} is ${shown(node)} here but ${shownMerged(existing)} in ${other.label}: set it in one place`, at(node, path));
+        bag.error(
+          'INCONSISTENT_VALUES',
+          `${formatPath(path)} is ${shown(node)} here but ${shownMerged(existing)} in ${other.label}: set it in one place`,
+          at(node, path),
+        );
       }
     };
     for (const [key, entry] of inc.tree.entries) merge(out, key, entry.value, [key]);

@@ -20,7 +20,10 @@ export class ProfileError extends Error {
 
 /** The command line is wrong: unknown profile, bad flag, conflicting options. */
 export class UsageError extends Error {
-  constructor(message: string, readonly diagnostics: Diagnostic[] = []) {
+  constructor(
+    message: string,
+    readonly diagnostics: Diagnostic[] = [],
+  ) {
     super(message);
   }
 }
@@ -30,7 +33,12 @@ export class InternalError extends Error {}
 
 /** An error from the operating system (errno code and system call), as Node raises them. */
 export function isErrnoException(e: unknown): e is NodeJS.ErrnoException & { code: string } {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!) && typeof (e as NodeJS.ErrnoException).syscall === 'string';
+  return (
+    e instanceof Error &&
+    typeof (e as NodeJS.ErrnoException).code === 'string' &&
+    /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!) &&
+    typeof (e as NodeJS.ErrnoException).syscall === 'string'
+  );
 }
 
 const ERRNO_WORDS: Readonly<Record<string, string>> = Object.freeze(

@@ -106,7 +106,10 @@ function codeFrame(d: Diagnostic): { lineNumber: string; text: string; caretAt: 
   let last = first;
   let shownWidth = first > 0 ? 3 : 0;
   while (last < cells.length && shownWidth + cells[last]!.width <= FRAME_WIDTH) shownWidth += cells[last++]!.width;
-  const text = `${first > 0 ? '...' : ''}${cells.slice(first, last).map((c) => c.text).join('')}${last < cells.length ? '...' : ''}`;
+  const text = `${first > 0 ? '...' : ''}${cells
+    .slice(first, last)
+    .map((c) => c.text)
+    .join('')}${last < cells.length ? '...' : ''}`;
   return { lineNumber: String(d.line), text, caretAt: lead };
 }
 
@@ -120,7 +123,12 @@ function width(cells: readonly { width: number }[], from: number, to: number): n
  * emoji, 1 otherwise (close enough for a caret under a YAML key or value). */
 function charWidth(ch: string): number {
   if (/\p{M}/u.test(ch)) return 0;
-  if (/[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u.test(ch)) return 2;
+  if (
+    /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u.test(
+      ch,
+    )
+  )
+    return 2;
   return 1;
 }
 

@@ -26,11 +26,21 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     if ('derived' in from) return { derived: from.derived };
     const source = originOf(stack.merged.origins, from.path);
     if (!source) return { default: fallback };
-    return { file: source.display, line: positionOf(source, from.path).line, profile: source.name, inherited: !plan.stack.includes(source.name) };
+    return {
+      file: source.display,
+      line: positionOf(source, from.path).line,
+      profile: source.name,
+      inherited: !plan.stack.includes(source.name),
+    };
   };
   const at = (path: PathSegment[], fallback = 'tool default') => originFor({ path }, fallback);
   const add = (id: string, value: string | number | boolean, origin: Setting['origin'], fact?: SettingFact) =>
-    rows.push({ id, value: String(value), origin, ...(fact ? { kernelDefault: fact.kernelDefault, why: fact.why, prevents: fact.prevents, source: fact.source } : {}) });
+    rows.push({
+      id,
+      value: String(value),
+      origin,
+      ...(fact ? { kernelDefault: fact.kernelDefault, why: fact.why, prevents: fact.prevents, source: fact.source } : {}),
+    });
 
   add('manager', `${plan.manager.name} ${plan.manager.version} (${plan.manager.install})`, at(['manager']), SETTING_FACTS.manager);
   add('capacity.instances', plan.capacity.instances, at(['capacity', 'instances']), SETTING_FACTS.capacity);
@@ -38,23 +48,54 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     const fact = s.key === 'kernel.dmesg_restrict' ? DMESG_RESTRICT_FACT : SYSCTL_FACTS[s.key];
     add(`sysctl ${s.key}`, s.value, originFor(s.from, 'tool default'), fact ? { ...fact, kernelDefault: fact.kernelDefault } : undefined);
   }
-  add('limits nofile', plan.limits.nofile, at(['limits', 'nofile'], 'documents\' value 1048576'), SETTING_FACTS['limits.nofile']);
-  add('limits memlock', plan.limits.memlock, at(['limits', 'memlock'], 'documents\' value unlimited'), SETTING_FACTS['limits.memlock']);
+  add('limits nofile', plan.limits.nofile, at(['limits', 'nofile'], "documents' value 1048576"), SETTING_FACTS['limits.nofile']);
+  add('limits memlock', plan.limits.memlock, at(['limits', 'memlock'], "documents' value unlimited"), SETTING_FACTS['limits.memlock']);
   if (plan.limits.nproc !== undefined) add('limits nproc', plan.limits.nproc, at(['limits', 'nproc']), SETTING_FACTS['limits.nproc']);
-  add('hide_instance_names', plan.hideInstanceNames, at(['hide_instance_names'], 'on unless the profile says false'), SETTING_FACTS.hide_instance_names);
+  add(
+    'hide_instance_names',
+    plan.hideInstanceNames,
+    at(['hide_instance_names'], 'on unless the profile says false'),
+    SETTING_FACTS.hide_instance_names,
+  );
   for (const r of plan.txqueuelen) {
     const path: PathSegment[] = r.kind === 'bridge' ? ['bridge', 'txqueuelen'] : ['nics', r.id, 'txqueuelen'];
     add(`txqueuelen ${r.kind === 'bridge' ? `bridge ${r.id}` : `nic ${r.id}`}`, r.txqueuelen, at(path), SETTING_FACTS.txqueuelen);
   }
-  add('bridge', `${plan.bridge.name} ipv4=${plan.bridge.ipv4} ipv6=${plan.bridge.ipv6} nat=${plan.bridge.nat}`, at(['bridge', 'ipv4'], `${plan.bridge.name}, no addresses`), SETTING_FACTS.bridge);
-  add('instances.idmap_isolated', plan.instances.idmapIsolated, at(['instances', 'idmap_isolated'], 'false'), SETTING_FACTS['instances.idmap_isolated']);
+  add(
+    'bridge',
+    `${plan.bridge.name} ipv4=${plan.bridge.ipv4} ipv6=${plan.bridge.ipv6} nat=${plan.bridge.nat}`,
+    at(['bridge', 'ipv4'], `${plan.bridge.name}, no addresses`),
+    SETTING_FACTS.bridge,
+  );
+  add(
+    'instances.idmap_isolated',
+    plan.instances.idmapIsolated,
+    at(['instances', 'idmap_isolated'], 'false'),
+    SETTING_FACTS['instances.idmap_isolated'],
+  );
   add('instances.nesting', plan.instances.nesting, at(['instances', 'nesting'], 'false'), SETTING_FACTS['instances.nesting']);
-  if (plan.instances.nicTxqueuelen !== undefined) add('instances.nic_txqueuelen', plan.instances.nicTxqueuelen, at(['instances', 'nic_txqueuelen']), SETTING_FACTS['instances.nic_txqueuelen']);
-  for (const p of plan.storagePools) add(`storage_pool ${p.name}`, [p.driver, p.source, p.size].filter(Boolean).join(' '), at(['storage_pools', p.name], 'one dir pool named default'), SETTING_FACTS.storage_pools);
+  if (plan.instances.nicTxqueuelen !== undefined)
+    add(
+      'instances.nic_txqueuelen',
+      plan.instances.nicTxqueuelen,
+      at(['instances', 'nic_txqueuelen']),
+      SETTING_FACTS['instances.nic_txqueuelen'],
+    );
+  for (const p of plan.storagePools)
+    add(
+      `storage_pool ${p.name}`,
+      [p.driver, p.source, p.size].filter(Boolean).join(' '),
+      at(['storage_pools', p.name], 'one dir pool named default'),
+      SETTING_FACTS.storage_pools,
+    );
   if (plan.server.httpsAddress !== undefined) add('server.https_address', plan.server.httpsAddress, at(['server', 'https_address']));
   if (plan.server.trustPassword !== undefined) {
     const ref = plan.server.trustPassword;
-    add('server.trust_password', 'env' in ref ? `from $${ref.env} (not shown)` : `from ${ref.file} (not shown)`, at(['server', 'trust_password']));
+    add(
+      'server.trust_password',
+      'env' in ref ? `from $${ref.env} (not shown)` : `from ${ref.file} (not shown)`,
+      at(['server', 'trust_password']),
+    );
   }
   return rows;
 }

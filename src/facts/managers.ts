@@ -5,7 +5,26 @@ export type ManagerName = 'lxd' | 'incus';
 
 export const KNOWN_VERSIONS: Readonly<Record<ManagerName, readonly string[]>> = {
   lxd: ['5.0', '5.21', '6.1', '6.2', '6.3', '6.4', '6.5'],
-  incus: ['6.0', '6.1', '6.2', '6.3', '6.4', '6.5', '6.6', '6.7', '6.8', '6.9', '6.10', '6.11', '6.12', '6.13', '6.14', '6.15', '6.16', '6.17'],
+  incus: [
+    '6.0',
+    '6.1',
+    '6.2',
+    '6.3',
+    '6.4',
+    '6.5',
+    '6.6',
+    '6.7',
+    '6.8',
+    '6.9',
+    '6.10',
+    '6.11',
+    '6.12',
+    '6.13',
+    '6.14',
+    '6.15',
+    '6.16',
+    '6.17',
+  ],
 };
 
 /** Compares dotted versions numerically ("5.21" > "5.10"). */
@@ -60,7 +79,10 @@ export function targetFactsOf(target: { distro: string; release: string } | unde
 }
 
 /** The manager version the host will run: the profile's, else what the install method brings. */
-export function effectiveManagerVersion(manager: ManagerChoice | undefined, target: { distro: string; release: string } | undefined): string | undefined {
+export function effectiveManagerVersion(
+  manager: ManagerChoice | undefined,
+  target: { distro: string; release: string } | undefined,
+): string | undefined {
   if (!manager) return undefined;
   if (manager.version) return manager.version;
   if (manager.install === 'snap') return DEFAULT_LXD_SNAP_VERSION;

@@ -40,9 +40,19 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     prevents: 'tail: inotify resources exhausted',
     source: 'containers share the kernel (004), operators (002)',
   },
-  'instances.nesting': { kernelDefault: 'false', why: 'Lets containers run containers (Docker); needs the modules loaded on the host.', source: 'LXD operations notes (003)' },
-  bridge: { why: 'The manager\'s bridge: an explicit address avoids subnet probing at first boot.', source: 'LXD operations notes (003)' },
-  'storage_pools': { why: 'Storage pool for instances, created by the preseed.', source: 'LXD operations notes (003)' },
-  manager: { why: 'Which container manager, its version and how it is installed; decides unit names, packages and preseed keys.', source: 'LXD operations notes (003), FACTS.md' },
-  capacity: { why: 'Planned instances: kernel.keys.maxkeys, kernel.keys.maxbytes and gc_thresh3 are derived from it.', source: 'LXD production setup (000)' },
+  'instances.nesting': {
+    kernelDefault: 'false',
+    why: 'Lets containers run containers (Docker); needs the modules loaded on the host.',
+    source: 'LXD operations notes (003)',
+  },
+  bridge: { why: "The manager's bridge: an explicit address avoids subnet probing at first boot.", source: 'LXD operations notes (003)' },
+  storage_pools: { why: 'Storage pool for instances, created by the preseed.', source: 'LXD operations notes (003)' },
+  manager: {
+    why: 'Which container manager, its version and how it is installed; decides unit names, packages and preseed keys.',
+    source: 'LXD operations notes (003), FACTS.md',
+  },
+  capacity: {
+    why: 'Planned instances: kernel.keys.maxkeys, kernel.keys.maxbytes and gc_thresh3 are derived from it.',
+    source: 'LXD production setup (000)',
+  },
 };

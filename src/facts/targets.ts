@@ -12,21 +12,33 @@ export interface TargetFacts {
 
 export const TARGETS: Readonly<Record<string, TargetFacts>> = {
   'debian/12': {
-    label: 'Debian 12', codename: 'bookworm', systemd: 252, needsSnapd: true,
+    label: 'Debian 12',
+    codename: 'bookworm',
+    systemd: 252,
+    needsSnapd: true,
     debPackages: {
       lxd: { version: '5.0', suite: 'bookworm', packages: ['lxd'] },
       incus: { version: '6.0', suite: 'bookworm-backports', packages: ['incus-base', 'incus-client'] },
     },
   },
   'ubuntu/22.04': {
-    label: 'Ubuntu 22.04', codename: 'jammy', systemd: 249, needsSnapd: false,
+    label: 'Ubuntu 22.04',
+    codename: 'jammy',
+    systemd: 249,
+    needsSnapd: false,
     debPackages: {
       lxd: { missing: 'Ubuntu 22.04 ships LXD only as a snap: use manager.install: snap' },
-      incus: { missing: 'Ubuntu 22.04 has no Incus package: use Ubuntu 24.04 or Debian 12, or install it yourself and set manager.install: present' },
+      incus: {
+        missing:
+          'Ubuntu 22.04 has no Incus package: use Ubuntu 24.04 or Debian 12, or install it yourself and set manager.install: present',
+      },
     },
   },
   'ubuntu/24.04': {
-    label: 'Ubuntu 24.04', codename: 'noble', systemd: 255, needsSnapd: false,
+    label: 'Ubuntu 24.04',
+    codename: 'noble',
+    systemd: 255,
+    needsSnapd: false,
     debPackages: {
       lxd: { missing: 'Ubuntu 24.04 ships LXD only as a snap: use manager.install: snap' },
       incus: { version: '6.0', suite: 'noble', packages: ['incus-base', 'incus-client'] },

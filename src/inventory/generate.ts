@@ -31,7 +31,10 @@ export async function generateInventory(
   file: string,
   opts: InventoryOptions,
   emit: (artifact: Artifact) => void,
-): Promise<{ warnings: ReturnType<typeof sortDiagnostics>; stats: { hosts: number; stacks: number; userData: number; includes: number; files: number } }> {
+): Promise<{
+  warnings: ReturnType<typeof sortDiagnostics>;
+  stats: { hosts: number; stacks: number; userData: number; includes: number; files: number };
+}> {
   const bag = new DiagnosticBag();
   // Each distinct stack is resolved once, for the inventory's checks (its manager and bridge) and
   // then for rendering; an invalid stack's own diagnostics are thrown when a host renders it.
@@ -85,12 +88,27 @@ export async function generateInventory(
       for (const d of stack.diagnostics) warnings.set(JSON.stringify(d), d);
     }
     const c = host.cluster;
-    const cluster = c && { role: c.role, serverName: host.key, address: c.address, ...(c.token ? { token: { ref: c.token, name: `hosts.${host.key}.cluster.token` } } : {}) };
-    const { artifacts, header } = render({ stack, includes: host.includes, mime: opts.mime, encoding: opts.encoding, ...(cluster ? { cluster } : {}), packer: false, secrets: 'resolve' });
+    const cluster = c && {
+      role: c.role,
+      serverName: host.key,
+      address: c.address,
+      ...(c.token ? { token: { ref: c.token, name: `hosts.${host.key}.cluster.token` } } : {}),
+    };
+    const { artifacts, header } = render({
+      stack,
+      includes: host.includes,
+      mime: opts.mime,
+      encoding: opts.encoding,
+      ...(cluster ? { cluster } : {}),
+      packer: false,
+      secrets: 'resolve',
+    });
     const dir = host.key;
     out({ ...artifacts.find((a) => a.kind === 'user-data')!, path: `${dir}/seed/user-data` });
     // A NIC matched by MAC and given a name is renamed to it.
-    const addressing = host.nics.flatMap(({ id, nic }) => addressingOf(id, nicMatch(nic), nic, nic.mac !== undefined ? nic.name : undefined) ?? []);
+    const addressing = host.nics.flatMap(
+      ({ id, nic }) => addressingOf(id, nicMatch(nic), nic, nic.mac !== undefined ? nic.name : undefined) ?? [],
+    );
     // A stable instance-id per host: cloud-init runs first-boot modules once per instance, so
     // regenerating a seed must not make a running host redo its first boot.
     for (const seed of renderSeed({ dir, hostname: host.hostname, instanceId: `iid-${host.key}`, addressing }, header)) out(seed);

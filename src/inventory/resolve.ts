@@ -34,13 +34,23 @@ export interface StackFacts {
   bridge: { ipv4: string; ipv6: string };
 }
 
-export function resolveInventory(source: Source, bag: DiagnosticBag, stackFacts: (profiles: readonly string[]) => StackFacts | undefined = () => undefined): PlannedHost[] | undefined {
+export function resolveInventory(
+  source: Source,
+  bag: DiagnosticBag,
+  stackFacts: (profiles: readonly string[]) => StackFacts | undefined = () => undefined,
+): PlannedHost[] | undefined {
   const merged: Merged = { value: source.value ?? {}, origins: new Map(), fallback: source };
   const inventory = validateWith(InventorySchema, merged, bag);
   if (!inventory) return undefined;
   const base = dirname(source.file);
-  const at = (path: (string | number)[], message: string, code: 'INVALID_VALUE' | 'MISSING_KEY' = 'INVALID_VALUE') => reportAt(bag, merged, 'error', code, path, message);
-  const seen = { hostname: new Map<string, string>(), mac: new Map<string, string>(), address: new Map<string, string>(), 'cluster address': new Map<string, string>() };
+  const at = (path: (string | number)[], message: string, code: 'INVALID_VALUE' | 'MISSING_KEY' = 'INVALID_VALUE') =>
+    reportAt(bag, merged, 'error', code, path, message);
+  const seen = {
+    hostname: new Map<string, string>(),
+    mac: new Map<string, string>(),
+    address: new Map<string, string>(),
+    'cluster address': new Map<string, string>(),
+  };
   const claim = (kind: keyof typeof seen, value: string, owner: string, path: (string | number)[]) => {
     const first = seen[kind].get(value);
     if (first !== undefined) at(path, `${kind} ${value} is already used by host ${first}: every host needs its own`);
@@ -53,7 +63,10 @@ export function resolveInventory(source: Source, bag: DiagnosticBag, stackFacts:
   for (const [key, host] of Object.entries(inventory.hosts)) {
     const group = host.group !== undefined ? own(inventory.groups, host.group) : undefined;
     if (host.group !== undefined && !group) {
-      at(['hosts', key, 'group'], `group "${host.group}" is not defined under groups:${inventory.groups ? ` (groups: ${Object.keys(inventory.groups).join(', ')})` : ''}`);
+      at(
+        ['hosts', key, 'group'],
+        `group "${host.group}" is not defined under groups:${inventory.groups ? ` (groups: ${Object.keys(inventory.groups).join(', ')})` : ''}`,
+      );
       continue;
     }
     const profiles = host.profiles ?? group?.profiles ?? inventory.defaults?.profiles;
@@ -65,14 +78,20 @@ export function resolveInventory(source: Source, bag: DiagnosticBag, stackFacts:
     claim('hostname', hostname, key, ['hosts', key, ...(host.hostname ? ['hostname'] : [])]);
     const nics = Object.entries(host.nics ?? {}).map(([id, nic]) => ({ id, nic }));
     for (const { id, nic } of nics) {
-      if ((nic.mac === undefined) === (nic.name === undefined)) at(['hosts', key, 'nics', id], `NIC ${id} needs exactly one of mac: or name:`, 'MISSING_KEY');
+      if ((nic.mac === undefined) === (nic.name === undefined))
+        at(['hosts', key, 'nics', id], `NIC ${id} needs exactly one of mac: or name:`, 'MISSING_KEY');
       if (nic.mac !== undefined) claim('mac', nic.mac, key, ['hosts', key, 'nics', id, 'mac']);
       // One address written two ways (2001:db8::1 and 2001:DB8:0::1) is one address.
-      (nic.addresses ?? []).forEach((a, i) => claim('address', canonicalIp(a.split('/')[0]!)!, key, ['hosts', key, 'nics', id, 'addresses', i]));
-      if (nic.gateway !== undefined && !nic.addresses?.length) at(['hosts', key, 'nics', id, 'gateway'], `NIC ${id} has a gateway but no addresses`);
+      (nic.addresses ?? []).forEach((a, i) =>
+        claim('address', canonicalIp(a.split('/')[0]!)!, key, ['hosts', key, 'nics', id, 'addresses', i]),
+      );
+      if (nic.gateway !== undefined && !nic.addresses?.length)
+        at(['hosts', key, 'nics', id, 'gateway'], `NIC ${id} has a gateway but no addresses`);
       for (const problem of addressingProblems(nic)) at(['hosts', key, 'nics', id, ...problem.path], problem.message);
     }
-    const includes = [...(inventory.defaults?.include ?? []), ...(group?.include ?? []), ...(host.include ?? [])].map((f) => resolvePath(base, f));
+    const includes = [...(inventory.defaults?.include ?? []), ...(group?.include ?? []), ...(host.include ?? [])].map((f) =>
+      resolvePath(base, f),
+    );
     const facts = stackFacts(profiles);
     if (facts) checkBridgeClear(facts, nics, key, at);
     let cluster: PlannedHost['cluster'];
@@ -80,20 +99,45 @@ export function resolveInventory(source: Source, bag: DiagnosticBag, stackFacts:
       const c = host.cluster;
       const ownAddresses = nics.flatMap(({ nic }) => nic.addresses ?? []).map((a) => canonicalIp(a.split('/')[0]!)!);
       if (c.address !== undefined && ownAddresses.length > 0 && !ownAddresses.includes(canonicalIp(c.address)!)) {
-        at(['hosts', key, 'cluster', 'address'], `cluster.address ${c.address} is not one of host ${key}'s addresses (${ownAddresses.join(', ')}): the other members could not reach it there`);
+        at(
+          ['hosts', key, 'cluster', 'address'],
+          `cluster.address ${c.address} is not one of host ${key}'s addresses (${ownAddresses.join(', ')}): the other members could not reach it there`,
+        );
       }
       if (c.role === 'bootstrap') {
-        if (bootstrap !== undefined) at(['hosts', key, 'cluster', 'role'], `host ${bootstrap} already bootstraps the cluster: a cluster has one bootstrap member, the others join`);
+        if (bootstrap !== undefined)
+          at(
+            ['hosts', key, 'cluster', 'role'],
+            `host ${bootstrap} already bootstraps the cluster: a cluster has one bootstrap member, the others join`,
+          );
         else bootstrap = key;
       }
       if (facts) {
         if (clusterManager === undefined) clusterManager = { manager: facts.manager, host: key };
-        else if (clusterManager.manager !== facts.manager) at(['hosts', key, 'profiles'], `host ${key} runs ${facts.manager} but cluster member ${clusterManager.host} runs ${clusterManager.manager}: every member of a cluster runs the same manager and version`);
+        else if (clusterManager.manager !== facts.manager)
+          at(
+            ['hosts', key, 'profiles'],
+            `host ${key} runs ${facts.manager} but cluster member ${clusterManager.host} runs ${clusterManager.manager}: every member of a cluster runs the same manager and version`,
+          );
       }
       const ip = c.address ?? ownAddresses[0];
-      if (ip === undefined) at(['hosts', key, 'cluster'], `cluster member ${key} needs an address: give cluster.address or a static address on one of its NICs`, 'MISSING_KEY');
-      if (c.role === 'join' && c.token === undefined) at(['hosts', key, 'cluster'], `a joining member needs its join token by reference: cluster.token: {env: VARIABLE} or {file: /path} (from \`incus cluster add ${key}\` / \`lxc cluster add ${key}\`)`, 'MISSING_KEY');
-      if (c.role === 'bootstrap' && c.token !== undefined) at(['hosts', key, 'cluster', 'token'], 'the bootstrapping member creates the cluster and needs no join token: remove cluster.token');
+      if (ip === undefined)
+        at(
+          ['hosts', key, 'cluster'],
+          `cluster member ${key} needs an address: give cluster.address or a static address on one of its NICs`,
+          'MISSING_KEY',
+        );
+      if (c.role === 'join' && c.token === undefined)
+        at(
+          ['hosts', key, 'cluster'],
+          `a joining member needs its join token by reference: cluster.token: {env: VARIABLE} or {file: /path} (from \`incus cluster add ${key}\` / \`lxc cluster add ${key}\`)`,
+          'MISSING_KEY',
+        );
+      if (c.role === 'bootstrap' && c.token !== undefined)
+        at(
+          ['hosts', key, 'cluster', 'token'],
+          'the bootstrapping member creates the cluster and needs no join token: remove cluster.token',
+        );
       const port = c.port ?? 8443;
       if (ip !== undefined) {
         const address = ip.includes(':') ? `[${canonicalIp(ip)}]:${port}` : `${ip}:${port}`;
@@ -101,20 +145,36 @@ export function resolveInventory(source: Source, bag: DiagnosticBag, stackFacts:
         cluster = { role: c.role, address, ...(c.token ? { token: c.token } : {}) };
       }
     }
-    hosts.push({ key, hostname, profiles: profiles.map((p) => (p.endsWith('.yaml') ? resolvePath(base, p) : p)), includes, nics, ...(cluster ? { cluster } : {}) });
+    hosts.push({
+      key,
+      hostname,
+      profiles: profiles.map((p) => (p.endsWith('.yaml') ? resolvePath(base, p) : p)),
+      includes,
+      nics,
+      ...(cluster ? { cluster } : {}),
+    });
   }
   return bag.hasErrors ? undefined : hosts;
 }
 
 /** A host's NICs and its stack's bridge must be on different subnets: the host could not tell its
  * own network from its instances'. */
-function checkBridgeClear(facts: StackFacts, nics: { id: string; nic: HostNic }[], key: string, at: (path: (string | number)[], message: string) => void): void {
+function checkBridgeClear(
+  facts: StackFacts,
+  nics: { id: string; nic: HostNic }[],
+  key: string,
+  at: (path: (string | number)[], message: string) => void,
+): void {
   for (const family of ['ipv4', 'ipv6'] as const) {
     const bridge = facts.bridge[family] === 'none' ? undefined : parseInterface(facts.bridge[family]);
     if (!bridge) continue;
     for (const { id, nic } of nics) {
       (nic.addresses ?? []).forEach((a, i) => {
-        if (overlaps(parseInterface(a)!, bridge)) at(['hosts', key, 'nics', id, 'addresses', i], `${a} overlaps the subnet of the stack's bridge (bridge.${family} ${facts.bridge[family]}): give the host an address outside it, or the stack another bridge subnet`);
+        if (overlaps(parseInterface(a)!, bridge))
+          at(
+            ['hosts', key, 'nics', id, 'addresses', i],
+            `${a} overlaps the subnet of the stack's bridge (bridge.${family} ${facts.bridge[family]}): give the host an address outside it, or the stack another bridge subnet`,
+          );
       });
     }
   }

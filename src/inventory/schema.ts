@@ -9,14 +9,18 @@ import { secretRefSchema } from '../schema/profile.ts';
  */
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const FQDN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const ProfileRef = z.string().regex(/^([a-z0-9][a-z0-9._-]*|[^\0\n]*\.yaml)$/, { message: 'must be a profile name or a path to a .yaml file' });
+const ProfileRef = z
+  .string()
+  .regex(/^([a-z0-9][a-z0-9._-]*|[^\0\n]*\.yaml)$/, { message: 'must be a profile name or a path to a .yaml file' });
 const IncludeRef = z.string().regex(/^[^\0\n]+$/, { message: 'must be a path to a cloud-config file' });
 
 const ipAddress = ipAddressSchema('must be an IP address, like 192.0.2.1 or 2001:db8::1');
 
 const HostNicSchema = z.strictObject({
   mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
-  name: ifnameSchema('must be an exact interface name of up to 15 characters from A-Z a-z 0-9 _ . - (no wildcards: one NIC per host entry)').optional(),
+  name: ifnameSchema(
+    'must be an exact interface name of up to 15 characters from A-Z a-z 0-9 _ . - (no wildcards: one NIC per host entry)',
+  ).optional(),
   dhcp4: z.boolean().optional(),
   addresses: z.array(interfaceAddressSchema('must be an address with prefix length, like 10.0.0.11/24')).max(64).optional(),
   gateway: ipAddress.optional(),

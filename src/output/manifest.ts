@@ -40,8 +40,17 @@ export function manifestEntry(a: Artifact, hashes?: Map<string | Uint8Array, str
  */
 export function renderManifest(stack: readonly string[], version: string, artifacts: readonly (Artifact | ManifestEntry)[]): Artifact {
   const files = artifacts.map((a) => (typeof a.mode === 'string' ? (a as ManifestEntry) : manifestEntry(a as Artifact)));
-  if (files.some((f) => f.sha256 === undefined)) files.push({ path: SECRET_DIGESTS_FILE, kind: 'secret-digests', purpose: SECRET_DIGESTS_PURPOSE, mode: '0600' });
+  if (files.some((f) => f.sha256 === undefined))
+    files.push({ path: SECRET_DIGESTS_FILE, kind: 'secret-digests', purpose: SECRET_DIGESTS_PURPOSE, mode: '0600' });
   files.sort((a, b) => byCodeUnit(a.path, b.path));
   const data = { generator: 'born-tuned', version, stack, files };
-  return { kind: 'manifest', path: MANIFEST_FILE, mode: 0o644, purpose: 'lists every file of this tree', text: `${JSON.stringify(data, null, 2)}\n`, format: 'json', data };
+  return {
+    kind: 'manifest',
+    path: MANIFEST_FILE,
+    mode: 0o644,
+    purpose: 'lists every file of this tree',
+    text: `${JSON.stringify(data, null, 2)}\n`,
+    format: 'json',
+    data,
+  };
 }

@@ -13,7 +13,8 @@ import type { Artifact } from '../render/artifact.ts';
 export const SECRET_DIGESTS_FILE = 'secret-digests.json';
 
 /** What this file is, for manifest.json. */
-export const SECRET_DIGESTS_PURPOSE = 'HMAC-SHA256 of each file that holds a secret, under a random key of this tree: lets gen tell whether one was changed without publishing a digest of a secret';
+export const SECRET_DIGESTS_PURPOSE =
+  'HMAC-SHA256 of each file that holds a secret, under a random key of this tree: lets gen tell whether one was changed without publishing a digest of a secret';
 
 /** The digests of one tree being written. */
 export class SecretDigests {
@@ -34,7 +35,16 @@ export class SecretDigests {
   artifact(): Artifact {
     const files = Object.fromEntries([...this.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     const data = { key: this.key.toString('hex'), files };
-    return { kind: 'secret-digests', path: SECRET_DIGESTS_FILE, mode: 0o600, purpose: SECRET_DIGESTS_PURPOSE, text: `${JSON.stringify(data, null, 2)}\n`, format: 'json', data, holdsSecret: true };
+    return {
+      kind: 'secret-digests',
+      path: SECRET_DIGESTS_FILE,
+      mode: 0o600,
+      purpose: SECRET_DIGESTS_PURPOSE,
+      text: `${JSON.stringify(data, null, 2)}\n`,
+      format: 'json',
+      data,
+      holdsSecret: true,
+    };
   }
 }
 
@@ -48,7 +58,8 @@ export function parseSecretDigests(text: string): { key: Buffer; files: Map<stri
   }
   if (typeof doc !== 'object' || doc === null) return undefined;
   const { key, files } = doc as { key?: unknown; files?: unknown };
-  if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key) || typeof files !== 'object' || files === null || Array.isArray(files)) return undefined;
+  if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key) || typeof files !== 'object' || files === null || Array.isArray(files))
+    return undefined;
   const map = new Map<string, string>();
   for (const [path, digest] of Object.entries(files)) {
     if (typeof digest !== 'string' || !/^[0-9a-f]{64}$/.test(digest)) return undefined;

@@ -1,4 +1,16 @@
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, rmdirSync, unlinkSync, type Dirent } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  type Dirent,
+} from 'node:fs';
 import { join } from 'node:path';
 import { startupSnapshot } from 'node:v8';
 import { childProcess } from '../builtins.ts';
@@ -58,7 +70,9 @@ export function recoverInterrupted(t: OutTarget): void {
     const olds = found[OLD];
     if (olds.length > 0 && !existsOrLink(t.path)) {
       if (olds.length > 1) {
-        throw new UsageError(`--out ${t.shown} is missing and ${olds.length} copies set aside by interrupted runs are beside it (${olds.map(displayText).join(', ')}): gen cannot tell which is the last; rename the right one to ${t.shown}`);
+        throw new UsageError(
+          `--out ${t.shown} is missing and ${olds.length} copies set aside by interrupted runs are beside it (${olds.map(displayText).join(', ')}): gen cannot tell which is the last; rename the right one to ${t.shown}`,
+        );
       }
       renameSync(olds.pop()!, t.path);
       syncDirectory(t.parent);
@@ -110,7 +124,11 @@ export function swapIn(tmp: string, t: OutTarget, atStep?: (step: SwapStep) => v
   try {
     syncDirectory(t.parent);
   } catch (e) {
-    throw environmentError(e, `sync the directory holding --out ${t.shown} to disk`, `${t.shown} holds the new tree, but a crash now could undo that`);
+    throw environmentError(
+      e,
+      `sync the directory holding --out ${t.shown} to disk`,
+      `${t.shown} holds the new tree, but a crash now could undo that`,
+    );
   }
   atStep?.('parent-synced');
   if (!existsSync(aside)) return {};
@@ -150,7 +168,10 @@ function syncTree(dir: string): void {
   if (sync === undefined) return fsyncEach(dir);
   const r = childProcess().spawnSync(sync, ['-f', dir], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new UsageError(`cannot write the new tree to disk: ${sync} -f failed: ${displayText((r.stderr ?? '').trim().split('\n')[0] ?? '')}`);
+  if (r.status !== 0)
+    throw new UsageError(
+      `cannot write the new tree to disk: ${sync} -f failed: ${displayText((r.stderr ?? '').trim().split('\n')[0] ?? '')}`,
+    );
 }
 
 /** fsync of every file and directory under `dir`, children before their directory. */

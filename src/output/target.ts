@@ -39,7 +39,9 @@ export function resolveOutTarget(out: string): OutTarget {
   const name = basename(path);
   if (path === dirname(path)) throw new UsageError(`--out ${shown} is the root directory: gen never replaces it`);
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) {
-    throw new UsageError(`--out ${shown}: the name ${displayText(name)} is too long (${Buffer.byteLength(name)} bytes); gen keeps .NAME.gen-tmp-XXXXXX beside it, so a name may have at most ${MAX_NAME_BYTES} bytes`);
+    throw new UsageError(
+      `--out ${shown}: the name ${displayText(name)} is too long (${Buffer.byteLength(name)} bytes); gen keeps .NAME.gen-tmp-XXXXXX beside it, so a name may have at most ${MAX_NAME_BYTES} bytes`,
+    );
   }
   refuseForbidden(shown, realPathOf(path, shown));
   const target = { shown, path, parent: dirname(path), name };
@@ -58,12 +60,16 @@ export function targetExists(t: OutTarget): boolean {
   if (st.isSymbolicLink()) {
     const to = displayText(readlinkSync(path));
     const dangling = !existsSync(path);
-    throw new UsageError(`--out ${shown} is a symbolic link (to ${to}${dangling ? ', which does not exist' : ''}): gen does not write through a link into another place; give the real path`);
+    throw new UsageError(
+      `--out ${shown} is a symbolic link (to ${to}${dangling ? ', which does not exist' : ''}): gen does not write through a link into another place; give the real path`,
+    );
   }
   if (!st.isDirectory()) throw new UsageError(`--out ${shown} exists and is not a directory (it is ${fileType(st)})`);
   const parentStat = lstatOrUndefined(parent, shown);
   if (parentStat && parentStat.dev !== st.dev) {
-    throw new UsageError(`--out ${shown} is a mount point: gen replaces DIR by renaming, which a mount point does not allow; use a directory inside it`);
+    throw new UsageError(
+      `--out ${shown} is a mount point: gen replaces DIR by renaming, which a mount point does not allow; use a directory inside it`,
+    );
   }
   return true;
 }
@@ -73,10 +79,19 @@ function refuseForbidden(shown: string, real: string): void {
   const contains = (dir: string) => dir === real || dir.startsWith(real.endsWith(sep) ? real : `${real}${sep}`);
   if (real === dirname(real)) throw new UsageError(`--out ${shown} is the root directory (${displayText(real)}): gen never replaces it`);
   const cwd = realPathOf(process.cwd(), '.');
-  if (cwd === real) throw new UsageError(`--out ${shown} is the current directory (${displayText(real)}): gen would replace it as a whole; name a directory of its own, such as out/NAME`);
-  if (contains(cwd)) throw new UsageError(`--out ${shown} is a parent of the current directory (${displayText(real)}): gen would replace it as a whole; name a directory of its own, such as out/NAME`);
+  if (cwd === real)
+    throw new UsageError(
+      `--out ${shown} is the current directory (${displayText(real)}): gen would replace it as a whole; name a directory of its own, such as out/NAME`,
+    );
+  if (contains(cwd))
+    throw new UsageError(
+      `--out ${shown} is a parent of the current directory (${displayText(real)}): gen would replace it as a whole; name a directory of its own, such as out/NAME`,
+    );
   for (const home of homeDirectories()) {
-    if (contains(home)) throw new UsageError(`--out ${shown} ${home === real ? 'is' : 'holds'} the home directory ${displayText(home)}: gen would replace it as a whole; name a directory of its own, such as out/NAME`);
+    if (contains(home))
+      throw new UsageError(
+        `--out ${shown} ${home === real ? 'is' : 'holds'} the home directory ${displayText(home)}: gen would replace it as a whole; name a directory of its own, such as out/NAME`,
+      );
   }
 }
 

@@ -94,13 +94,15 @@ function compare(dir: string): Inspection {
       losses.push({ change: 'changed', path, detail: got });
       continue;
     }
-    if (got.mode !== want.mode) losses.push({ change: 'changed', path, detail: `mode ${octal(got.mode)}, ${MANIFEST_FILE} says ${octal(want.mode)}` });
+    if (got.mode !== want.mode)
+      losses.push({ change: 'changed', path, detail: `mode ${octal(got.mode)}, ${MANIFEST_FILE} says ${octal(want.mode)}` });
     if (want.sha256 !== undefined) {
       if (!sameContent(got.bytes, want.sha256, verified)) losses.push({ change: 'changed', path, detail: 'content' });
     } else if (path !== SECRET_DIGESTS_FILE) {
       if (secrets === null) secrets = readSecretDigests(dir, manifest);
       const digest = secrets?.files.get(path);
-      if (!secrets || digest === undefined) losses.push({ change: 'changed', path, detail: `cannot be checked: ${SECRET_DIGESTS_FILE} is missing or not gen's` });
+      if (!secrets || digest === undefined)
+        losses.push({ change: 'changed', path, detail: `cannot be checked: ${SECRET_DIGESTS_FILE} is missing or not gen's` });
       else if (keyedDigest(secrets.key, got.bytes) !== digest) losses.push({ change: 'changed', path, detail: 'content' });
     }
   }
@@ -116,10 +118,16 @@ export function describeLosses(inspection: Inspection, shown: string, max = 20):
   const head = inspection.notOurs
     ? `--out ${shown} is not a tree gen wrote (${inspection.notOurs}); replacing it would delete everything in it:`
     : `--out ${shown} is not exactly the tree gen wrote there; replacing it would lose what changed:`;
-  const lines = inspection.losses.slice(0, max).map((l) => `  ${l.change.padEnd(8)} ${displayText(l.path)}${l.detail ? ` (${l.detail})` : ''}`);
+  const lines = inspection.losses
+    .slice(0, max)
+    .map((l) => `  ${l.change.padEnd(8)} ${displayText(l.path)}${l.detail ? ` (${l.detail})` : ''}`);
   if (inspection.truncated) lines.push(`  ... and more (gen stopped looking after ${inspection.losses.length} entries)`);
   else if (inspection.losses.length > max) lines.push(`  ... and ${inspection.losses.length - max} more`);
-  return [head, ...lines, `Move what you want to keep out of ${shown}, or choose another --out; --force replaces ${shown} as a whole (everything in it is deleted).`].join('\n');
+  return [
+    head,
+    ...lines,
+    `Move what you want to keep out of ${shown}, or choose another --out; --force replaces ${shown} as a whole (everything in it is deleted).`,
+  ].join('\n');
 }
 
 // What walk() records for each path: FILE, a directory (with or without content), or the kind of
@@ -175,13 +183,21 @@ function readManifest(dir: string): Map<string, Expected> | string {
   } catch {
     return `its ${MANIFEST_FILE} is not JSON`;
   }
-  const files = typeof doc === 'object' && doc !== null && (doc as { generator?: unknown }).generator === 'born-tuned' ? (doc as { files?: unknown }).files : undefined;
+  const files =
+    typeof doc === 'object' && doc !== null && (doc as { generator?: unknown }).generator === 'born-tuned'
+      ? (doc as { files?: unknown }).files
+      : undefined;
   if (!Array.isArray(files)) return `its ${MANIFEST_FILE} is not gen's`;
   const expected = new Map<string, Expected>();
   for (const f of files as unknown[]) {
     const { path, mode, sha256 } = (typeof f === 'object' && f !== null ? f : {}) as { path?: unknown; mode?: unknown; sha256?: unknown };
-    if (typeof path !== 'string' || !isTreePath(path) || path === MANIFEST_FILE || expected.has(path)) return `its ${MANIFEST_FILE} lists a path gen does not write`;
-    if (typeof mode !== 'string' || !/^0[0-7]{3}$/.test(mode) || !(sha256 === undefined || (typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256)))) {
+    if (typeof path !== 'string' || !isTreePath(path) || path === MANIFEST_FILE || expected.has(path))
+      return `its ${MANIFEST_FILE} lists a path gen does not write`;
+    if (
+      typeof mode !== 'string' ||
+      !/^0[0-7]{3}$/.test(mode) ||
+      !(sha256 === undefined || (typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256)))
+    ) {
       return `its ${MANIFEST_FILE} has an entry gen does not write`;
     }
     expected.set(path, sha256 === undefined ? { mode: parseInt(mode, 8) } : { mode: parseInt(mode, 8), sha256 });

@@ -162,11 +162,17 @@ export class TreeWriter {
   private startTree(): string {
     const t = this.target;
     if (this.lock === undefined) {
-      orEnvironmentError(`create the directory ${displayText(t.parent)} for --out ${t.shown}`, () => mkdirSync(t.parent, { recursive: true }));
+      orEnvironmentError(`create the directory ${displayText(t.parent)} for --out ${t.shown}`, () =>
+        mkdirSync(t.parent, { recursive: true }),
+      );
       this.takeOver();
     }
     this.checkReplaceable();
-    this.tmp = orEnvironmentError(`create a temporary tree beside --out ${t.shown}`, () => mkdtempSync(tmpPrefix(t)), `${t.shown} was left as it was`);
+    this.tmp = orEnvironmentError(
+      `create a temporary tree beside --out ${t.shown}`,
+      () => mkdtempSync(tmpPrefix(t)),
+      `${t.shown} was left as it was`,
+    );
     return this.tmp;
   }
 

@@ -24,7 +24,13 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
     stack,
     layers,
     manager,
-    target: { distro: profile.target!.distro, release: profile.target!.release, label: target.label, codename: target.codename, systemd: target.systemd },
+    target: {
+      distro: profile.target!.distro,
+      release: profile.target!.release,
+      label: target.label,
+      codename: target.codename,
+      systemd: target.systemd,
+    },
     capacity: { instances },
     sysctl: planSysctl(profile, instances),
     limits: {
@@ -51,7 +57,9 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
     storagePools: pools,
     server: {
       ...(profile.server?.https_address !== undefined ? { httpsAddress: profile.server.https_address } : {}),
-      ...(profile.server?.images_auto_update_interval !== undefined ? { imagesAutoUpdateInterval: profile.server.images_auto_update_interval } : {}),
+      ...(profile.server?.images_auto_update_interval !== undefined
+        ? { imagesAutoUpdateInterval: profile.server.images_auto_update_interval }
+        : {}),
       ...(profile.server?.trust_password !== undefined ? { trustPassword: profile.server.trust_password } : {}),
     },
   };
@@ -60,7 +68,12 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
 function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
   const out = new Map<string, SysctlSetting>();
   for (const [key, value] of Object.entries(profile.sysctl ?? {})) {
-    out.set(key, { key, value: sysctlText(value), mode: SYSCTL_FACTS[key]?.raise === false ? 'exact' : 'raise', from: { path: ['sysctl', key] } });
+    out.set(key, {
+      key,
+      value: sysctlText(value),
+      mode: SYSCTL_FACTS[key]?.raise === false ? 'exact' : 'raise',
+      from: { path: ['sysctl', key] },
+    });
   }
   const derive = (key: string, value: number, why: string) => {
     if (!out.has(key)) out.set(key, { key, value: String(value), mode: 'raise', from: { derived: why } });
@@ -70,9 +83,18 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
   const keys = Number(out.get('kernel.keys.maxkeys')!.value);
   derive('kernel.keys.maxbytes', derivedMaxBytes(keys), `1000 bytes per key for kernel.keys.maxkeys ${keys}, at least 2000000`);
   for (const family of ['ipv4', 'ipv6']) {
-    derive(`net.${family}.neigh.default.gc_thresh3`, derivedGcThresh3(instances), `twice capacity.instances ${instances}, rounded up to a power of two, at least 8192`);
+    derive(
+      `net.${family}.neigh.default.gc_thresh3`,
+      derivedGcThresh3(instances),
+      `twice capacity.instances ${instances}, rounded up to a power of two, at least 8192`,
+    );
   }
-  out.set('kernel.dmesg_restrict', { key: 'kernel.dmesg_restrict', value: profile.dmesg_restrict ? '1' : '0', mode: 'exact', from: { path: ['dmesg_restrict'] } });
+  out.set('kernel.dmesg_restrict', {
+    key: 'kernel.dmesg_restrict',
+    value: profile.dmesg_restrict ? '1' : '0',
+    mode: 'exact',
+    from: { path: ['dmesg_restrict'] },
+  });
   return [...out.values()].sort((a, b) => byCodeUnit(a.key, b.key));
 }
 

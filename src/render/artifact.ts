@@ -1,7 +1,22 @@
 import type { ManagerName } from '../facts/managers.ts';
 
 /** The kinds `--artifact` prints, in the order the README lists them. */
-export const ARTIFACT_KINDS = ['user-data', 'sysctl', 'limits', 'service-dropin', 'sysctl-apply', 'first-boot-step', 'hide-instance-names', 'udev-txqueuelen', 'netplan', 'preseed', 'packer-template', 'packer-scripts', 'packer-seed', 'packer-user-data'] as const;
+export const ARTIFACT_KINDS = [
+  'user-data',
+  'sysctl',
+  'limits',
+  'service-dropin',
+  'sysctl-apply',
+  'first-boot-step',
+  'hide-instance-names',
+  'udev-txqueuelen',
+  'netplan',
+  'preseed',
+  'packer-template',
+  'packer-scripts',
+  'packer-seed',
+  'packer-user-data',
+] as const;
 
 /** A kind of artifact of one stack (`--artifact KIND`, `--out DIR`). */
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];

@@ -13,7 +13,8 @@ function defined(name: string, value: unknown): unknown {
  * leading or trailing space that the reader would strip. */
 export function iniValue(value: unknown): string {
   const s = String(defined('ini', value));
-  if (/[\r\n\0]/.test(s) || s !== s.trim() || s === '') throw new UnsafeValueError(`value ${JSON.stringify(s)} cannot be written on one line`);
+  if (/[\r\n\0]/.test(s) || s !== s.trim() || s === '')
+    throw new UnsafeValueError(`value ${JSON.stringify(s)} cannot be written on one line`);
   return s;
 }
 

@@ -11,31 +11,47 @@ import { renderTemplate } from './engine.ts';
 export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
   const files: Artifact[] = [
     {
-      kind: 'sysctl', path: `sysctl.d/${basename(HOST_PATHS.sysctl)}`, hostPath: HOST_PATHS.sysctl, mode: 0o644,
+      kind: 'sysctl',
+      path: `sysctl.d/${basename(HOST_PATHS.sysctl)}`,
+      hostPath: HOST_PATHS.sysctl,
+      mode: 0o644,
       purpose: 'kernel settings (sysctl.d), applied raise-only at first boot',
       text: renderTemplate('sysctl.conf', { header, settings: plan.sysctl.map((s) => ({ ...s, note: sysctlNote(s) })) }),
-      format: 'sysctl', data: plan.sysctl.map((s) => [s.key, s.value]),
+      format: 'sysctl',
+      data: plan.sysctl.map((s) => [s.key, s.value]),
     },
     {
-      kind: 'limits', path: `limits.d/${basename(HOST_PATHS.limits)}`, hostPath: HOST_PATHS.limits, mode: 0o644,
+      kind: 'limits',
+      path: `limits.d/${basename(HOST_PATHS.limits)}`,
+      hostPath: HOST_PATHS.limits,
+      mode: 0o644,
       purpose: 'PAM limits for login sessions (open files, locked memory)',
       text: renderTemplate('limits.conf', { header, rows: limitRows(plan) }),
       format: 'text',
     },
     {
-      kind: 'service-dropin', path: `systemd/${plan.manager.unit}.d/60-born-tuned.conf`, hostPath: serviceDropInPath(plan.manager.unit), mode: 0o644,
+      kind: 'service-dropin',
+      path: `systemd/${plan.manager.unit}.d/60-born-tuned.conf`,
+      hostPath: serviceDropInPath(plan.manager.unit),
+      mode: 0o644,
       purpose: `limits of the ${plan.manager.name} daemon (${plan.manager.unit})`,
       text: renderTemplate('service-dropin.conf', { header, settings: serviceLimits(plan) }),
       format: 'text',
     },
     {
-      kind: 'sysctl-apply', path: `bin/${basename(HOST_PATHS.sysctlApply)}`, hostPath: HOST_PATHS.sysctlApply, mode: 0o755,
+      kind: 'sysctl-apply',
+      path: `bin/${basename(HOST_PATHS.sysctlApply)}`,
+      hostPath: HOST_PATHS.sysctlApply,
+      mode: 0o755,
       purpose: 'applies the sysctl file raise-only at first boot',
       text: renderTemplate('sysctl-apply.sh', {}),
       format: 'text',
     },
     {
-      kind: 'first-boot-step', path: `bin/${basename(HOST_PATHS.firstBootStep)}`, hostPath: HOST_PATHS.firstBootStep, mode: 0o755,
+      kind: 'first-boot-step',
+      path: `bin/${basename(HOST_PATHS.firstBootStep)}`,
+      hostPath: HOST_PATHS.firstBootStep,
+      mode: 0o755,
       purpose: 'runs each first-boot step, records failures and makes cloud-init report them',
       text: renderTemplate('first-boot-step.sh', {}),
       format: 'text',
@@ -43,7 +59,10 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
   ];
   if (plan.hideInstanceNames) {
     files.push({
-      kind: 'hide-instance-names', path: `tmpfiles.d/${basename(HOST_PATHS.hideInstanceNames)}`, hostPath: HOST_PATHS.hideInstanceNames, mode: 0o644,
+      kind: 'hide-instance-names',
+      path: `tmpfiles.d/${basename(HOST_PATHS.hideInstanceNames)}`,
+      hostPath: HOST_PATHS.hideInstanceNames,
+      mode: 0o644,
       purpose: 'hides instance names (/proc/sched_debug, /sys/kernel/slab) at every boot before the manager starts',
       text: renderTemplate('hide-instance-names.conf', { header }),
       format: 'text',
@@ -51,7 +70,10 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
   }
   if (plan.txqueuelen.length > 0) {
     files.push({
-      kind: 'udev-txqueuelen', path: `network/${basename(HOST_PATHS.udevTxqueuelen)}`, hostPath: HOST_PATHS.udevTxqueuelen, mode: 0o644,
+      kind: 'udev-txqueuelen',
+      path: `network/${basename(HOST_PATHS.udevTxqueuelen)}`,
+      hostPath: HOST_PATHS.udevTxqueuelen,
+      mode: 0o644,
       purpose: 'transmit queue length of NICs and the bridge, at every boot and hotplug',
       text: renderTemplate('txqueuelen.rules', {
         header,
@@ -80,7 +102,10 @@ function sysctlNote(s: SysctlSetting): string {
 }
 
 function limitRows(plan: HostPlan): { domain: string; type: string; item: string; value: string }[] {
-  const items: [string, string][] = [['nofile', String(plan.limits.nofile)], ['memlock', plan.limits.memlock]];
+  const items: [string, string][] = [
+    ['nofile', String(plan.limits.nofile)],
+    ['memlock', plan.limits.memlock],
+  ];
   if (plan.limits.nproc !== undefined) items.push(['nproc', plan.limits.nproc]);
   const rows = [];
   for (const domain of ['*', 'root']) {

@@ -24,7 +24,8 @@ interface MimePart {
 export function buildMime(parts: readonly MimePart[]): string {
   const lines = [`Content-Type: multipart/mixed; boundary="${MIME_BOUNDARY}"`, 'MIME-Version: 1.0', ''];
   for (const part of parts) {
-    if (/["\\\0-\x1f\x7f-\uffff]/.test(part.filename)) throw new InternalError(`the MIME part name ${JSON.stringify(part.filename)} cannot be written in a header`);
+    if (/["\\\0-\x1f\x7f-\uffff]/.test(part.filename))
+      throw new InternalError(`the MIME part name ${JSON.stringify(part.filename)} cannot be written in a header`);
     // eslint-disable-next-line no-control-regex
     const ascii = /^[\x00-\x7f]*$/.test(part.text);
     if (ascii && part.text.includes(MIME_BOUNDARY)) throw new InternalError(`the MIME boundary occurs inside ${part.filename}`);

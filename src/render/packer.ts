@@ -148,7 +148,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
 
 function installSummary(plan: HostPlan): string {
   const m = plan.manager;
-  if (m.install === 'deb' && m.deb) return `${m.name} ${m.version} from ${plan.target.label}'s packages (${m.deb.packages.join(', ')} from ${m.deb.suite})`;
+  if (m.install === 'deb' && m.deb)
+    return `${m.name} ${m.version} from ${plan.target.label}'s packages (${m.deb.packages.join(', ')} from ${m.deb.suite})`;
   if (m.install === 'snap') return `the LXD snap, channel ${m.snapChannel}${m.needsSnapd ? ', after installing snapd' : ''}`;
   return `nothing: ${m.name} is expected to be installed already`;
 }

@@ -8,7 +8,8 @@ export function buildPreseed(plan: HostPlan, secrets: Secrets): Record<string, u
   const config: Record<string, string> = {};
   if (secrets.trustPassword !== undefined) config['core.trust_password'] = secrets.trustPassword;
   if (plan.server.httpsAddress !== undefined) config['core.https_address'] = plan.server.httpsAddress;
-  if (plan.server.imagesAutoUpdateInterval !== undefined) config['images.auto_update_interval'] = String(plan.server.imagesAutoUpdateInterval);
+  if (plan.server.imagesAutoUpdateInterval !== undefined)
+    config['images.auto_update_interval'] = String(plan.server.imagesAutoUpdateInterval);
 
   const bridge = plan.bridge;
   const networkConfig: Record<string, string> = { 'ipv4.address': bridge.ipv4 };

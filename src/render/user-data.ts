@@ -12,7 +12,12 @@ import { shellQuote } from './helpers.ts';
  * packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
  * Nothing waits for a reboot.
  */
-export function buildCloudConfig(plan: HostPlan, hostFiles: readonly Artifact[], preseedText: string, opts: { baked?: boolean } = {}): Record<string, unknown> {
+export function buildCloudConfig(
+  plan: HostPlan,
+  hostFiles: readonly Artifact[],
+  preseedText: string,
+  opts: { baked?: boolean } = {},
+): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   const m = plan.manager;
   // A baked image already has the manager and every host file (Packer provisioners): its first
@@ -84,7 +89,8 @@ function finalCheck(): string[] {
 export function splitFinalCheck(config: Record<string, unknown>): { steps: Record<string, unknown>; check: string[] } {
   const runcmd = config.runcmd;
   const check = finalCheck();
-  if (!Array.isArray(runcmd) || JSON.stringify(runcmd.at(-1)) !== JSON.stringify(check)) throw new InternalError('the generated runcmd does not end with the final check');
+  if (!Array.isArray(runcmd) || JSON.stringify(runcmd.at(-1)) !== JSON.stringify(check))
+    throw new InternalError('the generated runcmd does not end with the final check');
   return { steps: { ...config, runcmd: runcmd.slice(0, -1) }, check };
 }
 
@@ -92,7 +98,11 @@ export function splitFinalCheck(config: Record<string, unknown>): { steps: Recor
  * The `#cloud-config` document printed by `gen --profile NAME`: gen's own cloud-config, or (a Map)
  * one with operators' includes folded in, whose file names go into a comment.
  */
-export function renderUserData(header: string, config: Record<string, unknown> | Map<string, unknown>, includes: readonly string[] = []): Artifact {
+export function renderUserData(
+  header: string,
+  config: Record<string, unknown> | Map<string, unknown>,
+  includes: readonly string[] = [],
+): Artifact {
   const text = renderTemplate('user-data', { header, config, includes });
   return {
     kind: 'user-data',
@@ -100,6 +110,8 @@ export function renderUserData(header: string, config: Record<string, unknown> |
     mode: 0o600,
     purpose: 'cloud-init user-data: tunes the host and initialises the manager at first boot',
     text,
-    ...(config instanceof Map ? { format: 'cloud-config-merged' as const, data: config } : { format: 'cloud-config' as const, data: config }),
+    ...(config instanceof Map
+      ? { format: 'cloud-config-merged' as const, data: config }
+      : { format: 'cloud-config' as const, data: config }),
   };
 }

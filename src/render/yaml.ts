@@ -23,7 +23,8 @@ const ESCAPE_IN_QUOTES = /[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
 /** One line, no tab or character that needs escaping, no edge spaces, no indicator at the start,
  * no ": " or " #" inside, no ":" at the end: a plain scalar of block context, or empty (null). */
-const BLOCK_PLAIN = /^(?:(?! )(?![-?:](?: |$))(?![,[\]{}#&*!|>'"%@`])(?!.*(?:: | #|:$))[^\0-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]*[^\0-\x20\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff])?$/;
+const BLOCK_PLAIN =
+  /^(?:(?! )(?![-?:](?: |$))(?![,[\]{}#&*!|>'"%@`])(?!.*(?:: | #|:$))[^\0-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]*[^\0-\x20\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff])?$/;
 
 /**
  * A plain (unquoted) scalar written exactly as given. An operator's include is carried this way:

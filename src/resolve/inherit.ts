@@ -56,7 +56,11 @@ export function linearize(files: ReadonlyArray<{ name: string; file: string }>, 
         continue;
       }
       if (chain.length + 1 >= MAX_EXTENDS_DEPTH) {
-        bag.error('EXTENDS_TOO_DEEP', `extends: "${parent}" would make a chain of more than ${MAX_EXTENDS_DEPTH} profiles (from ${chain[0]?.name ?? name}); a chain that long is not maintainable: merge some of them`, at);
+        bag.error(
+          'EXTENDS_TOO_DEEP',
+          `extends: "${parent}" would make a chain of more than ${MAX_EXTENDS_DEPTH} profiles (from ${chain[0]?.name ?? name}); a chain that long is not maintainable: merge some of them`,
+          at,
+        );
         continue;
       }
       visit(parent, located.file, [...chain, source]);
@@ -66,7 +70,11 @@ export function linearize(files: ReadonlyArray<{ name: string; file: string }>, 
       layers.push({ source, value });
       const hidden = shadowedShippedProfile(name, file);
       if (hidden) {
-        bag.warning('SHADOWS_SHIPPED', `this profile hides the shipped profile "${name}" (${displayPath(hidden)}) wherever "${name}" is named from here: give it another name (it can then extend ${name}) unless you mean to replace the shipped one`, { file: source.display });
+        bag.warning(
+          'SHADOWS_SHIPPED',
+          `this profile hides the shipped profile "${name}" (${displayPath(hidden)}) wherever "${name}" is named from here: give it another name (it can then extend ${name}) unless you mean to replace the shipped one`,
+          { file: source.display },
+        );
       }
     }
   };

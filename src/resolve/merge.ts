@@ -24,7 +24,13 @@ export function mergeLayers(layers: ReadonlyArray<{ source: Source; value: Recor
   return { value, origins };
 }
 
-function mergeInto(target: Record<string, unknown>, src: Record<string, unknown>, source: Source, path: PathSegment[], origins: Origins): void {
+function mergeInto(
+  target: Record<string, unknown>,
+  src: Record<string, unknown>,
+  source: Source,
+  path: PathSegment[],
+  origins: Origins,
+): void {
   for (const [key, v] of Object.entries(src)) {
     const p = [...path, key];
     origins.set(pathKey(p), source);

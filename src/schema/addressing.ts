@@ -16,7 +16,11 @@ export function addressingProblems(nic: { addresses?: string[] | undefined; gate
   const subnets = (nic.addresses ?? []).map((a) => parseInterface(a)!);
   subnets.forEach((i, k) => {
     const why = notAHostAddress(i);
-    if (why) problems.push({ path: ['addresses', k], message: `${nic.addresses![k]} is ${why}, which no host can use: give the NIC an address inside the subnet` });
+    if (why)
+      problems.push({
+        path: ['addresses', k],
+        message: `${nic.addresses![k]} is ${why}, which no host can use: give the NIC an address inside the subnet`,
+      });
   });
   if (nic.gateway !== undefined && subnets.length > 0) {
     const gateway = parseIp(nic.gateway)!;
@@ -24,9 +28,10 @@ export function addressingProblems(nic: { addresses?: string[] | undefined; gate
     if (!sameFamily.some((i) => contains(i, gateway))) {
       problems.push({
         path: ['gateway'],
-        message: sameFamily.length === 0
-          ? `gateway ${nic.gateway} is an IPv${gateway.family} address, but the NIC has no IPv${gateway.family} address to reach it from: add one, or use a gateway of the NIC's family`
-          : `gateway ${nic.gateway} is outside the NIC's subnet${sameFamily.length > 1 ? 's' : ''} (${(nic.addresses ?? []).filter((a) => parseInterface(a)!.family === gateway.family).join(', ')}): the host could not reach it; use a gateway inside the subnet or fix the prefix length`,
+        message:
+          sameFamily.length === 0
+            ? `gateway ${nic.gateway} is an IPv${gateway.family} address, but the NIC has no IPv${gateway.family} address to reach it from: add one, or use a gateway of the NIC's family`
+            : `gateway ${nic.gateway} is outside the NIC's subnet${sameFamily.length > 1 ? 's' : ''} (${(nic.addresses ?? []).filter((a) => parseInterface(a)!.family === gateway.family).join(', ')}): the host could not reach it; use a gateway inside the subnet or fix the prefix length`,
       });
     }
   }

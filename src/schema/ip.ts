@@ -28,7 +28,7 @@ export function parseIp(text: string): Ip | undefined {
     const n = parseIp(v4[1]!)!.value;
     body = `${body.slice(0, v4.index)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
   }
-  const [head, tail] = body.includes('::') ? body.split('::') as [string, string] : [body, undefined];
+  const [head, tail] = body.includes('::') ? (body.split('::') as [string, string]) : [body, undefined];
   const groups = (s: string) => (s === '' ? [] : s.split(':'));
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
@@ -80,7 +80,8 @@ export function notAHostAddress(i: IpInterface): string | undefined {
   const hostBits = bits(i.family) - i.prefix;
   if (i.family === 4 && hostBits < 2) return undefined;
   if (i.family === 6 && hostBits < 1) return undefined;
-  if (i.value === networkOf(i)) return i.family === 4 ? 'the network address of its subnet' : 'the subnet-router anycast address (all host bits zero)';
+  if (i.value === networkOf(i))
+    return i.family === 4 ? 'the network address of its subnet' : 'the subnet-router anycast address (all host bits zero)';
   if (i.family === 4 && i.value === lastOf(i)) return 'the broadcast address of its subnet';
   return undefined;
 }
@@ -97,7 +98,7 @@ export function formatIp(ip: Ip): string {
   const groups = Array.from({ length: 8 }, (_, k) => Number((ip.value >> BigInt(112 - 16 * k)) & 0xffffn));
   // The longest run of two or more zero groups, the first of equal runs, becomes "::".
   let best = { at: -1, len: 1 };
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     if (groups[k] !== 0) {
       k++;
       continue;

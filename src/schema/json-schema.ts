@@ -8,11 +8,16 @@ import { ProfileSchema } from './profile.ts';
  * `yaml-language-server` modeline of each profile; a test fails when the committed copy drifts.
  */
 function profileJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(ProfileSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown> & { properties: Record<string, unknown> };
+  const schema = z.toJSONSchema(ProfileSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown> & {
+    properties: Record<string, unknown>;
+  };
   schema.properties = {
     extends: {
       description: 'Parent profile(s), merged first, in order (names of files in the profiles directory).',
-      anyOf: [{ type: 'string', pattern: PROFILE_NAME.source }, { type: 'array', items: { type: 'string', pattern: PROFILE_NAME.source } }],
+      anyOf: [
+        { type: 'string', pattern: PROFILE_NAME.source },
+        { type: 'array', items: { type: 'string', pattern: PROFILE_NAME.source } },
+      ],
     },
     ...schema.properties,
   };

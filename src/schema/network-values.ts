@@ -18,17 +18,23 @@ const IPV6 = '[0-9a-fA-F:.]{2,45}';
 
 /** An IPv4 or IPv6 address without prefix. */
 export const ipAddressSchema = (message = 'must be an IPv4 or IPv6 address without prefix, like 192.0.2.1 or 2001:db8::1') =>
-  z.string().regex(new RegExp(`^(${IPV4}|${IPV6})$`), { message }).refine((s) => parseIp(s) !== undefined, { message });
+  z
+    .string()
+    .regex(new RegExp(`^(${IPV4}|${IPV6})$`), { message })
+    .refine((s) => parseIp(s) !== undefined, { message });
 
 /** An address with its prefix length, as an interface has it; `family` narrows it to one. */
 export const interfaceAddressSchema = (message: string, family?: 4 | 6) =>
   z
     .string()
     .regex(new RegExp(`^(${family === 6 ? IPV6 : IPV4}${family === undefined ? `|${IPV6}` : ''})/\\d{1,3}$`), { message })
-    .refine((s) => {
-      const i = parseInterface(s);
-      return i !== undefined && (family === undefined || i.family === family);
-    }, { message });
+    .refine(
+      (s) => {
+        const i = parseInterface(s);
+        return i !== undefined && (family === undefined || i.family === family);
+      },
+      { message },
+    );
 
 /** A bridge's own address with prefix, or "none" for no address of that family. */
 export const bridgeAddressSchema = (family: 4 | 6) => {
@@ -40,13 +46,20 @@ export const bridgeAddressSchema = (family: 4 | 6) => {
 };
 
 /** An exact interface name. */
-export const ifnameSchema = (message = 'must be an interface name of up to 15 characters from A-Z a-z 0-9 _ . - (not "." or "..")') => z.string().regex(IFNAME, { message });
+export const ifnameSchema = (message = 'must be an interface name of up to 15 characters from A-Z a-z 0-9 _ . - (not "." or "..")') =>
+  z.string().regex(IFNAME, { message });
 
 /** An interface name or a glob that udev can match (brackets balanced and not empty). */
 export const ifnameGlobSchema = () =>
-  z.string().regex(IFNAME_GLOB, { message: 'must be an interface name or glob of up to 15 characters from A-Z a-z 0-9 _ . - * ? [ ] (not "." or "..")' }).refine(isValidGlob, {
-    message: 'is not a valid glob: every "[" needs a closing "]" with at least one character between them, and a range like [0-9] must go upwards',
-  });
+  z
+    .string()
+    .regex(IFNAME_GLOB, {
+      message: 'must be an interface name or glob of up to 15 characters from A-Z a-z 0-9 _ . - * ? [ ] (not "." or "..")',
+    })
+    .refine(isValidGlob, {
+      message:
+        'is not a valid glob: every "[" needs a closing "]" with at least one character between them, and a range like [0-9] must go upwards',
+    });
 
 /** True for an fnmatch(3) pattern whose bracket expressions are complete and whose ranges ascend. */
 function isValidGlob(glob: string): boolean {

@@ -120,5 +120,6 @@ function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
 
 function remove(root: Record<string, unknown>, path: readonly PathSegment[]): void {
   const parent = valueAt(root, path.slice(0, -1));
-  if (parent !== null && typeof parent === 'object' && !Array.isArray(parent)) delete (parent as Record<string, unknown>)[String(path.at(-1))];
+  if (parent !== null && typeof parent === 'object' && !Array.isArray(parent))
+    delete (parent as Record<string, unknown>)[String(path.at(-1))];
 }

@@ -1,5 +1,13 @@
 import * as z from 'zod';
-import { bridgeAddressSchema, ifnameGlobSchema, ifnameSchema, interfaceAddressSchema, ipAddressSchema, listenAddressSchema, MAC } from './network-values.ts';
+import {
+  bridgeAddressSchema,
+  ifnameGlobSchema,
+  ifnameSchema,
+  interfaceAddressSchema,
+  ipAddressSchema,
+  listenAddressSchema,
+  MAC,
+} from './network-values.ts';
 import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 
 /**
@@ -11,7 +19,10 @@ import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 const SAFE_INT_MESSAGE = 'must be a whole number no larger than 9007199254740991 (2^53-1)';
 // The 2^53 bound comes first: the validator reports one problem per value, the first found.
 const safeInt = () => z.number().max(Number.MAX_SAFE_INTEGER, { message: SAFE_INT_MESSAGE }).int({ message: 'must be a whole number' });
-const txqueuelen = () => safeInt().min(1).max(1_000_000, { message: 'txqueuelen above 1000000 is not a queue length any NIC uses; 10000 is the usual value for 10GbE' });
+const txqueuelen = () =>
+  safeInt()
+    .min(1)
+    .max(1_000_000, { message: 'txqueuelen above 1000000 is not a queue length any NIC uses; 10000 is the usual value for 10GbE' });
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -25,15 +36,19 @@ const SysctlValueSchema = z.union([
   }),
 ]);
 
-const knownSysctl = Object.fromEntries(
-  Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlValueSchema.optional()]),
-) as Record<string, z.ZodOptional<typeof SysctlValueSchema>>;
+const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlValueSchema.optional()])) as Record<
+  string,
+  z.ZodOptional<typeof SysctlValueSchema>
+>;
 
 const SysctlSchema = z.object(knownSysctl).catchall(SysctlValueSchema);
 
 const ManagerSchema = z.strictObject({
   name: z.enum(['lxd', 'incus']),
-  version: z.string().regex(/^\d+\.\d+$/, { message: 'must look like "5.21" or "6.0"' }).optional(),
+  version: z
+    .string()
+    .regex(/^\d+\.\d+$/, { message: 'must look like "5.21" or "6.0"' })
+    .optional(),
   install: z.enum(['snap', 'deb', 'present']),
 });
 
@@ -43,7 +58,9 @@ const TargetSchema = z.strictObject({
 });
 
 const CapacitySchema = z.strictObject({
-  instances: safeInt().min(1, { message: 'must be at least 1' }).max(100_000, { message: 'more than 100000 instances on one host is not a plan this tool can size' }),
+  instances: safeInt()
+    .min(1, { message: 'must be at least 1' })
+    .max(100_000, { message: 'more than 100000 instances on one host is not a plan this tool can size' }),
 });
 
 const LimitsSchema = z.strictObject({
@@ -70,7 +87,6 @@ const NicSchema = z.strictObject({
   nameservers: z.array(ipAddress).max(8).optional(),
 });
 
-
 const BridgeSchema = z.strictObject({
   name: ifnameSchema().optional(),
   ipv4: bridgeAddressSchema(4).optional(),
@@ -88,15 +104,25 @@ const InstancesSchema = z.strictObject({
 
 const StoragePoolSchema = z.strictObject({
   driver: z.enum(['dir', 'btrfs', 'lvm', 'zfs', 'ceph']),
-  source: z.string().regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, { message: 'must be an absolute path, a device or a pool/volume-group name' }).optional(),
-  size: z.string().regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' }).optional(),
+  source: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
+      message: 'must be an absolute path, a device or a pool/volume-group name',
+    })
+    .optional(),
+  size: z
+    .string()
+    .regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' })
+    .optional(),
 });
 
 /** A secret is never written in a profile or an inventory: they name where to read it at render
  * time. `example` is the variable name the message suggests. */
 export const secretRefSchema = (example: string) =>
   z.union([
-    z.strictObject({ env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: `must be an environment variable name like ${example}` }) }),
+    z.strictObject({
+      env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: `must be an environment variable name like ${example}` }),
+    }),
     z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
   ]);
 const SecretRefSchema = secretRefSchema('LXD_TRUST_PASSWORD');
@@ -120,7 +146,9 @@ export const ProfileSchema = z.strictObject({
   nics: z.record(z.string().regex(NAME, { message: 'NIC ids are lower-case names like "uplink"' }), NicSchema).optional(),
   bridge: BridgeSchema.optional(),
   instances: InstancesSchema.optional(),
-  storage_pools: z.record(z.string().regex(NAME, { message: 'pool names are lower-case names like "default"' }), StoragePoolSchema).optional(),
+  storage_pools: z
+    .record(z.string().regex(NAME, { message: 'pool names are lower-case names like "default"' }), StoragePoolSchema)
+    .optional(),
   server: ServerSchema.optional(),
 });
 

@@ -3,7 +3,13 @@ import { didYouMean } from '../diagnostics/suggest.ts';
 import { derivedGcThresh3, derivedMaxKeys } from '../facts/capacity.ts';
 import type { Merged } from '../resolve/merge.ts';
 import type { PathSegment } from '../source/position.ts';
-import { effectiveManagerVersion, KNOWN_VERSIONS, targetFactsOf, supportsNicQueueTxLength, supportsTrustPassword } from '../facts/managers.ts';
+import {
+  effectiveManagerVersion,
+  KNOWN_VERSIONS,
+  targetFactsOf,
+  supportsNicQueueTxLength,
+  supportsTrustPassword,
+} from '../facts/managers.ts';
 import type { Profile } from './profile.ts';
 import { SYSCTL_FACTS, SYSCTL_NAME } from '../facts/sysctl.ts';
 import { RELEASES } from '../facts/targets.ts';
@@ -20,14 +26,30 @@ interface RuleContext {
   profile: Profile;
   merged: Merged;
   bag: DiagnosticBag;
-  at: (severity: 'error' | 'warning', code: Parameters<DiagnosticBag['error']>[0], path: PathSegment[], message: string, where?: 'key' | 'value') => void;
+  at: (
+    severity: 'error' | 'warning',
+    code: Parameters<DiagnosticBag['error']>[0],
+    path: PathSegment[],
+    message: string,
+    where?: 'key' | 'value',
+  ) => void;
 }
 
 /** One cross-field rule: reads the stack, reports through `ctx.at`. */
 type Rule = (ctx: RuleContext) => void;
 
 /** Every rule, in the order their findings read best; a new rule is a function and a line here. */
-const RULES: Rule[] = [requireHostKeys, checkTarget, checkManager, checkSysctl, checkCapacity, checkLimits, checkNetwork, checkStorage, checkSecrets];
+const RULES: Rule[] = [
+  requireHostKeys,
+  checkTarget,
+  checkManager,
+  checkSysctl,
+  checkCapacity,
+  checkLimits,
+  checkNetwork,
+  checkStorage,
+  checkSecrets,
+];
 
 /**
  * Cross-field rules that protect the host. Each rule reports at the value the user should change and
@@ -44,7 +66,10 @@ function requireHostKeys({ profile, at }: RuleContext): void {
     ['manager', 'manager: {name: lxd|incus, install: snap|deb|present}'],
     ['target', 'target: {distro: debian|ubuntu, release: "12"|"22.04"|"24.04"}'],
     ['capacity', 'capacity: {instances: N}, the number of instances you plan on this host'],
-    ['dmesg_restrict', 'dmesg_restrict: true or false; true also hides dmesg from non-root users on the host, so the tool does not choose for you'],
+    [
+      'dmesg_restrict',
+      'dmesg_restrict: true or false; true also hides dmesg from non-root users on the host, so the tool does not choose for you',
+    ],
   ];
   for (const [key, hint] of required) {
     if (profile[key] === undefined) at('error', 'MISSING_KEY', [key], `the stack sets no ${key}: add ${hint}`, 'key');
@@ -56,7 +81,12 @@ function checkTarget({ profile, at }: RuleContext): void {
   if (!t) return;
   const releases: readonly string[] = RELEASES[t.distro];
   if (!releases.includes(t.release)) {
-    at('error', 'INVALID_VALUE', ['target', 'release'], `${t.distro} release "${t.release}" is not supported: use ${releases.map((r) => `"${r}"`).join(' or ')}`);
+    at(
+      'error',
+      'INVALID_VALUE',
+      ['target', 'release'],
+      `${t.distro} release "${t.release}" is not supported: use ${releases.map((r) => `"${r}"`).join(' or ')}`,
+    );
   }
 }
 
@@ -64,7 +94,12 @@ function checkManager({ profile, at }: RuleContext): void {
   const m = profile.manager;
   if (!m) return;
   if (m.name === 'incus' && m.install === 'snap') {
-    at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'install'], 'Incus is not distributed as a snap: use install: deb or install: present');
+    at(
+      'error',
+      'UNSUPPORTED_BY_TARGET',
+      ['manager', 'install'],
+      'Incus is not distributed as a snap: use install: deb or install: present',
+    );
     return;
   }
   const target = targetFactsOf(profile.target);
@@ -72,15 +107,30 @@ function checkManager({ profile, at }: RuleContext): void {
     const pkg = target.debPackages[m.name];
     if ('missing' in pkg) at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'install'], pkg.missing);
     else if (m.version && m.version !== pkg.version) {
-      at('error', 'UNSUPPORTED_BY_TARGET', ['manager', 'version'],
-        `${target.label}'s ${m.name} package is ${pkg.version} (from ${pkg.suite}), not ${m.version}: set version: "${pkg.version}"${m.name === 'lxd' ? ' or install: snap' : ''}`);
+      at(
+        'error',
+        'UNSUPPORTED_BY_TARGET',
+        ['manager', 'version'],
+        `${target.label}'s ${m.name} package is ${pkg.version} (from ${pkg.suite}), not ${m.version}: set version: "${pkg.version}"${m.name === 'lxd' ? ' or install: snap' : ''}`,
+      );
     }
   }
   if (m.version && !KNOWN_VERSIONS[m.name].includes(m.version)) {
-    at('error', 'INVALID_VALUE', ['manager', 'version'], `unknown ${m.name} version "${m.version}": known versions are ${KNOWN_VERSIONS[m.name].join(', ')}`);
+    at(
+      'error',
+      'INVALID_VALUE',
+      ['manager', 'version'],
+      `unknown ${m.name} version "${m.version}": known versions are ${KNOWN_VERSIONS[m.name].join(', ')}`,
+    );
   }
   if (m.install === 'present' && !m.version && !(target && 'version' in target.debPackages[m.name])) {
-    at('error', 'MISSING_KEY', ['manager'], `with install: present on this target, say which ${m.name} version is installed: add manager.version`, 'key');
+    at(
+      'error',
+      'MISSING_KEY',
+      ['manager'],
+      `with install: present on this target, say which ${m.name} version is installed: add manager.version`,
+      'key',
+    );
   }
 }
 
@@ -89,13 +139,25 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
   for (const [key, value] of Object.entries(sysctl)) {
     const path = ['sysctl', key];
     if (key === 'kernel.dmesg_restrict') {
-      at('error', 'USE_TOP_LEVEL_KEY', path, 'set kernel.dmesg_restrict with the top-level dmesg_restrict: true|false, which records it as a deliberate choice', 'key');
+      at(
+        'error',
+        'USE_TOP_LEVEL_KEY',
+        path,
+        'set kernel.dmesg_restrict with the top-level dmesg_restrict: true|false, which records it as a deliberate choice',
+        'key',
+      );
       continue;
     }
     const fact = SYSCTL_FACTS[key];
     if (!fact) {
       if (!SYSCTL_NAME.test(key)) {
-        at('error', 'INVALID_VALUE', path, `"${key}" is not a sysctl name: sysctl names are dot-separated words like net.core.somaxconn`, 'key');
+        at(
+          'error',
+          'INVALID_VALUE',
+          path,
+          `"${key}" is not a sysctl name: sysctl names are dot-separated words like net.core.somaxconn`,
+          'key',
+        );
         continue;
       }
       const hint = didYouMean(key, Object.keys(SYSCTL_FACTS));
@@ -104,14 +166,23 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
     }
     const parts = parseComponents(value);
     if (!parts || parts.length !== fact.components) {
-      at('error', 'INVALID_VALUE', path, fact.components === 1
-        ? `${key} must be a whole number, not ${JSON.stringify(value)}`
-        : `${key} must be ${fact.components} whole numbers separated by spaces, like "182757 243679 365514"`);
+      at(
+        'error',
+        'INVALID_VALUE',
+        path,
+        fact.components === 1
+          ? `${key} must be a whole number, not ${JSON.stringify(value)}`
+          : `${key} must be ${fact.components} whole numbers separated by spaces, like "182757 243679 365514"`,
+      );
       continue;
     }
     if (key === 'net.core.bpf_jit_limit' && parts[0]! > BPF_JIT_LIMIT_MAX) {
-      at('error', 'BPF_JIT_LIMIT_TOO_HIGH', path,
-        `net.core.bpf_jit_limit ${parts[0]} is rejected by the kernel ("Invalid argument"), so the whole value would silently not apply; use at most 1000000000 (the current LXD and Incus value)`);
+      at(
+        'error',
+        'BPF_JIT_LIMIT_TOO_HIGH',
+        path,
+        `net.core.bpf_jit_limit ${parts[0]} is rejected by the kernel ("Invalid argument"), so the whole value would silently not apply; use at most 1000000000 (the current LXD and Incus value)`,
+      );
       continue;
     }
     const bad = parts.find((p) => p < fact.min || p > fact.max);
@@ -125,8 +196,12 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
     }
     const kernelDefault = Number(fact.kernelDefault);
     if (fact.raise && Number.isFinite(kernelDefault) && parts[0]! < kernelDefault) {
-      at('warning', 'VALUE_BELOW_DEFAULT', path,
-        `${key} ${parts[0]} is below the kernel default ${fact.kernelDefault}; the point of setting it is to raise it, and first boot never lowers a value (raise-only), so it has no effect`);
+      at(
+        'warning',
+        'VALUE_BELOW_DEFAULT',
+        path,
+        `${key} ${parts[0]} is below the kernel default ${fact.kernelDefault}; the point of setting it is to raise it, and first boot never lowers a value (raise-only), so it has no effect`,
+      );
     }
   }
   for (const family of ['ipv4', 'ipv6']) {
@@ -135,12 +210,22 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
     // gc_thresh3 left out is derived from the capacity: the order must hold against that value too.
     const instances = profile.capacity?.instances;
     if (values[2] === undefined && instances !== undefined) values[2] = derivedGcThresh3(instances);
-    for (const [i, j] of [[0, 1], [1, 2], [0, 2]] as const) {
+    for (const [i, j] of [
+      [0, 1],
+      [1, 2],
+      [0, 2],
+    ] as const) {
       const lo = values[i];
       const hi = values[j];
       if (lo !== undefined && hi !== undefined && lo > hi && sysctl[keys[i]!] !== undefined) {
-        const where = sysctl[keys[j]!] !== undefined ? whereIs(merged, ['sysctl', keys[j]!]) : `derived from capacity.instances ${instances}`;
-        at('error', 'INCONSISTENT_VALUES', ['sysctl', keys[i]!], `${keys[i]} ${lo} is above ${keys[j]} ${hi} (${where}): the kernel needs gc_thresh1 <= gc_thresh2 <= gc_thresh3; lower it or raise ${keys[j]}`);
+        const where =
+          sysctl[keys[j]!] !== undefined ? whereIs(merged, ['sysctl', keys[j]!]) : `derived from capacity.instances ${instances}`;
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          ['sysctl', keys[i]!],
+          `${keys[i]} ${lo} is above ${keys[j]} ${hi} (${where}): the kernel needs gc_thresh1 <= gc_thresh2 <= gc_thresh3; lower it or raise ${keys[j]}`,
+        );
         break;
       }
     }
@@ -154,15 +239,23 @@ function checkCapacity({ profile, merged, at }: RuleContext): void {
   const where = whereIs(merged, ['capacity', 'instances']);
   const maxkeys = numberOf(sysctl['kernel.keys.maxkeys']);
   if (maxkeys !== undefined && maxkeys <= instances) {
-    at('error', 'CAPACITY_CONFLICT', ['sysctl', 'kernel.keys.maxkeys'],
-      `kernel.keys.maxkeys ${maxkeys} must be greater than capacity.instances ${instances} (${where}), or instances fail to start: use ${derivedMaxKeys(instances)}, or leave the key out and it is derived`);
+    at(
+      'error',
+      'CAPACITY_CONFLICT',
+      ['sysctl', 'kernel.keys.maxkeys'],
+      `kernel.keys.maxkeys ${maxkeys} must be greater than capacity.instances ${instances} (${where}), or instances fail to start: use ${derivedMaxKeys(instances)}, or leave the key out and it is derived`,
+    );
   }
   for (const family of ['ipv4', 'ipv6']) {
     const key = `net.${family}.neigh.default.gc_thresh3`;
     const v = numberOf(sysctl[key]);
     if (v !== undefined && v <= instances * 2) {
-      at('error', 'CAPACITY_CONFLICT', ['sysctl', key],
-        `${key} ${v} leaves no headroom for capacity.instances ${instances} (${where}): the neighbour table overflows and instances lose networking; use ${derivedGcThresh3(instances)}, or leave the key out and it is derived`);
+      at(
+        'error',
+        'CAPACITY_CONFLICT',
+        ['sysctl', key],
+        `${key} ${v} leaves no headroom for capacity.instances ${instances} (${where}): the neighbour table overflows and instances lose networking; use ${derivedGcThresh3(instances)}, or leave the key out and it is derived`,
+      );
     }
   }
 }
@@ -172,9 +265,16 @@ function checkLimits({ profile, merged, at }: RuleContext): void {
   if (nofile === undefined) return;
   const nrOpen = numberOf(profile.sysctl?.['fs.nr_open']) ?? DEFAULT_NR_OPEN;
   if (nofile > nrOpen) {
-    const source = profile.sysctl?.['fs.nr_open'] !== undefined ? `fs.nr_open ${nrOpen} (${whereIs(merged, ['sysctl', 'fs.nr_open'])})` : `the kernel's fs.nr_open ${nrOpen}`;
-    at('error', 'NOFILE_ABOVE_NR_OPEN', ['limits', 'nofile'],
-      `limits.nofile ${nofile} is above ${source}: PAM cannot set it and every login fails; lower nofile to ${nrOpen} or raise sysctl fs.nr_open to at least ${nofile}`);
+    const source =
+      profile.sysctl?.['fs.nr_open'] !== undefined
+        ? `fs.nr_open ${nrOpen} (${whereIs(merged, ['sysctl', 'fs.nr_open'])})`
+        : `the kernel's fs.nr_open ${nrOpen}`;
+    at(
+      'error',
+      'NOFILE_ABOVE_NR_OPEN',
+      ['limits', 'nofile'],
+      `limits.nofile ${nofile} is above ${source}: PAM cannot set it and every login fails; lower nofile to ${nrOpen} or raise sysctl fs.nr_open to at least ${nofile}`,
+    );
   }
 }
 
@@ -182,15 +282,30 @@ function checkNetwork({ profile, at }: RuleContext): void {
   for (const [id, nic] of Object.entries(profile.nics ?? {})) {
     const m = nic.match;
     if (!m || (m.name === undefined) === (m.mac === undefined)) {
-      at('error', 'MISSING_KEY', ['nics', id, ...(m ? ['match'] : [])],
-        `NIC "${id}" needs match: with exactly one of name: (a name or glob like "enp5s0*") or mac: (like 52:54:00:12:34:56)`, 'key');
+      at(
+        'error',
+        'MISSING_KEY',
+        ['nics', id, ...(m ? ['match'] : [])],
+        `NIC "${id}" needs match: with exactly one of name: (a name or glob like "enp5s0*") or mac: (like 52:54:00:12:34:56)`,
+        'key',
+      );
     }
     if (nic.addresses?.length && m?.name !== undefined && /[*?[]/.test(m.name)) {
-      at('error', 'INVALID_VALUE', ['nics', id, 'addresses'],
-        `NIC "${id}" matches the glob "${m.name}", which can match several NICs, so it cannot carry static addresses: match one NIC by mac: or an exact name`);
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['nics', id, 'addresses'],
+        `NIC "${id}" matches the glob "${m.name}", which can match several NICs, so it cannot carry static addresses: match one NIC by mac: or an exact name`,
+      );
     }
     if (nic.gateway !== undefined && !nic.addresses?.length) {
-      at('error', 'MISSING_KEY', ['nics', id, 'gateway'], `NIC "${id}" has a gateway but no addresses: add addresses, or use dhcp4: true without a gateway`, 'key');
+      at(
+        'error',
+        'MISSING_KEY',
+        ['nics', id, 'gateway'],
+        `NIC "${id}" has a gateway but no addresses: add addresses, or use dhcp4: true without a gateway`,
+        'key',
+      );
     }
     for (const problem of addressingProblems(nic)) at('error', 'INVALID_VALUE', ['nics', id, ...problem.path], problem.message);
   }
@@ -200,34 +315,63 @@ function checkNetwork({ profile, at }: RuleContext): void {
   if (nicTxq !== undefined && m) {
     const version = effectiveManagerVersion(profile.manager, profile.target);
     if (version && !supportsNicQueueTxLength(m.name, version)) {
-      at('warning', 'UNSUPPORTED_BY_VERSION', ['instances', 'nic_txqueuelen'],
-        `${m.name.toUpperCase()} ${version} has no NIC option queue.tx.length (added in LXD 5.10), so instances keep their default txqueuelen; use LXD 5.21 (install: snap) to apply it`);
+      at(
+        'warning',
+        'UNSUPPORTED_BY_VERSION',
+        ['instances', 'nic_txqueuelen'],
+        `${m.name.toUpperCase()} ${version} has no NIC option queue.tx.length (added in LXD 5.10), so instances keep their default txqueuelen; use LXD 5.21 (install: snap) to apply it`,
+      );
     }
   }
   if (profile.bridge && profile.manager && profile.bridge.ipv4 === undefined) {
-    at('error', 'MISSING_KEY', ['bridge'], 'bridge needs ipv4: an address with prefix like 10.10.0.1/24, or "none"; an explicit address keeps the manager from probing for a free subnet at first boot', 'key');
+    at(
+      'error',
+      'MISSING_KEY',
+      ['bridge'],
+      'bridge needs ipv4: an address with prefix like 10.10.0.1/24, or "none"; an explicit address keeps the manager from probing for a free subnet at first boot',
+      'key',
+    );
   }
 }
 
 /** The bridge's own addresses: usable as a host address, clear of the host's NICs, and (IPv4) with
  * room for every planned instance. */
 function checkBridgeAddresses(profile: Profile, at: RuleContext['at']): void {
-  const nicSubnets = Object.entries(profile.nics ?? {}).flatMap(([id, nic]) => (nic.addresses ?? []).map((a) => ({ id, text: a, i: parseInterface(a)! })));
+  const nicSubnets = Object.entries(profile.nics ?? {}).flatMap(([id, nic]) =>
+    (nic.addresses ?? []).map((a) => ({ id, text: a, i: parseInterface(a)! })),
+  );
   for (const family of ['ipv4', 'ipv6'] as const) {
     const text = profile.bridge?.[family];
     const bridge = text !== undefined && text !== 'none' ? parseInterface(text) : undefined;
     if (!bridge) continue;
     const path = ['bridge', family];
     const why = notAHostAddress(bridge);
-    if (why) at('error', 'INVALID_VALUE', path, `bridge.${family} ${text} is ${why}, which the bridge cannot use as its own address: use an address inside the subnet, like ${firstHost(bridge)}`);
+    if (why)
+      at(
+        'error',
+        'INVALID_VALUE',
+        path,
+        `bridge.${family} ${text} is ${why}, which the bridge cannot use as its own address: use an address inside the subnet, like ${firstHost(bridge)}`,
+      );
     const clash = nicSubnets.find((n) => overlaps(n.i, bridge));
-    if (clash) at('error', 'INCONSISTENT_VALUES', path, `bridge.${family} ${text} overlaps NIC "${clash.id}"'s subnet ${clash.text}: the host could not tell instances from that network; choose a subnet the host is not on`);
+    if (clash)
+      at(
+        'error',
+        'INCONSISTENT_VALUES',
+        path,
+        `bridge.${family} ${text} overlaps NIC "${clash.id}"'s subnet ${clash.text}: the host could not tell instances from that network; choose a subnet the host is not on`,
+      );
     const instances = profile.capacity?.instances;
     if (family === 'ipv4' && instances !== undefined) {
       // The bridge takes one address of the subnet; every instance needs one more.
       const free = hostAddresses(bridge) - 1n;
       if (free < BigInt(instances)) {
-        at('error', 'CAPACITY_CONFLICT', path, `bridge.ipv4 ${text} leaves ${free} addresses for instances, fewer than capacity.instances ${instances}: use a prefix of /${prefixFor(instances)} or shorter`);
+        at(
+          'error',
+          'CAPACITY_CONFLICT',
+          path,
+          `bridge.ipv4 ${text} leaves ${free} addresses for instances, fewer than capacity.instances ${instances}: use a prefix of /${prefixFor(instances)} or shorter`,
+        );
       }
     }
   }
@@ -250,25 +394,48 @@ function checkSecrets({ profile, merged, at }: RuleContext): void {
   if (raw === undefined || !m) return;
   const version = effectiveManagerVersion(profile.manager, profile.target);
   if (version && !supportsTrustPassword(m.name, version)) {
-    at('error', 'UNSUPPORTED_BY_VERSION', ['server', 'trust_password'],
-      `${m.name === 'incus' ? 'Incus has' : `LXD ${version} has`} no core.trust_password (${m.name === 'incus' ? 'it never had one' : 'removed in LXD 6.1'}): remove server.trust_password and add clients with join tokens (\`${m.name === 'incus' ? 'incus config trust add' : 'lxc config trust add'}\`)`, 'key');
+    at(
+      'error',
+      'UNSUPPORTED_BY_VERSION',
+      ['server', 'trust_password'],
+      `${m.name === 'incus' ? 'Incus has' : `LXD ${version} has`} no core.trust_password (${m.name === 'incus' ? 'it never had one' : 'removed in LXD 6.1'}): remove server.trust_password and add clients with join tokens (\`${m.name === 'incus' ? 'incus config trust add' : 'lxc config trust add'}\`)`,
+      'key',
+    );
   }
 }
 
 function checkStorage({ profile, at }: RuleContext): void {
   if (profile.storage_pools !== undefined && Object.keys(profile.storage_pools).length === 0) {
-    at('error', 'MISSING_KEY', ['storage_pools'], 'storage_pools is empty: define at least one pool (e.g. default: {driver: btrfs, source: /dev/disk/by-id/...}), or remove storage_pools for one dir pool named default', 'key');
+    at(
+      'error',
+      'MISSING_KEY',
+      ['storage_pools'],
+      'storage_pools is empty: define at least one pool (e.g. default: {driver: btrfs, source: /dev/disk/by-id/...}), or remove storage_pools for one dir pool named default',
+      'key',
+    );
   }
   const pools = profile.storage_pools ?? { default: { driver: 'dir' } };
   for (const [name, pool] of Object.entries(pools)) {
     if (pool.driver === 'dir' && pool.size !== undefined) {
-      at('error', 'INVALID_VALUE', ['storage_pools', name, 'size'], 'a dir pool has no size: remove size, or use driver btrfs, lvm or zfs for a loop-backed pool');
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['storage_pools', name, 'size'],
+        'a dir pool has no size: remove size, or use driver btrfs, lvm or zfs for a loop-backed pool',
+      );
     }
   }
   const wanted = profile.instances?.storage_pool;
   if (wanted !== undefined && Object.keys(pools).length > 0 && !Object.hasOwn(pools, wanted)) {
     const defined = profile.storage_pools === undefined ? ' (without storage_pools the only pool is "default", a dir pool)' : '';
-    at('error', 'INVALID_VALUE', ['instances', 'storage_pool'], `storage pool "${wanted}" is not defined${defined}: define it under storage_pools or use ${Object.keys(pools).map((p) => `"${p}"`).join(', ')}`);
+    at(
+      'error',
+      'INVALID_VALUE',
+      ['instances', 'storage_pool'],
+      `storage pool "${wanted}" is not defined${defined}: define it under storage_pools or use ${Object.keys(pools)
+        .map((p) => `"${p}"`)
+        .join(', ')}`,
+    );
   }
 }
 

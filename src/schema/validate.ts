@@ -69,22 +69,39 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
   }
   const value = valueAt(merged.value, path);
   // A number beyond 2^53 was already rounded by the parser: show what the user wrote.
-  const actual = typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value) ? new RawNumber(sourceTextAt(merged, path) ?? String(value)) : value;
+  const actual =
+    typeof value === 'number' && !Number.isSafeInteger(value) && Number.isInteger(value)
+      ? new RawNumber(sourceTextAt(merged, path) ?? String(value))
+      : value;
   switch (issue.code) {
     case 'unrecognized_keys':
       for (const key of issue.keys) {
         const known = knownKeysAt(path, schema);
         const hint = didYouMean(key, known);
         const where = path.length ? ` in ${formatPath(path)}` : '';
-        reportAt(bag, merged, 'error', 'UNKNOWN_KEY', [...path, key],
-          `unknown key "${key}"${where}${hint ? ` (did you mean "${hint}"?)` : `; known keys: ${known.join(', ')}`}`, 'key');
+        reportAt(
+          bag,
+          merged,
+          'error',
+          'UNKNOWN_KEY',
+          [...path, key],
+          `unknown key "${key}"${where}${hint ? ` (did you mean "${hint}"?)` : `; known keys: ${known.join(', ')}`}`,
+          'key',
+        );
       }
       return;
     case 'invalid_type':
       if (actual === undefined) {
         reportAt(bag, merged, 'error', 'MISSING_KEY', path, `${formatPath(path)} is required (${describeExpected(issue.expected)})`, 'key');
       } else {
-        reportAt(bag, merged, 'error', 'INVALID_TYPE', path, `${formatPath(path)} must be ${describeExpected(issue.expected)}, not ${describeValue(actual)}`);
+        reportAt(
+          bag,
+          merged,
+          'error',
+          'INVALID_TYPE',
+          path,
+          `${formatPath(path)} must be ${describeExpected(issue.expected)}, not ${describeValue(actual)}`,
+        );
       }
       return;
     case 'invalid_union': {
@@ -94,33 +111,76 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
         for (const e of branches[0]!) reportIssue(e, merged, bag, path, schema);
         return;
       }
-      reportAt(bag, merged, 'error', 'INVALID_TYPE', path, `${formatPath(path)} must be ${unionExpectation(path)}, not ${describeValue(actual)}`);
+      reportAt(
+        bag,
+        merged,
+        'error',
+        'INVALID_TYPE',
+        path,
+        `${formatPath(path)} must be ${unionExpectation(path)}, not ${describeValue(actual)}`,
+      );
       return;
     }
     case 'invalid_value':
       if (actual === undefined) {
-        reportAt(bag, merged, 'error', 'MISSING_KEY', path, `${formatPath(path)} is required: one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, 'key');
+        reportAt(
+          bag,
+          merged,
+          'error',
+          'MISSING_KEY',
+          path,
+          `${formatPath(path)} is required: one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+          'key',
+        );
         return;
       }
-      reportAt(bag, merged, 'error', 'INVALID_VALUE', path,
-        `${formatPath(path)} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${describeValue(actual)}`);
+      reportAt(
+        bag,
+        merged,
+        'error',
+        'INVALID_VALUE',
+        path,
+        `${formatPath(path)} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, not ${describeValue(actual)}`,
+      );
       return;
     case 'invalid_key': {
       // A record's key that its key schema refuses: report the key itself, with that schema's words.
       const key = String(path[path.length - 1]);
       const why = issue.issues.map((i) => i.message).join('; ');
-      reportAt(bag, merged, 'error', 'INVALID_KEY', path, `the key "${key}" in ${formatPath(path.slice(0, -1))} is not valid: ${why}`, 'key');
+      reportAt(
+        bag,
+        merged,
+        'error',
+        'INVALID_KEY',
+        path,
+        `the key "${key}" in ${formatPath(path.slice(0, -1))} is not valid: ${why}`,
+        'key',
+      );
       return;
     }
     case 'too_big':
     case 'too_small': {
       const custom = !issue.message.startsWith('Too ');
       const bound = issue.code === 'too_big' ? `at most ${issue.maximum}` : `at least ${issue.minimum}`;
-      reportAt(bag, merged, 'error', 'OUT_OF_RANGE', path, `${formatPath(path)} is ${describeValue(actual)}: ${custom ? issue.message : `must be ${bound}`}`);
+      reportAt(
+        bag,
+        merged,
+        'error',
+        'OUT_OF_RANGE',
+        path,
+        `${formatPath(path)} is ${describeValue(actual)}: ${custom ? issue.message : `must be ${bound}`}`,
+      );
       return;
     }
     default:
-      reportAt(bag, merged, 'error', 'INVALID_VALUE', path, `${formatPath(path)} ${issue.message}${actual !== undefined ? ` (got ${describeValue(actual)})` : ''}`);
+      reportAt(
+        bag,
+        merged,
+        'error',
+        'INVALID_VALUE',
+        path,
+        `${formatPath(path)} ${issue.message}${actual !== undefined ? ` (got ${describeValue(actual)})` : ''}`,
+      );
   }
 }
 
@@ -129,9 +189,16 @@ const SECRET_KEYS = new Set(['trust_password', 'token']);
 
 function reportSecret(path: PathSegment[], merged: Merged, bag: DiagnosticBag): void {
   const inline = typeof valueAt(merged.value, path) === 'string';
-  reportAt(bag, merged, 'error', inline ? 'SECRET_INLINE' : 'INVALID_VALUE', path, inline
-    ? `${formatPath(path)} is written in the file: secrets must not be in profiles or inventories (they get committed and copied); write {env: VARIABLE} or {file: /absolute/path} and provide the secret when you run gen`
-    : `${formatPath(path)} must be a reference: {env: VARIABLE} or {file: /absolute/path}`);
+  reportAt(
+    bag,
+    merged,
+    'error',
+    inline ? 'SECRET_INLINE' : 'INVALID_VALUE',
+    path,
+    inline
+      ? `${formatPath(path)} is written in the file: secrets must not be in profiles or inventories (they get committed and copied); write {env: VARIABLE} or {file: /absolute/path} and provide the secret when you run gen`
+      : `${formatPath(path)} must be a reference: {env: VARIABLE} or {file: /absolute/path}`,
+  );
 }
 
 /**
@@ -139,7 +206,11 @@ function reportSecret(path: PathSegment[], merged: Merged, bag: DiagnosticBag): 
  * overrides it with a reference: the file that holds it still gets committed and copied. The
  * value that won the merge is checked by the schema; this finds the ones it overrode.
  */
-export function reportOverriddenInlineSecrets(layers: readonly { source: Source; value: Record<string, unknown> }[], merged: Merged, bag: DiagnosticBag): void {
+export function reportOverriddenInlineSecrets(
+  layers: readonly { source: Source; value: Record<string, unknown> }[],
+  merged: Merged,
+  bag: DiagnosticBag,
+): void {
   const path = ['server', 'trust_password'];
   const winner = originOf(merged.origins, path);
   for (const { source, value } of layers) {
@@ -165,8 +236,18 @@ function unionExpectation(path: readonly PathSegment[]): string {
 
 function describeExpected(expected: string): string {
   return (
-    { object: 'a mapping', record: 'a mapping', array: 'a list', number: 'a number', string: 'a string', boolean: 'true or false', int: 'a whole number' } as Record<string, string>
-  )[expected] ?? expected;
+    (
+      {
+        object: 'a mapping',
+        record: 'a mapping',
+        array: 'a list',
+        number: 'a number',
+        string: 'a string',
+        boolean: 'true or false',
+        int: 'a whole number',
+      } as Record<string, string>
+    )[expected] ?? expected
+  );
 }
 
 /** A number as written in the source, for numbers the parser could not represent exactly. */

@@ -46,15 +46,24 @@ function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv = proce
   let value: string;
   if ('env' in ref) {
     const raw = env[ref.env];
-    if (raw === undefined || raw === '') throw new UsageError(`${what} reads the environment variable ${ref.env}, which is not set: export it before running gen`);
+    if (raw === undefined || raw === '')
+      throw new UsageError(`${what} reads the environment variable ${ref.env}, which is not set: export it before running gen`);
     // Node decodes the environment as UTF-8 and replaces what does not decode.
     if (raw.includes('\ufffd')) throw new UsageError(`${what}: the environment variable ${ref.env} is not valid UTF-8 text`);
-    if (Buffer.byteLength(raw) > MAX_SECRET_BYTES) throw new UsageError(`${what}: the environment variable ${ref.env} is longer than ${MAX_SECRET_BYTES} bytes, which no password or token is`);
+    if (Buffer.byteLength(raw) > MAX_SECRET_BYTES)
+      throw new UsageError(
+        `${what}: the environment variable ${ref.env} is longer than ${MAX_SECRET_BYTES} bytes, which no password or token is`,
+      );
     value = raw;
   } else {
     const read = readRegularFile(ref.file, { maxBytes: MAX_SECRET_BYTES });
     if (!read.ok) {
-      const hint = read.problem.kind === 'missing' ? 'create it (mode 0600) or fix the path' : read.problem.kind === 'too-large' ? 'no password or token is that long: check the path' : 'point it at a regular file (mode 0600)';
+      const hint =
+        read.problem.kind === 'missing'
+          ? 'create it (mode 0600) or fix the path'
+          : read.problem.kind === 'too-large'
+            ? 'no password or token is that long: check the path'
+            : 'point it at a regular file (mode 0600)';
       throw new UsageError(`${what} reads ${ref.file}, which ${read.problem.message}: ${hint}`);
     }
     const decoded = decodeUtf8(read.bytes);
@@ -63,7 +72,10 @@ function readSecret(what: string, ref: SecretRef, env: NodeJS.ProcessEnv = proce
     if (value === '') throw new UsageError(`${what} reads ${ref.file}, which is empty`);
   }
   const from = 'env' in ref ? `the environment variable ${ref.env}` : ref.file;
-  if (/[\0-\x1f\x7f]/.test(value)) throw new UsageError(`${what} reads ${from}, which holds a line break or a control character: the secret must be a single line of printable text`);
+  if (/[\0-\x1f\x7f]/.test(value))
+    throw new UsageError(
+      `${what} reads ${from}, which holds a line break or a control character: the secret must be a single line of printable text`,
+    );
   if (value.trim() === '') throw new UsageError(`${what} reads ${from}, which holds only spaces: the secret is missing`);
   return value;
 }

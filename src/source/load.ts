@@ -24,8 +24,18 @@ export interface Source {
 /** What kind of file is being read: its name in messages, its limits and its expected shape. */
 const FILE_KINDS = {
   // No real profile comes close to 256 KiB; an inventory of 50,000 hosts needs about 10 MiB.
-  profile: { noun: 'profile', maxBytes: 256 * 1024, maxValues: 1_000_000, shape: 'a profile is a mapping of keys such as manager:, sysctl:, limits:' },
-  inventory: { noun: 'inventory', maxBytes: 64 * 1024 * 1024, maxValues: 20_000_000, shape: 'an inventory is a mapping with hosts: (and optionally defaults: and groups:)' },
+  profile: {
+    noun: 'profile',
+    maxBytes: 256 * 1024,
+    maxValues: 1_000_000,
+    shape: 'a profile is a mapping of keys such as manager:, sysctl:, limits:',
+  },
+  inventory: {
+    noun: 'inventory',
+    maxBytes: 64 * 1024 * 1024,
+    maxValues: 20_000_000,
+    shape: 'an inventory is a mapping with hosts: (and optionally defaults: and groups:)',
+  },
 } as const;
 type FileKind = keyof typeof FILE_KINDS;
 /** Deepest nesting a profile may have; the schema itself needs 4. */
@@ -45,8 +55,12 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag, kind:
   const read = readRegularFile(file, { maxBytes });
   if (!read.ok) {
     const { problem } = read;
-    if (problem.kind === 'too-large') bag.error('FILE_TOO_LARGE', `the ${noun} ${problem.message}, the most a ${noun} may be: split it or remove what it does not need`, { file: display });
-    else if (problem.kind === 'not-regular') bag.error('FILE_UNREADABLE', `the ${noun} ${problem.message}: give a .yaml file`, { file: display });
+    if (problem.kind === 'too-large')
+      bag.error('FILE_TOO_LARGE', `the ${noun} ${problem.message}, the most a ${noun} may be: split it or remove what it does not need`, {
+        file: display,
+      });
+    else if (problem.kind === 'not-regular')
+      bag.error('FILE_UNREADABLE', `the ${noun} ${problem.message}: give a .yaml file`, { file: display });
     else bag.error('FILE_UNREADABLE', `the ${noun} ${problem.message}; check that the file exists and is readable`, { file: display });
     return undefined;
   }
@@ -71,16 +85,27 @@ export function loadSource(name: string, file: string, bag: DiagnosticBag, kind:
   for (const err of doc.errors) {
     const pos = lineCounter.linePos(err.pos[0]);
     if (/call stack/i.test(err.message)) {
-      bag.error('YAML_SYNTAX', `the document nests too deeply to read; a ${noun} is at most ${MAX_DEPTH} levels deep`, { file: display, line: pos.line, col: pos.col });
+      bag.error('YAML_SYNTAX', `the document nests too deeply to read; a ${noun} is at most ${MAX_DEPTH} levels deep`, {
+        file: display,
+        line: pos.line,
+        col: pos.col,
+      });
       continue;
     }
-    bag.error(Object.hasOwn(YAML_CODE, err.code) ? YAML_CODE[err.code]! : 'YAML_SYNTAX', yamlMessage(err.code, err.message), { file: display, line: pos.line, col: pos.col });
+    bag.error(Object.hasOwn(YAML_CODE, err.code) ? YAML_CODE[err.code]! : 'YAML_SYNTAX', yamlMessage(err.code, err.message), {
+      file: display,
+      line: pos.line,
+      col: pos.col,
+    });
   }
   if (doc.errors.length > 0) return undefined;
   const problems: DataProblem[] = [];
   const value = documentToData(doc, { maxDepth: MAX_DEPTH, maxValues }, problems);
   for (const p of problems) {
-    const message = p.code === 'YAML_SYNTAX' && p.message.startsWith('the document nests') ? `${p.message}; a ${noun} is at most ${MAX_DEPTH} levels deep` : p.message;
+    const message =
+      p.code === 'YAML_SYNTAX' && p.message.startsWith('the document nests')
+        ? `${p.message}; a ${noun} is at most ${MAX_DEPTH} levels deep`
+        : p.message;
     bag.error(p.code, message, { file: display, ...lineCounter.linePos(p.offset) });
   }
   if (problems.length > 0) return undefined;

@@ -34,7 +34,12 @@ export function documentToData(doc: Document.Parsed, limits: DataLimits, problem
 
   const convert = (node: unknown, depth: number): unknown => {
     if (depth > limits.maxDepth) {
-      if (!tooDeep) problems.push({ code: 'YAML_SYNTAX', message: `the document nests more than ${limits.maxDepth} levels deep`, offset: offsetOf(node) });
+      if (!tooDeep)
+        problems.push({
+          code: 'YAML_SYNTAX',
+          message: `the document nests more than ${limits.maxDepth} levels deep`,
+          offset: offsetOf(node),
+        });
       tooDeep = true;
       return undefined;
     }
@@ -61,7 +66,11 @@ export function documentToData(doc: Document.Parsed, limits: DataLimits, problem
         const key = keyOf(pair.key);
         if (key === undefined) continue;
         if (seen.has(key)) {
-          problems.push({ code: 'YAML_DUPLICATE_KEY', message: `duplicate key ${JSON.stringify(key)}: keep one of them`, offset: offsetOf(pair.key) });
+          problems.push({
+            code: 'YAML_DUPLICATE_KEY',
+            message: `duplicate key ${JSON.stringify(key)}: keep one of them`,
+            offset: offsetOf(pair.key),
+          });
           continue;
         }
         seen.add(key);
@@ -84,21 +93,37 @@ export function documentToData(doc: Document.Parsed, limits: DataLimits, problem
 
   const keyOf = (key: unknown): string | undefined => {
     if (!isScalar(key)) {
-      problems.push({ code: 'INVALID_KEY', message: 'a key must be a single word or quoted string, not a list or a mapping', offset: offsetOf(key) });
+      problems.push({
+        code: 'INVALID_KEY',
+        message: 'a key must be a single word or quoted string, not a list or a mapping',
+        offset: offsetOf(key),
+      });
       return undefined;
     }
     if (key.tag !== undefined) tagProblem(key);
     if (typeof key.value !== 'string') {
       const written = key.source ?? String(key.value);
-      problems.push({ code: 'INVALID_KEY', message: `the key ${written} reads as ${describeScalar(key.value)}, not as a name: quote it ("${written}") if it is a name`, offset: offsetOf(key) });
+      problems.push({
+        code: 'INVALID_KEY',
+        message: `the key ${written} reads as ${describeScalar(key.value)}, not as a name: quote it ("${written}") if it is a name`,
+        offset: offsetOf(key),
+      });
       return undefined;
     }
     if (key.value === '<<' && key.type === 'PLAIN') {
-      problems.push({ code: 'INVALID_KEY', message: 'merge keys (<<) are not part of gen\'s formats: reuse a profile with extends:, or write the keys out', offset: offsetOf(key) });
+      problems.push({
+        code: 'INVALID_KEY',
+        message: "merge keys (<<) are not part of gen's formats: reuse a profile with extends:, or write the keys out",
+        offset: offsetOf(key),
+      });
       return undefined;
     }
     if (key.value === '__proto__') {
-      problems.push({ code: 'RESERVED_KEY', message: 'the key "__proto__" is not a setting of any format gen reads: remove it', offset: offsetOf(key) });
+      problems.push({
+        code: 'RESERVED_KEY',
+        message: 'the key "__proto__" is not a setting of any format gen reads: remove it',
+        offset: offsetOf(key),
+      });
       return undefined;
     }
     return key.value;
@@ -106,11 +131,20 @@ export function documentToData(doc: Document.Parsed, limits: DataLimits, problem
 
   const tagProblem = (node: Node) => {
     const secret = node.tag === '!env' || node.tag === '!file' ? `; a secret is written {${node.tag.slice(1)}: ...}` : '';
-    problems.push({ code: 'YAML_TAG', message: `the tag ${node.tag} has no meaning here: write the value without a tag (quote it to make it a string)${secret}`, offset: offsetOf(node) });
+    problems.push({
+      code: 'YAML_TAG',
+      message: `the tag ${node.tag} has no meaning here: write the value without a tag (quote it to make it a string)${secret}`,
+      offset: offsetOf(node),
+    });
   };
 
   const overflow = (node: unknown) => {
-    if (!tooMany) problems.push({ code: 'YAML_ALIAS', message: `aliases expand to more than ${limits.maxValues} values: write the values out`, offset: offsetOf(node) });
+    if (!tooMany)
+      problems.push({
+        code: 'YAML_ALIAS',
+        message: `aliases expand to more than ${limits.maxValues} values: write the values out`,
+        offset: offsetOf(node),
+      });
     tooMany = true;
     return undefined;
   };

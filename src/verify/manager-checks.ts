@@ -40,28 +40,78 @@ interface ManagerWant<S extends z.ZodType> {
 
 /** Rows for the manager's storage pools, bridge and default profile, asked through `query`
  * (undefined: no live manager), given the answer to /1.0 already asked. */
-export async function verifyManager(plan: HostPlan, query: ManagerQuery | undefined, apiRoot: ManagerAnswer | undefined, rows: VerifyRow[]): Promise<void> {
+export async function verifyManager(
+  plan: HostPlan,
+  query: ManagerQuery | undefined,
+  apiRoot: ManagerAnswer | undefined,
+  rows: VerifyRow[],
+): Promise<void> {
   const m = plan.manager.name;
   const client = m === 'lxd' ? 'lxc' : 'incus';
   const wants: ManagerWant<z.ZodType>[] = [];
   const want = <S extends z.ZodType>(w: ManagerWant<S>) => wants.push(w as unknown as ManagerWant<z.ZodType>);
   for (const p of plan.storagePools) {
-    want({ check: `${m} storage pool ${p.name}`, wanted: p.driver, path: `/1.0/storage-pools/${p.name}`, shape: PoolShape, pick: (a) => a.driver });
+    want({
+      check: `${m} storage pool ${p.name}`,
+      wanted: p.driver,
+      path: `/1.0/storage-pools/${p.name}`,
+      shape: PoolShape,
+      pick: (a) => a.driver,
+    });
   }
   const network = `/1.0/networks/${plan.bridge.name}`;
-  want({ check: `${m} network ${plan.bridge.name} ipv4.address`, wanted: plan.bridge.ipv4, path: network, shape: NetworkShape, pick: (a) => a.config?.['ipv4.address'] });
-  want({ check: `${m} network ${plan.bridge.name} ipv6.address`, wanted: plan.bridge.ipv6, path: network, shape: NetworkShape, pick: (a) => a.config?.['ipv6.address'] });
+  want({
+    check: `${m} network ${plan.bridge.name} ipv4.address`,
+    wanted: plan.bridge.ipv4,
+    path: network,
+    shape: NetworkShape,
+    pick: (a) => a.config?.['ipv4.address'],
+  });
+  want({
+    check: `${m} network ${plan.bridge.name} ipv6.address`,
+    wanted: plan.bridge.ipv6,
+    path: network,
+    shape: NetworkShape,
+    pick: (a) => a.config?.['ipv6.address'],
+  });
   const profile = '/1.0/profiles/default';
-  want({ check: `${m} default profile eth0 network`, wanted: plan.bridge.name, path: profile, shape: ProfileShape, pick: (a) => a.devices?.['eth0']?.['network'] ?? a.devices?.['eth0']?.['parent'] });
-  want({ check: `${m} default profile root pool`, wanted: plan.instances.storagePool, path: profile, shape: ProfileShape, pick: (a) => a.devices?.['root']?.['pool'] });
+  want({
+    check: `${m} default profile eth0 network`,
+    wanted: plan.bridge.name,
+    path: profile,
+    shape: ProfileShape,
+    pick: (a) => a.devices?.['eth0']?.['network'] ?? a.devices?.['eth0']?.['parent'],
+  });
+  want({
+    check: `${m} default profile root pool`,
+    wanted: plan.instances.storagePool,
+    path: profile,
+    shape: ProfileShape,
+    pick: (a) => a.devices?.['root']?.['pool'],
+  });
   if (plan.instances.nicTxqueuelen !== undefined) {
-    want({ check: `${m} default profile eth0 queue.tx.length`, wanted: String(plan.instances.nicTxqueuelen), path: profile, shape: ProfileShape, pick: (a) => a.devices?.['eth0']?.['queue.tx.length'] });
+    want({
+      check: `${m} default profile eth0 queue.tx.length`,
+      wanted: String(plan.instances.nicTxqueuelen),
+      path: profile,
+      shape: ProfileShape,
+      pick: (a) => a.devices?.['eth0']?.['queue.tx.length'],
+    });
   }
   if (plan.instances.idmapIsolated) {
-    want({ check: `${m} default profile security.idmap.isolated`, wanted: 'true', path: profile, shape: ProfileShape, pick: (a) => a.config?.['security.idmap.isolated'] });
+    want({
+      check: `${m} default profile security.idmap.isolated`,
+      wanted: 'true',
+      path: profile,
+      shape: ProfileShape,
+      pick: (a) => a.config?.['security.idmap.isolated'],
+    });
   }
   // No client (or --root): nothing to ask, reported. A client whose daemon does not answer: failed.
-  const down = apiRoot === undefined || isLive(apiRoot) ? undefined : `the ${m} daemon does not answer (${client} query /1.0 ${unusable(apiRoot, ServerShape)})`;
+  const down =
+    apiRoot === undefined || isLive(apiRoot)
+      ? undefined
+      : `the ${m} daemon does not answer (${client} query /1.0 ${unusable(apiRoot, ServerShape)})`;
   for (const w of wants) {
     const row = { check: w.check, wanted: w.wanted };
     if (!query) {

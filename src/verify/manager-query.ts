@@ -48,7 +48,7 @@ export function liveManagerQuery(plan: HostPlan, opts: ManagerClientOptions = {}
   let hung: string | undefined;
   return async (path) => {
     if (hung !== undefined) return { kind: 'broken', reason: `was not run: ${hung}` };
-    const timeoutMs = asked++ === 0 ? opts.firstTimeoutMs ?? FIRST_QUERY_TIMEOUT_MS : opts.timeoutMs ?? QUERY_TIMEOUT_MS;
+    const timeoutMs = asked++ === 0 ? (opts.firstTimeoutMs ?? FIRST_QUERY_TIMEOUT_MS) : (opts.timeoutMs ?? QUERY_TIMEOUT_MS);
     const run = await runClient(client, ['query', path], timeoutMs, maxBytes);
     if (run.kind === 'failed') {
       if (run.timedOut) hung = `an earlier query was stopped after ${seconds(timeoutMs)}`;
@@ -66,7 +66,9 @@ export function liveManagerQuery(plan: HostPlan, opts: ManagerClientOptions = {}
   };
 }
 
-type ClientRun = { kind: 'exited'; status: number | null; signal: NodeJS.Signals | null; stdout: Buffer } | { kind: 'failed'; reason: string; timedOut: boolean };
+type ClientRun =
+  | { kind: 'exited'; status: number | null; signal: NodeJS.Signals | null; stdout: Buffer }
+  | { kind: 'failed'; reason: string; timedOut: boolean };
 
 /**
  * Runs the client in a process group of its own and collects its stdout (stderr goes nowhere: it is
@@ -99,10 +101,14 @@ function runClient(file: string, args: string[], timeoutMs: number, maxBytes: nu
       settle(run);
     };
     const timer = setTimeout(() => {
-      const reason = exited ? `exited, but left a process holding its output open for ${seconds(timeoutMs)}` : `did not answer within ${seconds(timeoutMs)}`;
+      const reason = exited
+        ? `exited, but left a process holding its output open for ${seconds(timeoutMs)}`
+        : `did not answer within ${seconds(timeoutMs)}`;
       finish({ kind: 'failed', reason, timedOut: true });
     }, timeoutMs);
-    child.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'failed', reason: `could not be run (${e.code ?? e.message})`, timedOut: false }));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      finish({ kind: 'failed', reason: `could not be run (${e.code ?? e.message})`, timedOut: false }),
+    );
     child.stdout!.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) finish({ kind: 'failed', reason: `answered more than ${maxBytes} bytes`, timedOut: false });

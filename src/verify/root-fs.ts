@@ -49,7 +49,12 @@ export function resolveInRoot(root: string, path: string): Resolution {
       return { ...fsProblem(e), at };
     }
     if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) return { ok: false, problem: { kind: 'unreadable', message: `is a symbolic link loop (more than ${MAX_LINKS} links to follow)`, code: 'ELOOP' }, at };
+      if (++links > MAX_LINKS)
+        return {
+          ok: false,
+          problem: { kind: 'unreadable', message: `is a symbolic link loop (more than ${MAX_LINKS} links to follow)`, code: 'ELOOP' },
+          at,
+        };
       let target: string;
       try {
         target = readlinkSync(here);
@@ -61,7 +66,12 @@ export function resolveInRoot(root: string, path: string): Resolution {
       continue;
     }
     // As the kernel does: a file cannot be walked through (`file/x`, `file/..`, `file/`).
-    if (!st.isDirectory() && pending.length > 0) return { ok: false, problem: { kind: 'missing', message: 'does not exist (a part of the path is not a directory)', code: 'ENOTDIR' }, at };
+    if (!st.isDirectory() && pending.length > 0)
+      return {
+        ok: false,
+        problem: { kind: 'missing', message: 'does not exist (a part of the path is not a directory)', code: 'ENOTDIR' },
+        at,
+      };
     walked.push(name);
     stats = st;
   }
@@ -94,7 +104,11 @@ export function readInRoot(root: string, path: string, opts: RootReadOptions): R
 }
 
 /** The names in the directory `path` under `root`, sorted, or why it cannot be listed. */
-export function listInRoot(root: string, path: string, within?: string): { ok: true; names: string[] } | { ok: false; problem: ReadProblem } {
+export function listInRoot(
+  root: string,
+  path: string,
+  within?: string,
+): { ok: true; names: string[] } | { ok: false; problem: ReadProblem } {
   const r = resolveConfined(root, path, within);
   if (!r.ok) return r;
   // Checked first: only a directory is opened (opening a FIFO to list it would wait for a writer).

@@ -87,7 +87,13 @@ function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
     const want = s.value.split(' ').map(Number);
     const have = actual.split(' ').map(Number);
     const ok = want.every((w, i) => (have[i] ?? -Infinity) >= w);
-    rows.push({ check, status: ok ? 'PASS' : 'FAIL', wanted: `>= ${s.value}`, actual, ...(ok ? { note: 'higher than wanted: kept (raise-only)' } : {}) });
+    rows.push({
+      check,
+      status: ok ? 'PASS' : 'FAIL',
+      wanted: `>= ${s.value}`,
+      actual,
+      ...(ok ? { note: 'higher than wanted: kept (raise-only)' } : {}),
+    });
   }
 }
 
@@ -101,16 +107,28 @@ function findDaemon(plan: HostPlan, root: string): { pid?: string; problem?: str
     const got = readKernelFile(root, `/proc/${pid}/comm`);
     return got.ok && got.text.trim() === comm;
   };
-  return { pid: listing.names.filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b)).find(isDaemon) };
+  return {
+    pid: listing.names
+      .filter((e) => /^\d+$/.test(e))
+      .sort((a, b) => Number(a) - Number(b))
+      .find(isDaemon),
+  };
 }
 
 function verifyDaemonLimits(plan: HostPlan, root: string, rows: VerifyRow[], live: boolean): void {
   const daemon = findDaemon(plan, root);
   const wanted = [
     { check: 'daemon limit nofile', line: 'Max open files', want: String(plan.limits.nofile) },
-    { check: 'daemon limit memlock', line: 'Max locked memory', want: plan.limits.memlock === 'unlimited' ? 'unlimited' : String(Number(plan.limits.memlock) * 1024) },
+    {
+      check: 'daemon limit memlock',
+      line: 'Max locked memory',
+      want: plan.limits.memlock === 'unlimited' ? 'unlimited' : String(Number(plan.limits.memlock) * 1024),
+    },
   ];
-  const limits: KernelRead = daemon.pid !== undefined ? readKernelFile(root, `/proc/${daemon.pid}/limits`) : { ok: false, absent: daemon.problem === undefined, note: daemon.problem ?? '' };
+  const limits: KernelRead =
+    daemon.pid !== undefined
+      ? readKernelFile(root, `/proc/${daemon.pid}/limits`)
+      : { ok: false, absent: daemon.problem === undefined, note: daemon.problem ?? '' };
   for (const w of wanted) {
     if (!limits.ok && !limits.absent) {
       rows.push({ check: w.check, status: 'FAIL', wanted: w.want, actual: '-', note: limits.note });
@@ -118,19 +136,39 @@ function verifyDaemonLimits(plan: HostPlan, root: string, rows: VerifyRow[], liv
     }
     if (!limits.ok) {
       // The manager answered, so its daemon must be running: not finding it is a failure.
-      rows.push({ check: w.check, status: live ? 'FAIL' : 'ABSENT', wanted: w.want, actual: '-', note: `${plan.manager.name} daemon not running` });
+      rows.push({
+        check: w.check,
+        status: live ? 'FAIL' : 'ABSENT',
+        wanted: w.want,
+        actual: '-',
+        note: `${plan.manager.name} daemon not running`,
+      });
       continue;
     }
-    const m = limits.text.split('\n').find((l) => l.startsWith(w.line))?.slice(w.line.length).trim().split(/\s+/);
+    const m = limits.text
+      .split('\n')
+      .find((l) => l.startsWith(w.line))
+      ?.slice(w.line.length)
+      .trim()
+      .split(/\s+/);
     const [soft, hard] = [m?.[0] ?? '?', m?.[1] ?? '?'];
     const atLeast = (v: string) => (w.want === 'unlimited' ? v === 'unlimited' : v === 'unlimited' || Number(v) >= Number(w.want));
-    rows.push({ check: w.check, status: atLeast(soft) && atLeast(hard) ? 'PASS' : 'FAIL', wanted: w.want, actual: `${soft}/${hard}`, note: `pid ${daemon.pid}` });
+    rows.push({
+      check: w.check,
+      status: atLeast(soft) && atLeast(hard) ? 'PASS' : 'FAIL',
+      wanted: w.want,
+      actual: `${soft}/${hard}`,
+      note: `pid ${daemon.pid}`,
+    });
   }
 }
 
 /** A udev-style glob (`*`, `?`, `[...]`) as a regular expression. */
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -152,29 +190,52 @@ function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live:
     });
     if (matching.length === 0) {
       // A live manager has created its bridge by now; a NIC glob may legitimately match nothing.
-      rows.push({ check: label, status: live && rule.kind === 'bridge' ? 'FAIL' : 'ABSENT', wanted, actual: '-', note: `no device matches ${'mac' in rule.match ? rule.match.mac : rule.match.name}` });
+      rows.push({
+        check: label,
+        status: live && rule.kind === 'bridge' ? 'FAIL' : 'ABSENT',
+        wanted,
+        actual: '-',
+        note: `no device matches ${'mac' in rule.match ? rule.match.mac : rule.match.name}`,
+      });
       continue;
     }
     for (const d of matching) {
       const got = readKernelFile(root, `/sys/class/net/${d}/tx_queue_len`);
       const actual = got.ok ? got.text.trim() : '-';
-      rows.push({ check: `${label} (${d})`, status: actual === wanted ? 'PASS' : 'FAIL', wanted, actual, ...(got.ok ? {} : { note: got.note }) });
+      rows.push({
+        check: `${label} (${d})`,
+        status: actual === wanted ? 'PASS' : 'FAIL',
+        wanted,
+        actual,
+        ...(got.ok ? {} : { note: got.note }),
+      });
     }
   }
 }
 
 function verifyHidden(root: string, rows: VerifyRow[]): void {
-  for (const [path, mode, directory] of [['/proc/sched_debug', '0400', false], ['/sys/kernel/slab', '0700', true]] as const) {
+  for (const [path, mode, directory] of [
+    ['/proc/sched_debug', '0400', false],
+    ['/sys/kernel/slab', '0700', true],
+  ] as const) {
     const check = `mode ${path}`;
     const r = resolveConfined(root, path, topDirectory(path));
     if (!r.ok) {
-      if (r.problem.kind === 'missing') rows.push({ check, status: 'ABSENT', wanted: mode, actual: '-', note: 'this kernel has no such path' });
+      if (r.problem.kind === 'missing')
+        rows.push({ check, status: 'ABSENT', wanted: mode, actual: '-', note: 'this kernel has no such path' });
       else rows.push({ check, status: 'FAIL', wanted: mode, actual: '-', note: `${path} ${r.problem.message}` });
       continue;
     }
     const actual = octalMode(r.stats.mode);
     const rightType = directory ? r.stats.isDirectory() : r.stats.isFile();
-    if (!rightType) rows.push({ check, status: 'FAIL', wanted: mode, actual, note: `${path} is ${fileType(r.stats)}, not ${directory ? 'a directory' : 'a regular file'}` });
+    if (!rightType)
+      rows.push({
+        check,
+        status: 'FAIL',
+        wanted: mode,
+        actual,
+        note: `${path} is ${fileType(r.stats)}, not ${directory ? 'a directory' : 'a regular file'}`,
+      });
     else rows.push({ check, status: actual === mode ? 'PASS' : 'FAIL', wanted: mode, actual });
   }
 }
@@ -199,7 +260,13 @@ function verifyFiles(generated: RenderedHost, root: string, rows: VerifyRow[]): 
     }
     const mode = octalMode(r.stats.mode);
     if (!r.stats.isFile()) {
-      rows.push({ check, status: 'FAIL', wanted, actual: `not a regular file, ${mode}`, note: `${f.path} is ${fileType(r.stats)}, not a regular file` });
+      rows.push({
+        check,
+        status: 'FAIL',
+        wanted,
+        actual: `not a regular file, ${mode}`,
+        note: `${f.path} is ${fileType(r.stats)}, not a regular file`,
+      });
       continue;
     }
     // The cap is the generated file's own size: one byte more already means different bytes.
@@ -210,7 +277,12 @@ function verifyFiles(generated: RenderedHost, root: string, rows: VerifyRow[]): 
       continue;
     }
     const same = got.ok && got.bytes.equals(expected);
-    rows.push({ check, status: same && mode === wantMode ? 'PASS' : 'FAIL', wanted, actual: `${same ? 'same bytes' : 'different bytes'}, ${mode}` });
+    rows.push({
+      check,
+      status: same && mode === wantMode ? 'PASS' : 'FAIL',
+      wanted,
+      actual: `${same ? 'same bytes' : 'different bytes'}, ${mode}`,
+    });
   }
 }
 

@@ -22,12 +22,12 @@
 //   - PAM limits of a login session of root and of a regular user >= the stack's limits.d file
 //     (verify checks the file's bytes; only a session shows that pam_limits applies it).
 // Plain JS, node builtins only.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The only ABSENT note that passes: a path this kernel does not have. */
-export const ABSENT_OK_NOTE = "this kernel has no such path";
+export const ABSENT_OK_NOTE = 'this kernel has no such path';
 
 /**
  * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
@@ -35,147 +35,161 @@ export const ABSENT_OK_NOTE = "this kernel has no such path";
  * @returns {{check: string, ok: boolean, detail: string}[]}
  */
 export function compare(limitsConfText, report, seeded) {
-	const checks = [];
-	const add = (check, ok, detail = "") => checks.push({ check, ok: Boolean(ok), detail });
+  const checks = [];
+  const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
 
-	// --- the report itself ---------------------------------------------------------------------
-	add("report: no collection errors", (report.errors ?? []).length === 0, (report.errors ?? []).join(" | "));
+  // --- the report itself ---------------------------------------------------------------------
+  add('report: no collection errors', (report.errors ?? []).length === 0, (report.errors ?? []).join(' | '));
 
-	// --- cloud-init ----------------------------------------------------------------------------
-	const ci = report.cloud_init ?? {};
-	add("cloud-init: status done", ci.status === "done", `status ${ci.status ?? "unknown"}`);
-	const resultErrors = ci.result?.v1?.errors ?? (ci.result ? [] : ["no /run/cloud-init/result.json"]);
-	add("cloud-init: result.json without errors", resultErrors.length === 0, resultErrors.join(" | "));
-	const stageErrors = Object.entries(ci.status_json_v1?.errors ?? {}).flatMap(([s, es]) =>
-		es.map((e) => `${s}: ${e}`),
-	);
-	add("cloud-init: no stage errors (status.json)", stageErrors.length === 0, stageErrors.join(" | "));
-	add("cloud-init: this boot's part of cloud-init.log found", (ci.log_lines_this_boot ?? 0) > 0,
-		`${ci.log_lines_this_boot ?? 0} lines since the last 'init-local' start`);
-	const problems = ci.log_problems ?? [];
-	const warnings = problems.filter((l) => /\[WARNING\]/.test(l));
-	const errors = problems.filter((l) => /\[(ERROR|CRITICAL)\]/.test(l));
-	add("cloud-init: no ERROR in cloud-init.log (this boot)", errors.length === 0, errors.join(" | "));
-	add("cloud-init: no WARNING in cloud-init.log (this boot)", warnings.length === 0, warnings.join(" | "));
+  // --- cloud-init ----------------------------------------------------------------------------
+  const ci = report.cloud_init ?? {};
+  add('cloud-init: status done', ci.status === 'done', `status ${ci.status ?? 'unknown'}`);
+  const resultErrors = ci.result?.v1?.errors ?? (ci.result ? [] : ['no /run/cloud-init/result.json']);
+  add('cloud-init: result.json without errors', resultErrors.length === 0, resultErrors.join(' | '));
+  const stageErrors = Object.entries(ci.status_json_v1?.errors ?? {}).flatMap(([s, es]) => es.map((e) => `${s}: ${e}`));
+  add('cloud-init: no stage errors (status.json)', stageErrors.length === 0, stageErrors.join(' | '));
+  add(
+    "cloud-init: this boot's part of cloud-init.log found",
+    (ci.log_lines_this_boot ?? 0) > 0,
+    `${ci.log_lines_this_boot ?? 0} lines since the last 'init-local' start`,
+  );
+  const problems = ci.log_problems ?? [];
+  const warnings = problems.filter((l) => /\[WARNING\]/.test(l));
+  const errors = problems.filter((l) => /\[(ERROR|CRITICAL)\]/.test(l));
+  add('cloud-init: no ERROR in cloud-init.log (this boot)', errors.length === 0, errors.join(' | '));
+  add('cloud-init: no WARNING in cloud-init.log (this boot)', warnings.length === 0, warnings.join(' | '));
 
-	// --- systemd ---------------------------------------------------------------------------------
-	const failedUnits = report.failed_units;
-	add("systemd: no failed units", Array.isArray(failedUnits) && failedUnits.length === 0,
-		Array.isArray(failedUnits) ? failedUnits.join(", ") : "not reported");
+  // --- systemd ---------------------------------------------------------------------------------
+  const failedUnits = report.failed_units;
+  add(
+    'systemd: no failed units',
+    Array.isArray(failedUnits) && failedUnits.length === 0,
+    Array.isArray(failedUnits) ? failedUnits.join(', ') : 'not reported',
+  );
 
-	// --- PAM limits (limits.d), seen in a login session of root and of a regular user -------------
-	for (const { domain, type, item, value } of parseLimitsConf(limitsConfText ?? "")) {
-		const who = domain === "root" ? "root" : domain === "*" ? "user" : null;
-		const name = `pam ${domain} ${type} ${item}`;
-		if (!who) {
-			add(name, false, "compare.mjs checks only the root and * domains");
-			continue;
-		}
-		const session = report.pam_limits?.[who];
-		const have = session?.limits?.[item];
-		const kinds = type === "-" ? ["soft", "hard"] : [type];
-		if (!have) {
-			add(name, false, `wanted ${value}; not reported (${session?.name ?? who}: ${session?.stderr || "no session"})`);
-			continue;
-		}
-		const ok = kinds.every((k) => atLeast(have[k], value));
-		add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(", ")}, wanted >= ${value}`);
-	}
+  // --- PAM limits (limits.d), seen in a login session of root and of a regular user -------------
+  for (const { domain, type, item, value } of parseLimitsConf(limitsConfText ?? '')) {
+    const who = domain === 'root' ? 'root' : domain === '*' ? 'user' : null;
+    const name = `pam ${domain} ${type} ${item}`;
+    if (!who) {
+      add(name, false, 'compare.mjs checks only the root and * domains');
+      continue;
+    }
+    const session = report.pam_limits?.[who];
+    const have = session?.limits?.[item];
+    const kinds = type === '-' ? ['soft', 'hard'] : [type];
+    if (!have) {
+      add(name, false, `wanted ${value}; not reported (${session?.name ?? who}: ${session?.stderr || 'no session'})`);
+      continue;
+    }
+    const ok = kinds.every((k) => atLeast(have[k], value));
+    add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(', ')}, wanted >= ${value}`);
+  }
 
-	// --- gen verify: the judge of the profile's settings ------------------------------------------
-	const v = report.verify;
-	const rows = v?.result?.rows;
-	const ran = !!v && !v.error && Array.isArray(rows) && rows.length > 0 && (v.rc === 0 || v.rc === 1);
-	add("gen verify: ran in the guest", ran,
-		v?.error ?? (ran ? `${rows.length} rows, exit ${v.rc}` : `exit ${v?.rc}; ${(v?.stderr ?? "").trim().slice(0, 300) || (v?.stdout ?? "").slice(0, 300)}`));
-	if (ran) {
-		const failed = rows.filter((r) => r.status === "FAIL").length;
-		add("gen verify: exit status", v.rc === (failed > 0 ? 1 : 0), `exit ${v.rc} with ${failed} FAIL rows`);
-		for (const r of rows) {
-			const ok = r.status === "PASS" || (r.status === "ABSENT" && r.note === ABSENT_OK_NOTE);
-			add(`verify: ${r.check}`, ok,
-				`${r.status}: wanted ${r.wanted}, actual ${r.actual}${r.note ? ` (${r.note})` : ""}`);
-		}
-	}
+  // --- gen verify: the judge of the profile's settings ------------------------------------------
+  const v = report.verify;
+  const rows = v?.result?.rows;
+  const ran = !!v && !v.error && Array.isArray(rows) && rows.length > 0 && (v.rc === 0 || v.rc === 1);
+  add(
+    'gen verify: ran in the guest',
+    ran,
+    v?.error ??
+      (ran
+        ? `${rows.length} rows, exit ${v.rc}`
+        : `exit ${v?.rc}; ${(v?.stderr ?? '').trim().slice(0, 300) || (v?.stdout ?? '').slice(0, 300)}`),
+  );
+  if (ran) {
+    const failed = rows.filter((r) => r.status === 'FAIL').length;
+    add('gen verify: exit status', v.rc === (failed > 0 ? 1 : 0), `exit ${v.rc} with ${failed} FAIL rows`);
+    for (const r of rows) {
+      const ok = r.status === 'PASS' || (r.status === 'ABSENT' && r.note === ABSENT_OK_NOTE);
+      add(`verify: ${r.check}`, ok, `${r.status}: wanted ${r.wanted}, actual ${r.actual}${r.note ? ` (${r.note})` : ''}`);
+    }
+  }
 
-	// --- what only the harness knows: the seeded instance, booted twice --------------------------
-	if (seeded) {
-		const ci = report.cloud_init ?? {};
-		add("harness: instance-id is the seed's", ci.instance_id === seeded.instanceId, `${ci.instance_id}`);
-		const verified = (report.verify?.result?.stack ?? []).join("+");
-		add("harness: gen verify checked this stack", verified === seeded.stack, verified);
-		if (seeded.boot === 1) {
-			add("harness: runcmd ran on boot 1", ci.scripts_user === "ran", ci.scripts_user);
-		} else {
-			add("harness: runcmd not re-run on boot 2", ci.scripts_user === "already ran", ci.scripts_user);
-			add("harness: boot 2 is a new boot", !!seeded.firstBootId && seeded.firstBootId !== report.boot_id,
-				`${seeded.firstBootId} -> ${report.boot_id}`);
-		}
-	}
-	return checks;
+  // --- what only the harness knows: the seeded instance, booted twice --------------------------
+  if (seeded) {
+    const ci = report.cloud_init ?? {};
+    add("harness: instance-id is the seed's", ci.instance_id === seeded.instanceId, `${ci.instance_id}`);
+    const verified = (report.verify?.result?.stack ?? []).join('+');
+    add('harness: gen verify checked this stack', verified === seeded.stack, verified);
+    if (seeded.boot === 1) {
+      add('harness: runcmd ran on boot 1', ci.scripts_user === 'ran', ci.scripts_user);
+    } else {
+      add('harness: runcmd not re-run on boot 2', ci.scripts_user === 'already ran', ci.scripts_user);
+      add(
+        'harness: boot 2 is a new boot',
+        !!seeded.firstBootId && seeded.firstBootId !== report.boot_id,
+        `${seeded.firstBootId} -> ${report.boot_id}`,
+      );
+    }
+  }
+  return checks;
 }
 
 /** Counts of gen verify's rows in a report (for the summary table). */
 export function verifyCounts(report) {
-	const rows = report.verify?.result?.rows ?? [];
-	return {
-		total: rows.length,
-		pass: rows.filter((r) => r.status === "PASS").length,
-		absent: rows.filter((r) => r.status === "ABSENT").length,
-		fail: rows.filter((r) => r.status === "FAIL").length,
-	};
+  const rows = report.verify?.result?.rows ?? [];
+  return {
+    total: rows.length,
+    pass: rows.filter((r) => r.status === 'PASS').length,
+    absent: rows.filter((r) => r.status === 'ABSENT').length,
+    fail: rows.filter((r) => r.status === 'FAIL').length,
+  };
 }
 
-const UNLIMITED = new Set(["unlimited", "infinity"]);
+const UNLIMITED = new Set(['unlimited', 'infinity']);
 function atLeast(have, want) {
-	if (UNLIMITED.has(String(have))) return true;
-	if (UNLIMITED.has(String(want))) return false;
-	return Number(have) >= Number(want);
+  if (UNLIMITED.has(String(have))) return true;
+  if (UNLIMITED.has(String(want))) return false;
+  return Number(have) >= Number(want);
 }
 
 /** limits.conf lines "domain type item value" (nofile, memlock, nproc only: what a session shows). */
 export function parseLimitsConf(text) {
-	const out = [];
-	for (const line of text.split("\n")) {
-		const t = line.replace(/#.*/, "").trim();
-		if (!t) continue;
-		const [domain, type, item, value] = t.split(/\s+/);
-		if (["nofile", "memlock", "nproc"].includes(item)) out.push({ domain, type, item, value });
-	}
-	return out;
+  const out = [];
+  for (const line of text.split('\n')) {
+    const t = line.replace(/#.*/, '').trim();
+    if (!t) continue;
+    const [domain, type, item, value] = t.split(/\s+/);
+    if (['nofile', 'memlock', 'nproc'].includes(item)) out.push({ domain, type, item, value });
+  }
+  return out;
 }
 
 /** The text of every limits.d file of a `gen --out` tree, concatenated ("" when it has none). */
 export function treeLimits(tree) {
-	const dir = join(tree, "limits.d");
-	let names = [];
-	try {
-		names = readdirSync(dir).filter((n) => n.endsWith(".conf")).sort();
-	} catch {
-		names = [];
-	}
-	return names.map((n) => readFileSync(join(dir, n), "utf8")).join("\n");
+  const dir = join(tree, 'limits.d');
+  let names = [];
+  try {
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.conf'))
+      .sort();
+  } catch {
+    names = [];
+  }
+  return names.map((n) => readFileSync(join(dir, n), 'utf8')).join('\n');
 }
 
 // --- CLI ------------------------------------------------------------------------------------------
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-	const [tree, reportPath, instanceId, stack, boot, firstPath] = process.argv.slice(2);
-	if (!tree || !reportPath || (instanceId !== undefined && !boot)) {
-		process.stderr.write("usage: compare.mjs TREE REPORT_JSON [IID STACK BOOT [FIRST_REPORT_JSON]]\n");
-		process.exit(2);
-	}
-	let checks;
-	let report;
-	try {
-		report = JSON.parse(readFileSync(reportPath, "utf8"));
-		const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, "utf8")).boot_id : undefined;
-		const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
-		checks = compare(treeLimits(tree), report, seeded);
-	} catch (e) {
-		process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
-		process.exit(2);
-	}
-	const failed = checks.filter((c) => !c.ok).length;
-	process.stdout.write(`${JSON.stringify({ passed: checks.length - failed, failed, verify: verifyCounts(report), checks }, null, 1)}\n`);
-	process.exit(failed > 0 ? 1 : 0);
+  const [tree, reportPath, instanceId, stack, boot, firstPath] = process.argv.slice(2);
+  if (!tree || !reportPath || (instanceId !== undefined && !boot)) {
+    process.stderr.write('usage: compare.mjs TREE REPORT_JSON [IID STACK BOOT [FIRST_REPORT_JSON]]\n');
+    process.exit(2);
+  }
+  let checks;
+  let report;
+  try {
+    report = JSON.parse(readFileSync(reportPath, 'utf8'));
+    const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, 'utf8')).boot_id : undefined;
+    const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
+    checks = compare(treeLimits(tree), report, seeded);
+  } catch (e) {
+    process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
+    process.exit(2);
+  }
+  const failed = checks.filter((c) => !c.ok).length;
+  process.stdout.write(`${JSON.stringify({ passed: checks.length - failed, failed, verify: verifyCounts(report), checks }, null, 1)}\n`);
+  process.exit(failed > 0 ? 1 : 0);
 }

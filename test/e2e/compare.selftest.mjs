@@ -4,144 +4,246 @@
 // limits.conf being the stack's limits.d file), checks that each passes as recorded, then breaks one
 // thing at a time and checks that exactly the expected checks fail. boot.sh runs it before booting
 // anything. Exit 1 on any surprise.
-import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ABSENT_OK_NOTE, compare } from "./compare.mjs";
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ABSENT_OK_NOTE, compare } from './compare.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const fixtures = join(here, "fixtures");
+const fixtures = join(here, 'fixtures');
 let bad = 0;
 let ran = 0;
 
 const failing = (limits, rep, seeded) =>
-	compare(limits, rep, seeded)
-		.filter((c) => !c.ok)
-		.map((c) => c.check);
+  compare(limits, rep, seeded)
+    .filter((c) => !c.ok)
+    .map((c) => c.check);
 
 /** `mutate` may change the report and, through its second argument, what boot.sh seeded. */
 function expect(name, limits, rep, seeded, mutate, wantFailing) {
-	ran++;
-	const r = structuredClone(rep);
-	const s = { ...seeded };
-	mutate(r, s);
-	const got = failing(limits, r, s);
-	const ok = got.length === wantFailing.length && wantFailing.every((w) => got.includes(w));
-	if (!ok) {
-		bad++;
-		console.error(`FAIL ${name}: failing checks ${JSON.stringify(got)}, expected ${JSON.stringify(wantFailing)}`);
-	}
+  ran++;
+  const r = structuredClone(rep);
+  const s = { ...seeded };
+  mutate(r, s);
+  const got = failing(limits, r, s);
+  const ok = got.length === wantFailing.length && wantFailing.every((w) => got.includes(w));
+  if (!ok) {
+    bad++;
+    console.error(`FAIL ${name}: failing checks ${JSON.stringify(got)}, expected ${JSON.stringify(wantFailing)}`);
+  }
 }
 
 const row = (r, check) => {
-	const x = r.verify.result.rows.find((y) => y.check === check);
-	if (!x) throw new Error(`fixture has no verify row ${check}`);
-	return x;
+  const x = r.verify.result.rows.find((y) => y.check === check);
+  if (!x) throw new Error(`fixture has no verify row ${check}`);
+  return x;
 };
 
 for (const stack of readdirSync(fixtures).sort()) {
-	const dir = join(fixtures, stack);
-	const limits = readFileSync(join(dir, "limits.conf"), "utf8");
-	const first = JSON.parse(readFileSync(join(dir, "report-1.json"), "utf8"));
-	for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
-		const rep = JSON.parse(readFileSync(join(dir, f), "utf8"));
-		const t = `${stack}/${f}`;
-		const bridgeRow = rep.verify.result.rows.find((x) => /^txqueuelen bridge /.test(x.check));
-		const poolRow = rep.verify.result.rows.find((y) => / storage pool /.test(y.check));
-		// What boot.sh seeded for this recorded run.
-		const boot = Number(/report-(\d)/.exec(f)[1]);
-		const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ""), boot, firstBootId: first.boot_id };
-		const expectHere = (name, mutate, wantFailing) => expect(`${t} ${name}`, limits, rep, seeded, mutate, wantFailing);
+  const dir = join(fixtures, stack);
+  const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
+  const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
+  for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
+    const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    const t = `${stack}/${f}`;
+    const bridgeRow = rep.verify.result.rows.find((x) => /^txqueuelen bridge /.test(x.check));
+    const poolRow = rep.verify.result.rows.find((y) => / storage pool /.test(y.check));
+    // What boot.sh seeded for this recorded run.
+    const boot = Number(/report-(\d)/.exec(f)[1]);
+    const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ''), boot, firstBootId: first.boot_id };
+    const expectHere = (name, mutate, wantFailing) => expect(`${t} ${name}`, limits, rep, seeded, mutate, wantFailing);
 
-		expectHere(`as recorded`, () => {}, []);
-		// gen verify's rows: the judge of the profile's settings.
-		expectHere(`a verify row FAIL`, (r) => {
-			Object.assign(row(r, "sysctl vm.max_map_count"), { status: "FAIL", actual: "65530" });
-			r.verify.rc = 1;
-		}, ["verify: sysctl vm.max_map_count"]);
-		expectHere(`ABSENT: kernel lacks a sysctl key`, (r) => {
-			Object.assign(row(r, "sysctl fs.aio-max-nr"), { status: "ABSENT", actual: "-", note: "this kernel has no such key" });
-		}, ["verify: sysctl fs.aio-max-nr"]);
-		expectHere(`ABSENT: daemon not running`, (r) => {
-			Object.assign(row(r, "daemon limit nofile"), { status: "ABSENT", actual: "-", note: `${r.manager} daemon not running` });
-		}, ["verify: daemon limit nofile"]);
-		expectHere(`ABSENT: no manager to ask`, (r) => {
-			Object.assign(row(r, poolRow.check), { status: "ABSENT", actual: "-", note: "no live manager to ask (--root, or its client is missing)" });
-		}, [`verify: ${poolRow.check}`]);
-		expectHere(`ABSENT: a path this kernel lacks passes`, (r) => {
-			Object.assign(row(r, "mode /sys/kernel/slab"), { status: "ABSENT", actual: "-", note: ABSENT_OK_NOTE });
-		}, []);
-		expectHere(`/proc/sched_debug present with mode 0444`, (r) => {
-			Object.assign(row(r, "mode /proc/sched_debug"), { status: "FAIL", actual: "0444", note: undefined });
-			r.verify.rc = 1;
-		}, ["verify: mode /proc/sched_debug"]);
-		if (bridgeRow) {
-			expectHere(`ABSENT: bridge missing`, (r) => {
-				Object.assign(row(r, bridgeRow.check), { status: "ABSENT", actual: "-", note: "no device matches x" });
-			}, [`verify: ${bridgeRow.check}`]);
-		}
-		expectHere(`verify exit 1 with no FAIL row`, (r) => {
-			r.verify.rc = 1;
-		}, ["gen verify: exit status"]);
-		expectHere(`verify did not run`, (r) => {
-			r.verify = { error: "the seed is not mounted" };
-		}, ["gen verify: ran in the guest", "harness: gen verify checked this stack"]);
-		expectHere(`verify crashed`, (r) => {
-			r.verify = { rc: 2, stderr: "boom", result: null, stdout: "" };
-		}, ["gen verify: ran in the guest", "harness: gen verify checked this stack"]);
-		expectHere(`verify with no rows`, (r) => {
-			r.verify.result.rows = [];
-		}, ["gen verify: ran in the guest"]);
-		// What verify does not look at.
-		expectHere(`cloud-init not done`, (r) => {
-			r.cloud_init.status = "running";
-		}, ["cloud-init: status done"]);
-		expectHere(`cloud-init error`, (r) => {
-			r.cloud_init.result.v1.errors = ["('scripts_user', RuntimeError('Runparts: 1 failures'))"];
-		}, ["cloud-init: result.json without errors"]);
-		expectHere(`cloud-init warning`, (r) => {
-			r.cloud_init.log_problems = ["2026-01-01 00:00:00,000 - util.py[WARNING]: Failed running /var/lib/cloud/instance/scripts/runcmd [1]"];
-		}, ["cloud-init: no WARNING in cloud-init.log (this boot)"]);
-		expectHere(`a failed unit`, (r) => {
-			r.failed_units = ["systemd-sysctl.service"];
-		}, ["systemd: no failed units"]);
-		expectHere(`report collection error`, (r) => {
-			r.errors = ["net: boom"];
-		}, ["report: no collection errors"]);
-		expectHere(`root session nofile 1024`, (r) => {
-			r.pam_limits.root.limits.nofile.soft = "1024";
-		}, ["pam root soft nofile"]);
-		expectHere(`user session memlock 8192`, (r) => {
-			r.pam_limits.user.limits.memlock = { soft: "8192", hard: "8192" };
-		}, ["pam * soft memlock", "pam * hard memlock"]);
-		// What only the harness knows.
-		expectHere(`another instance-id`, (r) => {
-			r.cloud_init.instance_id = "iid-somebody-else";
-		}, ["harness: instance-id is the seed's"]);
-		expectHere(`verify checked another stack`, (r) => {
-			r.verify.result.stack = ["lxd-small"];
-		}, ["harness: gen verify checked this stack"]);
-		if (boot === 1) {
-			expectHere(`runcmd did not run on boot 1`, (r) => {
-				r.cloud_init.scripts_user = "unknown";
-			}, ["harness: runcmd ran on boot 1"]);
-		} else {
-			expectHere(`runcmd ran again on boot 2`, (r) => {
-				r.cloud_init.scripts_user = "ran";
-			}, ["harness: runcmd not re-run on boot 2"]);
-			expectHere(`boot 2 is the same boot as boot 1`, (r) => {
-				r.boot_id = first.boot_id;
-			}, ["harness: boot 2 is a new boot"]);
-			expectHere(`no report of boot 1`, (_, s) => {
-				s.firstBootId = undefined;
-			}, ["harness: boot 2 is a new boot"]);
-		}
-	}
+    expectHere(`as recorded`, () => {}, []);
+    // gen verify's rows: the judge of the profile's settings.
+    expectHere(
+      `a verify row FAIL`,
+      (r) => {
+        Object.assign(row(r, 'sysctl vm.max_map_count'), { status: 'FAIL', actual: '65530' });
+        r.verify.rc = 1;
+      },
+      ['verify: sysctl vm.max_map_count'],
+    );
+    expectHere(
+      `ABSENT: kernel lacks a sysctl key`,
+      (r) => {
+        Object.assign(row(r, 'sysctl fs.aio-max-nr'), { status: 'ABSENT', actual: '-', note: 'this kernel has no such key' });
+      },
+      ['verify: sysctl fs.aio-max-nr'],
+    );
+    expectHere(
+      `ABSENT: daemon not running`,
+      (r) => {
+        Object.assign(row(r, 'daemon limit nofile'), { status: 'ABSENT', actual: '-', note: `${r.manager} daemon not running` });
+      },
+      ['verify: daemon limit nofile'],
+    );
+    expectHere(
+      `ABSENT: no manager to ask`,
+      (r) => {
+        Object.assign(row(r, poolRow.check), {
+          status: 'ABSENT',
+          actual: '-',
+          note: 'no live manager to ask (--root, or its client is missing)',
+        });
+      },
+      [`verify: ${poolRow.check}`],
+    );
+    expectHere(
+      `ABSENT: a path this kernel lacks passes`,
+      (r) => {
+        Object.assign(row(r, 'mode /sys/kernel/slab'), { status: 'ABSENT', actual: '-', note: ABSENT_OK_NOTE });
+      },
+      [],
+    );
+    expectHere(
+      `/proc/sched_debug present with mode 0444`,
+      (r) => {
+        Object.assign(row(r, 'mode /proc/sched_debug'), { status: 'FAIL', actual: '0444', note: undefined });
+        r.verify.rc = 1;
+      },
+      ['verify: mode /proc/sched_debug'],
+    );
+    if (bridgeRow) {
+      expectHere(
+        `ABSENT: bridge missing`,
+        (r) => {
+          Object.assign(row(r, bridgeRow.check), { status: 'ABSENT', actual: '-', note: 'no device matches x' });
+        },
+        [`verify: ${bridgeRow.check}`],
+      );
+    }
+    expectHere(
+      `verify exit 1 with no FAIL row`,
+      (r) => {
+        r.verify.rc = 1;
+      },
+      ['gen verify: exit status'],
+    );
+    expectHere(
+      `verify did not run`,
+      (r) => {
+        r.verify = { error: 'the seed is not mounted' };
+      },
+      ['gen verify: ran in the guest', 'harness: gen verify checked this stack'],
+    );
+    expectHere(
+      `verify crashed`,
+      (r) => {
+        r.verify = { rc: 2, stderr: 'boom', result: null, stdout: '' };
+      },
+      ['gen verify: ran in the guest', 'harness: gen verify checked this stack'],
+    );
+    expectHere(
+      `verify with no rows`,
+      (r) => {
+        r.verify.result.rows = [];
+      },
+      ['gen verify: ran in the guest'],
+    );
+    // What verify does not look at.
+    expectHere(
+      `cloud-init not done`,
+      (r) => {
+        r.cloud_init.status = 'running';
+      },
+      ['cloud-init: status done'],
+    );
+    expectHere(
+      `cloud-init error`,
+      (r) => {
+        r.cloud_init.result.v1.errors = ["('scripts_user', RuntimeError('Runparts: 1 failures'))"];
+      },
+      ['cloud-init: result.json without errors'],
+    );
+    expectHere(
+      `cloud-init warning`,
+      (r) => {
+        r.cloud_init.log_problems = [
+          '2026-01-01 00:00:00,000 - util.py[WARNING]: Failed running /var/lib/cloud/instance/scripts/runcmd [1]',
+        ];
+      },
+      ['cloud-init: no WARNING in cloud-init.log (this boot)'],
+    );
+    expectHere(
+      `a failed unit`,
+      (r) => {
+        r.failed_units = ['systemd-sysctl.service'];
+      },
+      ['systemd: no failed units'],
+    );
+    expectHere(
+      `report collection error`,
+      (r) => {
+        r.errors = ['net: boom'];
+      },
+      ['report: no collection errors'],
+    );
+    expectHere(
+      `root session nofile 1024`,
+      (r) => {
+        r.pam_limits.root.limits.nofile.soft = '1024';
+      },
+      ['pam root soft nofile'],
+    );
+    expectHere(
+      `user session memlock 8192`,
+      (r) => {
+        r.pam_limits.user.limits.memlock = { soft: '8192', hard: '8192' };
+      },
+      ['pam * soft memlock', 'pam * hard memlock'],
+    );
+    // What only the harness knows.
+    expectHere(
+      `another instance-id`,
+      (r) => {
+        r.cloud_init.instance_id = 'iid-somebody-else';
+      },
+      ["harness: instance-id is the seed's"],
+    );
+    expectHere(
+      `verify checked another stack`,
+      (r) => {
+        r.verify.result.stack = ['lxd-small'];
+      },
+      ['harness: gen verify checked this stack'],
+    );
+    if (boot === 1) {
+      expectHere(
+        `runcmd did not run on boot 1`,
+        (r) => {
+          r.cloud_init.scripts_user = 'unknown';
+        },
+        ['harness: runcmd ran on boot 1'],
+      );
+    } else {
+      expectHere(
+        `runcmd ran again on boot 2`,
+        (r) => {
+          r.cloud_init.scripts_user = 'ran';
+        },
+        ['harness: runcmd not re-run on boot 2'],
+      );
+      expectHere(
+        `boot 2 is the same boot as boot 1`,
+        (r) => {
+          r.boot_id = first.boot_id;
+        },
+        ['harness: boot 2 is a new boot'],
+      );
+      expectHere(
+        `no report of boot 1`,
+        (_, s) => {
+          s.firstBootId = undefined;
+        },
+        ['harness: boot 2 is a new boot'],
+      );
+    }
+  }
 }
 
 if (ran === 0) {
-	console.error("compare.selftest: no fixtures under test/e2e/fixtures");
-	process.exit(1);
+  console.error('compare.selftest: no fixtures under test/e2e/fixtures');
+  process.exit(1);
 }
 console.log(`compare.selftest: ${ran - bad} of ${ran} negative controls behaved`);
 process.exit(bad > 0 ? 1 : 0);
