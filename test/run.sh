@@ -44,6 +44,8 @@ wait "$tsc_pid"
 tsc_status=$?
 cat "$tsc_log"
 step "type check (tsc --noEmit)" test "$tsc_status" = 0
+# The sources are in the formatter's shape (.prettierrc.json; `npm run format` fixes them).
+step "format (prettier --check)" npx --no-install prettier --check --log-level warn .
 
 tier=()
 if [[ ${BORN_TUNED_FAST:-0} == 1 ]]; then tier=(--fast); fi
