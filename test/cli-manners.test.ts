@@ -39,7 +39,7 @@ test('gen --profiles-dir DIR list is gen list --profiles-dir DIR', async () => {
   const before = await gen(['--profiles-dir', 'my-profiles', 'list']);
   const after = await gen(['list', '--profiles-dir', 'my-profiles']);
   assert.is(before.code, 0, before.err);
-  assert.match(before.out, /edge-host +host +an edge host/);
+  assert.match(before.out, /edge-host +host +Debian 12 +an edge host/);
   assert.is(before.out, after.out);
 });
 

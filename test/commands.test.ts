@@ -25,7 +25,7 @@ test('list: the shipped profiles with descriptions, 10gbe marked as an overlay',
     ],
   );
   assert.ok(profiles.every((p) => p.description.length > 10));
-  assert.match(gen(['list']).stdout, /^10gbe\s+overlay\s+Network bandwidth/m);
+  assert.match(gen(['list']).stdout, /^10gbe\s+overlay\s+-\s+Network bandwidth/m);
 });
 
 test('schema: gen schema is the committed schema/profile.schema.json (drift check)', () => {

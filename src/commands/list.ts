@@ -1,11 +1,12 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
-import { ExitCode } from '../diagnostics/errors.ts';
+import { ExitCode, ProfileError, UsageError } from '../diagnostics/errors.ts';
 import { JSON_FORMAT_VERSION } from '../diagnostics/format.ts';
 import { displayJson, displayText } from '../base/display-text.ts';
 import { formatTable } from '../output/table.ts';
 import { loadSource } from '../source/load.ts';
 import { listProfileNames, locateProfile, PROFILE_NAME } from '../source/locate.ts';
-import { searchPath } from '../pipeline.ts';
+import { resolveStack, searchPath } from '../pipeline.ts';
+import { targetLabel } from '../facts/targets.ts';
 import type { Format, Io } from './context.ts';
 
 /** `gen list` options. */
@@ -34,9 +35,12 @@ export async function runList(opts: ListOptions, io: Io): Promise<ExitCode> {
     const located = locateProfile(name, search);
     const source = located.ok ? loadSource(name, located.file, new DiagnosticBag()) : undefined;
     const value = source?.value ?? {};
+    const overlay = value.overlay === true;
     return {
       name,
-      kind: value.overlay === true ? 'overlay' : 'host',
+      kind: overlay ? 'overlay' : 'host',
+      // An overlay has no target of its own: it takes the one of the host profile it is stacked on.
+      target: overlay ? null : hostTarget(name, opts.profilesDir),
       description:
         typeof value.description === 'string' ? value.description : source ? '' : '(cannot be read: run gen with it for details)',
     };
@@ -45,9 +49,20 @@ export async function runList(opts: ListOptions, io: Io): Promise<ExitCode> {
     opts.format === 'json'
       ? `${displayJson(JSON.stringify({ version: JSON_FORMAT_VERSION, profiles: rows }, null, 2))}\n`
       : `${formatTable(
-          ['PROFILE', 'KIND', 'DESCRIPTION'],
-          rows.map((r) => [r.name, r.kind, r.description]),
+          ['PROFILE', 'KIND', 'TARGET', 'DESCRIPTION'],
+          rows.map((r) => [r.name, r.kind, r.target ?? '-', r.description]),
         )}\n`,
   );
   return ExitCode.ok;
+}
+
+/** The release a host profile targets, with what extends gives it; `?` when the profile is not
+ * valid on its own (gen with it says why). */
+function hostTarget(name: string, profilesDir: string | undefined): string {
+  try {
+    return targetLabel(resolveStack({ profiles: [name], ...(profilesDir !== undefined ? { profilesDir } : {}) }).plan.target);
+  } catch (e) {
+    if (e instanceof ProfileError || e instanceof UsageError) return '?';
+    throw e;
+  }
 }

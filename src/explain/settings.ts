@@ -4,6 +4,7 @@ import type { Provenance } from '../plan/model.ts';
 import { DMESG_RESTRICT_FACT, SYSCTL_FACTS } from '../facts/sysctl.ts';
 import { positionOf, type PathSegment } from '../source/position.ts';
 import { SETTING_FACTS, type SettingFact } from '../facts/settings.ts';
+import { targetLabel } from '../facts/targets.ts';
 
 /** One setting a stack produces, with where it came from and why it is there. */
 export interface Setting {
@@ -42,6 +43,7 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
       ...(fact ? { kernelDefault: fact.kernelDefault, why: fact.why, prevents: fact.prevents, source: fact.source } : {}),
     });
 
+  add('target', targetLabel(plan.target), at(['target']), SETTING_FACTS.target);
   add('manager', `${plan.manager.name} ${plan.manager.version} (${plan.manager.install})`, at(['manager']), SETTING_FACTS.manager);
   add('capacity.instances', plan.capacity.instances, at(['capacity', 'instances']), SETTING_FACTS.capacity);
   for (const s of plan.sysctl) {

@@ -47,6 +47,10 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
   },
   bridge: { why: "The manager's bridge: an explicit address avoids subnet probing at first boot.", source: 'LXD operations notes (003)' },
   storage_pools: { why: 'Storage pool for instances, created by the preseed.', source: 'LXD operations notes (003)' },
+  target: {
+    why: 'Distribution and release: decide the systemd version, package names and suites. One marked "not boot-proven" is checked structurally only (cloud-init schema, packages, snap channel, preseed keys).',
+    source: 'FACTS.md; README "Proven on a real boot"',
+  },
   manager: {
     why: 'Which container manager, its version and how it is installed; decides unit names, packages and preseed keys.',
     source: 'LXD operations notes (003), FACTS.md',

@@ -8,6 +8,15 @@ export interface TargetFacts {
   debPackages: Record<'lxd' | 'incus', { version: string; suite: string; packages: string[] } | { missing: string }>;
   /** True when snapd must be installed before `snap install` works. */
   needsSnapd: boolean;
+  /** True when `npm test` boots this release in a VM and verifies the host (README "Proven on a
+   * real boot"). A release that is not is checked structurally only: cloud-init's schema, the
+   * package names and snap channels gen writes, the preseed keys of the manager's version. */
+  bootProven: boolean;
+}
+
+/** A target's name as `list` and `explain` print it, saying when no boot proves it. */
+export function targetLabel(target: Pick<TargetFacts, 'label' | 'bootProven'>): string {
+  return target.bootProven ? target.label : `${target.label} (not boot-proven)`;
 }
 
 export const TARGETS: Readonly<Record<string, TargetFacts>> = {
@@ -16,6 +25,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     codename: 'bookworm',
     systemd: 252,
     needsSnapd: true,
+    bootProven: true,
     debPackages: {
       lxd: { version: '5.0', suite: 'bookworm', packages: ['lxd'] },
       incus: { version: '6.0', suite: 'bookworm-backports', packages: ['incus-base', 'incus-client'] },
@@ -26,6 +36,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     codename: 'jammy',
     systemd: 249,
     needsSnapd: false,
+    bootProven: false,
     debPackages: {
       lxd: { missing: 'Ubuntu 22.04 ships LXD only as a snap: use manager.install: snap' },
       incus: {
@@ -39,6 +50,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     codename: 'noble',
     systemd: 255,
     needsSnapd: false,
+    bootProven: false,
     debPackages: {
       lxd: { missing: 'Ubuntu 24.04 ships LXD only as a snap: use manager.install: snap' },
       incus: { version: '6.0', suite: 'noble', packages: ['incus-base', 'incus-client'] },

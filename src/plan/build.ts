@@ -30,6 +30,7 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
       label: target.label,
       codename: target.codename,
       systemd: target.systemd,
+      bootProven: target.bootProven,
     },
     capacity: { instances },
     sysctl: planSysctl(profile, instances),

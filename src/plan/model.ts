@@ -42,7 +42,7 @@ export interface HostPlan {
   /** Every file merged, parents first. */
   layers: string[];
   manager: ManagerPlan;
-  target: { distro: 'debian' | 'ubuntu'; release: string; label: string; codename: string; systemd: number };
+  target: { distro: 'debian' | 'ubuntu'; release: string; label: string; codename: string; systemd: number; bootProven: boolean };
   capacity: { instances: number };
   sysctl: SysctlSetting[];
   limits: { nofile: number; memlock: string; nproc?: string };
