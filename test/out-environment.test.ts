@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ROOT } from './helpers.ts';
 import { firstDifference, genSync, inventoryYaml, leftBeside, sameTree, treeSnapshot, type GenResult } from './out-helpers.ts';
 
 /**
@@ -106,6 +107,22 @@ test('EROFS (a tmpfs remounted read-only): exit 2, with or without --force, the 
 });
 
 const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+// The unprivileged user runs a copy of the package in the scratch directory: the checkout itself
+// may sit in a directory only root can enter (mktemp -d makes one), which is not under test here.
+const nobodysGen = join(scratch, 'package');
+for (const part of ['package.json', 'dist', 'templates', 'profiles']) cpSync(join(ROOT, part), join(nobodysGen, part), { recursive: true });
+const asNobody = { prefix: nobody, command: [process.execPath, join(nobodysGen, 'dist', 'gen.js')] };
+
+test('an unprivileged user whose working directory it cannot enter still writes --out elsewhere', () => {
+  const closed = join(scratch, 'closed');
+  mkdirSync(join(closed, 'cwd'), { recursive: true, mode: 0o700 });
+  const open = join(scratch, 'open');
+  mkdirSync(open, { mode: 0o777 });
+  chmodSync(open, 0o777);
+  const r = genSync(['-p', 'incus-dense', '--out', join(open, 'out')], { ...asNobody, cwd: join(closed, 'cwd') });
+  assert.equal([r.status, r.stderr], [0, '']);
+  assert.ok(treeSnapshot(join(open, 'out')).size > 10);
+});
 
 test("EACCES (an unprivileged user, a directory of root's): exit 2, the old tree stays", () => {
   const parent = join(scratch, 'roots');
@@ -113,7 +130,7 @@ test("EACCES (an unprivileged user, a directory of root's): exit 2, the old tree
   const dir = join(parent, 'out');
   const before = oldTree(dir);
   for (const force of [[], ['--force']]) {
-    const r = genSync(['-p', 'incus-dense', '--out', dir, ...force], { prefix: nobody });
+    const r = genSync(['-p', 'incus-dense', '--out', dir, ...force], asNobody);
     refusedCleanly(r, dir, before, /^gen: cannot create the lock .* beside --out .*: permission denied \(EACCES\)\n$/);
   }
 });
@@ -124,10 +141,10 @@ test("EACCES reading a tree of root's in a shared directory, EPERM replacing it 
   chmodSync(parent, 0o1777);
   const dir = join(parent, 'out');
   const before = oldTree(dir);
-  const read = genSync(['-p', 'incus-dense', '--out', dir], { prefix: nobody });
+  const read = genSync(['-p', 'incus-dense', '--out', dir], asNobody);
   refusedCleanly(read, dir, before, /^gen: cannot read --out .*\/shared\/out: permission denied \(EACCES\); .* was left as it was\n$/);
   // With --force the tree is written in full beside DIR; the sticky directory forbids the rename.
-  const swap = genSync(['-p', 'incus-dense', '--out', dir, '--force'], { prefix: nobody });
+  const swap = genSync(['-p', 'incus-dense', '--out', dir, '--force'], asNobody);
   refusedCleanly(
     swap,
     dir,

@@ -75,8 +75,11 @@ export interface GenResult {
 }
 
 /** Runs the built CLI synchronously; `prefix` runs it through another program (setpriv …). */
-export function genSync(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[] } = {}): GenResult {
-  const [cmd, ...rest] = [...(opts.prefix ?? []), BIN_GEN, ...args];
+export function genSync(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; prefix?: string[]; command?: string[] } = {},
+): GenResult {
+  const [cmd, ...rest] = [...(opts.prefix ?? []), ...(opts.command ?? [BIN_GEN]), ...args];
   const r = spawnSync(cmd!, rest, { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8' });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };

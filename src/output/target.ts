@@ -78,7 +78,9 @@ export function targetExists(t: OutTarget): boolean {
 function refuseForbidden(shown: string, real: string): void {
   const contains = (dir: string) => dir === real || dir.startsWith(real.endsWith(sep) ? real : `${real}${sep}`);
   if (real === dirname(real)) throw new UsageError(`--out ${shown} is the root directory (${displayText(real)}): gen never replaces it`);
-  const cwd = realPathOf(process.cwd(), '.');
+  // getcwd(2) already gives the real path; resolving it again only fails where the user cannot
+  // enter a directory above it (a cwd of root's under sudo -u), which must not stop the run.
+  const cwd = realPathOf(process.cwd(), '.', true);
   if (cwd === real)
     throw new UsageError(
       `--out ${shown} is the current directory (${displayText(real)}): gen would replace it as a whole; name a directory of its own, such as out/NAME`,
