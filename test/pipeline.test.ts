@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProfileError, UsageError } from '../src/diagnostics/errors.ts';
 import { derivedGcThresh3, derivedMaxKeys } from '../src/facts/capacity.ts';
-import { resolveStack } from '../src/pipeline.ts';
+import { renderHost, resolveStack } from '../src/pipeline.ts';
 import { mergeLayers } from '../src/resolve/merge.ts';
 import type { Source } from '../src/source/load.ts';
 
@@ -143,6 +143,37 @@ test('dmesg_restrict is an exact choice; other known keys are raise-only', () =>
   const stack = resolveStack({ profiles: ['lxd-small'] });
   assert.is(setting(stack, 'kernel.dmesg_restrict')!.mode, 'exact');
   assert.is(setting(stack, 'vm.max_map_count')!.mode, 'raise');
+});
+
+test('memlock reaches the daemon only: its drop-in has it, no login line does (issue 14, item 5)', () => {
+  for (const memlock of ['unlimited', '65536']) {
+    const dir = profiles({ host: `${HOST}limits: {memlock: ${memlock}}\n` });
+    const files = renderHost({
+      stack: resolveStack({ profiles: ['host'], profilesDir: dir }),
+      packer: false,
+      secrets: 'resolve',
+    }).artifacts;
+    const limits = files.find((a) => a.kind === 'limits')!.text;
+    assert.not.match(limits, /^\S+\s+(soft|hard)\s+memlock\b/m, 'limits.conf reaches every login');
+    assert.match(limits, /^\* hard nofile /m);
+    const dropIn = files.find((a) => a.kind === 'service-dropin')!.text;
+    assert.match(dropIn, new RegExp(`^LimitMEMLOCK=${memlock === 'unlimited' ? 'infinity' : 65536 * 1024}$`, 'm'));
+  }
+});
+
+test("nofile is judged against the host's fs.nr_open, which a lower profile value cannot lower (raise-only)", () => {
+  const dir = profiles({
+    lower: `${HOST}limits: {nofile: 1048576}\nsysctl: {fs.nr_open: 500000}\n`,
+    above: `${HOST}limits: {nofile: 2097152}\n`,
+  });
+  assert.ok(resolveStack({ profiles: ['lower'], profilesDir: dir }));
+  try {
+    resolveStack({ profiles: ['above'], profilesDir: dir });
+    assert.unreachable('nofile 2097152 is above the host');
+  } catch (e) {
+    assert.instance(e, ProfileError);
+    assert.match((e as ProfileError).diagnostics[0]!.message, /host's fs\.nr_open 1048576 at boot \(Debian 12/);
+  }
 });
 
 test.run();

@@ -14,9 +14,9 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     source: 'LXD production setup (000), Incus server settings (001)',
   },
   'limits.memlock': {
-    kernelDefault: '8192 KiB (unset in limits.conf)',
-    why: 'Locked memory; needed for bpf syscall supervision.',
-    source: 'LXD production setup (000), Incus server settings (001)',
+    kernelDefault: '8192 KiB',
+    why: "Locked memory of the manager's daemon (its systemd drop-in), which the processes it starts inherit; not set for logins, where the source documents put it for every user: no container starts from a login, and any host user could pin RAM. Since Linux 5.11, BPF maps are charged to memory cgroups, not to this limit.",
+    source: 'LXD production setup (000), Incus server settings (001); kernel 5.11 BPF memory accounting',
   },
   'limits.nproc': { why: 'Processes per user; containers sharing one host UID share it.', source: 'operators (002)' },
   hide_instance_names: {

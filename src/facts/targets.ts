@@ -12,6 +12,10 @@ export interface TargetFacts {
    * real boot"). A release that is not is checked structurally only: cloud-init's schema, the
    * package names and snap channels gen writes, the preseed keys of the manager's version. */
   bootProven: boolean;
+  /** fs.nr_open as a booted host of this release has it before gen changes anything: the ceiling
+   * of every nofile limit. systemd raises it at boot on some releases; where no boot showed the
+   * value, the kernel's default (the smallest it can be). */
+  nrOpen: { value: number; source: string };
 }
 
 /** A target's name as `list` and `explain` print it, saying when no boot proves it. */
@@ -26,6 +30,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     systemd: 252,
     needsSnapd: true,
     bootProven: true,
+    nrOpen: { value: 1048576, source: "Debian 12's kernel default; systemd 252 leaves it, as a booted guest showed" },
     debPackages: {
       lxd: { version: '5.0', suite: 'bookworm', packages: ['lxd'] },
       incus: { version: '6.0', suite: 'bookworm-backports', packages: ['incus-base', 'incus-client'] },
@@ -37,6 +42,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     systemd: 249,
     needsSnapd: false,
     bootProven: false,
+    nrOpen: { value: 1048576, source: "the kernel default; no boot showed whether this release's systemd raises it" },
     debPackages: {
       lxd: { missing: 'Ubuntu 22.04 ships LXD only as a snap: use manager.install: snap' },
       incus: {
@@ -51,6 +57,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     systemd: 255,
     needsSnapd: false,
     bootProven: false,
+    nrOpen: { value: 1048576, source: "the kernel default; no boot showed whether this release's systemd raises it" },
     debPackages: {
       lxd: { missing: 'Ubuntu 24.04 ships LXD only as a snap: use manager.install: snap' },
       incus: { version: '6.0', suite: 'noble', packages: ['incus-base', 'incus-client'] },

@@ -102,10 +102,9 @@ function sysctlNote(s: SysctlSetting): string {
 }
 
 function limitRows(plan: HostPlan): { domain: string; type: string; item: string; value: string }[] {
-  const items: [string, string][] = [
-    ['nofile', String(plan.limits.nofile)],
-    ['memlock', plan.limits.memlock],
-  ];
+  // memlock is the daemon's only (its drop-in): no container starts from a login, and an
+  // unlimited memlock for every login would let any host user pin the host's RAM.
+  const items: [string, string][] = [['nofile', String(plan.limits.nofile)]];
   if (plan.limits.nproc !== undefined) items.push(['nproc', plan.limits.nproc]);
   const rows = [];
   for (const domain of ['*', 'root']) {

@@ -18,7 +18,8 @@ import { addressingProblems } from './addressing.ts';
 import { reportAt, whereIs } from './validate.ts';
 import { runSkippingBroken } from './partial.ts';
 
-const DEFAULT_NR_OPEN = 1048576;
+/** The kernel's fs.nr_open (1024 * 1024), for a stack whose target is not known. */
+const KERNEL_NR_OPEN = 1048576;
 const BPF_JIT_LIMIT_MAX = 1_000_000_000;
 
 /** What a rule reads and where it reports. */
@@ -263,12 +264,16 @@ function checkCapacity({ profile, merged, at }: RuleContext): void {
 function checkLimits({ profile, merged, at }: RuleContext): void {
   const nofile = profile.limits?.nofile;
   if (nofile === undefined) return;
-  const nrOpen = numberOf(profile.sysctl?.['fs.nr_open']) ?? DEFAULT_NR_OPEN;
+  // The ceiling is what the booted host has (systemd raises it on some releases), or the
+  // profile's fs.nr_open when higher: that setting only ever raises the host's value.
+  const host = targetFactsOf(profile.target)?.nrOpen ?? { value: KERNEL_NR_OPEN, source: 'the kernel default' };
+  const wanted = numberOf(profile.sysctl?.['fs.nr_open']);
+  const nrOpen = Math.max(wanted ?? 0, host.value);
   if (nofile > nrOpen) {
     const source =
-      profile.sysctl?.['fs.nr_open'] !== undefined
+      wanted !== undefined && wanted >= host.value
         ? `fs.nr_open ${nrOpen} (${whereIs(merged, ['sysctl', 'fs.nr_open'])})`
-        : `the kernel's fs.nr_open ${nrOpen}`;
+        : `the host's fs.nr_open ${nrOpen} at boot (${host.source})`;
     at(
       'error',
       'NOFILE_ABOVE_NR_OPEN',
