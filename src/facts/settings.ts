@@ -20,25 +20,24 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
   },
   'limits.nproc': { why: 'Processes per user; containers sharing one host UID share it.', source: 'operators (002)' },
   hide_instance_names: {
-    kernelDefault: '/proc/sched_debug 0444, /sys/kernel/slab 0755',
-    why: 'These files list every cgroup, so every instance name; restricted at every boot before the manager starts.',
-    source: 'LXD production setup (000)',
+    kernelDefault: '/proc/sched_debug 0444 (absent since 5.13), /sys/kernel/slab 0755',
+    why: "Before Linux 5.13 /proc/sched_debug, and before 5.9 /sys/kernel/slab, list every cgroup, so every instance's name: restricted at every boot before the manager starts. On Debian 12's 6.1 kernel neither does (sched_debug moved to debugfs, which only root can enter; slab lost its per-cgroup caches), as the VM boot checks: nearly inert there, kept for older kernels.",
+    source: 'LXD production setup (000); kernel 5.9 and 5.13 changes, seen in the Debian 12 guest',
   },
   txqueuelen: {
     kernelDefault: '1000',
-    why: 'Transmit queue length; 10000 suits 10GbE NICs and the bridge (3-5% more throughput measured).',
-    source: 'LXD network bandwidth tuning (000)',
+    why: "Transmit queue length; the source measured 3-5% more throughput at 10000 on 10GbE. It sizes a queue only under a qdisc that takes its length from it (pfifo_fast, pfifo). Debian's systemd makes fq_codel the default, which keeps its own limit, and the manager's bridge is noqueue, as the VM boot checks: there it changes nothing until such a qdisc is attached (net.core.default_qdisc, tc).",
+    source: 'LXD network bandwidth tuning (000); qdiscs seen in the Debian 12 guest',
   },
   'instances.nic_txqueuelen': {
     kernelDefault: '1000',
-    why: 'Transmit queue of every instance NIC, through queue.tx.length in the default profile.',
+    why: "Transmit queue of every instance NIC (the host's end of its veth), through queue.tx.length in the default profile. A veth is noqueue unless a qdisc is attached (limits.egress does), so it matters only then.",
     source: 'LXD network bandwidth tuning (000)',
   },
   'instances.idmap_isolated': {
     kernelDefault: 'false',
-    why: 'Each container gets its own UID/GID range, so per-user limits (inotify, nproc, keys) are not shared between them.',
-    prevents: 'tail: inotify resources exhausted',
-    source: 'containers share the kernel (004), operators (002)',
+    why: "Each container gets its own UID/GID range: one container's users cannot reach another's files or processes, and limits the kernel keeps per host UID, such as kernel keys (kernel.keys.maxkeys), are not shared. inotify is not split this way: its instances and watches are charged up the user-namespace chain to the namespace's owner, the daemon's root, so the host's fs.inotify limits bound all containers together.",
+    source: 'containers share the kernel (004), operators (002); kernel ucounts (inc_ucount)',
   },
   'instances.nesting': {
     kernelDefault: 'false',
