@@ -20,7 +20,7 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
   },
   'limits.nproc': { why: 'Processes per user; containers sharing one host UID share it.', source: 'operators (002)' },
   hide_instance_names: {
-    kernelDefault: '/proc/sched_debug 0444 (absent since 5.13), /sys/kernel/slab 0755',
+    kernelDefault: '/proc/sched_debug 0444, /sys/kernel/slab 0755',
     why: "Before Linux 5.13 /proc/sched_debug, and before 5.9 /sys/kernel/slab, list every cgroup, so every instance's name: restricted at every boot before the manager starts. On Debian 12's 6.1 kernel neither does (sched_debug moved to debugfs, which only root can enter; slab lost its per-cgroup caches), as the VM boot checks: nearly inert there, kept for older kernels.",
     source: 'LXD production setup (000); kernel 5.9 and 5.13 changes, seen in the Debian 12 guest',
   },
