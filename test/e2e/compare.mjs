@@ -86,28 +86,6 @@ export function compare(limitsConfText, report, seeded) {
     add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(', ')}, wanted >= ${value}`);
   }
 
-  // --- what gen explain says of this kernel (src/facts: txqueuelen, hide_instance_names) ---------
-  const facts = report.kernel_facts;
-  const qdiscs = Array.isArray(facts?.qdiscs) ? facts.qdiscs : [];
-  const bridge = qdiscs.filter((q) => /^(lxd|incus)br0$/.test(q.dev ?? '') && q.root);
-  add(
-    "explain: the manager's bridge is noqueue (its txqueuelen sizes no queue)",
-    bridge.length > 0 && bridge.every((q) => q.kind === 'noqueue'),
-    bridge.map((q) => `${q.dev} ${q.kind}`).join(', ') || 'no bridge qdisc reported',
-  );
-  const nics = qdiscs.filter((q) => /^(en|eth)/.test(q.dev ?? ''));
-  add(
-    "explain: the NIC's qdiscs are fq_codel (under mq), which ignore txqueuelen",
-    nics.length > 0 && nics.every((q) => q.kind === 'fq_codel' || (q.kind === 'mq' && q.root)),
-    nics.map((q) => `${q.dev} ${q.root ? 'root ' : ''}${q.kind}`).join(', ') || 'no NIC qdisc reported',
-  );
-  add(
-    'explain: /sys/kernel/slab lists no cgroups',
-    facts?.slab_cgroup_dirs === 0,
-    `${facts?.slab_cgroup_dirs} cache dirs with a cgroup/ entry`,
-  );
-  add('explain: /proc/sched_debug is absent', facts?.sched_debug === false, `exists: ${facts?.sched_debug}`);
-
   // --- gen verify: the judge of the profile's settings ------------------------------------------
   const v = report.verify;
   const rows = v?.result?.rows;

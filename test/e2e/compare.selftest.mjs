@@ -192,35 +192,6 @@ for (const stack of readdirSync(fixtures).sort()) {
       },
       ['pam * soft memlock', 'pam * hard memlock'],
     );
-    // What explain claims of the kernel (report.kernel_facts).
-    expectHere(
-      `a bridge with a queue that txqueuelen sizes`,
-      (r) => {
-        for (const q of r.kernel_facts.qdiscs) if (/br0$/.test(q.dev)) q.kind = 'pfifo_fast';
-      },
-      ["explain: the manager's bridge is noqueue (its txqueuelen sizes no queue)"],
-    );
-    expectHere(
-      `a NIC under pfifo_fast`,
-      (r) => {
-        for (const q of r.kernel_facts.qdiscs) if (/^(en|eth)/.test(q.dev)) q.kind = 'pfifo_fast';
-      },
-      ["explain: the NIC's qdiscs are fq_codel (under mq), which ignore txqueuelen"],
-    );
-    expectHere(
-      `per-cgroup slab caches`,
-      (r) => {
-        r.kernel_facts.slab_cgroup_dirs = 3;
-      },
-      ['explain: /sys/kernel/slab lists no cgroups'],
-    );
-    expectHere(
-      `/proc/sched_debug present`,
-      (r) => {
-        r.kernel_facts.sched_debug = true;
-      },
-      ['explain: /proc/sched_debug is absent'],
-    );
     // What only the harness knows.
     expectHere(
       `another instance-id`,
