@@ -6,7 +6,7 @@ import { runDiff } from './commands/diff.ts';
 import { runExplain } from './commands/explain.ts';
 import { runGenerate } from './commands/generate.ts';
 import { runList } from './commands/list.ts';
-import { runSchema } from './commands/schema.ts';
+import { runSchema, SCHEMA_DOCUMENTS } from './commands/schema.ts';
 import { runVerify } from './commands/verify.ts';
 import { diagnosticsToJson } from './diagnostics/format.ts';
 import { errnoWords, ExitCode, InternalError, isErrnoException, ProfileError, UsageError } from './diagnostics/errors.ts';
@@ -159,8 +159,12 @@ const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'schema',
-    define: (c) => c.description('print the JSON Schema of the profile format (a copy is in schema/profile.schema.json)'),
-    run: (_, __, io) => runSchema({}, io),
+    define: (c) =>
+      c
+        .description('print the JSON Schema of a profile file or of an inventory (copies are in schema/)')
+        .addArgument(new Argument('[document]', 'profile or inventory').choices(SCHEMA_DOCUMENTS).default('profile')),
+    run: ([document], _, io) => runSchema({ document: document as (typeof SCHEMA_DOCUMENTS)[number] }, io),
+    args: [{ choices: [...SCHEMA_DOCUMENTS] }],
   },
   {
     name: 'completion',

@@ -36,9 +36,32 @@ test('schema: gen schema is the committed schema/profile.schema.json (drift chec
     readFileSync(join(ROOT, 'schema', 'profile.schema.json'), 'utf8'),
     'run: node dist/gen.js schema > schema/profile.schema.json',
   );
-  const schema = JSON.parse(r.stdout) as { properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.is(gen(['schema', 'profile']).stdout, r.stdout, 'profile is the default');
+  const schema = JSON.parse(r.stdout) as { $id: string; properties: Record<string, unknown>; additionalProperties: boolean };
+  assert.is(schema.$id, 'urn:born-tuned:schema:profile');
   assert.ok('extends' in schema.properties && 'sysctl' in schema.properties);
   assert.is(schema.additionalProperties, false);
+});
+
+test('schema: gen schema inventory is the committed schema/inventory.schema.json (drift check)', () => {
+  const r = gen(['schema', 'inventory']);
+  assert.is(r.status, 0);
+  assert.is(
+    r.stdout,
+    readFileSync(join(ROOT, 'schema', 'inventory.schema.json'), 'utf8'),
+    'run: node dist/gen.js schema inventory > schema/inventory.schema.json',
+  );
+  const schema = JSON.parse(r.stdout) as { $id: string; required: string[]; additionalProperties: boolean };
+  assert.is(schema.$id, 'urn:born-tuned:schema:inventory');
+  assert.equal(schema.required, ['hosts']);
+  assert.is(schema.additionalProperties, false);
+});
+
+test('schema: a document gen has no schema for is a usage error', () => {
+  const r = gen(['schema', 'inventroy']);
+  assert.is(r.status, 2);
+  assert.is(r.stdout, '');
+  assert.match(r.stderr, /Allowed choices are profile, inventory/);
 });
 
 test('shipped profiles start with the yaml-language-server $schema modeline', () => {

@@ -73,6 +73,7 @@ const cases: [string, string[], string[]][] = [
   ['directories for --out', ['gen', '--out', 's'], ['seeds']],
   ['files for --inventory', ['gen', '--inventory', 'hosts'], ['hosts.yaml']],
   ['shells of gen completion', ['gen', 'completion', ''], ['bash', 'zsh']],
+  ['documents of gen schema', ['gen', 'schema', ''], ['inventory', 'profile']],
   ['an option value is not taken for the command', ['gen', '-p', 'list', 'ex'], ['explain']],
 ];
 for (const [name, words, expected] of cases) {

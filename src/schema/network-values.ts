@@ -15,6 +15,19 @@ const IFNAME_GLOB = /^(?!\.\.?$)[A-Za-z0-9_.*?[\]!-]{1,15}$/;
 export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const IPV4 = '\\d{1,3}(\\.\\d{1,3}){3}';
 const IPV6 = '[0-9a-fA-F:.]{2,45}';
+/** A port from 1 to 65535, leading zeros allowed, five digits at most. */
+const PORT = '(?=\\d{1,5}$)0*([1-9]\\d{0,3}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5])';
+/** host:port or [v6]:port, the port optional: the host's shape, and a port in range. */
+const LISTEN_ADDRESS = new RegExp(`^(?:\\[([0-9a-fA-F:.]+)\\]|([A-Za-z0-9.-]*))(?::${PORT})?$`);
+
+/** What the addressing keys of a NIC mean, in profiles and inventories alike (the JSON Schema's
+ * descriptions). */
+export const NIC_ADDRESSING = {
+  dhcp4: 'Ask DHCP for an IPv4 address on this NIC.',
+  addresses: 'Static addresses with prefix length, like 192.0.2.10/24 or 2001:db8::10/64.',
+  gateway: 'The default gateway, inside the subnet of one of the addresses.',
+  nameservers: 'DNS servers, as IP addresses.',
+} as const;
 
 /** An IPv4 or IPv6 address without prefix. */
 export const ipAddressSchema = (message = 'must be an IPv4 or IPv6 address without prefix, like 192.0.2.1 or 2001:db8::1') =>
@@ -83,15 +96,17 @@ function isValidGlob(glob: string): boolean {
   return true;
 }
 
-/** host:port or [v6]:port, as LXD's core.https_address takes it: the port from 1 to 65535. */
-export const listenAddressSchema = () =>
-  z.string().refine(isListenAddress, { message: 'must be an address and port like "[::]:8443" or "192.0.2.10:8443" (port 1 to 65535)' });
+/** host:port or [v6]:port, as LXD's core.https_address takes it: the port from 1 to 65535. The
+ * pattern (which editors get) gives the shape; the addresses are then read by a real parser. */
+export const listenAddressSchema = () => {
+  const message = 'must be an address and port like "[::]:8443" or "192.0.2.10:8443" (port 1 to 65535)';
+  return z.string().regex(LISTEN_ADDRESS, { message }).refine(isListenAddress, { message });
+};
 
 function isListenAddress(s: string): boolean {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*))(?::(\d{1,5}))?$/.exec(s);
+  const m = LISTEN_ADDRESS.exec(s);
   if (!m) return false;
-  const [, v6, host, port] = m;
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  const [, v6, host] = m;
   if (v6 !== undefined) return parseIp(v6)?.family === 6;
   // A name or an IPv4 address; digits and dots alone must be a valid IPv4 address.
   if (/^[\d.]+$/.test(host!)) return parseIp(host!)?.family === 4;

@@ -7,6 +7,7 @@ import {
   ipAddressSchema,
   listenAddressSchema,
   MAC,
+  NIC_ADDRESSING,
 } from './network-values.ts';
 import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 
@@ -14,6 +15,10 @@ import { SYSCTL_FACTS } from '../facts/sysctl.ts';
  * The profile format. Every object is strict: an unknown key is an error (reported with a
  * did-you-mean by the validator). Fields that a host needs but an overlay may leave out are
  * optional here and required by `rules.ts` for a whole stack.
+ *
+ * A key's `description` (the JSON Schema's, for editors) says what the key is; a key that has a
+ * domain fact in `src/facts/` (why it is set, kernel default, source) has none here: the JSON
+ * Schema takes that fact's words, the ones `gen explain` prints.
  */
 
 const SAFE_INT_MESSAGE = 'must be a whole number no larger than 9007199254740991 (2^53-1)';
@@ -41,109 +46,178 @@ const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, 
   z.ZodOptional<typeof SysctlValueSchema>
 >;
 
-const SysctlSchema = z.object(knownSysctl).catchall(SysctlValueSchema);
+const SysctlSchema = z.object(knownSysctl).catchall(
+  SysctlValueSchema.meta({
+    description:
+      'Any other sysctl, by its /proc/sys name in dots (like net.core.somaxconn): a whole number, or words separated by single spaces.',
+  }),
+);
 
 const ManagerSchema = z.strictObject({
-  name: z.enum(['lxd', 'incus']),
+  name: z.enum(['lxd', 'incus']).meta({ description: 'The container manager: lxd or incus.' }),
   version: z
     .string()
     .regex(/^\d+\.\d+$/, { message: 'must look like "5.21" or "6.0"' })
+    .meta({
+      description:
+        "Its version, major.minor. Default: what the install method brings (the distribution package of the target, or the LXD snap's current LTS); with deb it must be that version.",
+    })
     .optional(),
-  install: z.enum(['snap', 'deb', 'present']),
+  install: z.enum(['snap', 'deb', 'present']).meta({
+    description: "How it gets onto the host: deb (the distribution's package), snap (the LXD snap) or present (already installed).",
+  }),
 });
 
-const TargetSchema = z.strictObject({
-  distro: z.enum(['debian', 'ubuntu']),
-  release: z.string(),
-});
+const TargetSchema = z
+  .strictObject({
+    distro: z.enum(['debian', 'ubuntu']).meta({ description: 'The distribution the host runs.' }),
+    release: z.string().meta({ description: 'Its release, as a string: quote it ("12", not 12).' }),
+  })
+  .meta({
+    description: 'The distribution and release of the host: they decide the systemd version and where the packages come from.',
+  });
 
 const CapacitySchema = z.strictObject({
   instances: safeInt()
     .min(1, { message: 'must be at least 1' })
-    .max(100_000, { message: 'more than 100000 instances on one host is not a plan this tool can size' }),
+    .max(100_000, { message: 'more than 100000 instances on one host is not a plan this tool can size' })
+    .meta({ description: 'The number of instances planned on this host.' }),
 });
 
-const LimitsSchema = z.strictObject({
-  nofile: safeInt().min(1024, { message: 'must be at least 1024 (below that, ordinary programs fail)' }).optional(),
-  memlock: z.union([safeInt().min(64, { message: 'must be at least 64 (KiB)' }), z.literal('unlimited')]).optional(),
-  nproc: z.union([safeInt().min(1024, { message: 'must be at least 1024' }), z.literal('unlimited')]).optional(),
-});
+const LimitsSchema = z
+  .strictObject({
+    nofile: safeInt().min(1024, { message: 'must be at least 1024 (below that, ordinary programs fail)' }).optional(),
+    memlock: z.union([safeInt().min(64, { message: 'must be at least 64 (KiB)' }), z.literal('unlimited')]).optional(),
+    nproc: z.union([safeInt().min(1024, { message: 'must be at least 1024' }), z.literal('unlimited')]).optional(),
+  })
+  .meta({ description: "Resource limits of logins ('*' and root) and of the manager's daemon (through its systemd drop-in)." });
 
-const NicMatchSchema = z.strictObject({
-  name: ifnameGlobSchema().optional(),
-  mac: z.string().regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' }).optional(),
-});
+const NicMatchSchema = z
+  .strictObject({
+    name: ifnameGlobSchema().meta({ description: 'An interface name, or a udev glob over names (like enp5s0* or en[ox]*).' }).optional(),
+    mac: z
+      .string()
+      .regex(MAC, { message: 'must be a MAC address in lower case, like 52:54:00:12:34:56' })
+      .meta({ description: 'A MAC address in lower case, like 52:54:00:12:34:56.' })
+      .optional(),
+  })
+  .meta({ description: 'Which host NICs this entry is: exactly one of name and mac.' });
 
 const hostAddress = interfaceAddressSchema('must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64');
 const ipAddress = ipAddressSchema();
 
-const NicSchema = z.strictObject({
-  match: NicMatchSchema.optional(),
-  txqueuelen: txqueuelen().optional(),
-  /** Host addressing, rendered as a netplan file. */
-  dhcp4: z.boolean().optional(),
-  addresses: z.array(hostAddress).max(64).optional(),
-  gateway: ipAddress.optional(),
-  nameservers: z.array(ipAddress).max(8).optional(),
-});
+const NicSchema = z
+  .strictObject({
+    match: NicMatchSchema.optional(),
+    txqueuelen: txqueuelen().optional(),
+    // Host addressing, rendered as a netplan file.
+    dhcp4: z.boolean().meta({ description: NIC_ADDRESSING.dhcp4 }).optional(),
+    addresses: z.array(hostAddress).max(64).meta({ description: NIC_ADDRESSING.addresses }).optional(),
+    gateway: ipAddress.meta({ description: NIC_ADDRESSING.gateway }).optional(),
+    nameservers: z.array(ipAddress).max(8).meta({ description: NIC_ADDRESSING.nameservers }).optional(),
+  })
+  .meta({ description: 'One NIC entry, by an id of your choosing: which host NICs, their transmit queue, their addressing.' });
 
 const BridgeSchema = z.strictObject({
-  name: ifnameSchema().optional(),
-  ipv4: bridgeAddressSchema(4).optional(),
-  ipv6: bridgeAddressSchema(6).optional(),
-  nat: z.boolean().optional(),
+  name: ifnameSchema().meta({ description: "The bridge's name. Default: lxdbr0 or incusbr0, after the manager." }).optional(),
+  ipv4: bridgeAddressSchema(4)
+    .meta({
+      description: "The bridge's own IPv4 address with prefix length (its subnet is the instances'), or none; needed when a bridge is set.",
+    })
+    .optional(),
+  ipv6: bridgeAddressSchema(6)
+    .meta({ description: "The bridge's own IPv6 address with prefix length, or none. Default: none." })
+    .optional(),
+  nat: z.boolean().meta({ description: "NAT for the instances' traffic leaving the bridge. Default: true." }).optional(),
   txqueuelen: txqueuelen().optional(),
 });
 
-const InstancesSchema = z.strictObject({
-  idmap_isolated: z.boolean().optional(),
-  nesting: z.boolean().optional(),
-  nic_txqueuelen: txqueuelen().optional(),
-  storage_pool: z.string().regex(NAME, { message: 'must name a pool of storage_pools' }).optional(),
-});
+const InstancesSchema = z
+  .strictObject({
+    idmap_isolated: z.boolean().optional(),
+    nesting: z.boolean().optional(),
+    nic_txqueuelen: txqueuelen().optional(),
+    storage_pool: z
+      .string()
+      .regex(NAME, { message: 'must name a pool of storage_pools' })
+      .meta({ description: 'The pool of the root disk, a name under storage_pools. Default: the first pool.' })
+      .optional(),
+  })
+  .meta({ description: "The manager's default profile, which every instance starts from." });
 
-const StoragePoolSchema = z.strictObject({
-  driver: z.enum(['dir', 'btrfs', 'lvm', 'zfs', 'ceph']),
-  source: z
-    .string()
-    .regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
-      message: 'must be an absolute path, a device or a pool/volume-group name',
-    })
-    .optional(),
-  size: z
-    .string()
-    .regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' })
-    .optional(),
-});
+const StoragePoolSchema = z
+  .strictObject({
+    driver: z.enum(['dir', 'btrfs', 'lvm', 'zfs', 'ceph']).meta({ description: 'The storage driver of the pool.' }),
+    source: z
+      .string()
+      .regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
+        message: 'must be an absolute path, a device or a pool/volume-group name',
+      })
+      .meta({ description: 'Where the pool lives: a directory, a block device, or an existing pool or volume group.' })
+      .optional(),
+    size: z
+      .string()
+      .regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' })
+      .meta({ description: 'The size of a loop-backed pool, like 15GiB (not for dir).' })
+      .optional(),
+  })
+  .meta({ description: 'One storage pool, by its name.' });
 
 /** A secret is never written in a profile or an inventory: they name where to read it at render
  * time. `example` is the variable name the message suggests. */
 export const secretRefSchema = (example: string) =>
   z.union([
     z.strictObject({
-      env: z.string().regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: `must be an environment variable name like ${example}` }),
+      env: z
+        .string()
+        .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { message: `must be an environment variable name like ${example}` })
+        .meta({ description: 'The environment variable that holds the secret when gen runs.' }),
     }),
-    z.strictObject({ file: z.string().regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' }) }),
+    z.strictObject({
+      file: z
+        .string()
+        .regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path' })
+        .meta({ description: 'The file (an absolute path) that holds the secret when gen runs.' }),
+    }),
   ]);
 const SecretRefSchema = secretRefSchema('LXD_TRUST_PASSWORD');
 
-const ServerSchema = z.strictObject({
-  trust_password: SecretRefSchema.optional(),
-  https_address: listenAddressSchema().optional(),
-  images_auto_update_interval: safeInt().min(0).max(8760, { message: 'must be hours between 0 and 8760' }).optional(),
-});
+const ServerSchema = z
+  .strictObject({
+    trust_password: SecretRefSchema.meta({
+      description: 'core.trust_password (LXD before 6.1 only), by reference: read when gen runs, never written in the file.',
+    }).optional(),
+    https_address: listenAddressSchema()
+      .meta({ description: 'core.https_address: where the manager serves its API, host:port or [v6]:port.' })
+      .optional(),
+    images_auto_update_interval: safeInt()
+      .min(0)
+      .max(8760, { message: 'must be hours between 0 and 8760' })
+      .meta({ description: 'images.auto_update_interval: hours between updates of cached images; 0 turns them off.' })
+      .optional(),
+  })
+  .meta({ description: "The manager's server configuration." });
 
 export const ProfileSchema = z.strictObject({
-  description: z.string().max(200).optional(),
-  overlay: z.boolean().optional(),
+  description: z.string().max(200).meta({ description: 'One line about the profile, shown by gen list.' }).optional(),
+  overlay: z
+    .boolean()
+    .meta({ description: 'Marks a profile that only adds to a host profile (like 10gbe): it is stacked on one, never used alone.' })
+    .optional(),
   manager: ManagerSchema.optional(),
   target: TargetSchema.optional(),
   capacity: CapacitySchema.optional(),
   limits: LimitsSchema.optional(),
-  sysctl: SysctlSchema.optional(),
+  sysctl: SysctlSchema.meta({
+    description:
+      'Kernel parameters by their /proc/sys name in dots. Known keys are typed and range-checked; first boot raises a limit and never lowers a higher value the host already has.',
+  }).optional(),
   hide_instance_names: z.boolean().optional(),
   dmesg_restrict: z.boolean().optional(),
-  nics: z.record(z.string().regex(NAME, { message: 'NIC ids are lower-case names like "uplink"' }), NicSchema).optional(),
+  nics: z
+    .record(z.string().regex(NAME, { message: 'NIC ids are lower-case names like "uplink"' }), NicSchema)
+    .meta({ description: 'Host NICs by an id of your choosing (the shipped profiles call the uplink "uplink").' })
+    .optional(),
   bridge: BridgeSchema.optional(),
   instances: InstancesSchema.optional(),
   storage_pools: z

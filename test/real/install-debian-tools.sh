@@ -5,7 +5,8 @@
 # - From bookworm: cloud-init python3-yaml netplan.io udev shellcheck packer yamllint lxd
 #   nftables dnsmasq-base, jq (preseed-apply.sh assembles its JSON with it), strace (the
 #   crash-safety tests watch gen's fsync and rename calls), zsh (the completion test loads
-#   gen's zsh completion in it); python3-yaml
+#   gen's zsh completion in it), python3-jsonschema (test/schema.test.ts validates every
+#   profile and inventory against gen's JSON Schemas with it); python3-yaml
 #   is named although cloud-init pulls it in: the property tests read YAML with it.
 # - From bookworm-backports: incus-base incus-client (not the `incus`
 #   metapackage, which would pull qemu from backports). The backports source is
@@ -18,7 +19,7 @@
 set -euo pipefail
 
 prog=install-debian-tools
-main_pkgs=(cloud-init python3-yaml netplan.io udev shellcheck packer yamllint lxd nftables dnsmasq-base jq strace zsh)
+main_pkgs=(cloud-init python3-yaml python3-jsonschema netplan.io udev shellcheck packer yamllint lxd nftables dnsmasq-base jq strace zsh)
 bpo_pkgs=(incus-base incus-client)
 # Sockets before services, so that nothing re-activates a stopped service.
 units=(lxd.socket lxd-containers.service lxd.service
