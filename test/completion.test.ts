@@ -97,15 +97,19 @@ test('zsh: the script parses, and compinit plus the script register _gen for gen
 });
 
 // Drives a real interactive zsh: compinit with _gen on fpath, compadd wrapped to record what
-// each completion function offers, then the command line and a Tab.
+// each completion function offers, then the command line and a Tab. The markers are quoted
+// (RE''ADY) so the terminal's echo of the command cannot match them, and the line is typed only
+// once the prompt after READY shows that the line editor runs: input typed before it takes the
+// terminal can be flushed, which a loaded machine showed as a missing match.
 const CAPTURE = `zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "PROMPT='' fpath=(\${(q)1} \\$fpath); autoload -Uz compinit; compinit -u -d \${(q)1}/zcompdump"
+zpty -w z "PROMPT='ZP> ' fpath=(\${(q)1} \\$fpath); autoload -Uz compinit; compinit -u -d \${(q)1}/zcompdump"
 zpty -w z "compadd() { local -a hits; builtin compadd -O hits \\"\\$@\\"; print -rl -- \\$hits >> \${(q)1}/matches; builtin compadd \\"\\$@\\" }"
-zpty -w z "print -r -- READY"
+zpty -w z "print -r -- RE''ADY"
 zpty -r z line '*READY*'
+zpty -r z line '*ZP> *'
 zpty -w -n z "$2"$'\\t'
-zpty -w z $'\\C-u'"print -r -- DONE"
+zpty -w z $'\\C-u'"print -r -- DO''NE"
 zpty -r z line '*DONE*'
 zpty -d z
 `;
