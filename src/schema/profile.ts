@@ -29,19 +29,30 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** A sysctl value: a whole number, or whitespace-free tokens separated by single spaces. */
 const SYSCTL_WORD = '[!"$-:<>-~]+';
 const SYSCTL_STRING = new RegExp(`^${SYSCTL_WORD}( ${SYSCTL_WORD})*$`);
-const SysctlValueSchema = z.union([
+const sysctlValueForms = [
   safeInt().min(0, { message: 'must not be negative' }),
   z.string().regex(SYSCTL_STRING, {
     message: 'must be a number or printable words separated by single spaces (no "=", ";", "#" or line breaks)',
   }),
-]);
+] as const;
+const SysctlValueSchema = z.union(sysctlValueForms);
 
-const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlValueSchema.optional()])) as Record<
+/** The long form of a sysctl entry: its value and how it is applied against the host's own value. */
+const SysctlEntrySchema = z.strictObject({
+  value: SysctlValueSchema,
+  mode: z.enum(['raise', 'exact', 'lower']),
+});
+
+/** `key: value`, or `key: {value: V, mode: raise|exact|lower}` to choose the mode. One flat union,
+ * so the validator reports the form whose type the value has. */
+const SysctlSettingSchema = z.union([...sysctlValueForms, SysctlEntrySchema]);
+
+const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlSettingSchema.optional()])) as Record<
   string,
-  z.ZodOptional<typeof SysctlValueSchema>
+  z.ZodOptional<typeof SysctlSettingSchema>
 >;
 
-const SysctlSchema = z.object(knownSysctl).catchall(SysctlValueSchema);
+const SysctlSchema = z.object(knownSysctl).catchall(SysctlSettingSchema);
 
 const ManagerSchema = z.strictObject({
   name: z.enum(['lxd', 'incus']),
@@ -153,4 +164,10 @@ export const ProfileSchema = z.strictObject({
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;
-export type SysctlValue = z.infer<typeof SysctlValueSchema>;
+type SysctlValue = z.infer<typeof SysctlValueSchema>;
+type SysctlSetting = z.infer<typeof SysctlSettingSchema>;
+
+/** The value of a sysctl entry, short or long form (undefined only for a catalogue key left out). */
+export function sysctlValueOf(setting: SysctlSetting | undefined): SysctlValue | undefined {
+  return typeof setting === 'object' ? setting.value : setting;
+}
