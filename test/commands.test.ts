@@ -135,7 +135,7 @@ test('verify --root: a host with everything passes (sched_debug absent is report
   const out = JSON.parse(r.stdout) as { rows: VerifyRow[]; summary: { fail: number } };
   assert.is(out.summary.fail, 0);
   assert.is(statusOf(out.rows, 'mode /proc/sched_debug'), 'ABSENT');
-  assert.is(out.rows.find((x) => x.check === 'sysctl vm.max_map_count')!.note, 'higher than wanted: kept (raise-only)');
+  assert.is(out.rows.find((x) => x.check === 'sysctl vm.max_map_count')!.note, 'higher than wanted: kept (raise)');
   assert.is(statusOf(out.rows, 'txqueuelen nic uplink (enp5s0)'), 'PASS');
   const text = gen(['verify', '-p', 'incus-dense', '-p', '10gbe', '--root', root]).stdout;
   assert.match(text, /^\d+ passed, 0 failed, \d+ absent$/m);

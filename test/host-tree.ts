@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate } from '../src/pipeline.ts';
+import { procSysPath } from '../src/facts/sysctl-names.ts';
 
 const generatedStacks = new Map<string, ReturnType<typeof generate>>();
 
@@ -21,8 +22,8 @@ export function goodHost(parent: string, profiles: string[]): string {
   generatedStacks.set(key, generated);
   for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
   put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
-  for (const s of generated.stack.plan.sysctl) put(`/proc/sys/${s.key.replace(/\./g, '/')}`, `${s.value.replace(/ /g, '\t')}\n`);
-  put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise-only passes
+  for (const s of generated.stack.plan.sysctl) put(procSysPath(s.key), `${s.value.replace(/ /g, '\t')}\n`);
+  put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise passes
   put('/proc/4242/comm', `${generated.stack.plan.manager.name === 'lxd' ? 'lxd' : 'incusd'}\n`);
   put(
     '/proc/4242/limits',

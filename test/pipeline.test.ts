@@ -139,7 +139,7 @@ test('an unknown requested profile is a usage error; an overlay alone is a profi
   );
 });
 
-test('dmesg_restrict is an exact choice; other known keys are raise-only', () => {
+test('dmesg_restrict is an exact choice; catalogue keys are raised (mode raise)', () => {
   const stack = resolveStack({ profiles: ['lxd-small'] });
   assert.is(setting(stack, 'kernel.dmesg_restrict')!.mode, 'exact');
   assert.is(setting(stack, 'vm.max_map_count')!.mode, 'raise');

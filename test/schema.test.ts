@@ -65,6 +65,7 @@ const REFUSED: Record<string, string> = {
   'secret-inline': 'main.yaml /server/trust_password',
   'storage-driver-unknown': 'main.yaml /storage_pools/default/driver',
   'sysctl-is-a-list': 'main.yaml /sysctl',
+  'sysctl-mode-unknown': 'main.yaml /sysctl/vm.swappiness',
   'sysctl-not-a-name': 'main.yaml /sysctl',
   'sysctl-value-newline-and-equals': 'main.yaml /sysctl/net.core.somaxconn',
   'sysctl-value-with-edge-spaces': 'main.yaml /sysctl/kernel.core_pattern',
@@ -172,6 +173,10 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'storage-pools-empty': STACK,
   'strict-shadowed-profile': CLI,
   'sysctl-typo-did-you-mean':
+    'an unknown sysctl is an error only when it is close to a known one (a likely typo); any other sysctl name is accepted',
+  'sysctl-mode-word-value': RULE,
+  'sysctl-two-spellings': 'two spellings of one sysctl (sysctl.d(5) swaps dots and slashes): a schema compares names only as written',
+  'sysctl-typo-swapiness':
     'an unknown sysctl is an error only when it is close to a known one (a likely typo); any other sysctl name is accepted',
   'tab-indent': READER,
   'tcp-mem-descending': RULE,

@@ -29,7 +29,7 @@ test('the script passes shellcheck and dash -n', () => {
   assert.is(run('dash', ['-n', script]).status, 0);
 });
 
-test('raise-only: higher host values are kept and recorded, lower ones raised, exact keys set as is', () => {
+test('raise: higher host values are kept and recorded, lower ones raised, exact keys set as is', () => {
   const proc = fakeProc({
     'vm.max_map_count': '1048576',
     'fs.aio-max-nr': '65536',
@@ -42,7 +42,7 @@ test('raise-only: higher host values are kept and recorded, lower ones raised, e
     conf,
     '# comment\nvm.max_map_count = 262144\nfs.aio-max-nr = 524288\nnet.ipv4.tcp_mem = 182757 243679 365514\nkernel.dmesg_restrict = 0\nfs.not.here = 5\n',
   );
-  const res = run('dash', [script, conf, keep, 'kernel.dmesg_restrict'], { env: { ...process.env, PROC_SYS: proc } });
+  const res = run('dash', [script, conf, keep, 'exact:kernel.dmesg_restrict'], { env: { ...process.env, PROC_SYS: proc } });
   assert.is(res.status, 0, res.stderr);
   assert.is(read(proc, 'vm.max_map_count'), '1048576');
   assert.is(read(proc, 'fs.aio-max-nr'), '524288');
@@ -54,7 +54,7 @@ test('raise-only: higher host values are kept and recorded, lower ones raised, e
   assert.match(kept, /^net\.ipv4\.tcp_mem = 182757 400000 365514$/m);
   assert.not.match(kept, /aio-max-nr|dmesg/);
 
-  const again = run('dash', [script, conf, keep, 'kernel.dmesg_restrict'], { env: { ...process.env, PROC_SYS: proc } });
+  const again = run('dash', [script, conf, keep, 'exact:kernel.dmesg_restrict'], { env: { ...process.env, PROC_SYS: proc } });
   assert.is(again.status, 0);
   assert.is(readFileSync(keep, 'utf8'), kept, 'a second run changes nothing');
 });

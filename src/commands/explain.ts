@@ -37,6 +37,7 @@ function explainText(rows: Setting[], detailed: boolean): string {
           `${r.id} = ${r.value}`,
           `  from:           ${formatOrigin(r.origin)}`,
           r.kernelDefault !== undefined ? `  kernel default: ${r.kernelDefault}` : undefined,
+          r.mode ? `  mode:           ${r.mode}` : undefined,
           r.why ? `  why:            ${r.why}` : undefined,
           r.prevents ? `  prevents:       ${r.prevents}` : undefined,
           r.source ? `  source:         ${r.source}` : undefined,

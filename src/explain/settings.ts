@@ -14,6 +14,8 @@ export interface Setting {
   /** `file:line` and the profile that set it, or how it was derived or defaulted. */
   origin: { file: string; line: number; profile: string; inherited: boolean } | { derived: string } | { default: string };
   kernelDefault?: string;
+  /** How a sysctl's value meets the host's (raise, exact, lower) and why that mode. */
+  mode?: string;
   why?: string;
   prevents?: string;
   source?: string;
@@ -49,6 +51,7 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
   for (const s of plan.sysctl) {
     const fact = s.key === 'kernel.dmesg_restrict' ? DMESG_RESTRICT_FACT : SYSCTL_FACTS[s.key];
     add(`sysctl ${s.key}`, s.value, originFor(s.from, 'tool default'), fact ? { ...fact, kernelDefault: fact.kernelDefault } : undefined);
+    rows.at(-1)!.mode = `${s.mode} (${s.modeFrom})`;
   }
   add('limits nofile', plan.limits.nofile, at(['limits', 'nofile'], "documents' value 1048576"), SETTING_FACTS['limits.nofile']);
   add('limits memlock', plan.limits.memlock, at(['limits', 'memlock'], "documents' value unlimited"), SETTING_FACTS['limits.memlock']);

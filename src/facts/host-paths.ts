@@ -5,7 +5,7 @@
  */
 export const HOST_PATHS = {
   sysctl: '/etc/sysctl.d/60-born-tuned.conf',
-  /** Written at first boot only when the host already had a higher value than ours (raise-only). */
+  /** Written at first boot only when the host already had a value beyond ours (higher for raise, lower for lower). */
   sysctlKeepHigher: '/etc/sysctl.d/61-born-tuned-keep-higher.conf',
   limits: '/etc/security/limits.d/60-born-tuned.conf',
   hideInstanceNames: '/etc/tmpfiles.d/born-tuned-hide-instance-names.conf',

@@ -1,16 +1,27 @@
 import { lookupTable } from '../base/data.ts';
 
 /**
+ * How first boot, the persisted file and `gen verify` treat a sysctl's value against the host's:
+ * - `raise`: a limit; a host value already higher (per component) is kept;
+ * - `exact`: a choice, range or switch; set as written, compared as a whole;
+ * - `lower`: a ceiling; a host value already lower (per component) is kept.
+ */
+export type SysctlMode = 'raise' | 'exact' | 'lower';
+
+/** Why a key outside the catalogue is `exact`: written by hand, `vm.swappiness: 10` means "make it 10". */
+export const DEFAULT_MODE_REASON = 'not in the catalogue: set as written (exact), as a value written by hand means';
+
+/**
  * What the source documents say about each sysctl the tool knows (KNOWLEDGE.md §1, §3, §5, §6).
- * The schema types these keys; the plan uses `raise` to apply them without lowering a higher host
- * value; `explain` prints the rest.
+ * The schema types these keys; the plan takes their mode from here; `explain` prints the rest.
  */
 interface SysctlFact {
   /** The kernel's default, as the source documents give it. */
   kernelDefault: string;
-  /** True when the point of setting the key is to raise a limit: a lower value gets a warning and
-   * first boot never lowers what the host already has. */
-  raise: boolean;
+  /** How the value is applied (a profile can override it per key). Every catalogue key is a limit
+   * that containers exhaust, so `raise`: a lower value gets a warning and first boot never lowers
+   * what the host already has. */
+  mode: SysctlMode;
   /** Smallest and largest value the key accepts (per component for vector values). */
   min: number;
   max: number;
@@ -28,7 +39,7 @@ const LONG_MAX = Number.MAX_SAFE_INTEGER;
 export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   'fs.aio-max-nr': {
     kernelDefault: '65536',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: LONG_MAX,
     components: 1,
@@ -37,7 +48,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'fs.file-max': {
     kernelDefault: 'depends on memory',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: LONG_MAX,
     components: 1,
@@ -47,7 +58,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'fs.nr_open': {
     kernelDefault: '1048576',
-    raise: true,
+    mode: 'raise',
     min: 1024,
     max: 2147483584,
     components: 1,
@@ -56,7 +67,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'fs.inotify.max_queued_events': {
     kernelDefault: '16384',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -66,7 +77,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'fs.inotify.max_user_instances': {
     kernelDefault: '128',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -76,7 +87,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'fs.inotify.max_user_watches': {
     kernelDefault: '8192',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -86,7 +97,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'kernel.keys.maxbytes': {
     kernelDefault: '20000',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -95,7 +106,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'kernel.keys.maxkeys': {
     kernelDefault: '200',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -104,7 +115,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'kernel.pid_max': {
     kernelDefault: '32768 (4194304 on many-CPU hosts)',
-    raise: true,
+    mode: 'raise',
     min: 301,
     max: 4194304,
     components: 1,
@@ -113,7 +124,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.core.bpf_jit_limit': {
     kernelDefault: '264241152',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: 1_000_000_000,
     components: 1,
@@ -122,7 +133,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.core.netdev_max_backlog': {
     kernelDefault: '1000',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -131,7 +142,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv4.tcp_mem': {
     kernelDefault: 'depends on memory',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: LONG_MAX,
     components: 3,
@@ -140,7 +151,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv4.neigh.default.gc_thresh1': {
     kernelDefault: '128',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -149,7 +160,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv4.neigh.default.gc_thresh2': {
     kernelDefault: '512',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -158,7 +169,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv4.neigh.default.gc_thresh3': {
     kernelDefault: '1024',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -168,7 +179,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv6.neigh.default.gc_thresh1': {
     kernelDefault: '128',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -177,7 +188,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv6.neigh.default.gc_thresh2': {
     kernelDefault: '512',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -186,7 +197,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'net.ipv6.neigh.default.gc_thresh3': {
     kernelDefault: '1024',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -196,7 +207,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
   },
   'vm.max_map_count': {
     kernelDefault: '65530',
-    raise: true,
+    mode: 'raise',
     min: 0,
     max: INT_MAX,
     components: 1,
@@ -208,13 +219,10 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
 /** The sysctl behind the top-level `dmesg_restrict` choice. */
 export const DMESG_RESTRICT_FACT: SysctlFact = {
   kernelDefault: '0',
-  raise: false,
+  mode: 'exact',
   min: 0,
   max: 1,
   components: 1,
   why: 'Denies containers the kernel ring buffer; it also denies it to non-root users on the host.',
   source: 'LXD production setup (000), Incus server settings (001)',
 };
-
-/** Shape of a sysctl name: dot-separated words as /proc/sys has them. */
-export const SYSCTL_NAME = /^[a-z][a-z0-9_]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$/;

@@ -1,7 +1,8 @@
 import { byCodeUnit } from '../base/order.ts';
 import { supportsNicQueueTxLength, targetFactsOf } from '../facts/managers.ts';
-import type { Profile, SysctlValue } from '../schema/profile.ts';
-import { SYSCTL_FACTS } from '../facts/sysctl.ts';
+import { sysctlValueOf, type Profile } from '../schema/profile.ts';
+import { DEFAULT_MODE_REASON, SYSCTL_FACTS, type SysctlMode } from '../facts/sysctl.ts';
+import { canonicalSysctlName } from '../facts/sysctl-names.ts';
 import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from '../facts/capacity.ts';
 import { planManager } from './manager.ts';
 import type { HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule } from './model.ts';
@@ -68,16 +69,21 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
 
 function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
   const out = new Map<string, SysctlSetting>();
-  for (const [key, value] of Object.entries(profile.sysctl ?? {})) {
+  for (const [written, setting] of Object.entries(profile.sysctl ?? {})) {
+    const key = canonicalSysctlName(written);
+    const fact = SYSCTL_FACTS[key];
+    const chosen = typeof setting === 'object' ? setting.mode : undefined;
     out.set(key, {
       key,
-      value: sysctlText(value),
-      mode: SYSCTL_FACTS[key]?.raise === false ? 'exact' : 'raise',
-      from: { path: ['sysctl', key] },
+      value: String(sysctlValueOf(setting)),
+      mode: chosen ?? fact?.mode ?? 'exact',
+      modeFrom: chosen ? 'chosen in the profile' : fact ? `catalogue: ${modeMeaning(fact.mode)}` : DEFAULT_MODE_REASON,
+      from: { path: ['sysctl', written] },
     });
   }
   const derive = (key: string, value: number, why: string) => {
-    if (!out.has(key)) out.set(key, { key, value: String(value), mode: 'raise', from: { derived: why } });
+    if (!out.has(key))
+      out.set(key, { key, value: String(value), mode: 'raise', modeFrom: `catalogue: ${modeMeaning('raise')}`, from: { derived: why } });
   };
   const maxkeys = derivedMaxKeys(instances);
   derive('kernel.keys.maxkeys', maxkeys, `greater than capacity.instances ${instances} with 25% headroom, at least 2000`);
@@ -94,13 +100,17 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
     key: 'kernel.dmesg_restrict',
     value: profile.dmesg_restrict ? '1' : '0',
     mode: 'exact',
+    modeFrom: 'a switch: set as chosen (exact)',
     from: { path: ['dmesg_restrict'] },
   });
   return [...out.values()].sort((a, b) => byCodeUnit(a.key, b.key));
 }
 
-function sysctlText(value: SysctlValue | undefined): string {
-  return String(value);
+/** What a mode does, in the words explain prints. */
+function modeMeaning(mode: SysctlMode): string {
+  if (mode === 'raise') return 'a limit, never lowered below what the host has (raise)';
+  if (mode === 'lower') return 'a ceiling, never raised above what the host has (lower)';
+  return 'set as written (exact)';
 }
 
 function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] {

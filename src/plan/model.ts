@@ -1,14 +1,18 @@
 import type { PathSegment } from '../source/position.ts';
 import type { ManagerPlan } from './manager.ts';
+import type { SysctlMode } from '../facts/sysctl.ts';
 
 /** Where a planned value came from: a path in the profile stack, or a derivation with its reason. */
 export type Provenance = { path: PathSegment[] } | { derived: string };
 
-/** One sysctl the host gets. `raise`: never lower a higher host value; `exact`: a choice, set as is. */
+/** One sysctl the host gets, and how its value meets the host's (see SysctlMode). */
 export interface SysctlSetting {
+  /** The dotted spelling (`net.ipv4.conf.eth0/100.rp_filter`), as sysctl.d and the apply step read it. */
   key: string;
   value: string;
-  mode: 'raise' | 'exact';
+  mode: SysctlMode;
+  /** Why this mode: the profile chose it, the catalogue says so, or the default for other keys. */
+  modeFrom: string;
   from: Provenance;
 }
 

@@ -15,7 +15,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       path: `sysctl.d/${basename(HOST_PATHS.sysctl)}`,
       hostPath: HOST_PATHS.sysctl,
       mode: 0o644,
-      purpose: 'kernel settings (sysctl.d), applied raise-only at first boot',
+      purpose: 'kernel settings (sysctl.d), applied at first boot each in its mode (raise, exact, lower)',
       text: renderTemplate('sysctl.conf', { header, settings: plan.sysctl.map((s) => ({ ...s, note: sysctlNote(s) })) }),
       format: 'sysctl',
       data: plan.sysctl.map((s) => [s.key, s.value]),
@@ -43,7 +43,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       path: `bin/${basename(HOST_PATHS.sysctlApply)}`,
       hostPath: HOST_PATHS.sysctlApply,
       mode: 0o755,
-      purpose: 'applies the sysctl file raise-only at first boot',
+      purpose: 'applies the sysctl file at first boot, each key in its mode',
       text: renderTemplate('sysctl-apply.sh', {}),
       format: 'text',
     },
@@ -97,8 +97,9 @@ function basename(p: string): string {
 function sysctlNote(s: SysctlSetting): string {
   const fact = s.key === 'kernel.dmesg_restrict' ? DMESG_RESTRICT_FACT : SYSCTL_FACTS[s.key];
   const origin = 'derived' in s.from ? `derived: ${s.from.derived}` : undefined;
-  if (!fact) return origin ?? 'set by the profile';
-  return [fact.why, `Kernel default ${fact.kernelDefault}.`, origin ? `Value ${origin}.` : undefined].filter(Boolean).join(' ');
+  const mode = `Mode ${s.mode}.`;
+  if (!fact) return `${origin ? `Value ${origin}.` : 'Set by the profile.'} ${mode}`;
+  return [fact.why, `Kernel default ${fact.kernelDefault}.`, origin ? `Value ${origin}.` : undefined, mode].filter(Boolean).join(' ');
 }
 
 function limitRows(plan: HostPlan): { domain: string; type: string; item: string; value: string }[] {

@@ -1,7 +1,8 @@
 import * as z from 'zod';
 import { PROFILE_NAME } from '../source/locate.ts';
 import { SETTING_FACTS } from '../facts/settings.ts';
-import { DMESG_RESTRICT_FACT, SYSCTL_FACTS, SYSCTL_NAME } from '../facts/sysctl.ts';
+import { DMESG_RESTRICT_FACT, SYSCTL_FACTS } from '../facts/sysctl.ts';
+import { SYSCTL_NAME, SYSCTL_SLASH_NAME } from '../facts/sysctl-names.ts';
 import { compareVersions, KNOWN_VERSIONS } from '../facts/managers.ts';
 import { RELEASES } from '../facts/targets.ts';
 import { ProfileSchema } from './profile.ts';
@@ -126,7 +127,10 @@ function profileJsonSchema(): JsonSchema {
 
   const sysctl = properties.sysctl!;
   // kernel.dmesg_restrict is set by the top-level dmesg_restrict, which records the choice.
-  sysctl.propertyNames = { pattern: SYSCTL_NAME.source, not: { const: 'kernel.dmesg_restrict' } };
+  sysctl.propertyNames = {
+    pattern: `(?:${SYSCTL_NAME.source})|(?:${SYSCTL_SLASH_NAME.source})`,
+    not: { enum: ['kernel.dmesg_restrict', 'kernel/dmesg_restrict'] },
+  };
   for (const [key, value] of Object.entries(sysctl.properties as Record<string, JsonSchema>)) {
     const fact = SYSCTL_FACTS[key]!;
     const numbers = Array.from({ length: fact.components }, () => '\\d{1,16}').join(' ');

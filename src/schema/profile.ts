@@ -34,22 +34,36 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /** A sysctl value: a whole number, or whitespace-free tokens separated by single spaces. */
 const SYSCTL_WORD = '[!"$-:<>-~]+';
 const SYSCTL_STRING = new RegExp(`^${SYSCTL_WORD}( ${SYSCTL_WORD})*$`);
-const SysctlValueSchema = z.union([
+const sysctlValueForms = [
   safeInt().min(0, { message: 'must not be negative' }),
   z.string().regex(SYSCTL_STRING, {
     message: 'must be a number or printable words separated by single spaces (no "=", ";", "#" or line breaks)',
   }),
-]);
+] as const;
+const SysctlValueSchema = z.union(sysctlValueForms);
 
-const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlValueSchema.optional()])) as Record<
+/** The long form of a sysctl entry: its value and how it is applied against the host's own value. */
+const SysctlEntrySchema = z.strictObject({
+  value: SysctlValueSchema.meta({ description: 'The value: a whole number, or words separated by single spaces.' }),
+  mode: z.enum(['raise', 'exact', 'lower']).meta({
+    description:
+      "How first boot applies it against the host's own value: raise never lowers it (limits), exact sets it as written, lower never raises it (ceilings).",
+  }),
+});
+
+/** `key: value`, or `key: {value: V, mode: raise|exact|lower}` to choose the mode. One flat union,
+ * so the validator reports the form whose type the value has. */
+const SysctlSettingSchema = z.union([...sysctlValueForms, SysctlEntrySchema]);
+
+const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlSettingSchema.optional()])) as Record<
   string,
-  z.ZodOptional<typeof SysctlValueSchema>
+  z.ZodOptional<typeof SysctlSettingSchema>
 >;
 
 const SysctlSchema = z.object(knownSysctl).catchall(
-  SysctlValueSchema.meta({
+  SysctlSettingSchema.meta({
     description:
-      'Any other sysctl, by its /proc/sys name in dots (like net.core.somaxconn): a whole number, or words separated by single spaces.',
+      'Any other sysctl, by its /proc/sys name in dots (like net.core.somaxconn; an interface name with dots in the slash form, net.ipv4.conf.eth0/100.rp_filter): a whole number or words separated by single spaces, or {value, mode} where mode is raise, exact (the default for keys gen does not know) or lower.',
   }),
 );
 
@@ -227,4 +241,10 @@ export const ProfileSchema = z.strictObject({
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;
-export type SysctlValue = z.infer<typeof SysctlValueSchema>;
+type SysctlValue = z.infer<typeof SysctlValueSchema>;
+type SysctlSetting = z.infer<typeof SysctlSettingSchema>;
+
+/** The value of a sysctl entry, short or long form (undefined only for a catalogue key left out). */
+export function sysctlValueOf(setting: SysctlSetting | undefined): SysctlValue | undefined {
+  return typeof setting === 'object' ? setting.value : setting;
+}

@@ -1,5 +1,4 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
-import { didYouMean } from '../diagnostics/suggest.ts';
 import { derivedGcThresh3, derivedMaxKeys } from '../facts/capacity.ts';
 import type { Merged } from '../resolve/merge.ts';
 import type { PathSegment } from '../source/position.ts';
@@ -10,8 +9,10 @@ import {
   supportsNicQueueTxLength,
   supportsTrustPassword,
 } from '../facts/managers.ts';
-import type { Profile } from './profile.ts';
-import { SYSCTL_FACTS, SYSCTL_NAME } from '../facts/sysctl.ts';
+import { sysctlValueOf, type Profile } from './profile.ts';
+import { SYSCTL_FACTS } from '../facts/sysctl.ts';
+import { canonicalSysctlName, isDocumentedSysctl, suggestSysctl, SYSCTL_NAME } from '../facts/sysctl-names.ts';
+import { DOCUMENTED_SYSCTL_SOURCES } from '../facts/sysctl-keys.generated.ts';
 import { RELEASES } from '../facts/targets.ts';
 import { formatIp, hostAddresses, networkOf, notAHostAddress, overlaps, parseInterface } from './ip.ts';
 import { addressingProblems } from './addressing.ts';
@@ -136,10 +137,11 @@ function checkManager({ profile, at }: RuleContext): void {
 }
 
 function checkSysctl({ profile, merged, at }: RuleContext): void {
-  const sysctl = profile.sysctl ?? {};
-  for (const [key, value] of Object.entries(sysctl)) {
+  const seen = new Map<string, string>();
+  for (const [key, setting] of Object.entries(profile.sysctl ?? {})) {
     const path = ['sysctl', key];
-    if (key === 'kernel.dmesg_restrict') {
+    const name = canonicalSysctlName(key);
+    if (name === 'kernel.dmesg_restrict') {
       at(
         'error',
         'USE_TOP_LEVEL_KEY',
@@ -149,23 +151,49 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
       );
       continue;
     }
-    const fact = SYSCTL_FACTS[key];
+    if (!SYSCTL_NAME.test(name)) {
+      at(
+        'error',
+        'INVALID_VALUE',
+        path,
+        `"${key}" is not a sysctl name: sysctl names are dot-separated words like net.core.somaxconn (write a dot inside a word, as in the VLAN eth0.100, as "/": net.ipv4.conf.eth0/100.rp_filter)`,
+        'key',
+      );
+      continue;
+    }
+    const twin = seen.get(name);
+    if (twin !== undefined) {
+      at('error', 'DUPLICATE_SYSCTL', path, `"${key}" and "${twin}" name the same sysctl ${name}: keep one`, 'key');
+      continue;
+    }
+    seen.set(name, key);
+    const fact = SYSCTL_FACTS[name];
+    if (!fact && !isDocumentedSysctl(name)) {
+      const hint = suggestSysctl(name, Object.keys(SYSCTL_FACTS));
+      if (hint) at('error', 'UNKNOWN_KEY', path, `unknown sysctl "${key}" (did you mean "${hint}"?)`, 'key');
+      else
+        at(
+          'warning',
+          'UNDOCUMENTED_SYSCTL',
+          path,
+          `sysctl "${key}" is not in the kernel documentation (${DOCUMENTED_SYSCTL_SOURCES}): check the name; first boot skips a key the kernel does not have`,
+          'key',
+        );
+    }
+    const value = sysctlValueOf(setting);
+    const mode = typeof setting === 'object' ? setting.mode : (fact?.mode ?? 'exact');
+    const parts = parseComponents(value);
     if (!fact) {
-      if (!SYSCTL_NAME.test(key)) {
+      if (mode !== 'exact' && !parts) {
         at(
           'error',
           'INVALID_VALUE',
-          path,
-          `"${key}" is not a sysctl name: sysctl names are dot-separated words like net.core.somaxconn`,
-          'key',
+          typeof setting === 'object' ? [...path, 'mode'] : path,
+          `${key} is compared number by number in mode ${mode}, and ${JSON.stringify(value)} is not whole numbers: use mode: exact for a word value`,
         );
-        continue;
       }
-      const hint = didYouMean(key, Object.keys(SYSCTL_FACTS));
-      if (hint) at('error', 'UNKNOWN_KEY', path, `unknown sysctl "${key}" (did you mean "${hint}"?)`, 'key');
       continue;
     }
-    const parts = parseComponents(value);
     if (!parts || parts.length !== fact.components) {
       at(
         'error',
@@ -177,7 +205,7 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
       );
       continue;
     }
-    if (key === 'net.core.bpf_jit_limit' && parts[0]! > BPF_JIT_LIMIT_MAX) {
+    if (name === 'net.core.bpf_jit_limit' && parts[0]! > BPF_JIT_LIMIT_MAX) {
       at(
         'error',
         'BPF_JIT_LIMIT_TOO_HIGH',
@@ -196,15 +224,16 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
       continue;
     }
     const kernelDefault = Number(fact.kernelDefault);
-    if (fact.raise && Number.isFinite(kernelDefault) && parts[0]! < kernelDefault) {
+    if (mode === 'raise' && Number.isFinite(kernelDefault) && parts[0]! < kernelDefault) {
       at(
         'warning',
         'VALUE_BELOW_DEFAULT',
         path,
-        `${key} ${parts[0]} is below the kernel default ${fact.kernelDefault}; the point of setting it is to raise it, and first boot never lowers a value (raise-only), so it has no effect`,
+        `${key} ${parts[0]} is below the kernel default ${fact.kernelDefault}; the point of setting it is to raise it, and first boot never lowers a value in mode raise, so it has no effect (write {value: ${parts[0]}, mode: exact} to set it anyway)`,
       );
     }
   }
+  const sysctl = sysctlValues(profile);
   for (const family of ['ipv4', 'ipv6']) {
     const keys = [1, 2, 3].map((n) => `net.${family}.neigh.default.gc_thresh${n}`);
     const values = keys.map((k) => numberOf(sysctl[k]));
@@ -236,7 +265,7 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
 function checkCapacity({ profile, merged, at }: RuleContext): void {
   const instances = profile.capacity?.instances;
   if (instances === undefined) return;
-  const sysctl = profile.sysctl ?? {};
+  const sysctl = sysctlValues(profile);
   const where = whereIs(merged, ['capacity', 'instances']);
   const maxkeys = numberOf(sysctl['kernel.keys.maxkeys']);
   if (maxkeys !== undefined && maxkeys <= instances) {
@@ -264,14 +293,23 @@ function checkCapacity({ profile, merged, at }: RuleContext): void {
 function checkLimits({ profile, merged, at }: RuleContext): void {
   const nofile = profile.limits?.nofile;
   if (nofile === undefined) return;
-  // The ceiling is what the booted host has (systemd raises it on some releases), or the
-  // profile's fs.nr_open when higher: that setting only ever raises the host's value.
+  // The ceiling is what the booted host has (systemd raises it on some releases), changed by the
+  // profile's fs.nr_open as its mode applies it: raise (its catalogue mode) only ever raises it.
   const host = targetFactsOf(profile.target)?.nrOpen ?? { value: KERNEL_NR_OPEN, source: 'the kernel default' };
-  const wanted = numberOf(profile.sysctl?.['fs.nr_open']);
-  const nrOpen = Math.max(wanted ?? 0, host.value);
+  const setting = profile.sysctl?.['fs.nr_open'];
+  const mode = typeof setting === 'object' && setting !== null ? setting.mode : 'raise';
+  const wanted = numberOf(sysctlValues(profile)['fs.nr_open']);
+  const nrOpen =
+    wanted === undefined
+      ? host.value
+      : mode === 'raise'
+        ? Math.max(wanted, host.value)
+        : mode === 'lower'
+          ? Math.min(wanted, host.value)
+          : wanted;
   if (nofile > nrOpen) {
     const source =
-      wanted !== undefined && wanted >= host.value
+      wanted !== undefined && nrOpen === wanted
         ? `fs.nr_open ${nrOpen} (${whereIs(merged, ['sysctl', 'fs.nr_open'])})`
         : `the host's fs.nr_open ${nrOpen} at boot (${host.source})`;
     at(
@@ -442,6 +480,13 @@ function checkStorage({ profile, at }: RuleContext): void {
         .join(', ')}`,
     );
   }
+}
+
+/** The profile's sysctl values by name as gen writes it (short and long forms alike). */
+function sysctlValues(profile: Profile): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [key, setting] of Object.entries(profile.sysctl ?? {})) out[canonicalSysctlName(key)] = sysctlValueOf(setting);
+  return out;
 }
 
 /** The integers of a sysctl value ("1 2 3" or 42), or undefined when it is not all integers. */

@@ -106,7 +106,10 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
       return;
     case 'invalid_union': {
       // Report the branch that matches the value's type, so "too big" is not hidden behind "expected string".
-      const branches = issue.errors.filter((errs) => !errs.every((e) => e.code === 'invalid_type' || e.code === 'invalid_value'));
+      // A wrong type or value inside a branch's mapping ({value: 10, mode: sometimes}) means that branch.
+      const branches = issue.errors.filter(
+        (errs) => !errs.every((e) => (e.code === 'invalid_type' || e.code === 'invalid_value') && e.path.length === 0),
+      );
       if (branches.length === 1) {
         for (const e of branches[0]!) reportIssue(e, merged, bag, path, schema);
         return;
@@ -229,7 +232,7 @@ export function reportOverriddenInlineSecrets(
 }
 
 function unionExpectation(path: readonly PathSegment[]): string {
-  if (path[0] === 'sysctl') return 'a whole number or a string of words';
+  if (path[0] === 'sysctl') return 'a whole number, a string of words, or {value: V, mode: raise|exact|lower}';
   if (path.at(-1) === 'trust_password') return 'a reference, {env: VARIABLE} or {file: /path}';
   return 'a whole number or "unlimited"';
 }

@@ -3,6 +3,7 @@ import type { RenderedHost } from '../pipeline.ts';
 import { octalMode } from '../render/artifact.ts';
 import type { HostPlan } from '../plan/model.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
+import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
@@ -72,7 +73,7 @@ function topDirectory(path: string): string {
 
 function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
   for (const s of plan.sysctl) {
-    const got = readKernelFile(root, `/proc/sys/${s.key.replace(/\./g, '/')}`);
+    const got = readKernelFile(root, procSysPath(s.key));
     const check = `sysctl ${s.key}`;
     if (!got.ok) {
       if (got.absent) rows.push({ check, status: 'ABSENT', wanted: s.value, actual: '-', note: 'this kernel has no such key' });
@@ -84,15 +85,17 @@ function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
       rows.push({ check, status: actual === s.value ? 'PASS' : 'FAIL', wanted: s.value, actual });
       continue;
     }
+    // raise and lower compare number by number: a vector passes only when every component does.
     const want = s.value.split(' ').map(Number);
     const have = actual.split(' ').map(Number);
-    const ok = want.every((w, i) => (have[i] ?? -Infinity) >= w);
+    const beyond = (h: number | undefined, w: number) => h !== undefined && (s.mode === 'raise' ? h >= w : h <= w);
+    const ok = have.length === want.length && want.every((w, i) => beyond(have[i], w));
     rows.push({
       check,
       status: ok ? 'PASS' : 'FAIL',
-      wanted: `>= ${s.value}`,
+      wanted: `${s.mode === 'raise' ? '>=' : '<='} ${s.value}`,
       actual,
-      ...(ok ? { note: 'higher than wanted: kept (raise-only)' } : {}),
+      ...(ok ? { note: s.mode === 'raise' ? 'higher than wanted: kept (raise)' : 'lower than wanted: kept (lower)' } : {}),
     });
   }
 }

@@ -8,7 +8,7 @@
 # seed/ is the build VM's own NoCloud seed (a CD labelled cidata) that lets Packer log in with
 # ssh_password; 90-cleanup.sh removes that password and runs `cloud-init clean --logs`.
 # Hosts made from the image take packer/user-data as their first-boot user-data (their
-# cloud's seed): it applies sysctl raise-only, the udev and tmpfiles settings and the preseed.
+# cloud's seed): it applies sysctl (each key in its mode), the udev and tmpfiles settings and the preseed.
 
 variable "base_image_url" {
   type        = string
