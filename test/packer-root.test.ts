@@ -345,7 +345,10 @@ function runFarms<O extends Outcome>(x: Runner<O>, farms: Farm[]): FarmResult<O>
     run('bash', [x.script], { env: { PATH: `${stubBin}:/usr/bin:/bin`, LC_ALL: 'C', ROOT: b.root, ...x.env } }),
   );
   const after = chrootViews(boxes.map((b) => ({ root: b.root, paths })));
-  const refusal = new RegExp(`^${x.me}: /\\S*: .*(more than 40 symbolic links|is not a directory|is a directory; not replacing it)`, 'm');
+  const refusal = new RegExp(
+    `^${x.me}: /\\S*: .*(more than 40 symbolic links|is not a directory|is a directory; not replacing it|cannot turn SSH password login off)`,
+    'm',
+  );
   return farms.map((farm, i) => {
     const r = runs[i]!;
     const outcome = x.predict(before[i]!);
@@ -728,6 +731,132 @@ test("90-cleanup.sh, every kind of etc x every kind of etc/machine-id: only ROOT
   assert.is(outcome['loop-via-out file'], 'refuses');
   assert.is(outcome['loop-self absent'], 'refuses');
   assert.is(outcome['dir dir'], 'untouched', 'a directory at /etc/machine-id is left alone');
+});
+
+// ---------------------------------------------------------------------------------------------
+// 90-cleanup.sh: the per-host identity it removes and the sshd drop-in it writes, inside ROOT only.
+
+/** Files 90-cleanup.sh removes (each inside a directory it clears or names), Incus's state included. */
+const IDENTITY = [
+  'var/lib/incus/server.crt',
+  'var/lib/incus/database/local.db',
+  'var/log/incus/incusd.log',
+  'var/lib/dbus/machine-id',
+  'etc/ssh/ssh_host_ed25519_key',
+  'etc/ssh/sshd_config.d/50-cloud-init.conf',
+  'var/lib/systemd/random-seed',
+  'var/lib/dhcp/dhclient.enp1s0.leases',
+  'var/log/journal/0123456789abcdef0123456789abcdef/system.journal',
+  'var/log/wtmp',
+];
+/** Directories whose whole content goes: a node below one of them goes with it. */
+const CLEARED = ['var/lib/incus', 'var/log/incus', 'var/log/journal'];
+const SSHD_CONFIG = 'etc/ssh/sshd_config';
+const SSHD_DROP_IN = 'etc/ssh/sshd_config.d/60-born-tuned-no-password.conf';
+const GOOD_SSHD = 'Include /etc/ssh/sshd_config.d/*.conf\n#PasswordAuthentication yes\n';
+/** Every directory the script walks (to clear it, or to reach a file it removes or writes). */
+const WALKED = [
+  'etc',
+  'etc/ssh',
+  'etc/ssh/sshd_config.d',
+  'var/lib/incus',
+  'var/log/incus',
+  'var/lib/dbus',
+  'var/lib/systemd',
+  'var/lib/dhcp',
+  'var/log/journal',
+  'var/log',
+];
+
+type RemoveOutcome = { refuse: true } | { refuse: false; dropIn: boolean };
+
+const removeRunner: Runner<RemoveOutcome> = {
+  scenario: {
+    nodes: prefixes([...IDENTITY, SSHD_CONFIG, SSHD_DROP_IN]),
+    leaves: [...IDENTITY, SSHD_CONFIG, SSHD_DROP_IN],
+    // sshd_config as `file` includes the drop-ins first; as `file2` it says yes before that (refused).
+    fileOf: (rel, alt) =>
+      rel === SSHD_CONFIG
+        ? { text: alt ? 'PasswordAuthentication yes\n' + GOOD_SSHD : GOOD_SSHD, mode: 0o644 }
+        : { text: `build VM: ${rel}\n`, mode: alt ? 0o600 : 0o644 },
+    // Outside, every sshd_config is one the script accepts: reading it instead of ROOT's is caught.
+    sentinel: (rel) => ({ text: rel === SSHD_CONFIG ? GOOD_SSHD : `sentinel outside ROOT: ${rel}\n`, mode: 0o640 }),
+  },
+  script: scripts.cleanup,
+  me: '90-cleanup',
+  predict(before) {
+    if (WALKED.some((d) => err(before[`/${d}`]!.stat) === 'ELOOP')) return { refuse: true };
+    const config = before[`/${SSHD_CONFIG}`]!.stat;
+    if (err(config) === 'ELOOP') return { refuse: true };
+    if (typeOf(config) !== 'file') return { refuse: false, dropIn: false };
+    if (text(config) !== GOOD_SSHD) return { refuse: true };
+    if (dirRefused(before[`/${parentOf(SSHD_DROP_IN)}`]!.stat) || typeOf(before[`/${SSHD_DROP_IN}`]!.lstat) === 'dir')
+      return { refuse: true };
+    return { refuse: false, dropIn: true };
+  },
+  check(r, before, after, o) {
+    assert.is(r.status, 0, 'exit status');
+    if (o.refuse) return;
+    for (const rel of IDENTITY) {
+      const st = after[`/${rel}`]!.lstat;
+      assert.ok(err(st) !== undefined, `/${rel} is still there in the chroot: ${JSON.stringify(st)}`);
+    }
+    for (const d of CLEARED) {
+      const was = before[`/${d}`]!.stat;
+      const is = after[`/${d}`]!.stat;
+      if (typeOf(was) === 'dir') assert.equal(typeOf(is) === 'dir' && 'names' in is ? is.names : is, [], `/${d} is not an empty directory`);
+    }
+    const dropIn = after[`/${SSHD_DROP_IN}`]!.lstat;
+    if (o.dropIn) {
+      assert.is(typeOf(dropIn), 'file', `/${SSHD_DROP_IN} is not a regular file in the chroot: ${JSON.stringify(dropIn)}`);
+      assert.match(text(dropIn)!, /\nPasswordAuthentication no\n$/);
+      assert.is((dropIn as { mode: number }).mode, 0o644);
+    } else {
+      assert.equal(after[`/${SSHD_DROP_IN}`], before[`/${SSHD_DROP_IN}`], 'the drop-in changed without an sshd_config');
+    }
+  },
+};
+
+const removeLabel = (o: RemoveOutcome) => (o.refuse ? 'refuses' : o.dropIn ? 'removes, writes the drop-in' : 'removes');
+
+const REMOVE_CASES: [string, Farm, string][] = [
+  [
+    'var/lib/incus is an absolute link out of ROOT: the state of ROOT/<target> goes, not the outside',
+    { 'var/lib/incus': 'out-abs' },
+    'removes',
+  ],
+  ['var/lib is a relative link climbing above ROOT', { 'var/lib': 'out-rel' }, 'removes'],
+  [
+    'the daemon certificate is a link to an outside file: the link goes, the file stays',
+    { 'var/lib/incus/server.crt': 'out-abs' },
+    'removes',
+  ],
+  ['etc/ssh links to a directory inside ROOT: its host keys go', { 'etc/ssh': 'in-abs' }, 'removes'],
+  ['var/log/journal is a dangling link', { 'var/log/journal': 'dangling' }, 'removes'],
+  ['sshd_config includes the drop-ins first: the drop-in is written', { [SSHD_CONFIG]: 'file' }, 'removes, writes the drop-in'],
+  [
+    'the drop-in is a link to an outside file: replaced, not written through',
+    { [SSHD_CONFIG]: 'file', [SSHD_DROP_IN]: 'out-abs' },
+    'removes, writes the drop-in',
+  ],
+  ['sshd_config links to an outside file that includes the drop-ins: not read, no drop-in', { [SSHD_CONFIG]: 'out-abs' }, 'removes'],
+  ['sshd_config sets PasswordAuthentication before the Include', { [SSHD_CONFIG]: 'file2' }, 'refuses'],
+  ['var/lib/incus links to itself', { 'var/lib/incus': 'loop-self' }, 'refuses'],
+  ['var/log is a loop through outside', { 'var/log': 'loop-via-out' }, 'refuses'],
+];
+
+const removeResults = farmBatch(
+  removeRunner,
+  REMOVE_CASES.map((c) => c[1]),
+  40,
+);
+
+REMOVE_CASES.forEach(([name, , expected], i) => {
+  test(`90-cleanup.sh (identity), hostile ROOT: ${name} (${expected})`, () => assertNamed(removeResults()[i]!, removeLabel, expected));
+});
+
+test('90-cleanup.sh (identity), 40 random hostile ROOTs: every identity file the chroot sees goes, nothing outside ROOT changes, the drop-in lands where the chroot sees it', () => {
+  assertRandom(removeResults().slice(REMOVE_CASES.length), removeLabel, { removes: 5, refuses: 3 });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,16 @@
 import { parse as parseHcl } from '@cdktf/hcl2json';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -10,7 +21,8 @@ import { resolveStack } from '../src/pipeline.ts';
 import type { HostPlan } from '../src/plan/model.ts';
 import { headerLine, type Artifact } from '../src/render/artifact.ts';
 import { renderHostFiles } from '../src/render/host-files.ts';
-import { PACKER_BUILD_PASSWORD, PACKER_EXECUTE_COMMAND, PACKER_SCRIPTS, PACKER_SEED, renderPacker } from '../src/render/packer.ts';
+import { managerState } from '../src/facts/managers.ts';
+import { PACKER_BUILD_SCRIPT, PACKER_EXECUTE_COMMAND, PACKER_SCRIPTS, PACKER_SEED, renderPacker } from '../src/render/packer.ts';
 import { GENERATOR_VERSION } from '../src/version.ts';
 import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
@@ -134,6 +146,113 @@ function sh(script: string, env: NodeJS.ProcessEnv) {
 
 const APT = ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300'];
 
+/** What build.sh passes for each build (a password and the seed holding it), run from packer/. Packer
+ * masks a sensitive value wherever it appears in its output: this one appears nowhere else. */
+const login = ['-var', 'ssh_password=validate-only-password', '-var', `seed_user_data=${PACKER_SEED[0]}`];
+
+/** The operator's checksum and build.sh's login: what `packer validate` needs to accept the template. */
+const VALID_VARS = ['-var', `base_image_checksum=sha512:${'0'.repeat(128)}`, ...login];
+
+/** Debian 12's sshd_config begins with the Include of its drop-in directory. */
+const DEBIAN_SSHD_CONFIG =
+  'Include /etc/ssh/sshd_config.d/*.conf\n#PasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM yes\nSubsystem sftp /usr/lib/openssh/sftp-server\n';
+
+const SSHD_DROP_IN = 'etc/ssh/sshd_config.d/60-born-tuned-no-password.conf';
+
+/** What a build VM's tree holds when 90-cleanup.sh runs, as paths relative to ROOT. */
+interface BuildVm {
+  /** Per-host identity and state: each must be gone. */
+  removed: string[];
+  /** Emptied in place (their mode kept). */
+  emptied: string[];
+}
+
+/**
+ * Plants in `root` what a Debian 12 build VM has after cloud-init ran its seed and the manager's
+ * postinst started the daemon once (the daemon's files as it made them: see managerState), next to
+ * files that must stay. Returns what the cleanup must remove or empty.
+ */
+function plantBuildVm(root: string, manager: 'lxd' | 'incus'): BuildVm {
+  const put = (rel: string, text: string, mode = 0o644) => {
+    mkdirSync(join(root, rel, '..'), { recursive: true });
+    writeFileSync(join(root, rel), text);
+    chmodSync(join(root, rel), mode);
+  };
+  const state = managerState(manager, 'deb');
+  const stateDir = state.stateDir.slice(1);
+  mkdirSync(join(root, stateDir), { recursive: true });
+  chmodSync(join(root, stateDir), 0o711);
+  const removed = [
+    `${stateDir}/server.crt`,
+    `${stateDir}/server.key`,
+    `${stateDir}/database`,
+    `${stateDir}/database/local.db`,
+    `${stateDir}/database/global`,
+    `${stateDir}/database/global/0000000000000001-0000000000000001`,
+    `${stateDir}/database/global/metadata1`,
+    `${stateDir}/containers`,
+    `${stateDir}/.hidden-state`,
+    `${state.logDir!.slice(1)}/${manager === 'lxd' ? 'lxd' : 'incusd'}.log`,
+    'var/lib/dbus/machine-id',
+    'etc/ssh/ssh_host_ed25519_key',
+    'etc/ssh/ssh_host_ed25519_key.pub',
+    'etc/ssh/ssh_host_ecdsa_key',
+    'etc/ssh/ssh_host_ecdsa_key.pub',
+    'etc/ssh/ssh_host_rsa_key',
+    'etc/ssh/ssh_host_rsa_key.pub',
+    'etc/ssh/sshd_config.d/50-cloud-init.conf',
+    'var/lib/systemd/random-seed',
+    'var/lib/systemd/credential.secret',
+    'var/lib/dhcp/dhclient.enp1s0.leases',
+    'var/log/journal/0123456789abcdef0123456789abcdef',
+    'var/log/journal/0123456789abcdef0123456789abcdef/system.journal',
+    'var/log/wtmp',
+    'var/log/btmp',
+    'var/log/lastlog',
+  ];
+  for (const rel of removed) {
+    if (/(database|global|containers|[0-9a-f]{32})$/.test(rel)) mkdirSync(join(root, rel), { recursive: true });
+    else put(rel, `build VM: ${rel}\n`, rel.endsWith('_key') || rel.endsWith('.key') ? 0o600 : 0o644);
+  }
+  // The daemon's sockets, as it leaves them (a link stands in: a unix socket needs a listener).
+  symlinkSync('/nonexistent/unix.socket', join(root, stateDir, 'unix.socket'));
+  removed.push(`${stateDir}/unix.socket`);
+  put('etc/machine-id', '0123456789abcdef0123456789abcdef\n', 0o444);
+  put('etc/hostname', 'born-tuned-build\n');
+  // What stays: the image's packages, configuration and package history.
+  put('etc/ssh/sshd_config', DEBIAN_SSHD_CONFIG);
+  put('etc/ssh/ssh_config', 'Host *\n');
+  put('etc/ssh/moduli', '# moduli\n');
+  put('etc/ssh/sshd_config.d/10-operator.conf', 'X11Forwarding no\n');
+  put('var/lib/dhcp/dhcpd.conf.keep', 'not a lease\n');
+  put('var/log/dpkg.log', 'install incus\n');
+  put('var/log/apt/history.log', 'Commandline: apt-get install incus\n');
+  put('var/lib/systemd/timers/stamp-apt-daily.timer', '');
+  put('etc/default/grub', 'GRUB_TIMEOUT=0\n');
+  return { removed, emptied: ['etc/machine-id', 'etc/hostname'] };
+}
+
+/** The tree 90-cleanup.sh must leave: `before` without what it removes, the emptied files empty
+ * (mode kept), and the image's own sshd drop-in saying no to passwords. */
+function expectedAfterCleanup(before: Record<string, Entry>, vm: BuildVm, header: string): Record<string, Entry> {
+  const after = structuredClone(before);
+  for (const rel of vm.removed) {
+    assert.ok(after[rel], `the test planted no ${rel}`);
+    delete after[rel];
+  }
+  for (const rel of vm.emptied) after[rel] = { ...after[rel]!, bytes: '' };
+  const dropIn = after[SSHD_DROP_IN.replace(/\/[^/]*$/, '')];
+  assert.ok(dropIn, 'sshd_config.d was planted');
+  after[SSHD_DROP_IN] = {
+    type: 'file',
+    mode: 0o644,
+    bytes: Buffer.from(
+      `# ${header}\n# Written by the image's 90-cleanup.sh: no SSH password login unless this host's seed sets ssh_pwauth.\nPasswordAuthentication no\n`,
+    ).toString('base64'),
+  };
+  return after;
+}
+
 test('the real tools are installed (npm test installs them; nothing here is skipped)', () => {
   const packer = run('packer', ['version']);
   assert.is(packer.status, 0, 'packer is missing: run bash test/real/install-debian-tools.sh');
@@ -154,9 +273,10 @@ for (const stack of STACKS) {
       packer.map((f) => [f.path, f.kind, f.mode]).sort(),
       [
         [template, 'packer-template', '0644'],
+        [`packer/${PACKER_BUILD_SCRIPT}`, 'packer-scripts', '0755'],
         ...PACKER_SCRIPTS.map((s) => [`packer/${s}`, 'packer-scripts', '0755']),
         ['packer/seed/meta-data', 'packer-seed', '0644'],
-        ['packer/seed/user-data', 'packer-seed', '0600'],
+        ['packer/seed/user-data', 'packer-seed', '0644'],
         ['packer/user-data', 'packer-user-data', '0600'],
       ].sort(),
     );
@@ -166,27 +286,32 @@ for (const stack of STACKS) {
       assert.ok(lines.slice(0, 2).includes(`# ${header}`), `${f.path} lacks the header line`);
       assert.is((lstatSync(join(out, f.path)).mode & 0o777).toString(8), f.mode.slice(1));
     }
-    for (const s of PACKER_SCRIPTS) assert.ok(readFileSync(join(out, 'packer', s), 'utf8').startsWith('#!/bin/bash\n'));
+    for (const s of [PACKER_BUILD_SCRIPT, ...PACKER_SCRIPTS])
+      assert.ok(readFileSync(join(out, 'packer', s), 'utf8').startsWith('#!/bin/bash\n'));
   });
 
-  test(`packer ${name}: packer validate and packer fmt -check accept the template`, () => {
+  test(`packer ${name}: packer validate refuses the template without base_image_checksum, accepts it with one; packer fmt -check`, () => {
     const { out } = sharedTree(stack);
     const dir = join(out, 'packer');
     const file = `${stack.join('-')}.pkr.hcl`;
-    const v = run('packer', ['validate', file], { cwd: dir });
-    assert.is(v.status, 0, `packer validate failed:\n${v.stdout}${v.stderr}`);
-    assert.not.match(v.stdout + v.stderr, /Error/);
-    // With a real checksum there is not even the "checksum none" warning.
-    const pinned = run('packer', ['validate', '-var', `base_image_checksum=sha256:${'0'.repeat(64)}`, file], { cwd: dir });
-    assert.is(pinned.status, 0, pinned.stderr);
+    const unpinned = run('packer', ['validate', ...login, file], { cwd: dir });
+    assert.is(unpinned.status, 1, `packer validate accepted a template without a checksum:\n${unpinned.stdout}${unpinned.stderr}`);
+    assert.match(unpinned.stdout + unpinned.stderr, /Unset variable "base_image_checksum"/);
+    const pinned = run('packer', ['validate', '-var', `base_image_checksum=sha512:${'0'.repeat(128)}`, ...login, file], { cwd: dir });
+    assert.is(pinned.status, 0, pinned.stdout + pinned.stderr);
     assert.is(pinned.stdout + pinned.stderr, '');
+    // Without build.sh's password and seed, Packer has no login either.
+    const bare = run('packer', ['validate', '-var', `base_image_checksum=sha512:${'0'.repeat(128)}`, file], { cwd: dir });
+    assert.is(bare.status, 1);
+    assert.match(bare.stdout + bare.stderr, /Unset variable "ssh_password"/);
+    assert.match(bare.stdout + bare.stderr, /Unset variable "seed_user_data"/);
     const fmt = run('packer', ['fmt', '-check', '-diff', file], { cwd: dir });
     assert.is(fmt.status, 0, `packer fmt would change ${file}:\n${fmt.stdout}${fmt.stderr}`);
   });
 
   test(`packer ${name}: shellcheck -S style and bash -n accept every script`, () => {
     const { out } = sharedTree(stack);
-    const scripts = PACKER_SCRIPTS.map((s) => join(out, 'packer', s));
+    const scripts = [PACKER_BUILD_SCRIPT, ...PACKER_SCRIPTS].map((s) => join(out, 'packer', s));
     const sc = run('shellcheck', ['-S', 'style', ...scripts]);
     assert.is(sc.status, 0, sc.stdout + sc.stderr);
     for (const s of scripts) {
@@ -257,21 +382,26 @@ for (const stack of STACKS) {
     }
   });
 
-  test(`packer ${name}: 90-cleanup.sh removes the build password and cleans cloud-init through chroot`, () => {
+  test(`packer ${name}: 90-cleanup.sh leaves no per-host identity in a build VM's tree, turns SSH password login off, and changes nothing else`, () => {
     const { out } = sharedTree(stack);
+    const { plan } = resolveStack({ profiles: [...stack] });
     const root = tempDir('root');
-    mkdirSync(join(root, 'etc'));
-    writeFileSync(join(root, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n');
+    const vm = plantBuildVm(root, plan.manager.name);
+    const before = snapshot(root);
     const s = stubs();
     const r = sh(join(out, 'packer', PACKER_SCRIPTS[2]), { ...s.env, ROOT: root, BUILD_USER: 'debian' });
     assert.is(r.status, 0, r.stdout + r.stderr);
+    // Nothing is stopped or asked of journald when ROOT is not /: no service runs there.
     assert.equal(calls(s.log, root), [
       ['chroot', 'ROOT', 'id', '-u', 'debian'],
       ['chroot', 'ROOT', 'usermod', '-p', '*', 'debian'],
       ['chroot', 'ROOT', 'apt-get', '-q', '-y', 'clean'],
       ['chroot', 'ROOT', 'cloud-init', 'clean', '--logs'],
     ]);
-    assert.is(readFileSync(join(root, 'etc/machine-id'), 'utf8'), '');
+    assert.equal(snapshot(root), expectedAfterCleanup(before, vm, headerLine(stack, GENERATOR_VERSION)));
+    const again = sh(join(out, 'packer', PACKER_SCRIPTS[2]), { ...s.env, ROOT: root, BUILD_USER: 'debian' });
+    assert.is(again.status, 0, again.stderr);
+    assert.equal(snapshot(root), expectedAfterCleanup(before, vm, headerLine(stack, GENERATOR_VERSION)), 'a second run changed the tree');
   });
 
   test(`packer ${name}: the template parses (HashiCorp HCL) with only var.* interpolations`, async () => {
@@ -285,13 +415,17 @@ for (const stack of STACKS) {
       'base_image_url',
       'disk_size',
       'output_directory',
+      'seed_user_data',
       'ssh_password',
       'ssh_username',
       'vm_name',
     ]);
+    // Without a default, Packer refuses to build until it is given: the checksum by the operator,
+    // the login by build.sh.
+    const required = ['base_image_checksum', 'seed_user_data', 'ssh_password'];
     for (const v of variables) {
       assert.type(hcl.variable[v][0].description, 'string', `variable ${v} has no description`);
-      assert.type(hcl.variable[v][0].default, 'string', `variable ${v} has no default`);
+      assert.type(hcl.variable[v][0].default, required.includes(v) ? 'undefined' : 'string', `variable ${v}'s default`);
     }
     // hcl2json shows a type constraint as an expression; it is not an interpolation of ours.
     for (const v of variables) {
@@ -312,9 +446,8 @@ for (const stack of STACKS) {
     assert.is(src.communicator, 'ssh');
     assert.is(src.iso_url, '${var.base_image_url}');
     assert.is(src.ssh_password, '${var.ssh_password}');
-    assert.equal(src.cd_files, [...PACKER_SEED]);
+    assert.equal(src.cd_files, ['${var.seed_user_data}', PACKER_SEED[1]]);
     assert.is(src.cd_label, 'cidata');
-    assert.is(hcl.variable.base_image_checksum[0].default, 'none');
     assert.is(hcl.variable.ssh_password[0].sensitive, true);
     const build = hcl.build[0];
     assert.is(build.name, stack.join('-'));
@@ -324,10 +457,10 @@ for (const stack of STACKS) {
     assert.equal(shell.scripts, [...PACKER_SCRIPTS]);
     assert.is(shell.execute_command, PACKER_EXECUTE_COMMAND);
     assert.equal(shell.environment_vars, ['BUILD_USER=${var.ssh_username}']);
-    // The seed gives the build user the password the template logs in with.
+    // No password in the tree: build.sh draws one for each build.
     const seed = parseYaml(readFileSync(join(out, 'packer/seed/user-data'), 'utf8')) as Record<string, unknown>;
-    assert.is(seed.password, hcl.variable.ssh_password[0].default);
-    assert.is(seed.password, PACKER_BUILD_PASSWORD);
+    assert.equal(seed, { chpasswd: { expire: false }, ssh_pwauth: true });
+    assert.match(hcl.variable.base_image_checksum[0].description, /SHA(512|256)SUMS/);
   });
 
   test(`packer ${name}: cloud-init schema and yamllint accept the build VM's seed`, () => {
@@ -341,6 +474,122 @@ for (const stack of STACKS) {
     assert.equal(Object.keys(meta), ['instance-id', 'local-hostname']);
   });
 }
+
+for (const stack of [['lxd-small'], ['incus-dense']]) {
+  test(`packer ${stackName(stack)}: 90-cleanup.sh in the build VM (ROOT=/, run in a chroot of a build VM's tree) stops the daemon, its sockets and systemd-random-seed before it removes their files`, () => {
+    const { out } = sharedTree(stack);
+    const { plan } = resolveStack({ profiles: [...stack] });
+    const state = managerState(plan.manager.name, plan.manager.install);
+    const root = tempDir('root-slash');
+    const vm = plantBuildVm(root, plan.manager.name);
+    // What the chroot needs to run bash and coreutils: the host's /usr (bind-mounted read-only in a
+    // private mount namespace), the merged-/usr links, /dev/null, and the stub commands.
+    mkdirSync(join(root, 'usr'));
+    for (const d of ['bin', 'sbin', 'lib', 'lib64']) symlinkSync(`usr/${d}`, join(root, d));
+    mkdirSync(join(root, 'dev'));
+    writeFileSync(join(root, 'dev/null'), '');
+    mkdirSync(join(root, 'stubs'));
+    const stub = (name: string, body: string) => {
+      writeFileSync(join(root, 'stubs', name), `#!/bin/bash\nprintf '%s\\n' "${name} $*" >>/stub.log\n${body}\n`);
+      chmodSync(join(root, 'stubs', name), 0o755);
+    };
+    const crt = `${state.stateDir}/server.crt`;
+    // One unit of the manager is not running: it is not stopped.
+    const inactive = state.units[state.units.length - 1]!;
+    stub(
+      'systemctl',
+      `case $1 in
+is-active) [[ $3 != ${inactive} ]] ;;
+stop) for f in ${crt} /var/lib/systemd/random-seed; do [[ -e $f ]] && echo "present $f" >>/stub.log; done ;;
+esac`,
+    );
+    for (const c of ['journalctl', 'id', 'usermod', 'apt-get', 'cloud-init']) stub(c, 'exit 0');
+    symlinkSync(run('readlink', ['-f', '/usr/bin/awk']).stdout.trim(), join(root, 'stubs/awk'));
+    writeFileSync(join(root, 'cleanup.sh'), readFileSync(join(out, 'packer', PACKER_SCRIPTS[2])));
+    const before = snapshot(root);
+    const r = run('unshare', [
+      '--mount',
+      '--propagation',
+      'private',
+      'bash',
+      '-c',
+      'set -e; mount --bind /usr "$1/usr"; mount -o remount,bind,ro "$1/usr"; mount --bind /dev/null "$1/dev/null"; ' +
+        'exec chroot "$1" /usr/bin/env -i PATH=/stubs:/usr/sbin:/usr/bin ROOT=/ BUILD_USER=debian /bin/bash /cleanup.sh',
+      'cleanup-in-chroot',
+      root,
+    ]);
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    const log = readFileSync(join(root, 'stub.log'), 'utf8').split('\n').slice(0, -1);
+    const units = [...state.units, 'systemd-random-seed.service'];
+    assert.equal(log, [
+      'id -u debian',
+      'usermod -p * debian',
+      'apt-get -q -y clean',
+      ...units.map((u) => `systemctl is-active --quiet ${u}`),
+      `systemctl stop -- ${units.filter((u) => u !== inactive).join(' ')}`,
+      `present ${crt}`,
+      'present /var/lib/systemd/random-seed',
+      'journalctl --relinquish-var',
+      'cloud-init clean --logs',
+    ]);
+    const after = snapshot(root);
+    delete after['stub.log'];
+    assert.equal(after, expectedAfterCleanup(before, vm, headerLine(stack, GENERATOR_VERSION)));
+  });
+}
+
+test('packer: build.sh draws a new password for each build, hands it and the seed holding it to Packer through the environment (the real packer validates them), and leaves nothing behind', () => {
+  const stack = ['incus-dense'];
+  const { out } = sharedTree(stack);
+  const packer = run('bash', ['-c', 'command -v packer']).stdout.trim();
+  const dir = tempDir('build-sh');
+  mkdirSync(join(dir, 'bin'));
+  // `packer build ARGS` records what it was given, then runs the real `packer validate ARGS`.
+  writeFileSync(
+    join(dir, 'bin/packer'),
+    `#!/bin/bash
+set -e
+rec=$REC
+printf '%s\\n' "$@" >"$rec/argv"
+printf '%s' "$PKR_VAR_ssh_password" >"$rec/password"
+printf '%s' "$PKR_VAR_seed_user_data" >"$rec/seed-path"
+cp -- "$PKR_VAR_seed_user_data" "$rec/user-data"
+stat -c %a -- "$PKR_VAR_seed_user_data" "$(dirname -- "$PKR_VAR_seed_user_data")" >"$rec/modes"
+[[ $1 == build ]] || exit 9
+shift
+exec ${packer} validate "$@"
+`,
+  );
+  chmodSync(join(dir, 'bin/packer'), 0o755);
+  const checksum = `base_image_checksum=sha512:${'0'.repeat(128)}`;
+  const seedText = readFileSync(join(out, 'packer', PACKER_SEED[0]), 'utf8');
+  const passwords: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const rec = tempDir('rec');
+    const r = run('bash', [join(out, 'packer', PACKER_BUILD_SCRIPT), '-var', checksum], {
+      cwd: dir,
+      env: { PATH: `${join(dir, 'bin')}:/usr/bin:/bin`, REC: rec, TMPDIR: dir },
+    });
+    assert.is(r.status, 0, r.stdout + r.stderr);
+    const password = readFileSync(join(rec, 'password'), 'utf8');
+    assert.match(password, /^[0-9a-f]{48}$/);
+    passwords.push(password);
+    const argv = readFileSync(join(rec, 'argv'), 'utf8');
+    assert.is(argv, `build\n-var\n${checksum}\n${stack.join('-')}.pkr.hcl\n`);
+    const userData = readFileSync(join(rec, 'user-data'), 'utf8');
+    assert.is(userData, `${seedText}password: ${password}\n`);
+    assert.equal(parseYaml(userData), { chpasswd: { expire: false }, ssh_pwauth: true, password });
+    const schema = run('cloud-init', ['schema', '--config-file', join(rec, 'user-data')]);
+    assert.is(schema.status, 0, schema.stdout + schema.stderr);
+    assert.is(readFileSync(join(rec, 'modes'), 'utf8'), '600\n700\n');
+    const seedPath = readFileSync(join(rec, 'seed-path'), 'utf8');
+    assert.ok(seedPath.startsWith(`${dir}/`) && seedPath.endsWith('/user-data'), seedPath);
+    assert.not.ok(existsSync(join(seedPath, '..')), 'the seed directory outlived the build');
+  }
+  assert.is.not(passwords[0], passwords[1], 'two builds drew the same password');
+  // Only what the test made itself is left next to the stub.
+  assert.equal(readdirSync(dir).sort(), ['bin']);
+});
 
 function planOf(stack: string[], edit: (p: HostPlan) => void): HostPlan {
   const { plan } = resolveStack({ profiles: stack });
@@ -458,7 +707,7 @@ test('packer: hostile file contents and names reach the host byte for byte, and 
   const name = hcl.build[0].name as string;
   assert.not.match(name, /(?<!\$)\$\{/);
   assert.is(name.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{'), plan.stack[0]);
-  const v = run('packer', ['validate', file], { cwd: dir });
+  const v = run('packer', ['validate', ...VALID_VARS, file], { cwd: dir });
   assert.is(v.status, 0, v.stdout + v.stderr);
 });
 
@@ -468,12 +717,12 @@ test('negative: packer validate rejects an unknown argument and a missing script
   const file = 'lxd-small.pkr.hcl';
   const good = readFileSync(join(dir, file), 'utf8');
   writeFileSync(join(dir, file), good.replace('  disk_image       = true\n', '  disk_image       = true\n  bogus_argument   = true\n'));
-  const bad = run('packer', ['validate', file], { cwd: dir });
+  const bad = run('packer', ['validate', ...VALID_VARS, file], { cwd: dir });
   assert.is.not(bad.status, 0);
   assert.match(bad.stdout + bad.stderr, /An argument named "bogus_argument" is not expected here/);
   writeFileSync(join(dir, file), good);
   rmSync(join(dir, PACKER_SCRIPTS[2]));
-  const missing = run('packer', ['validate', file], { cwd: dir });
+  const missing = run('packer', ['validate', ...VALID_VARS, file], { cwd: dir });
   assert.is.not(missing.status, 0);
   assert.match(missing.stdout + missing.stderr, /90-cleanup\.sh/);
   writeFileSync(join(dir, file), good.replace('  headless         = true\n', '  headless = true\n'));

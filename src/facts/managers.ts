@@ -63,6 +63,35 @@ export function managerUnit(manager: ManagerName, install: 'snap' | 'deb' | 'pre
   return `${manager}.service`;
 }
 
+/** What a manager's daemon makes for itself when it first starts, and the units that run it. */
+interface ManagerState {
+  /** Units that run the daemon or would start it again (its sockets), stopped before the state goes. */
+  units: readonly string[];
+  /** The daemon's directory (LXD_DIR / INCUS_DIR): its TLS identity, database and sockets. */
+  stateDir: string;
+  /** The daemon's log directory, when it is not inside stateDir. */
+  logDir?: string;
+}
+
+/**
+ * Where the daemon keeps its per-host state. Debian's lxd (bookworm) and incus-base
+ * (bookworm-backports) postinst start the daemon (deb-systemd-invoke start); at its first start it
+ * fills its empty, package-shipped directory with server.crt and server.key, database/ (global and
+ * local.db), sockets and empty subdirectories, all of which it makes again when they are missing.
+ * The snap's daemon runs with LXD_DIR=$SNAP_COMMON/lxd and logs inside it.
+ */
+export function managerState(manager: ManagerName, install: 'snap' | 'deb' | 'present'): ManagerState {
+  if (manager === 'lxd' && install === 'snap')
+    return { units: ['snap.lxd.daemon.service', 'snap.lxd.daemon.unix.socket'], stateDir: '/var/snap/lxd/common/lxd' };
+  if (manager === 'lxd')
+    return { units: ['lxd-containers.service', 'lxd.service', 'lxd.socket'], stateDir: '/var/lib/lxd', logDir: '/var/log/lxd' };
+  return {
+    units: ['incus-startup.service', 'incus-user.service', 'incus.service', 'incus-user.socket', 'incus.socket'],
+    stateDir: '/var/lib/incus',
+    logDir: '/var/log/incus',
+  };
+}
+
 /** The LXD snap track installed when the profile names no version (the current LTS). */
 const DEFAULT_LXD_SNAP_VERSION = '5.21';
 

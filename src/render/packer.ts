@@ -1,7 +1,9 @@
 import { basename } from 'node:path';
 import type { HostPlan } from '../plan/model.ts';
+import { managerState } from '../facts/managers.ts';
 import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
+import { commentText } from './helpers.ts';
 
 /** The provisioner scripts, in the order Packer runs them (paths relative to the template). */
 export const PACKER_SCRIPTS = ['scripts/10-files.sh', 'scripts/20-install-manager.sh', 'scripts/90-cleanup.sh'] as const;
@@ -10,12 +12,25 @@ export const PACKER_SCRIPTS = ['scripts/10-files.sh', 'scripts/20-install-manage
 export const PACKER_SEED = ['seed/user-data', 'seed/meta-data'] as const;
 
 /**
- * Password the build VM's seed gives the image's default user so Packer can log in over SSH.
- * cd_files (Packer 1.6.6) copies static files, so the seed cannot take it from a variable; the
- * template's `ssh_password` defaults to the same string, and 90-cleanup.sh replaces it with `*`
- * (no password matches) before the image is saved.
+ * The wrapper that runs `packer build` (relative to the template). Packer 1.6.6 copies cd_files as
+ * they are (it has no cd_content or templatefile), so the build VM's seed cannot take a password
+ * from a Packer variable; build.sh draws one for each build, writes the seed's user-data with it in
+ * a private temporary directory, and hands both to Packer through the environment.
  */
-export const PACKER_BUILD_PASSWORD = 'born-tuned-build';
+export const PACKER_BUILD_SCRIPT = 'build.sh';
+
+/**
+ * The file cloud-init (22.4, ssh_util.update_ssh_config) writes `ssh_pwauth` into when sshd_config
+ * includes sshd_config.d: the build seed's `PasswordAuthentication yes` lands here.
+ */
+const CLOUD_INIT_SSHD_DROP_IN = '/etc/ssh/sshd_config.d/50-cloud-init.conf';
+
+/**
+ * The image's own word on SSH password login. sshd keeps the first value it reads, and reads the
+ * drop-ins in name order: a host whose seed sets `ssh_pwauth` gets it from cloud-init's 50- file
+ * first; every other host reads this one.
+ */
+const SSHD_NO_PASSWORD_DROP_IN = '/etc/ssh/sshd_config.d/60-born-tuned-no-password.conf';
 
 /**
  * Packer's own template syntax for the shell provisioner (not Handlebars): make the uploaded
@@ -31,13 +46,18 @@ const BACKPORTS_MIRROR: Record<HostPlan['target']['distro'], string> = {
 };
 
 /** The official cloud image of the target (amd64) and where its checksums are published. */
-function baseImage(target: HostPlan['target']): { url: string; checksumHint: string; user: string } {
+function baseImage(target: HostPlan['target']): { url: string; sums: string; algorithm: string; user: string } {
   if (target.distro === 'debian') {
     const dir = `https://cloud.debian.org/images/cloud/${target.codename}/latest`;
-    return { url: `${dir}/debian-${target.release}-generic-amd64.qcow2`, checksumHint: `file:${dir}/SHA512SUMS`, user: 'debian' };
+    return { url: `${dir}/debian-${target.release}-generic-amd64.qcow2`, sums: `${dir}/SHA512SUMS`, algorithm: 'sha512', user: 'debian' };
   }
   const dir = `https://cloud-images.ubuntu.com/releases/${target.release}/release`;
-  return { url: `${dir}/ubuntu-${target.release}-server-cloudimg-amd64.img`, checksumHint: `file:${dir}/SHA256SUMS`, user: 'ubuntu' };
+  return {
+    url: `${dir}/ubuntu-${target.release}-server-cloudimg-amd64.img`,
+    sums: `${dir}/SHA256SUMS`,
+    algorithm: 'sha256',
+    user: 'ubuntu',
+  };
 }
 
 /**
@@ -59,7 +79,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
     kind: 'packer-template',
     path: `packer/${stack}.pkr.hcl`,
     mode: 0o644,
-    purpose: `Packer template (HCL2, Packer >= 1.6.6): bakes the host files and ${managerLabel} into a ${plan.target.label} image; run packer from packer/`,
+    purpose: `Packer template (HCL2, Packer >= 1.6.6): bakes the host files and ${managerLabel} into a ${plan.target.label} image; build with packer/${PACKER_BUILD_SCRIPT} (base_image_checksum required)`,
     text: renderTemplate('packer.pkr.hcl', {
       header,
       stack: plan.stack.join(' + '),
@@ -68,15 +88,18 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       slimUserData: slimUserData.path,
       imageUrl: image.url,
       imageDescription: `URL or path of the ${plan.target.label} cloud image (qcow2) the image is built from.`,
-      checksumDescription: `Checksum of base_image_url: "sha256:...", "sha512:..." or "${image.checksumHint}" (fetched at build time). "none" skips the check: set it for a real build.`,
+      checksumSums: image.sums,
+      checksumDescription: `Required. Checksum of base_image_url: "file:${image.sums}" (Packer fetches the list published beside the image and takes its line), or "${image.algorithm}:" and the image's line from that list.`,
       outputDirectory: `output-${stack}`,
       vmName: `${stack}.qcow2`,
       sshUser: image.user,
-      sshUserDescription: `User Packer logs in as: the ${plan.target.label} image's default user, given a password by seed/user-data.`,
-      buildPassword: PACKER_BUILD_PASSWORD,
+      sshUserDescription: `User Packer logs in as: the ${plan.target.label} image's default user, given a password by the seed ${PACKER_BUILD_SCRIPT} writes.`,
+      buildScript: PACKER_BUILD_SCRIPT,
+      passwordDescription: `Password of ssh_username in the build VM only: ${PACKER_BUILD_SCRIPT} draws it for each build.`,
+      seedDescription: `The build VM's user-data holding ssh_password (its file name must be user-data): ${PACKER_BUILD_SCRIPT} writes it for each build.`,
       buildName: stack,
       executeCommand: PACKER_EXECUTE_COMMAND,
-      seed: PACKER_SEED,
+      seedMetaData: PACKER_SEED[1],
       scripts: PACKER_SCRIPTS,
     }),
     format: 'text',
@@ -116,17 +139,34 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
     kind: 'packer-scripts',
     path: `packer/${PACKER_SCRIPTS[2]}`,
     mode: 0o755,
-    purpose: 'Packer provisioner: removes the build login and resets cloud-init so deployed hosts run their first boot',
-    text: renderTemplate('packer-cleanup.sh', { header, slimUserData: slimUserData.path }),
+    purpose: `Packer provisioner: removes the build login, SSH password login and every per-host identity (${m.name}'s certificates and state, machine-id, SSH host keys, logs), resets cloud-init`,
+    text: renderTemplate('packer-cleanup.sh', {
+      header,
+      slimUserData: slimUserData.path,
+      manager: { label: managerLabel, ...managerState(m.name, m.install) },
+      cloudInitSshdDropIn: CLOUD_INIT_SSHD_DROP_IN,
+      sshdDropIn: SSHD_NO_PASSWORD_DROP_IN,
+      sshdDropInText: `# ${commentText(header)}\n# Written by the image's 90-cleanup.sh: no SSH password login unless this host's seed sets ssh_pwauth.\nPasswordAuthentication no\n`,
+    }),
     format: 'text',
   };
 
-  const seedConfig = { password: PACKER_BUILD_PASSWORD, chpasswd: { expire: false }, ssh_pwauth: true };
+  const build: Artifact = {
+    kind: 'packer-scripts',
+    path: `packer/${PACKER_BUILD_SCRIPT}`,
+    mode: 0o755,
+    purpose: 'runs packer build with a login password drawn for this build only (the seed is written to a private temporary directory)',
+    text: renderTemplate('packer-build.sh', { header, template: basename(template.path), seedUserData: PACKER_SEED[0] }),
+    format: 'text',
+  };
+
+  // The password is not here: build.sh adds it, drawn anew for each build.
+  const seedConfig = { chpasswd: { expire: false }, ssh_pwauth: true };
   const seedUserData: Artifact = {
     kind: 'packer-seed',
     path: `packer/${PACKER_SEED[0]}`,
-    mode: 0o600,
-    purpose: 'NoCloud user-data of the Packer build VM only: the SSH password Packer logs in with',
+    mode: 0o644,
+    purpose: 'NoCloud user-data of the Packer build VM only, without its password (build.sh adds one for each build)',
     text: renderTemplate('packer-seed-user-data', { header, config: seedConfig }),
     format: 'cloud-config',
     data: seedConfig,
@@ -143,7 +183,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
     data: seedMeta,
   };
 
-  return [template, files, install, cleanup, seedUserData, seedMetaData];
+  return [template, build, files, install, cleanup, seedUserData, seedMetaData];
 }
 
 function installSummary(plan: HostPlan): string {

@@ -3,10 +3,16 @@
 # and lxd 5.0 into a Debian 12 cloud image, so hosts made from it only run
 # the runtime steps at first boot.
 #
-# Run Packer from this directory (scripts/ and seed/ are relative to it):
-#   packer build -var base_image_checksum=... THIS_FILE
-# seed/ is the build VM's own NoCloud seed (a CD labelled cidata) that lets Packer log in with
-# ssh_password; 90-cleanup.sh removes that password and runs `cloud-init clean --logs`.
+# Build with build.sh beside this file (scripts/ and seed/ are relative to it):
+#   ./build.sh -var base_image_checksum=file:https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS
+# base_image_checksum has no default: Packer refuses to build without it. Give the list of
+# checksums Debian (or Ubuntu) publishes beside the image, as above, or one checksum from it
+# ("sha512:" and the hex digest on the image's line).
+# build.sh draws the build VM's login password for this build only and passes it,
+# with the seed's user-data holding it, as ssh_password and seed_user_data; seed/ holds the rest of
+# the build VM's NoCloud seed (a CD labelled cidata). 90-cleanup.sh locks that password, turns SSH
+# password login off, removes every per-host identity of the build VM and runs
+# `cloud-init clean --logs`.
 # Hosts made from the image take packer/user-data as their first-boot user-data (their
 # cloud's seed): it applies sysctl (each key in its mode), the udev and tmpfiles settings and the preseed.
 
@@ -18,8 +24,7 @@ variable "base_image_url" {
 
 variable "base_image_checksum" {
   type        = string
-  description = "Checksum of base_image_url: \"sha256:...\", \"sha512:...\" or \"file:https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS\" (fetched at build time). \"none\" skips the check: set it for a real build."
-  default     = "none"
+  description = "Required. Checksum of base_image_url: \"file:https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS\" (Packer fetches the list published beside the image and takes its line), or \"sha512:\" and the image's line from that list."
 }
 
 variable "output_directory" {
@@ -42,15 +47,19 @@ variable "disk_size" {
 
 variable "ssh_username" {
   type        = string
-  description = "User Packer logs in as: the Debian 12 image's default user, given a password by seed/user-data."
+  description = "User Packer logs in as: the Debian 12 image's default user, given a password by the seed build.sh writes."
   default     = "debian"
 }
 
 variable "ssh_password" {
   type        = string
-  description = "Password of ssh_username in the build VM only; must match seed/user-data."
-  default     = "born-tuned-build"
+  description = "Password of ssh_username in the build VM only: build.sh draws it for each build."
   sensitive   = true
+}
+
+variable "seed_user_data" {
+  type        = string
+  description = "The build VM's user-data holding ssh_password (its file name must be user-data): build.sh writes it for each build."
 }
 
 variable "accelerator" {
@@ -73,7 +82,7 @@ source "qemu" "born_tuned" {
   headless         = true
   output_directory = var.output_directory
   vm_name          = var.vm_name
-  cd_files         = ["seed/user-data", "seed/meta-data"]
+  cd_files         = [var.seed_user_data, "seed/meta-data"]
   cd_label         = "cidata"
   communicator     = "ssh"
   ssh_username     = var.ssh_username

@@ -103,6 +103,27 @@ root_replace() {
 	mv -fT -- "$tmp" "$root_path"
 }
 
+# root_remove PATH: removes PATH's entry under ROOT (found like root_entry, its last component not
+# followed): a link is removed itself, never what it points to; a directory with all it holds,
+# without crossing into another file system mounted inside it. A PATH whose directory is missing
+# is left alone.
+root_remove() {
+	root_entry "$1" 0 || return 0
+	if [[ -e $root_path || -L $root_path ]]; then
+		rm -rf --one-file-system -- "$root_path" || root_fail "$1: cannot remove $root_path"
+	fi
+}
+
+# root_clear DIR PATTERN: removes every entry of DIR under ROOT (DIR walked like root_walk, every
+# link in it followed) whose name matches the glob PATTERN, each as root_remove removes it. DIR
+# itself stays; a missing DIR, or one that is not a directory, is left alone.
+root_clear() {
+	root_walk "$1" 0 || return 0
+	[[ -d $root_path ]] || return 0
+	find "$root_path" -mindepth 1 -maxdepth 1 -name "$2" -exec rm -rf --one-file-system -- {} + ||
+		root_fail "$1: cannot remove what matches $2 in $root_path"
+}
+
 # put PATH MODE CONTENT: PATH is absolute on the host; missing directories are created 0755.
 put() {
 	root_replace "$1" "$2" "$3"
