@@ -4,7 +4,8 @@ import { ROOT } from './helpers.ts';
 
 // The modules of src/ and the imports between them, read from the source text (for the layer and
 // dead-export tests in test/layers.test.ts). Run it to see the rooms and who imports whom:
-//   npx tsx test/import-graph.ts
+//   npx tsx test/import-graph.ts             each room: the rooms it imports from
+//   npx tsx test/import-graph.ts --importers each module imported from other rooms: which rooms
 
 /** One import or re-export of a module of this repository. */
 export interface Edge {
@@ -102,7 +103,24 @@ export function exportsOf(file: string): string[] {
   return names;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === resolve(ROOT, 'test/import-graph.ts')) {
+/** Prints, for each module other rooms import, those rooms (most first): a module many rooms
+ * need should be vocabulary (types, errors, data helpers) or a layer's entry, nothing else. */
+function printImporters(): void {
+  const importers = new Map<string, Set<string>>();
+  for (const file of sourceFiles('src')) {
+    for (const e of importsOf(file)) {
+      if (roomOf(e.to) === roomOf(file)) continue;
+      const rooms = importers.get(e.to) ?? new Set<string>();
+      importers.set(e.to, rooms.add(roomOf(file)));
+    }
+  }
+  for (const [module, rooms] of [...importers].sort((a, b) => b[1].size - a[1].size || a[0].localeCompare(b[0])))
+    console.log(`${String(rooms.size).padStart(2)} ${module.padEnd(36)} ← ${[...rooms].sort().join(' ')}`);
+}
+
+const runDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(ROOT, 'test/import-graph.ts');
+if (runDirectly && process.argv[2] === '--importers') printImporters();
+else if (runDirectly) {
   // Per room: the rooms it imports from, and how many imports go to each.
   const byRoom = new Map<string, Map<string, number>>();
   for (const file of sourceFiles('src')) {
