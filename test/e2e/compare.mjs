@@ -20,7 +20,10 @@
 //     boot's part of cloud-init.log;
 //   - systemd: no failed unit (e.g. systemd-sysctl refusing a value at boot);
 //   - PAM limits of a login session of root and of a regular user >= the stack's limits.d file
-//     (verify checks the file's bytes; only a session shows that pam_limits applies it).
+//     (verify checks the file's bytes; only a session shows that pam_limits applies it);
+//   - what `gen explain` claims of the kernel (src/facts/settings.ts): the manager's bridge is
+//     noqueue, the NIC's qdiscs are fq_codel (under mq), /sys/kernel/slab lists no cgroups,
+//     /proc/sched_debug is absent.
 // Plain JS, node builtins only.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,6 +88,28 @@ export function compare(limitsConfText, report, seeded) {
     const ok = kinds.every((k) => atLeast(have[k], value));
     add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(', ')}, wanted >= ${value}`);
   }
+
+  // --- what gen explain says of this kernel (src/facts: txqueuelen, hide_instance_names) ---------
+  const facts = report.kernel_facts;
+  const qdiscs = Array.isArray(facts?.qdiscs) ? facts.qdiscs : [];
+  const bridge = qdiscs.filter((q) => /^(lxd|incus)br0$/.test(q.dev ?? '') && q.root);
+  add(
+    "explain: the manager's bridge is noqueue (its txqueuelen sizes no queue)",
+    bridge.length > 0 && bridge.every((q) => q.kind === 'noqueue'),
+    bridge.map((q) => `${q.dev} ${q.kind}`).join(', ') || 'no bridge qdisc reported',
+  );
+  const nics = qdiscs.filter((q) => /^(en|eth)/.test(q.dev ?? ''));
+  add(
+    "explain: the NIC's qdiscs are fq_codel (under mq), which ignore txqueuelen",
+    nics.length > 0 && nics.every((q) => q.kind === 'fq_codel' || (q.kind === 'mq' && q.root)),
+    nics.map((q) => `${q.dev} ${q.root ? 'root ' : ''}${q.kind}`).join(', ') || 'no NIC qdisc reported',
+  );
+  add(
+    'explain: /sys/kernel/slab lists no cgroups',
+    facts?.slab_cgroup_dirs === 0,
+    `${facts?.slab_cgroup_dirs} cache dirs with a cgroup/ entry`,
+  );
+  add('explain: /proc/sched_debug is absent', facts?.sched_debug === false, `exists: ${facts?.sched_debug}`);
 
   // --- gen verify: the judge of the profile's settings ------------------------------------------
   const v = report.verify;

@@ -186,11 +186,40 @@ for (const stack of readdirSync(fixtures).sort()) {
       ['pam root soft nofile'],
     );
     expectHere(
-      `user session memlock 8192`,
+      `user session nofile 1024`,
       (r) => {
-        r.pam_limits.user.limits.memlock = { soft: '8192', hard: '8192' };
+        r.pam_limits.user.limits.nofile = { soft: '1024', hard: '1024' };
       },
-      ['pam * soft memlock', 'pam * hard memlock'],
+      ['pam * soft nofile', 'pam * hard nofile'],
+    );
+    // What explain claims of the kernel (report.kernel_facts).
+    expectHere(
+      `a bridge with a queue that txqueuelen sizes`,
+      (r) => {
+        for (const q of r.kernel_facts.qdiscs) if (/br0$/.test(q.dev)) q.kind = 'pfifo_fast';
+      },
+      ["explain: the manager's bridge is noqueue (its txqueuelen sizes no queue)"],
+    );
+    expectHere(
+      `a NIC under pfifo_fast`,
+      (r) => {
+        for (const q of r.kernel_facts.qdiscs) if (/^(en|eth)/.test(q.dev)) q.kind = 'pfifo_fast';
+      },
+      ["explain: the NIC's qdiscs are fq_codel (under mq), which ignore txqueuelen"],
+    );
+    expectHere(
+      `per-cgroup slab caches`,
+      (r) => {
+        r.kernel_facts.slab_cgroup_dirs = 3;
+      },
+      ['explain: /sys/kernel/slab lists no cgroups'],
+    );
+    expectHere(
+      `/proc/sched_debug present`,
+      (r) => {
+        r.kernel_facts.sched_debug = true;
+      },
+      ['explain: /proc/sched_debug is absent'],
     );
     // What only the harness knows.
     expectHere(

@@ -10,7 +10,7 @@
 // boot a socket-activated daemon is not running yet, and verify must wake it itself, as it does
 // for an operator who logs in and runs it. What gen verify checks is not collected again here.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const report = { schema: 1, errors: [] };
@@ -204,6 +204,19 @@ report.pam_limits = guard("pam_limits", () => {
 		out[u === "root" ? "root" : "user"] = { name: u, rc: r.rc, stderr: r.stderr.trim(), limits: lim };
 	}
 	return out;
+});
+
+// --- what gen explain claims about this kernel (compare.mjs holds explain to it) ------------------
+// The queueing discipline of every device (txqueuelen only sizes the queue of a few, e.g.
+// pfifo_fast; a noqueue device has none), whether /sys/kernel/slab still lists cgroups (per-cgroup
+// slab caches, gone since 5.9) and whether /proc/sched_debug exists (moved to debugfs in 5.13).
+report.kernel_facts = guard("kernel_facts", () => {
+	const tc = run("tc", ["-j", "qdisc", "show"]);
+	if (tc.rc !== 0) throw new Error(`tc -j qdisc show: exit ${tc.rc}: ${tc.stderr}`);
+	const qdiscs = JSON.parse(tc.stdout).map((q) => ({ dev: q.dev, kind: q.kind, root: q.root === true }));
+	const slab = "/sys/kernel/slab";
+	const slabCgroupDirs = readdirSync(slab).filter((c) => existsSync(join(slab, c, "cgroup"))).length;
+	return { qdiscs, slab_cgroup_dirs: slabCgroupDirs, sched_debug: existsSync("/proc/sched_debug") };
 });
 
 // --- failed units (the reporting unit itself is still running, so it cannot be among them) -------
