@@ -105,6 +105,7 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'bad-flag': CLI,
   'bridge-address-is-broadcast': PARSED,
   'bridge-overlaps-nic': RULE,
+  'bridge-no-headroom': RULE,
   'bridge-too-small': RULE,
   'dir-pool-with-size': `${RULE}; the driver may come from another file`,
   'directory-given-as-profile': FILE,

@@ -22,3 +22,10 @@ export function derivedGcThresh3(instances: number): number {
   while (v < instances * 2) v *= 2;
   return v;
 }
+
+/** IPv4 addresses the bridge's subnet must leave for instances: 10% over the count, because a
+ * deleted instance's address stays leased until its DHCP lease ends (LXD and Incus:
+ * ipv4.dhcp.expiry, 1h by default), so churn needs room beyond the instances that run. */
+export function bridgeAddressesFor(instances: number): number {
+  return Math.ceil(instances * 1.1);
+}

@@ -1,5 +1,5 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
-import { derivedGcThresh3, derivedMaxKeys } from '../facts/capacity.ts';
+import { bridgeAddressesFor, derivedGcThresh3, derivedMaxKeys } from '../facts/capacity.ts';
 import type { Merged } from '../resolve/merge.ts';
 import type { PathSegment } from '../source/position.ts';
 import {
@@ -406,24 +406,26 @@ function checkBridgeAddresses(profile: Profile, at: RuleContext['at']): void {
       );
     const instances = profile.capacity?.instances;
     if (family === 'ipv4' && instances !== undefined) {
-      // The bridge takes one address of the subnet; every instance needs one more.
+      // The bridge takes one address of the subnet; every instance needs one more, with headroom
+      // for the leases of instances just deleted.
       const free = hostAddresses(bridge) - 1n;
-      if (free < BigInt(instances)) {
+      const needed = bridgeAddressesFor(instances);
+      if (free < BigInt(needed)) {
         at(
           'error',
           'CAPACITY_CONFLICT',
           path,
-          `bridge.ipv4 ${text} leaves ${free} addresses for instances, fewer than capacity.instances ${instances}: use a prefix of /${prefixFor(instances)} or shorter`,
+          `bridge.ipv4 ${text} leaves ${free} addresses for instances, fewer than ${needed} for capacity.instances ${instances} (10% more: a deleted instance's address stays leased for ipv4.dhcp.expiry, 1h): use a prefix of /${prefixFor(needed)} or shorter`,
         );
       }
     }
   }
 }
 
-/** The longest IPv4 prefix whose subnet holds `instances` plus the bridge, network and broadcast. */
-function prefixFor(instances: number): number {
+/** The longest IPv4 prefix whose subnet holds `addresses` plus the bridge, network and broadcast. */
+function prefixFor(addresses: number): number {
   let prefix = 30;
-  while (prefix > 0 && 2 ** (32 - prefix) - 3 < instances) prefix--;
+  while (prefix > 0 && 2 ** (32 - prefix) - 3 < addresses) prefix--;
   return prefix;
 }
 
