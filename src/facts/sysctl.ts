@@ -123,12 +123,12 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
     source: 'kernel documentation (PID_MAX_LIMIT); seen refused in a booted guest',
   },
   'net.core.bpf_jit_limit': {
-    kernelDefault: '264241152',
+    kernelDefault: '528482304 on x86_64',
     mode: 'raise',
     min: 0,
     max: 1_000_000_000,
     components: 1,
-    why: 'eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal.',
+    why: "eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal. The default is half the architecture's module area (seen on the 6.1 and 6.12 kernels in the guests); a value above the whole area is refused (1008 MiB on x86_64 with KASLR, so 1000000000 fits there; a smaller area refuses it and the sysctl step fails visibly).",
     source: 'LXD production setup (000), Incus server settings (001)',
   },
   'net.core.netdev_max_backlog': {
@@ -218,11 +218,11 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
 
 /** The sysctl behind the top-level `dmesg_restrict` choice. */
 export const DMESG_RESTRICT_FACT: SysctlFact = {
-  kernelDefault: '0',
+  kernelDefault: '1 on Debian, 0 upstream',
   mode: 'exact',
   min: 0,
   max: 1,
   components: 1,
-  why: 'Denies containers the kernel ring buffer; it also denies it to non-root users on the host.',
+  why: "Denies containers the kernel ring buffer; it also denies it to non-root users on the host. Debian's kernels are built with SECURITY_DMESG_RESTRICT and start with 1 (seen in the Debian 12 and 13 guests): there, true records the choice and false is the change.",
   source: 'LXD production setup (000), Incus server settings (001)',
 };

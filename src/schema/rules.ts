@@ -223,7 +223,8 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
       at('error', 'INCONSISTENT_VALUES', path, `${key} must be ascending (min <= pressure <= max), got "${parts.join(' ')}"`);
       continue;
     }
-    const kernelDefault = Number(fact.kernelDefault);
+    // A default may name where it holds ("528482304 on x86_64"): its leading number is the value.
+    const kernelDefault = Number(/^\d+/.exec(fact.kernelDefault)?.[0] ?? NaN);
     if (mode === 'raise' && Number.isFinite(kernelDefault) && parts[0]! < kernelDefault) {
       at(
         'warning',

@@ -147,7 +147,7 @@ fs.inotify.max_user_instances = 1048576
 # inotify watches per real user ID; one container can exhaust the budget of the host. Kernel default 8192. Mode raise.
 fs.inotify.max_user_watches = 1048576
 
-# Denies containers the kernel ring buffer; it also denies it to non-root users on the host. Kernel default 0. Mode exact.
+# Denies containers the kernel ring buffer; it also denies it to non-root users on the host. Debian'\''s kernels are built with SECURITY_DMESG_RESTRICT and start with 1 (seen in the Debian 12 and 13 guests): there, true records the choice and false is the change. Kernel default 1 on Debian, 0 upstream. Mode exact.
 kernel.dmesg_restrict = 1
 
 # Maximum keyring size for non-root users. Kernel default 20000. Value derived: 1000 bytes per key for kernel.keys.maxkeys 3125, at least 2000000. Mode raise.
@@ -156,7 +156,7 @@ kernel.keys.maxbytes = 3125000
 # Maximum keys for non-root users; must be greater than the number of instances. Kernel default 200. Value derived: greater than capacity.instances 2500 with 25% headroom, at least 2000. Mode raise.
 kernel.keys.maxkeys = 3125
 
-# eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal. Kernel default 264241152. Mode raise.
+# eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal. The default is half the architecture'\''s module area (seen on the 6.1 and 6.12 kernels in the guests); a value above the whole area is refused (1008 MiB on x86_64 with KASLR, so 1000000000 fits there; a smaller area refuses it and the sysctl step fails visibly). Kernel default 528482304 on x86_64. Mode raise.
 net.core.bpf_jit_limit = 1000000000
 
 # Hard maximum of IPv4 ARP entries; raise it when the host has more than 1024 instances. Kernel default 1024. Value derived: twice capacity.instances 2500, rounded up to a power of two, at least 8192. Mode raise.
