@@ -112,7 +112,7 @@ test('diff: exit 0 when equal, 1 with the differing settings and artifacts, 2 fo
   };
   assert.equal(
     out.settings.find((s) => s.id === 'sysctl net.core.netdev_max_backlog'),
-    { id: 'sysctl net.core.netdev_max_backlog', a: null, b: '182757' },
+    { id: 'sysctl net.core.netdev_max_backlog', a: null, b: 'word 1 of net.ipv4.tcp_mem on the host' },
   );
   assert.ok(out.artifacts.some((a) => a.path === 'network/81-born-tuned-txqueuelen.rules' && a.change === 'only in b'));
   assert.ok(out.artifacts.some((a) => a.path === 'preseed/incus.yaml' && a.change === 'changed'));
@@ -148,9 +148,9 @@ const breakers: [string, string, (root: string) => void][] = [
     (r) => writeFileSync(join(r, 'proc/sys/fs/inotify/max_user_watches'), '8192\n'),
   ],
   [
-    'tcp_mem component lower',
-    'sysctl net.ipv4.tcp_mem',
-    (r) => writeFileSync(join(r, 'proc/sys/net/ipv4/tcp_mem'), '182757\t100\t365514\n'),
+    "backlog below the host's tcp_mem minimum",
+    'sysctl net.core.netdev_max_backlog',
+    (r) => writeFileSync(join(r, 'proc/sys/net/core/netdev_max_backlog'), '1000\n'),
   ],
   ['exact choice differs', 'sysctl kernel.dmesg_restrict', (r) => writeFileSync(join(r, 'proc/sys/kernel/dmesg_restrict'), '0\n')],
   [
@@ -171,9 +171,23 @@ const breakers: [string, string, (root: string) => void][] = [
   ['slab mode', 'mode /sys/kernel/slab', (r) => chmodSync(join(r, 'sys/kernel/slab'), 0o755)],
   ['sched_debug mode', 'mode /proc/sched_debug', (r) => writeFileSync(join(r, 'proc/sched_debug'), 'x', { mode: 0o444 })],
   [
-    'file edited',
+    'wanted file edited',
+    'file /etc/born-tuned/sysctl.wanted',
+    (r) => writeFileSync(join(r, 'etc/born-tuned/sysctl.wanted'), 'raise vm.max_map_count = 1\n'),
+  ],
+  [
+    'computed sysctl.d file lower than wanted',
     'file /etc/sysctl.d/60-born-tuned.conf',
-    (r) => writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'vm.max_map_count = 1\n'),
+    (r) =>
+      writeFileSync(
+        join(r, 'etc/sysctl.d/60-born-tuned.conf'),
+        readFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'utf8').replace('vm.max_map_count = 1048576', 'vm.max_map_count = 65530'),
+      ),
+  ],
+  [
+    'computed sysctl.d file emptied',
+    'file /etc/sysctl.d/60-born-tuned.conf',
+    (r) => writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), ''),
   ],
   [
     'file mode',

@@ -7,7 +7,8 @@ const generatedStacks = new Map<string, ReturnType<typeof generate>>();
 
 /**
  * Builds, in a new directory under `parent`, a host tree as the profiles promise it (what
- * `gen verify --root` passes on): the installed files, /proc/sys, the daemon's /proc/4242 (comm and
+ * `gen verify --root` passes on): the installed files, /proc/sys and the sysctl.d file first boot
+ * computed from it, the daemon's /proc/4242 (comm and
  * limits), the NICs' tx_queue_len, /sys/kernel/slab. Returns its path.
  */
 export function goodHost(parent: string, profiles: string[]): string {
@@ -22,8 +23,18 @@ export function goodHost(parent: string, profiles: string[]): string {
   generatedStacks.set(key, generated);
   for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
   put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
-  for (const s of generated.stack.plan.sysctl) put(procSysPath(s.key), `${s.value.replace(/ /g, '\t')}\n`);
-  put('/proc/sys/vm/max_map_count', '1048576\n'); // higher than wanted: raise passes
+  // The kernel after first boot on a 16 GiB host: each wanted value, a higher max_map_count
+  // (raise keeps it), tcp_mem as the kernel sized it, and a value read from the host (10gbe's
+  // backlog) taken from it; the sysctl.d file holds what the apply step computed.
+  const live = new Map<string, string>([['net.ipv4.tcp_mem', '190194 253595 380388']]);
+  for (const s of generated.stack.plan.sysctl) if (!s.fromHost) live.set(s.key, s.value);
+  live.set('vm.max_map_count', '1048576');
+  for (const s of generated.stack.plan.sysctl) if (s.fromHost) live.set(s.key, live.get(s.fromHost.key)!.split(' ')[s.fromHost.word - 1]!);
+  for (const [key, value] of live) put(procSysPath(key), `${value.replace(/ /g, '\t')}\n`);
+  put(
+    '/etc/sysctl.d/60-born-tuned.conf',
+    `# Written by born-tuned-sysctl-apply\n${generated.stack.plan.sysctl.map((s) => `${s.key} = ${live.get(s.key)}\n`).join('')}`,
+  );
   put('/proc/4242/comm', `${generated.stack.plan.manager.name === 'lxd' ? 'lxd' : 'incusd'}\n`);
   put(
     '/proc/4242/limits',

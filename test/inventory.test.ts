@@ -74,7 +74,7 @@ test('--include merges as data: a conflicting value is an error naming both file
   assert.is(w.status, 1);
   assert.match(
     w.stderr,
-    /overwrite\.yaml:3:11: error INCONSISTENT_VALUES: write_files path \/etc\/sysctl\.d\/60-born-tuned\.conf is also written by the generated user-data/,
+    /overwrite\.yaml:3:11: error INCONSISTENT_VALUES: write_files path \/etc\/sysctl\.d\/60-born-tuned\.conf is also written by the first-boot sysctl step of the generated user-data/,
   );
 });
 

@@ -205,7 +205,7 @@ test('what an operator changed in a gen tree is listed: added, changed (content,
   mkdirSync(join(dir, 'empty'));
   mkdirSync(join(dir, 'extra', 'deeper'), { recursive: true });
   writeFileSync(join(dir, 'extra', 'deeper', 'f'), '');
-  mkfifo(join(dir, 'sysctl.d', 'pipe'));
+  mkfifo(join(dir, 'born-tuned', 'pipe'));
   symlinkSync('/etc/shadow', join(dir, 'shadow'));
   writeFileSync(join(dir, 'user-data'), `${readFileSync(join(dir, 'user-data'), 'utf8')}# mine\n`);
   chmodSync(join(dir, 'limits.d', '60-born-tuned.conf'), 0o600);
@@ -219,13 +219,13 @@ test('what an operator changed in a gen tree is listed: added, changed (content,
       [
         '^gen: --out .*/edited is not exactly the tree gen wrote there; replacing it would lose what changed:',
         '  changed  bin/born-tuned-sysctl-apply \\(now a directory\\)',
+        '  added    born-tuned/pipe \\(a FIFO \\(named pipe\\)\\)',
         '  added    empty \\(an empty directory\\)',
         '  added    extra/deeper/f',
         '  changed  limits.d/60-born-tuned.conf \\(mode 0600, manifest.json says 0644\\)',
         '  added    notes.txt',
         '  missing  preseed/lxd.yaml',
         '  added    shadow \\(a symbolic link\\)',
-        '  added    sysctl.d/pipe \\(a FIFO \\(named pipe\\)\\)',
         '  changed  user-data \\(content\\)',
         'Move',
       ].join('\\n'),

@@ -455,7 +455,7 @@ const filesLabel = (o: Outcome) => (o.refuse ? 'refuses' : 'writes');
 /** Named farms for 10-files.sh, each with the outcome this project chose for it. */
 const FILES_CASES: [string, Farm, 'writes' | 'refuses'][] = [
   ['etc is an absolute link out of ROOT: followed from ROOT, the files land in ROOT/<target>', { etc: 'out-abs' }, 'writes'],
-  ['etc/sysctl.d is an absolute link out of ROOT', { 'etc/sysctl.d': 'out-abs' }, 'writes'],
+  ['etc/born-tuned is an absolute link out of ROOT', { 'etc/born-tuned': 'out-abs' }, 'writes'],
   ['usr/local/sbin is an absolute link out of ROOT', { 'usr/local/sbin': 'out-abs' }, 'writes'],
   ['usr is an absolute link out of ROOT', { usr: 'out-abs' }, 'writes'],
   ['etc/systemd/system/incus.service.d is an absolute link out of ROOT', { 'etc/systemd/system/incus.service.d': 'out-abs' }, 'writes'],
@@ -464,18 +464,18 @@ const FILES_CASES: [string, Farm, 'writes' | 'refuses'][] = [
   ['etc/udev/rules.d is a relative link climbing above ROOT', { 'etc/udev/rules.d': 'out-rel' }, 'writes'],
   [
     'the file itself is a link to a file outside: the link is replaced, the outside file untouched',
-    { 'etc/sysctl.d/60-born-tuned.conf': 'out-abs' },
+    { 'etc/born-tuned/sysctl.wanted': 'out-abs' },
     'writes',
   ],
   ['the file itself is a relative link climbing out', { 'usr/local/sbin/born-tuned-step': 'out-rel' }, 'writes'],
   ['the file itself is a dangling link', { 'etc/tmpfiles.d/born-tuned-hide-instance-names.conf': 'dangling' }, 'writes'],
   ['etc/tmpfiles.d links to a directory that exists at the same path inside ROOT and outside', { 'etc/tmpfiles.d': 'in-abs' }, 'writes'],
-  ['etc/sysctl.d is a dangling absolute link: its target is created inside ROOT', { 'etc/sysctl.d': 'dangling' }, 'writes'],
+  ['etc/born-tuned is a dangling absolute link: its target is created inside ROOT', { 'etc/born-tuned': 'dangling' }, 'writes'],
   ['etc links through outside/loops back to /etc (a loop only inside ROOT)', { etc: 'loop-via-out' }, 'refuses'],
-  ['etc/sysctl.d links to itself', { 'etc/sysctl.d': 'loop-self' }, 'refuses'],
+  ['etc/born-tuned links to itself', { 'etc/born-tuned': 'loop-self' }, 'refuses'],
   ['usr/local is a loop through outside', { 'usr/local': 'loop-via-out' }, 'refuses'],
   ['etc/udev is a regular file', { 'etc/udev': 'file' }, 'refuses'],
-  ['the file to write is a directory', { 'etc/sysctl.d/60-born-tuned.conf': 'dir' }, 'refuses'],
+  ['the file to write is a directory', { 'etc/born-tuned/sysctl.wanted': 'dir' }, 'refuses'],
 ];
 
 const filesResults = farmBatch(

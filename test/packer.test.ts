@@ -209,6 +209,8 @@ function plantBuildVm(root: string, manager: 'lxd' | 'incus'): BuildVm {
     'var/log/wtmp',
     'var/log/btmp',
     'var/log/lastlog',
+    // Computed against the build VM's kernel and RAM, had its first-boot step run: never baked.
+    'etc/sysctl.d/60-born-tuned.conf',
   ];
   for (const rel of removed) {
     if (/(database|global|containers|[0-9a-f]{32})$/.test(rel)) mkdirSync(join(root, rel), { recursive: true });
@@ -229,6 +231,7 @@ function plantBuildVm(root: string, manager: 'lxd' | 'incus'): BuildVm {
   put('var/log/apt/history.log', 'Commandline: apt-get install incus\n');
   put('var/lib/systemd/timers/stamp-apt-daily.timer', '');
   put('etc/default/grub', 'GRUB_TIMEOUT=0\n');
+  put('etc/sysctl.d/10-incus-inotify.conf', 'fs.inotify.max_user_instances = 1024\n');
   return { removed, emptied: ['etc/machine-id', 'etc/hostname'] };
 }
 
@@ -333,6 +336,14 @@ for (const stack of STACKS) {
     assert.equal(snapshot(root), once, 'a second run changed the tree');
     const installed = files.filter((f) => f.installed_at);
     assert.ok(installed.length >= 4);
+    // The image carries the wanted sysctls, never a sysctl.d file: systemd-sysctl would apply the
+    // profile's numbers at each host's first boot, before its apply step, lowering what its kernel sized.
+    assert.ok(once['etc/born-tuned/sysctl.wanted'], 'the wanted file is baked');
+    assert.equal(
+      Object.keys(once).filter((p) => p.startsWith('etc/sysctl.d')),
+      [],
+      'nothing is baked into /etc/sysctl.d',
+    );
     // Exactly the host files, nothing else (no temporary files left), directories 0755.
     const expected = new Set(installed.map((f) => f.installed_at!.slice(1)));
     for (const [path, e] of Object.entries(once)) {

@@ -100,8 +100,26 @@ test("the check dispatches on the artifact's format and data, not on its kind", 
   checkArtifact({ ...file, format: 'yaml', data: { a: 'yes' } });
   assert.throws(() => checkArtifact({ ...file, format: 'yaml', data: { a: true } }), /f does not read back .* under YAML 1\.1/);
   assert.throws(() => checkArtifact({ ...file, format: 'cloud-config', data: { a: 'yes' } }), /does not start with "#cloud-config"/);
-  assert.throws(() => checkArtifact({ ...file, kind: 'sysctl', format: 'sysctl', data: [['a', 'no']] }), /does not read back/);
-  checkArtifact({ ...file, kind: 'sysctl', text: '# c\na = yes\n', format: 'sysctl', data: [['a', 'yes']] });
+  assert.throws(
+    () => checkArtifact({ ...file, kind: 'sysctl', format: 'sysctl-wanted', data: [['raise', 'a', '=', 'no']] }),
+    /does not read back/,
+  );
+  const wanted = '# c\nexact a = 1 2\nraise b from c 1\n';
+  checkArtifact({
+    ...file,
+    kind: 'sysctl',
+    text: wanted,
+    format: 'sysctl-wanted',
+    data: [
+      ['exact', 'a', '=', '1 2'],
+      ['raise', 'b', 'from', 'c', '1'],
+    ],
+  });
+  // A line of another shape (a sysctl.d line) matches nothing gen wrote.
+  assert.throws(
+    () => checkArtifact({ ...file, kind: 'sysctl', text: 'a = 1\n', format: 'sysctl-wanted', data: [['exact', 'a', '=', '1']] }),
+    /does not read back/,
+  );
 });
 
 test("a MIME user-data is read back part by part: names, decoded texts (7bit and base64), and gen's cloud-config in its parts", () => {

@@ -71,8 +71,12 @@ test('10gbe stacked on incus-dense adds txqueuelen on NICs, bridge, instances an
     ],
   );
   assert.is(stack.plan.instances.nicTxqueuelen, 10000);
-  assert.is(setting(stack, 'net.core.netdev_max_backlog')!.value, '182757');
-  assert.is(setting(stack, 'net.ipv4.tcp_mem')!.value, '182757 243679 365514');
+  // The guides' rule, read on the host at first boot: the backlog is tcp_mem's minimum there.
+  const backlog = setting(stack, 'net.core.netdev_max_backlog')!;
+  assert.equal(backlog.fromHost, { key: 'net.ipv4.tcp_mem', word: 1 });
+  assert.is(backlog.mode, 'raise');
+  assert.is(backlog.value, 'word 1 of net.ipv4.tcp_mem on the host');
+  assert.is(setting(stack, 'net.ipv4.tcp_mem'), undefined, "tcp_mem is left as the host's kernel sized it");
   const plain = resolveStack({ profiles: ['incus-dense'] });
   assert.is(plain.plan.txqueuelen.length, 0);
   assert.is(setting(plain, 'net.core.netdev_max_backlog'), undefined);

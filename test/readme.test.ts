@@ -49,7 +49,7 @@ const SETUPS: Record<string, (dir: string) => void> = {
     // "not exactly the tree gen wrote there": one file added, one changed, one removed.
     assert.is(gen(['-p', 'incus-dense', '--out', join(dir, 'out/dense')]).status, 0);
     writeFileSync(join(dir, 'out/dense/notes.txt'), 'mine\n');
-    writeFileSync(join(dir, 'out/dense/sysctl.d/60-born-tuned.conf'), 'vm.max_map_count = 1\n');
+    writeFileSync(join(dir, 'out/dense/born-tuned/sysctl.wanted'), 'raise vm.max_map_count = 1\n');
     rmSync(join(dir, 'out/dense/preseed/incus.yaml'));
   },
   'gen verify -p incus-dense -p 10gbe --root host': (dir) => {

@@ -65,6 +65,7 @@ const REFUSED: Record<string, string> = {
   'secret-inline': 'main.yaml /server/trust_password',
   'storage-driver-unknown': 'main.yaml /storage_pools/default/driver',
   'sysctl-is-a-list': 'main.yaml /sysctl',
+  'sysctl-from-host-word-zero': 'main.yaml /sysctl/net.core.optmem_max',
   'sysctl-mode-unknown': 'main.yaml /sysctl/vm.swappiness',
   'sysctl-not-a-name': 'main.yaml /sysctl',
   'sysctl-value-newline-and-equals': 'main.yaml /sysctl/net.core.somaxconn',
@@ -175,6 +176,7 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'strict-shadowed-profile': CLI,
   'sysctl-typo-did-you-mean':
     'an unknown sysctl is an error only when it is close to a known one (a likely typo); any other sysctl name is accepted',
+  'sysctl-from-host-problems': `${RULE}; the key read and its words are checked against the kernel's key list and the catalogue`,
   'sysctl-mode-word-value': RULE,
   'sysctl-two-spellings': 'two spellings of one sysctl (sysctl.d(5) swaps dots and slashes): a schema compares names only as written',
   'sysctl-typo-swapiness':

@@ -10,8 +10,8 @@ import { verifyHost } from '../src/verify/verify.ts';
 import { gen, run } from './helpers.ts';
 
 /**
- * Every sysctl has a mode, and the generated files honour it: the plan's modes reach the apply
- * script's arguments (read from the user-data), the script (run for real by dash against a fake
+ * Every sysctl has a mode, and the generated files honour it: the plan's modes reach the wanted
+ * file (read from the user-data), the script (run for real by dash against a fake
  * /proc/sys) sets each key in its mode, verify judges it in that mode, explain says it.
  */
 const scratch = mkdtempSync(join(tmpdir(), 'born-tuned-modes-'));
@@ -67,35 +67,42 @@ test('keys the kernel documents are accepted, in either spelling, with no warnin
   const r = gen(['--artifact', 'sysctl', ...stackArgs]);
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr, '');
-  assert.match(r.stdout, /^net\.ipv4\.conf\.eth0\/100\.rp_filter = 2$/m);
-  assert.match(r.stdout, /^kernel\.pty\.max = 8192$/m);
-  assert.match(r.stdout, /^net\.ipv4\.tcp_rmem = 4096 131072 6291456$/m);
+  assert.match(r.stdout, /^exact net\.ipv4\.conf\.eth0\/100\.rp_filter = 2$/m);
+  assert.match(r.stdout, /^exact kernel\.pty\.max = 8192$/m);
+  assert.match(r.stdout, /^exact net\.ipv4\.tcp_rmem = 4096 131072 6291456$/m);
 });
 
-test('the apply step sets each key in its mode and keeps only what the host had beyond ours', () => {
-  const userData = parse(gen(stackArgs).stdout) as { runcmd: string[][] };
+test('the apply step sets each key in its mode, and the sysctl.d file it writes holds what it computed', () => {
+  const userData = parse(gen(stackArgs).stdout) as { runcmd: string[][]; write_files: { path: string; content: string }[] };
   const step = userData.runcmd.find((c) => c[1] === 'sysctl')!;
-  const modes = step.slice(5);
-  for (const m of [
-    'exact:vm.swappiness',
-    'exact:net.ipv4.conf.eth0/100.rp_filter',
-    'lower:net.ipv4.tcp_fin_timeout',
-    'exact:fs.aio-max-nr',
-  ])
-    assert.ok(modes.includes(m), `${m} in ${modes.join(' ')}`);
-  assert.not.ok(
-    modes.some((m) => m.endsWith(':vm.max_map_count')),
-    'a catalogue limit is raised, the default',
+  assert.equal(step.slice(2), [
+    '/usr/local/sbin/born-tuned-sysctl-apply',
+    '/etc/born-tuned/sysctl.wanted',
+    '/etc/sysctl.d/60-born-tuned.conf',
+  ]);
+  const wanted = userData.write_files.find((f) => f.path === '/etc/born-tuned/sysctl.wanted')!.content;
+  assert.ok(
+    userData.write_files.every((f) => !f.path.startsWith('/etc/sysctl.d/')),
+    'user-data writes no sysctl.d file: systemd-sysctl applies only what first boot computed',
   );
+  for (const line of [
+    'exact vm.swappiness = 10',
+    'exact net.ipv4.conf.eth0/100.rp_filter = 2',
+    'lower net.ipv4.tcp_fin_timeout = 30',
+    'exact fs.aio-max-nr = 524288',
+    'raise vm.max_map_count = 262144',
+    'exact net.ipv4.ip_local_port_range = 40000 50000',
+  ])
+    assert.ok(wanted.split('\n').includes(line), `${line} in the wanted file`);
 
   const script = join(scratch, 'apply');
   writeFileSync(script, gen(['--artifact', 'sysctl-apply', ...stackArgs]).stdout, { mode: 0o755 });
-  const conf = join(scratch, 'conf');
-  writeFileSync(conf, gen(['--artifact', 'sysctl', ...stackArgs]).stdout);
+  const wantedFile = join(scratch, 'sysctl.wanted');
+  writeFileSync(wantedFile, wanted);
   const root = hostRoot(HOST_BEFORE);
-  const keep = join(root, 'keep.conf');
+  const out = join(root, '60-born-tuned.conf');
   const env = { ...process.env, PROC_SYS: join(root, 'proc/sys') };
-  const res = run('dash', [script, conf, keep, ...modes], { env });
+  const res = run('dash', [script, wantedFile, out], { env });
   assert.is(res.status, 0, res.stderr);
   const after = {
     'vm.swappiness': '10',
@@ -105,6 +112,7 @@ test('the apply step sets each key in its mode and keeps only what the host had 
     'net.ipv4.conf.eth0/100.rp_filter': '2',
     'net.ipv4.tcp_rmem': '4096 131072 6291456',
     'kernel.pty.max': '8192',
+    'kernel.keys.root_maxkeys': '1000000',
     'net.ipv4.tcp_fin_timeout': '30',
     'net.ipv4.tcp_keepalive_time': '300',
     'fs.aio-max-nr': '524288',
@@ -112,15 +120,16 @@ test('the apply step sets each key in its mode and keeps only what the host had 
   };
   for (const [key, value] of Object.entries(after)) assert.is(read(root, key), value, key);
   assert.is(readFileSync(join(root, 'proc/sys/net/ipv4/conf/eth0.100/rp_filter'), 'utf8').trim(), '2', 'the VLAN name has its dot');
-  const kept = readFileSync(keep, 'utf8');
-  assert.match(kept, /^vm\.max_map_count = 1048576$/m);
-  assert.match(kept, /^net\.ipv4\.tcp_keepalive_time = 300$/m);
-  for (const exact of ['swappiness', 'ip_local_port_range', 'sysrq', 'aio-max-nr', 'rp_filter']) assert.not.match(kept, exact);
+  // The file later boots apply: the computed value of every key this kernel has (the others were skipped).
+  const persisted = readFileSync(out, 'utf8');
+  for (const [key, value] of Object.entries(after))
+    assert.ok(persisted.split('\n').includes(`${key} = ${value}`), `${key} = ${value} persisted`);
+  assert.not.match(persisted, /kernel\.keys\.maxkeys/, 'a key the fake kernel lacks is left out');
 
-  const again = run('dash', [script, conf, keep, ...modes], { env });
+  const again = run('dash', [script, wantedFile, out], { env });
   assert.is(again.status, 0, again.stderr);
-  assert.is(readFileSync(keep, 'utf8'), kept, 'a second run changes nothing');
-  assert.ok(existsSync(keep));
+  assert.is(readFileSync(out, 'utf8'), persisted, 'a second run changes nothing');
+  assert.ok(existsSync(out));
 });
 
 test('verify judges each key in its mode: exact as a whole, raise and lower number by number', async () => {

@@ -152,8 +152,8 @@ const cases: {
   },
   {
     name: 'a link to itself, on an installed file',
-    make: (r) => link(r, 'etc/sysctl.d/60-born-tuned.conf', '60-born-tuned.conf'),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    make: (r) => link(r, 'etc/born-tuned/sysctl.wanted', 'sysctl.wanted'),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /is a symbolic link loop/,
     actual: /^unreadable$/,
   },
@@ -202,8 +202,8 @@ const cases: {
   },
   {
     name: 'a FIFO as an installed file',
-    make: (r) => replace(r, 'etc/sysctl.d/60-born-tuned.conf', fifo),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    make: (r) => replace(r, 'etc/born-tuned/sysctl.wanted', fifo),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /is a FIFO \(named pipe\), not a regular file$/,
     actual: /^not a regular file, 0644$/,
   },
@@ -239,8 +239,8 @@ const cases: {
   },
   {
     name: "/dev/zero by a link to the image's own /dev/zero, on an installed file",
-    make: (r) => (replace(r, 'dev/zero', devZero), link(r, 'etc/sysctl.d/60-born-tuned.conf', '/dev/zero')),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    make: (r) => (replace(r, 'dev/zero', devZero), link(r, 'etc/born-tuned/sysctl.wanted', '/dev/zero')),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /is a character device, not a regular file$/,
   },
   {
@@ -269,16 +269,16 @@ const cases: {
   },
   {
     name: 'a 16 GiB (sparse) installed file',
-    make: (r) => truncateSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 16 * 2 ** 30),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    make: (r) => truncateSync(join(r, 'etc/born-tuned/sysctl.wanted'), 16 * 2 ** 30),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /^$/,
     actual: /^different bytes, 0644$/,
   },
   {
     name: 'an installed file with one byte more',
     make: (r) =>
-      writeFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), `${readFileSync(join(r, 'etc/sysctl.d/60-born-tuned.conf'), 'utf8')}#`),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+      writeFileSync(join(r, 'etc/born-tuned/sysctl.wanted'), `${readFileSync(join(r, 'etc/born-tuned/sysctl.wanted'), 'utf8')}#`),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /^$/,
     actual: /^different bytes, 0644$/,
   },
@@ -290,15 +290,15 @@ const cases: {
   },
   {
     name: 'a directory as an installed file',
-    make: (r) => replace(r, 'etc/sysctl.d/60-born-tuned.conf', (f) => mkdirSync(f, { mode: 0o644 })),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    make: (r) => replace(r, 'etc/born-tuned/sysctl.wanted', (f) => mkdirSync(f, { mode: 0o644 })),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /is a directory, not a regular file$/,
     actual: /^not a regular file, 0644$/,
   },
   {
     name: 'an installed file linked to a host file that is not under the root',
-    make: (r) => link(r, 'etc/sysctl.d/60-born-tuned.conf', join(outside, 'sysctl.conf')),
-    fails: ['file /etc/sysctl.d/60-born-tuned.conf'],
+    make: (r) => link(r, 'etc/born-tuned/sysctl.wanted', join(outside, 'sysctl.conf')),
+    fails: ['file /etc/born-tuned/sysctl.wanted'],
     note: /^$/,
     actual: /^missing$/,
   },
@@ -359,7 +359,7 @@ for (const c of cases) {
 test('links that stay inside the root are followed as a chroot follows them (absolute ones from the root)', () => {
   const root = goodHost(scratch, STACK);
   // An absolute target means the same path under the root: the copy there is read, not the host's.
-  const installed = 'etc/sysctl.d/60-born-tuned.conf';
+  const installed = 'etc/born-tuned/sysctl.wanted';
   mkdirSync(join(root, outside), { recursive: true });
   writeFileSync(join(root, outside, 'sysctl.conf'), readFileSync(join(root, installed)));
   link(root, installed, join(outside, 'sysctl.conf'));
@@ -381,7 +381,7 @@ test('links that stay inside the root are followed as a chroot follows them (abs
 
 test('a character device bind-mounted over a sysctl and an installed file is not opened', () => {
   const root = goodHost(scratch, STACK);
-  const targets = ['proc/sys/fs/aio-max-nr', 'etc/sysctl.d/60-born-tuned.conf'];
+  const targets = ['proc/sys/fs/aio-max-nr', 'etc/born-tuned/sysctl.wanted'];
   const mounted: string[] = [];
   try {
     for (const t of targets) {
@@ -395,7 +395,7 @@ test('a character device bind-mounted over a sysctl and an installed file is not
       rows.filter((r) => r.status === 'FAIL').map((r) => [r.check, r.note]),
       [
         ['sysctl fs.aio-max-nr', '/proc/sys/fs/aio-max-nr is a character device, not a regular file'],
-        ['file /etc/sysctl.d/60-born-tuned.conf', '/etc/sysctl.d/60-born-tuned.conf is a character device, not a regular file'],
+        ['file /etc/born-tuned/sysctl.wanted', '/etc/born-tuned/sysctl.wanted is a character device, not a regular file'],
       ],
     );
   } finally {
@@ -454,12 +454,15 @@ test('--root that is mistyped is a usage error (exit 2, one sentence), not a tab
   assert.match(empty.stderr, /^gen: --root is empty: /);
 });
 
-test('an empty directory is a valid --root: kernel rows ABSENT, installed files FAIL as missing', () => {
+test("an empty directory is a valid --root: kernel rows ABSENT, installed files FAIL as missing, the first boot's sysctl.d file ABSENT", () => {
   const dir = mkdtempSync(join(scratch, 'empty-'));
   const { status, rows } = verifyTree(dir);
   assert.is(status, 1);
   for (const r of rows) {
-    if (r.check.startsWith('file ')) assert.equal([r.status, r.actual], ['FAIL', 'missing'], r.check);
+    // An image not yet booted has no computed sysctl.d file, and must not have one.
+    if (r.check === 'file /etc/sysctl.d/60-born-tuned.conf') assert.match(r.note!, /an image not yet booted has none/);
+    if (r.check === 'file /etc/sysctl.d/60-born-tuned.conf') assert.is(r.status, 'ABSENT');
+    else if (r.check.startsWith('file ')) assert.equal([r.status, r.actual], ['FAIL', 'missing'], r.check);
     else assert.is(r.status, 'ABSENT', r.check);
   }
   // A link to a directory is followed (the operator named it).
@@ -472,6 +475,8 @@ test('the live root / goes through the same resolver: real /proc and /sys values
   const rows = await verifyHost(generate({ profiles: ['lxd-small'] }, { packer: false, secrets: 'resolve' }), { root: '/' });
   const row = rows.find((r) => r.check === 'sysctl vm.max_map_count')!;
   assert.is(row.actual, readFileSync('/proc/sys/vm/max_map_count', 'utf8').trim());
+  // On a live host the file first boot computes is never just absent: missing there is a failure.
+  assert.is.not(rows.find((r) => r.check === 'file /etc/sysctl.d/60-born-tuned.conf')!.status, 'ABSENT');
   const lo = resolveInRoot('/', '/sys/class/net/lo/tx_queue_len');
   assert.ok(lo.ok && lo.inRoot.startsWith('/sys/devices/'), JSON.stringify(lo));
 });
@@ -580,6 +585,7 @@ test('property: no link farm in a host tree makes verify print a byte from outsi
     'sys/class/net',
     'sys/class/net/enp5s0',
     'etc',
+    'etc/born-tuned/sysctl.wanted',
     'etc/sysctl.d/60-born-tuned.conf',
   ];
   const out = fc.oneof(

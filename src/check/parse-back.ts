@@ -36,8 +36,8 @@ export function checkArtifact(a: Artifact): void {
       if (problems.length) throw new InternalError(`${a.path} has keys the manager would reject: ${problems.join('; ')}`);
       break;
     }
-    case 'sysctl':
-      expectEqual(a, parseKeyValueLines(a.text), a.data);
+    case 'sysctl-wanted':
+      expectEqual(a, parseWantedLines(a.text), a.data);
       break;
     case 'json-yaml':
       expectEqual(
@@ -62,14 +62,17 @@ export function checkArtifact(a: Artifact): void {
 
 const CLOUD_CONFIG_LINE = '#cloud-config\n';
 
-/** `key = value` lines of a sysctl.d file, comments and blank lines skipped. */
-function parseKeyValueLines(text: string): [string, string][] {
+/** The words of the wanted file's lines (`MODE KEY = VALUE`, the value one word however many
+ * spaces it holds; `MODE KEY from OTHER N`), comments and blank lines skipped. A line of another
+ * shape reads as itself, which matches no data. */
+function parseWantedLines(text: string): string[][] {
   return text
     .split('\n')
-    .filter((l) => l.trim() !== '' && !/^[#;]/.test(l.trim()))
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
     .map((l) => {
-      const i = l.indexOf('=');
-      return [l.slice(0, i).trim(), l.slice(i + 1).trim()];
+      const m = /^(\S+) (\S+) (=|from) (.*)$/.exec(l);
+      if (!m) return [l];
+      return m[3] === '=' ? [m[1]!, m[2]!, '=', m[4]!] : [m[1]!, m[2]!, 'from', ...m[4]!.split(' ')];
     });
 }
 

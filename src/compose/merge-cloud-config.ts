@@ -1,4 +1,5 @@
 import type { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { HOST_PATHS } from '../facts/host-paths.ts';
 import { RawPlain } from '../render/yaml.ts';
 import { isPlainObject } from '../resolve/merge.ts';
 import { formatPath, pathKey, type PathSegment } from '../source/position.ts';
@@ -39,6 +40,8 @@ export function mergeCloudConfig(
   const writtenBy = new Map<string, { owner: Owner; path: string }>();
   for (const f of (base.write_files as { path: string }[] | undefined) ?? [])
     writtenBy.set(normalWritePath(f.path)!, { owner: ourOwner, path: f.path });
+  // Not in write_files: the sysctl step writes it at first boot, over whatever an include put there.
+  writtenBy.set(HOST_PATHS.sysctl, { owner: { label: `the first-boot sysctl step of ${baseLabel}` }, path: HOST_PATHS.sysctl });
   for (const inc of includes) {
     const at = (node: { at: Position }, path: PathSegment[]) => ({ file: inc.display, ...node.at, path: formatPath(path) });
     const files = inc.tree.entries.get('write_files')?.value;

@@ -4,9 +4,12 @@
  * 99-sysctl.conf so an operator's /etc/sysctl.conf still has the last word.
  */
 export const HOST_PATHS = {
+  /** The sysctls wanted, each with its mode: outside sysctl.d, so systemd-sysctl never applies the
+   * profile's numbers as they are (they could lower what the kernel sized from the host's RAM). */
+  sysctlWanted: '/etc/born-tuned/sysctl.wanted',
+  /** Written by the apply step at first boot from the wanted file and the running kernel: what this
+   * host computed, applied by systemd-sysctl at every later boot. Never generated, never baked. */
   sysctl: '/etc/sysctl.d/60-born-tuned.conf',
-  /** Written at first boot only when the host already had a value beyond ours (higher for raise, lower for lower). */
-  sysctlKeepHigher: '/etc/sysctl.d/61-born-tuned-keep-higher.conf',
   limits: '/etc/security/limits.d/60-born-tuned.conf',
   hideInstanceNames: '/etc/tmpfiles.d/born-tuned-hide-instance-names.conf',
   /** After 80-net-setup-link.rules, so NAME== sees the name a NIC is being renamed to. */

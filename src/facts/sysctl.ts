@@ -137,8 +137,8 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
     min: 0,
     max: INT_MAX,
     components: 1,
-    why: 'Packets queued on receive before the kernel drops them; shared by every container.',
-    source: 'LXD network bandwidth tuning (000), 004',
+    why: "Packets queued on receive before the kernel drops them; shared by every container. The LXD and Incus bandwidth guides size it from the minimum (word 1) of the host's own net.ipv4.tcp_mem, which the kernel sizes from the host's RAM: read there at first boot ({from_host: net.ipv4.tcp_mem, word: 1}), it fits each host, where one machine's number fits none.",
+    source: 'LXD network bandwidth tuning (000), 004; LXD and Incus doc/howto/network_increase_bandwidth.md',
   },
   'net.ipv4.tcp_mem': {
     kernelDefault: 'depends on memory',
@@ -146,8 +146,8 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
     min: 0,
     max: LONG_MAX,
     components: 3,
-    why: 'TCP memory thresholds in pages (min, pressure, max); the bandwidth tuning raises them with the backlog.',
-    source: 'LXD network bandwidth tuning (000)',
+    why: "TCP memory thresholds in pages (min, pressure, max). The kernel sizes them from the host's RAM at boot (seen on Debian 12: 22368 29824 44736 at 2 GiB, 190194 253595 380388 at 16 GiB), so one machine's numbers fit no other host (365514 pages as a max lets TCP take about 35% of a 4 GiB host); the bandwidth guides read it rather than set it.",
+    source: 'LXD and Incus doc/howto/network_increase_bandwidth.md; seen in guests (FACTS.md)',
   },
   'net.ipv4.neigh.default.gc_thresh1': {
     kernelDefault: '128',

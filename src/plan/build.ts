@@ -1,6 +1,6 @@
 import { byCodeUnit } from '../base/order.ts';
 import { supportsNicQueueTxLength, targetFactsOf } from '../facts/managers.ts';
-import { sysctlValueOf, type Profile } from '../schema/profile.ts';
+import { sysctlFromHostOf, sysctlModeOf, sysctlValueOf, type Profile } from '../schema/profile.ts';
 import { DEFAULT_MODE_REASON, SYSCTL_FACTS, type SysctlMode } from '../facts/sysctl.ts';
 import { canonicalSysctlName } from '../facts/sysctl-names.ts';
 import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from '../facts/capacity.ts';
@@ -72,10 +72,13 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
   for (const [written, setting] of Object.entries(profile.sysctl ?? {})) {
     const key = canonicalSysctlName(written);
     const fact = SYSCTL_FACTS[key];
-    const chosen = typeof setting === 'object' ? setting.mode : undefined;
+    const chosen = sysctlModeOf(setting);
+    const fromHost = sysctlFromHostOf(setting);
+    const source = fromHost && { key: canonicalSysctlName(fromHost.key), word: fromHost.word };
     out.set(key, {
       key,
-      value: String(sysctlValueOf(setting)),
+      value: source ? fromHostText(source) : String(sysctlValueOf(setting)),
+      ...(source ? { fromHost: source } : {}),
       mode: chosen ?? fact?.mode ?? 'exact',
       modeFrom: chosen ? 'chosen in the profile' : fact ? `catalogue: ${modeMeaning(fact.mode)}` : DEFAULT_MODE_REASON,
       from: { path: ['sysctl', written] },
@@ -104,6 +107,11 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
     from: { path: ['dmesg_restrict'] },
   });
   return [...out.values()].sort((a, b) => byCodeUnit(a.key, b.key));
+}
+
+/** How a value read on the host is read, in the words explain, diff and verify print. */
+function fromHostText(from: { key: string; word: number }): string {
+  return `word ${from.word} of ${from.key} on the host`;
 }
 
 /** What a mode does, in the words explain prints. */

@@ -9,7 +9,11 @@ export type Provenance = { path: PathSegment[] } | { derived: string };
 export interface SysctlSetting {
   /** The dotted spelling (`net.ipv4.conf.eth0/100.rp_filter`), as sysctl.d and the apply step read it. */
   key: string;
+  /** The value as written; for a value read on the host (`fromHost`), how it is read, in words. */
   value: string;
+  /** Set when the value is one word of another sysctl as the host has it, read by the apply step at
+   * first boot: gen cannot know it (tcp_mem is sized from the host's RAM). */
+  fromHost?: { key: string; word: number };
   mode: SysctlMode;
   /** Why this mode: the profile chose it, the catalogue says so, or the default for other keys. */
   modeFrom: string;

@@ -45,7 +45,7 @@ export interface MimePartReadBack {
  * - `mime`: a multipart user-data whose parts decode to `data`, in order;
  * - `yaml`: one YAML document equal to `data` under 1.1 and 1.2;
  * - `preseed`: YAML as above, whose keys `manager` accepts;
- * - `sysctl`: the `key = value` lines `data`, in order;
+ * - `sysctl-wanted`: the `MODE KEY = VALUE` and `MODE KEY from OTHER N` lines `data` (their words), in order;
  * - `json-yaml`: `#` comment lines, then JSON equal to `data`;
  * - `json`: JSON.stringify of `data` (read back by definition: not parsed again);
  * - `text`: shell, INI-like files, udev rules, HCL: no reader here; the tests run the real tools.
@@ -56,7 +56,7 @@ type ReadBack =
   | { format: 'mime'; data: MimePartReadBack[] }
   | { format: 'yaml'; data: unknown }
   | { format: 'preseed'; data: Record<string, unknown>; manager: { name: ManagerName; version: string } }
-  | { format: 'sysctl'; data: [string, string][] }
+  | { format: 'sysctl-wanted'; data: string[][] }
   | { format: 'json-yaml'; data: unknown }
   | { format: 'json'; data: unknown }
   | { format: 'text' };

@@ -9,16 +9,23 @@ import { renderTemplate } from './engine.ts';
  * Packer provisioners). Each renderer is a pure function of the plan.
  */
 export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
+  // A value read on the host is read once the literal ones are applied (its source may be one).
+  const wanted = [...plan.sysctl.filter((s) => !s.fromHost), ...plan.sysctl.filter((s) => s.fromHost)];
   const files: Artifact[] = [
     {
       kind: 'sysctl',
-      path: `sysctl.d/${basename(HOST_PATHS.sysctl)}`,
-      hostPath: HOST_PATHS.sysctl,
+      path: `born-tuned/${basename(HOST_PATHS.sysctlWanted)}`,
+      hostPath: HOST_PATHS.sysctlWanted,
       mode: 0o644,
-      purpose: 'kernel settings (sysctl.d), applied at first boot each in its mode (raise, exact, lower)',
-      text: renderTemplate('sysctl.conf', { header, settings: plan.sysctl.map((s) => ({ ...s, note: sysctlNote(s) })) }),
-      format: 'sysctl',
-      data: plan.sysctl.map((s) => [s.key, s.value]),
+      purpose: `the sysctls wanted, each with its mode; first boot computes ${HOST_PATHS.sysctl} from them against the host's kernel`,
+      text: renderTemplate('sysctl-wanted', {
+        header,
+        settings: wanted.map((s) => ({ ...s, fromHost: s.fromHost ?? false, note: sysctlNote(s) })),
+      }),
+      format: 'sysctl-wanted',
+      data: wanted.map((s) =>
+        s.fromHost ? [s.mode, s.key, 'from', s.fromHost.key, String(s.fromHost.word)] : [s.mode, s.key, '=', s.value],
+      ),
     },
     {
       kind: 'limits',
@@ -43,7 +50,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       path: `bin/${basename(HOST_PATHS.sysctlApply)}`,
       hostPath: HOST_PATHS.sysctlApply,
       mode: 0o755,
-      purpose: 'applies the sysctl file at first boot, each key in its mode',
+      purpose: `applies the wanted sysctls at first boot, each in its mode, and writes the result to ${HOST_PATHS.sysctl}`,
       text: renderTemplate('sysctl-apply.sh', {}),
       format: 'text',
     },
@@ -96,7 +103,7 @@ function basename(p: string): string {
 
 function sysctlNote(s: SysctlSetting): string {
   const fact = s.key === 'kernel.dmesg_restrict' ? DMESG_RESTRICT_FACT : SYSCTL_FACTS[s.key];
-  const origin = 'derived' in s.from ? `derived: ${s.from.derived}` : undefined;
+  const origin = 'derived' in s.from ? `derived: ${s.from.derived}` : s.fromHost ? `read at first boot: ${s.value}` : undefined;
   const mode = `Mode ${s.mode}.`;
   if (!fact) return `${origin ? `Value ${origin}.` : 'Set by the profile.'} ${mode}`;
   return [fact.why, `Kernel default ${fact.kernelDefault}.`, origin ? `Value ${origin}.` : undefined, mode].filter(Boolean).join(' ');

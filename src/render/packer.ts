@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { HostPlan } from '../plan/model.ts';
+import { HOST_PATHS } from '../facts/host-paths.ts';
 import { managerState } from '../facts/managers.ts';
 import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
@@ -139,11 +140,12 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
     kind: 'packer-scripts',
     path: `packer/${PACKER_SCRIPTS[2]}`,
     mode: 0o755,
-    purpose: `Packer provisioner: removes the build login, SSH password login and every per-host identity (${m.name}'s certificates and state, machine-id, SSH host keys, logs), resets cloud-init`,
+    purpose: `Packer provisioner: removes the build login, SSH password login and every per-host identity (${m.name}'s certificates and state, machine-id, SSH host keys, computed sysctls, logs), resets cloud-init`,
     text: renderTemplate('packer-cleanup.sh', {
       header,
       slimUserData: slimUserData.path,
       manager: { label: managerLabel, ...managerState(m.name, m.install) },
+      computedSysctl: HOST_PATHS.sysctl,
       cloudInitSshdDropIn: CLOUD_INIT_SSHD_DROP_IN,
       sshdDropIn: SSHD_NO_PASSWORD_DROP_IN,
       sshdDropInText: `# ${commentText(header)}\n# Written by the image's 90-cleanup.sh: no SSH password login unless this host's seed sets ssh_pwauth.\nPasswordAuthentication no\n`,

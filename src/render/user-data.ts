@@ -8,8 +8,8 @@ import { shellQuote } from './helpers.ts';
 /**
  * The cloud-config as data. write_files runs in cloud-init's init stage, before any package is
  * installed; runcmd then does, in order: install the manager, reload systemd (drop-in), hide
- * instance names, apply txqueuelen through udev, apply sysctl each in its mode (after the install, whose
- * packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
+ * instance names, apply txqueuelen through udev, apply sysctl each in its mode and persist the
+ * result (after the install, whose packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
  * Nothing waits for a reboot.
  */
 export function buildCloudConfig(
@@ -86,9 +86,8 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
     steps.push(['txqueuelen', ['udevadm', 'trigger', '--action=add', '--subsystem-match=net']]);
     steps.push(['udev-settle', ['udevadm', 'settle']]);
   }
-  // Keys the apply step does not raise are named with their mode (it raises the others).
-  const modes = plan.sysctl.filter((s) => s.mode !== 'raise').map((s) => `${s.mode}:${s.key}`);
-  steps.push(['sysctl', [HOST_PATHS.sysctlApply, HOST_PATHS.sysctl, HOST_PATHS.sysctlKeepHigher, ...modes]]);
+  // The wanted file carries each key's mode; the apply step writes what it computed to sysctl.d.
+  steps.push(['sysctl', [HOST_PATHS.sysctlApply, HOST_PATHS.sysctlWanted, HOST_PATHS.sysctl]]);
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
   steps.push(['preseed', ['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]]);

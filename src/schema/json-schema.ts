@@ -134,10 +134,17 @@ function profileJsonSchema(): JsonSchema {
   for (const [key, value] of Object.entries(sysctl.properties as Record<string, JsonSchema>)) {
     const fact = SYSCTL_FACTS[key]!;
     const numbers = Array.from({ length: fact.components }, () => '\\d{1,16}').join(' ');
-    value.anyOf = [
+    const typed: JsonSchema[] = [
       ...(fact.components === 1 ? [{ type: 'integer', minimum: fact.min, maximum: fact.max }] : []),
       { type: 'string', pattern: `^${numbers}$` },
     ];
+    // The long forms stay: {value, mode} with the value typed as above, and {from_host, word}.
+    const forms = (value.anyOf as JsonSchema[]).filter((form) => form.type === 'object');
+    for (const form of forms) {
+      const properties = form.properties as Record<string, JsonSchema>;
+      if (properties.value) properties.value = { description: properties.value.description, anyOf: typed };
+    }
+    value.anyOf = [...typed, ...forms];
   }
 
   schema.properties = {

@@ -9,7 +9,7 @@ import {
   MAC,
   NIC_ADDRESSING,
 } from './network-values.ts';
-import { SYSCTL_FACTS } from '../facts/sysctl.ts';
+import { SYSCTL_FACTS, type SysctlMode } from '../facts/sysctl.ts';
 
 /**
  * The profile format. Every object is strict: an unknown key is an error (reported with a
@@ -51,9 +51,27 @@ const SysctlEntrySchema = z.strictObject({
   }),
 });
 
-/** `key: value`, or `key: {value: V, mode: raise|exact|lower}` to choose the mode. One flat union,
- * so the validator reports the form whose type the value has. */
-const SysctlSettingSchema = z.union([...sysctlValueForms, SysctlEntrySchema]);
+/** A value gen cannot know: one number of another sysctl as the host has it, read by the apply
+ * step at first boot (the bandwidth guides size netdev_max_backlog from the host's own tcp_mem). */
+const SysctlFromHostSchema = z.strictObject({
+  from_host: z.string().meta({
+    description:
+      'The sysctl whose value on the host gives this one, read at first boot after the literal values are applied (like net.ipv4.tcp_mem).',
+  }),
+  word: safeInt()
+    .min(1, { message: 'must be 1 or more: words are counted from 1' })
+    .max(16, { message: 'must be at most 16: no sysctl value gen knows has more words' })
+    .meta({ description: 'Which number of that value, counted from 1 (1 is the minimum of tcp_mem).' }),
+  mode: z
+    .enum(['raise', 'exact', 'lower'])
+    .meta({ description: "How the number read is applied against this key's own value on the host; default the key's mode." })
+    .optional(),
+});
+
+/** `key: value`, `key: {value: V, mode: raise|exact|lower}` to choose the mode, or
+ * `key: {from_host: KEY, word: N}` for a number read on the host. One flat union, so the validator
+ * reports the form whose type the value has. */
+const SysctlSettingSchema = z.union([...sysctlValueForms, SysctlEntrySchema, SysctlFromHostSchema]);
 
 const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, SysctlSettingSchema.optional()])) as Record<
   string,
@@ -63,7 +81,7 @@ const knownSysctl = Object.fromEntries(Object.keys(SYSCTL_FACTS).map((k) => [k, 
 const SysctlSchema = z.object(knownSysctl).catchall(
   SysctlSettingSchema.meta({
     description:
-      'Any other sysctl, by its /proc/sys name in dots (like net.core.somaxconn; an interface name with dots in the slash form, net.ipv4.conf.eth0/100.rp_filter): a whole number or words separated by single spaces, or {value, mode} where mode is raise, exact (the default for keys gen does not know) or lower.',
+      'Any other sysctl, by its /proc/sys name in dots (like net.core.somaxconn; an interface name with dots in the slash form, net.ipv4.conf.eth0/100.rp_filter): a whole number or words separated by single spaces, or {value, mode} where mode is raise, exact (the default for keys gen does not know) or lower, or {from_host, word} for one number of another sysctl as the host has it at first boot.',
   }),
 );
 
@@ -244,7 +262,19 @@ export type Profile = z.infer<typeof ProfileSchema>;
 type SysctlValue = z.infer<typeof SysctlValueSchema>;
 type SysctlSetting = z.infer<typeof SysctlSettingSchema>;
 
-/** The value of a sysctl entry, short or long form (undefined only for a catalogue key left out). */
+/** The value of a sysctl entry, short or long form; undefined for a catalogue key left out and for
+ * a value read on the host (`from_host`), which gen does not know. */
 export function sysctlValueOf(setting: SysctlSetting | undefined): SysctlValue | undefined {
-  return typeof setting === 'object' ? setting.value : setting;
+  if (typeof setting !== 'object') return setting;
+  return 'value' in setting ? setting.value : undefined;
+}
+
+/** Where a `from_host` entry reads its value on the host, or undefined for a literal value. */
+export function sysctlFromHostOf(setting: SysctlSetting | undefined): { key: string; word: number } | undefined {
+  return typeof setting === 'object' && 'from_host' in setting ? { key: setting.from_host, word: setting.word } : undefined;
+}
+
+/** The mode an entry chooses (long forms only). */
+export function sysctlModeOf(setting: SysctlSetting | undefined): SysctlMode | undefined {
+  return typeof setting === 'object' ? setting.mode : undefined;
 }

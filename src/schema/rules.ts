@@ -9,7 +9,7 @@ import {
   supportsNicQueueTxLength,
   supportsTrustPassword,
 } from '../facts/managers.ts';
-import { sysctlValueOf, type Profile } from './profile.ts';
+import { sysctlFromHostOf, sysctlValueOf, type Profile } from './profile.ts';
 import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 import { canonicalSysctlName, isDocumentedSysctl, suggestSysctl, SYSCTL_NAME } from '../facts/sysctl-names.ts';
 import { DOCUMENTED_SYSCTL_SOURCES } from '../facts/sysctl-keys.generated.ts';
@@ -179,6 +179,11 @@ function checkSysctl({ profile, merged, at }: RuleContext): void {
           `sysctl "${key}" is not in the kernel documentation (${DOCUMENTED_SYSCTL_SOURCES}): check the name; first boot skips a key the kernel does not have`,
           'key',
         );
+    }
+    const fromHost = sysctlFromHostOf(setting);
+    if (fromHost) {
+      checkFromHost(name, fromHost, path, profile, at);
+      continue;
     }
     const value = sysctlValueOf(setting);
     const mode = typeof setting === 'object' ? setting.mode : (fact?.mode ?? 'exact');
@@ -481,6 +486,71 @@ function checkStorage({ profile, at }: RuleContext): void {
       `storage pool "${wanted}" is not defined${defined}: define it under storage_pools or use ${Object.keys(pools)
         .map((p) => `"${p}"`)
         .join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Keys whose value gen checks against other settings when it runs (capacity.instances, limits.nofile,
+ * the gc_thresh order) or derives others from: a value read on the host would escape those checks.
+ */
+const NEEDS_A_KNOWN_VALUE = new Set([
+  'fs.nr_open',
+  'kernel.keys.maxkeys',
+  ...['ipv4', 'ipv6'].flatMap((family) => [1, 2, 3].map((n) => `net.${family}.neigh.default.gc_thresh${n}`)),
+]);
+
+/** A `from_host` entry: it names another sysctl gen knows, one word of it, and no chain of reads. */
+function checkFromHost(
+  name: string,
+  fromHost: { key: string; word: number },
+  path: PathSegment[],
+  profile: Profile,
+  at: RuleContext['at'],
+): void {
+  if (NEEDS_A_KNOWN_VALUE.has(name)) {
+    at(
+      'error',
+      'INVALID_VALUE',
+      path,
+      `${name} is checked against the other settings when gen runs, so its value must be known then: write a number instead of from_host`,
+      'key',
+    );
+    return;
+  }
+  const source = canonicalSysctlName(fromHost.key);
+  const sourcePath = [...path, 'from_host'];
+  if (!SYSCTL_NAME.test(source) || !(SYSCTL_FACTS[source] || isDocumentedSysctl(source))) {
+    const hint = SYSCTL_NAME.test(source) ? suggestSysctl(source, Object.keys(SYSCTL_FACTS)) : undefined;
+    at(
+      'error',
+      'UNKNOWN_KEY',
+      sourcePath,
+      `from_host "${fromHost.key}" is not a sysctl the kernel documents${hint ? ` (did you mean "${hint}"?)` : ''}: name the key whose value on the host gives ${name}, like net.ipv4.tcp_mem`,
+    );
+    return;
+  }
+  if (source === name) {
+    at('error', 'INVALID_VALUE', sourcePath, `${name} cannot be read from itself: name another sysctl, or write a number`);
+    return;
+  }
+  const chained = Object.entries(profile.sysctl ?? {}).find(([k, s]) => canonicalSysctlName(k) === source && sysctlFromHostOf(s));
+  if (chained) {
+    at(
+      'error',
+      'INVALID_VALUE',
+      sourcePath,
+      `${source} is itself read from the host (from_host): read ${name} from a key with a value of its own`,
+    );
+    return;
+  }
+  const components = SYSCTL_FACTS[source]?.components;
+  if (components !== undefined && fromHost.word > components) {
+    at(
+      'error',
+      'OUT_OF_RANGE',
+      [...path, 'word'],
+      `${source} has ${components} word${components === 1 ? '' : 's'}, so word ${fromHost.word} does not exist: use a word from 1 to ${components}`,
     );
   }
 }

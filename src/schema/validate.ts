@@ -110,8 +110,12 @@ function reportIssue(issue: $ZodIssue, merged: Merged, bag: DiagnosticBag, prefi
       const branches = issue.errors.filter(
         (errs) => !errs.every((e) => (e.code === 'invalid_type' || e.code === 'invalid_value') && e.path.length === 0),
       );
-      if (branches.length === 1) {
-        for (const e of branches[0]!) reportIssue(e, merged, bag, path, schema);
+      // Of several mapping forms ({value, mode} and {from_host, word}), the one the value is
+      // nearest to: fewest problems, so its keys are not reported as unknown to the other form.
+      const fewest = Math.min(...branches.map((errs) => errs.length));
+      const nearest = branches.filter((errs) => errs.length === fewest);
+      if (nearest.length === 1) {
+        for (const e of nearest[0]!) reportIssue(e, merged, bag, path, schema);
         return;
       }
       reportAt(
@@ -232,7 +236,7 @@ export function reportOverriddenInlineSecrets(
 }
 
 function unionExpectation(path: readonly PathSegment[]): string {
-  if (path[0] === 'sysctl') return 'a whole number, a string of words, or {value: V, mode: raise|exact|lower}';
+  if (path[0] === 'sysctl') return 'a whole number, a string of words, {value: V, mode: raise|exact|lower} or {from_host: KEY, word: N}';
   if (path.at(-1) === 'trust_password') return 'a reference, {env: VARIABLE} or {file: /path}';
   return 'a whole number or "unlimited"';
 }

@@ -1,7 +1,8 @@
 import { byCodeUnit } from '../base/order.ts';
 import type { RenderedHost } from '../pipeline.ts';
 import { octalMode } from '../render/artifact.ts';
-import type { HostPlan } from '../plan/model.ts';
+import type { HostPlan, SysctlSetting } from '../plan/model.ts';
+import type { SysctlMode } from '../facts/sysctl.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
 import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
@@ -51,6 +52,7 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   verifyTxqueuelen(plan, opts.root, rows, live);
   if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
   verifyFiles(generated, opts.root, rows);
+  verifyComputedSysctl(plan, opts.root, rows);
   await verifyManager(plan, query, apiRoot, rows);
   return rows;
 }
@@ -71,33 +73,141 @@ function topDirectory(path: string): string {
   return `/${path.split('/')[1]}`;
 }
 
+/** What a sysctl must be: its value as written, or (`fromHost`) the word read from the host's
+ * other key; undefined when that key cannot be read (with the row saying why). */
+function wantedValue(s: SysctlSetting, root: string): { value: string; label: string } | { row: Omit<VerifyRow, 'check'> } {
+  if (!s.fromHost) return { value: s.value, label: s.value };
+  const source = readKernelFile(root, procSysPath(s.fromHost.key));
+  if (!source.ok)
+    return {
+      row: {
+        status: source.absent ? 'ABSENT' : 'FAIL',
+        wanted: s.value,
+        actual: '-',
+        note: source.absent ? `this kernel has no ${s.fromHost.key}` : source.note,
+      },
+    };
+  const word = source.text.trim().split(/\s+/)[s.fromHost.word - 1];
+  if (word === undefined || word === '')
+    return { row: { status: 'FAIL', wanted: s.value, actual: '-', note: `${s.fromHost.key} has no word ${s.fromHost.word} here` } };
+  return { value: word, label: `${word} (${s.fromHost.key} word ${s.fromHost.word})` };
+}
+
+/** Whether `actual` meets `want` in `mode`: exact compares the words as a whole; raise (at least)
+ * and lower (at most) compare number by number, so a vector passes only when every number does. */
+function meetsMode(mode: SysctlMode, want: string, actual: string): boolean {
+  if (mode === 'exact' || actual === want) return actual === want;
+  const wants = want.split(' ').map(Number);
+  const haves = actual.split(' ').map(Number);
+  const beyond = (h: number | undefined, w: number) => h !== undefined && (mode === 'raise' ? h >= w : h <= w);
+  return haves.length === wants.length && wants.every((w, i) => beyond(haves[i], w));
+}
+
 function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
   for (const s of plan.sysctl) {
-    const got = readKernelFile(root, procSysPath(s.key));
     const check = `sysctl ${s.key}`;
+    const wanted = wantedValue(s, root);
+    if ('row' in wanted) {
+      rows.push({ check, ...wanted.row });
+      continue;
+    }
+    const got = readKernelFile(root, procSysPath(s.key));
     if (!got.ok) {
-      if (got.absent) rows.push({ check, status: 'ABSENT', wanted: s.value, actual: '-', note: 'this kernel has no such key' });
-      else rows.push({ check, status: 'FAIL', wanted: s.value, actual: '-', note: got.note });
+      if (got.absent) rows.push({ check, status: 'ABSENT', wanted: wanted.label, actual: '-', note: 'this kernel has no such key' });
+      else rows.push({ check, status: 'FAIL', wanted: wanted.label, actual: '-', note: got.note });
       continue;
     }
     const actual = got.text.trim().split(/\s+/).join(' ');
-    if (s.mode === 'exact' || actual === s.value) {
-      rows.push({ check, status: actual === s.value ? 'PASS' : 'FAIL', wanted: s.value, actual });
+    const ok = meetsMode(s.mode, wanted.value, actual);
+    if (s.mode === 'exact' || actual === wanted.value) {
+      rows.push({ check, status: ok ? 'PASS' : 'FAIL', wanted: wanted.label, actual });
       continue;
     }
-    // raise and lower compare number by number: a vector passes only when every component does.
-    const want = s.value.split(' ').map(Number);
-    const have = actual.split(' ').map(Number);
-    const beyond = (h: number | undefined, w: number) => h !== undefined && (s.mode === 'raise' ? h >= w : h <= w);
-    const ok = have.length === want.length && want.every((w, i) => beyond(have[i], w));
     rows.push({
       check,
       status: ok ? 'PASS' : 'FAIL',
-      wanted: `${s.mode === 'raise' ? '>=' : '<='} ${s.value}`,
+      wanted: `${s.mode === 'raise' ? '>=' : '<='} ${wanted.label}`,
       actual,
       ...(ok ? { note: s.mode === 'raise' ? 'higher than wanted: kept (raise)' : 'lower than wanted: kept (lower)' } : {}),
     });
   }
+}
+
+/** The most verify reads of the computed sysctl.d file: a few hundred bytes a key. */
+const COMPUTED_SYSCTL_MAX = 256 * 1024;
+
+/**
+ * The sysctl.d file the apply step computed at first boot (per host, so not compared byte for
+ * byte): every wanted key this kernel has is there, with a value that meets the wanted one in its
+ * mode (at least it for raise, at most for lower, itself for exact), and nothing else is. A host
+ * whose first boot has not run has none: FAIL on a live host; ABSENT under --root, where an image
+ * not yet booted must have none.
+ */
+function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
+  const check = `file ${HOST_PATHS.sysctl}`;
+  const wantedText = 'each key in its mode';
+  const r = readInRoot(root, HOST_PATHS.sysctl, { maxBytes: COMPUTED_SYSCTL_MAX });
+  if (!r.ok) {
+    if (r.problem.kind !== 'missing')
+      rows.push({ check, status: 'FAIL', wanted: wantedText, actual: 'unreadable', note: `${HOST_PATHS.sysctl} ${r.problem.message}` });
+    else if (root === '/')
+      rows.push({ check, status: 'FAIL', wanted: wantedText, actual: 'missing', note: 'written by born-tuned-sysctl-apply at first boot' });
+    else
+      rows.push({
+        check,
+        status: 'ABSENT',
+        wanted: wantedText,
+        actual: '-',
+        note: 'written at first boot by born-tuned-sysctl-apply: an image not yet booted has none',
+      });
+    return;
+  }
+  const written = new Map<string, string>();
+  const problems: string[] = [];
+  for (const line of r.bytes.toString('utf8').split('\n')) {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#') || text.startsWith(';')) continue;
+    const eq = text.indexOf('=');
+    if (eq === -1) {
+      problems.push(`"${text.slice(0, 60)}" is not key = value`);
+      continue;
+    }
+    written.set(
+      text.slice(0, eq).trim(),
+      text
+        .slice(eq + 1)
+        .trim()
+        .split(/\s+/)
+        .join(' '),
+    );
+  }
+  const planned = new Set(plan.sysctl.map((s) => s.key));
+  for (const key of written.keys()) if (!planned.has(key)) problems.push(`${key} is not wanted`);
+  for (const s of plan.sysctl) {
+    const value = written.get(s.key);
+    if (value === undefined) {
+      // A key this kernel lacks is skipped by the apply step; one it has must be there.
+      const live = readKernelFile(root, procSysPath(s.key));
+      if (live.ok || !live.absent) problems.push(`${s.key} is missing`);
+      continue;
+    }
+    const wanted = wantedValue(s, root);
+    // A value read on the host that cannot be read here (no /proc under --root) is only required to be there.
+    if ('row' in wanted) continue;
+    if (!meetsMode(s.mode, wanted.value, value)) {
+      const relation = s.mode === 'raise' ? 'below' : s.mode === 'lower' ? 'above' : 'not';
+      problems.push(`${s.key} = ${value} is ${relation} ${wanted.value} (${s.mode})`);
+    }
+  }
+  rows.push({
+    check,
+    status: problems.length === 0 ? 'PASS' : 'FAIL',
+    wanted: wantedText,
+    actual: problems.length === 0 ? `${written.size} keys in their modes` : `${problems.length} wrong`,
+    ...(problems.length > 0
+      ? { note: problems.slice(0, 3).join('; ') + (problems.length > 3 ? `; and ${problems.length - 3} more` : '') }
+      : {}),
+  });
 }
 
 /** The daemon's PID (the process whose command name is the manager's daemon), or why /proc

@@ -92,8 +92,11 @@ bake() {
 		{ echo "cloud-init clean --logs left /var/log/cloud-init*.log"; return 1; }
 	[[ -f $root/etc/machine-id && ! -s $root/etc/machine-id ]] ||
 		{ echo "/etc/machine-id is not empty"; return 1; }
-	[[ -x $root/usr/local/sbin/born-tuned-sysctl-apply && -f $root/etc/sysctl.d/60-born-tuned.conf ]] ||
+	[[ -x $root/usr/local/sbin/born-tuned-sysctl-apply && -f $root/etc/born-tuned/sysctl.wanted ]] ||
 		{ echo "10-files.sh did not install the host files"; return 1; }
+	# Each host computes its own at first boot: a baked one would be applied before that.
+	[[ ! -e $root/etc/sysctl.d/60-born-tuned.conf ]] ||
+		{ echo "the image carries /etc/sysctl.d/60-born-tuned.conf"; return 1; }
 	echo "ok"
 }
 

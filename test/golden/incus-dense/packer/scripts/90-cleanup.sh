@@ -13,6 +13,9 @@
 #    links it to /etc/machine-id at boot);
 #  - the SSH host keys /etc/ssh/ssh_host_*: cloud-init's ssh module makes new ones at the first boot
 #    of each host, as on Debian's own cloud images, which ship without them;
+#  - /etc/sysctl.d/60-born-tuned.conf, should the build VM have run the sysctl apply step: it holds
+#    values computed against the build VM's kernel and RAM, and would be applied at every boot of
+#    every host before that host's own first-boot step computes its own;
 #  - the random seed, the systemd credential key, DHCP leases, the journal and login records of the
 #    build VM, the daemon's log, and (`cloud-init clean --logs`) cloud-init's instance state and logs,
 #    so a host runs its first boot again with its own seed (packer/user-data of this tree).
@@ -181,6 +184,7 @@ empty_file /etc/machine-id
 empty_file /etc/hostname
 root_remove /var/lib/dbus/machine-id
 root_clear /etc/ssh 'ssh_host_*'
+root_remove '/etc/sysctl.d/60-born-tuned.conf'
 root_remove /var/lib/systemd/random-seed
 root_remove /var/lib/systemd/credential.secret
 root_clear /var/lib/dhcp '*.leases'
