@@ -1,4 +1,4 @@
-import { isMap, isSeq, isScalar, type Node } from 'yaml';
+import { isMap, isSeq, isScalar, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { Source } from './load.ts';
 
 /** A step in a path through profile data: a map key or a list index. */
@@ -22,7 +22,7 @@ export function positionOf(source: Source, path: readonly PathSegment[], at: 'ke
     const seg = path[i]!;
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = pairsByKey(node).get(String(seg));
       if (!pair) break;
       const keyRange = isScalar(pair.key) ? pair.key.range : undefined;
       if (last && at === 'key' && keyRange) {
@@ -42,6 +42,22 @@ export function positionOf(source: Source, path: readonly PathSegment[], at: 'ke
   }
   const offset = best ? best[0] : 0;
   return source.lineCounter.linePos(offset);
+}
+
+/** The pairs of a YAML mapping by key text (the first of a repeated key, as a search would find),
+ * built once per mapping: a stack with N located diagnostics in one mapping (a profile of 15,000
+ * sysctls, each warned about) would otherwise search it N times. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+function pairsByKey(map: YAMLMap): Map<string, Pair> {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) {
+      if (isScalar(p.key) && !index.has(String(p.key.value))) index.set(String(p.key.value), p);
+    }
+    pairIndex.set(map, index);
+  }
+  return index;
 }
 
 /** A path as people read it: `sysctl."fs.file-max"`, `nics.uplink.match.name`. */
