@@ -79,7 +79,7 @@ test('explain KEY: value, file:line, kernel default, why, the error it prevents,
   const s = settings[0]!;
   assert.is(s.value, '1048576');
   assert.equal(s.origin, { file: 'profiles/incus-dense.yaml', line: 38, profile: 'incus-dense', inherited: false });
-  assert.is(s.kernelDefault, '8192');
+  assert.is(s.kernelDefault, '8192 to 1048576 by memory');
   assert.match(s.prevents, /inotify resources exhausted/);
   assert.match(s.source, /001/);
   const text = gen(['explain', '-p', 'incus-dense', 'kernel.keys.maxkeys']).stdout;

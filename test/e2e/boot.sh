@@ -13,7 +13,9 @@
 #      born-tuned/ = the CLI under test (package.json, dist/gen.js, profiles/, templates/),
 #      e2e-profiles/ (test/e2e/profiles) and stack (the profiles, one per line). The CLI is on the
 #      seed, not in the image, so a code change never rebuilds the image.
-#   4. a qcow2 overlay on the image; boot 1 under qemu TCG (-m 2048 -smp 2, user networking with
+#   4. a qcow2 overlay on the image; boot 1 under qemu TCG (-m 16384 -smp 2: memory-scaled kernel
+#      defaults such as tcp_mem exceed what profiles once pinned, and pages are only allocated when
+#      touched; user networking with
 #      restrict=on, serial console to a file); the guest's report unit prints `cloud-init status
 #      --long`, mounts the seed read-only, runs `gen verify --format json` for the stack, and prints
 #      a JSON report (verify's output included) between markers on ttyS0, then powers off
@@ -53,7 +55,7 @@ if ((${#stacks[@]} == 0)); then
 		lxd-small+10gbe+preinstalled
 		incus-dense+10gbe+preinstalled
 		baked:lxd-small+10gbe+preinstalled
-		baked:incus-dense+10gbe+preinstalled
+		baked:incus-dense+10gbe+preinstalled+pinned-tcp-mem
 	)
 fi
 
@@ -193,7 +195,7 @@ for stack in "${stacks[@]}"; do
 		say "$stack: boot $boot ($variant image, $manager, instance-id $iid)"
 		rc=0
 		timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
-			-accel tcg -m 2048 -smp 2 \
+			-accel tcg -m 16384 -smp 2 \
 			-nodefaults -display none -monitor none -no-reboot \
 			-serial "file:$log" \
 			-kernel "$cache/vmlinuz" -initrd "$cache/initrd.img" -append "$append" \

@@ -35,9 +35,10 @@ export const ABSENT_OK_NOTE = 'this kernel has no such path';
 /**
  * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
  *   what boot.sh seeded, for the harness checks (left out: none)
+ * @param {Map<string, string> | undefined} wantedModes each sysctl's mode from the tree's sysctl.wanted
  * @returns {{check: string, ok: boolean, detail: string}[]}
  */
-export function compare(limitsConfText, report, seeded) {
+export function compare(limitsConfText, report, seeded, wantedModes) {
   const checks = [];
   const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
 
@@ -87,6 +88,20 @@ export function compare(limitsConfText, report, seeded) {
     }
     const ok = kinds.every((k) => atLeast(have[k], value));
     add(name, ok, `${session.name}: ${kinds.map((k) => `${k} ${have[k]}`).join(', ')}, wanted >= ${value}`);
+  }
+
+  // --- never lower than the kernel had: each key the first-boot step met, in its mode ------------
+  // (the modes come from the tree's born-tuned/sysctl.wanted; boot 2's live values are held to
+  // what the kernel had at boot 1, before anything of ours applied)
+  const applied = Array.isArray(report.sysctl_apply) ? report.sysctl_apply : [];
+  add('sysctl step: it reported what the kernel had', applied.length > 0, `${applied.length} keys`);
+  for (const { key, had, live } of applied) {
+    const mode = (wantedModes ?? new Map()).get(key);
+    if (mode !== 'raise' && mode !== 'lower') continue;
+    const h = String(had).split(' ').map(Number);
+    const l = String(live).split(' ').map(Number);
+    const ok = h.length === l.length && h.every((x, i) => (mode === 'raise' ? l[i] >= x : l[i] <= x));
+    add(`never ${mode === 'raise' ? 'lower' : 'higher'} than the kernel had: ${key}`, ok, `had ${had}, now ${live}`);
   }
 
   // --- what gen explain says of this kernel (src/facts: txqueuelen, hide_instance_names) ---------
@@ -182,6 +197,28 @@ export function parseLimitsConf(text) {
   return out;
 }
 
+/** Each sysctl's mode from a `gen --out` tree's born-tuned/sysctl.wanted ("MODE KEY = VALUE" or
+ * "MODE KEY from OTHER N" lines). */
+export function treeSysctlModes(tree) {
+  let text = '';
+  try {
+    text = readFileSync(join(tree, 'born-tuned', 'sysctl.wanted'), 'utf8');
+  } catch {
+    text = '';
+  }
+  return sysctlModes(text);
+}
+
+/** Each sysctl's mode from the text of a sysctl.wanted file. */
+export function sysctlModes(text) {
+  const modes = new Map();
+  for (const line of text.split('\n')) {
+    const m = /^(raise|exact|lower) (\S+) /.exec(line);
+    if (m) modes.set(m[2], m[1]);
+  }
+  return modes;
+}
+
 /** The text of every limits.d file of a `gen --out` tree, concatenated ("" when it has none). */
 export function treeLimits(tree) {
   const dir = join(tree, 'limits.d');
@@ -209,7 +246,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     report = JSON.parse(readFileSync(reportPath, 'utf8'));
     const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, 'utf8')).boot_id : undefined;
     const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
-    checks = compare(treeLimits(tree), report, seeded);
+    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree));
   } catch (e) {
     process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
     process.exit(2);

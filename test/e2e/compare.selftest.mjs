@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 // compare.selftest.mjs: offline negative controls for compare.mjs (< 1 s, no VM). Takes real guest
-// reports recorded by boot.sh (test/e2e/fixtures/STACK/{limits.conf,report-1.json,report-2.json},
-// limits.conf being the stack's limits.d file), checks that each passes as recorded, then breaks one
+// reports recorded by boot.sh (test/e2e/fixtures/STACK/{limits.conf,sysctl.wanted,report-1.json,
+// report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls), checks that each passes as recorded, then breaks one
 // thing at a time and checks that exactly the expected checks fail. boot.sh runs it before booting
 // anything. Exit 1 on any surprise.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABSENT_OK_NOTE, compare } from './compare.mjs';
+import { ABSENT_OK_NOTE, compare, sysctlModes } from './compare.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures');
 let bad = 0;
 let ran = 0;
 
+let modes = new Map();
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded)
+  compare(limits, rep, seeded, modes)
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -42,6 +43,7 @@ const row = (r, check) => {
 for (const stack of readdirSync(fixtures).sort()) {
   const dir = join(fixtures, stack);
   const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
+  modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -191,6 +193,22 @@ for (const stack of readdirSync(fixtures).sort()) {
         r.pam_limits.user.limits.nofile = { soft: '1024', hard: '1024' };
       },
       ['pam * soft nofile', 'pam * hard nofile'],
+    );
+    // Never lower than the kernel had (report.sysctl_apply, modes from sysctl.wanted).
+    expectHere(
+      `a raise key below what the kernel had`,
+      (r) => {
+        const k = r.sysctl_apply.find((a) => modes.get(a.key) === 'raise');
+        k.live = '0';
+      },
+      [`never lower than the kernel had: ${rep.sysctl_apply.find((a) => modes.get(a.key) === 'raise').key}`],
+    );
+    expectHere(
+      `no record of the sysctl step`,
+      (r) => {
+        r.sysctl_apply = [];
+      },
+      ['sysctl step: it reported what the kernel had'],
     );
     // What explain claims of the kernel (report.kernel_facts).
     expectHere(

@@ -206,6 +206,23 @@ report.pam_limits = guard("pam_limits", () => {
 	return out;
 });
 
+// --- what the first-boot sysctl step found and set, and each key's live value now -----------------
+// born-tuned-sysctl-apply prints "born-tuned: KEY = V (was H)" or "born-tuned: KEY = H already";
+// H is what the kernel had when the step ran. cloud-init-output.log keeps boot 1's lines on boot
+// 2, so compare.mjs can hold both boots to what the kernel had before anything of ours applied.
+report.sysctl_apply = guard("sysctl_apply", () => {
+	const out = [];
+	for (const line of (read("/var/log/cloud-init-output.log") ?? "").split("\n")) {
+		const m = /^born-tuned: (\S+) = (.*?)(?: \(was (.*)\)| already)$/.exec(line);
+		if (!m) continue;
+		const key = m[1];
+		const path = `/proc/sys/${key.replace(/[./]/g, (c) => (c === "." ? "/" : "."))}`;
+		const live = (read(path) ?? "").trim().split(/\s+/).join(" ");
+		out.push({ key, set: m[2], had: m[3] ?? m[2], live });
+	}
+	return out;
+});
+
 // --- what gen explain claims about this kernel (compare.mjs holds explain to it) ------------------
 // The queueing discipline of every device (txqueuelen only sizes the queue of a few, e.g.
 // pfifo_fast; a noqueue device has none), whether /sys/kernel/slab still lists cgroups (per-cgroup
