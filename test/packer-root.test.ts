@@ -51,10 +51,10 @@ let counter = 0;
 const SUITE = 'bookworm-backports';
 const BACKPORTS_LINE = `deb http://deb.debian.org/debian ${SUITE} main\n`;
 
-/** The three scripts of incus-dense + 10gbe (backports install), and 20-install-manager.sh for
- * `install: present`, written once into the scratch directory. */
+/** The three scripts of incus-dense + 10gbe on Debian 12 (the backports install), and
+ * 20-install-manager.sh for `install: present`, written once into the scratch directory. */
 const scripts = (() => {
-  const { plan } = resolveStack({ profiles: ['incus-dense', '10gbe'] });
+  const { plan } = resolveStack({ profiles: ['incus-dense', '10gbe', 'debian-12'], profilesDir: 'test/e2e/profiles' });
   const present = structuredClone(plan);
   present.manager = { ...present.manager, install: 'present', deb: undefined };
   const header = headerLine(plan.stack, GENERATOR_VERSION);
@@ -75,7 +75,7 @@ const scripts = (() => {
     return join(dir, name);
   };
   const main = renderPacker(plan, header, hostFiles, slim);
-  assert.ok(plan.manager.deb?.backports, 'incus-dense installs from backports');
+  assert.ok(plan.manager.deb?.backports, 'incus-dense on Debian 12 installs from backports');
   return {
     files: write('10-files.sh', main, PACKER_SCRIPTS[0]),
     install: write('20-install-manager.sh', main, PACKER_SCRIPTS[1]),

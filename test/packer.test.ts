@@ -49,7 +49,8 @@ function sharedTree(stack: readonly string[]): { out: string; files: ManifestEnt
  * for tests that change it). */
 function genTree(stack: readonly string[]): { out: string; files: ManifestEntry[] } {
   const out = join(tempDir(stackName(stack)), 'tree');
-  const r = gen([...profileArgs(stack), '--out', out]);
+  // debian-12 is the e2e overlay that moves a shipped host profile to Debian 12.
+  const r = gen([...profileArgs(stack), '--profiles-dir', 'test/e2e/profiles', '--out', out]);
   assert.is(r.status, 0, r.stderr);
   return { out, files: readManifest(out) };
 }
@@ -672,7 +673,7 @@ test('packer: install: present only checks that the client exists', () => {
 });
 
 test('packer: an existing source for the backports suite (deb822) is reused, not duplicated', () => {
-  const { out } = genTree(['incus-dense']);
+  const { out } = genTree(['incus-dense', 'debian-12']);
   const root = tempDir('root');
   mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
   const sources =

@@ -90,9 +90,11 @@ for (const c of CASES) {
   });
 }
 
-test('Debian 12 is boot-proven and needs snapd for the LXD snap', () => {
+test('Debian 12 and 13 are boot-proven and need snapd for the LXD snap', () => {
   const list = gen(['list']);
-  assert.match(list.stdout, /^lxd-small +host +Debian 12 +LXD/m);
+  assert.match(list.stdout, /^lxd-small +host +Debian 13 +LXD/m);
+  const explain = gen(['explain', '-p', 'lxd-small', '--profiles-dir', 'test/e2e/profiles', '-p', 'debian-12', 'target']);
+  assert.match(explain.stdout, /^target = Debian 12$/m);
   const profile = join(tmp, 'debian-snap.yaml');
   writeFileSync(profile, 'extends: lxd-small\nmanager:\n  name: lxd\n  install: snap\n');
   const r = gen(['--profile', profile]);

@@ -36,6 +36,18 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
       incus: { version: '6.0', suite: 'bookworm-backports', packages: ['incus-base', 'incus-client'] },
     },
   },
+  'debian/13': {
+    label: 'Debian 13',
+    codename: 'trixie',
+    systemd: 257,
+    needsSnapd: true,
+    bootProven: true,
+    nrOpen: { value: 1073741816, source: "systemd 257 raises it to the kernel's maximum at boot, as a booted Debian 13 guest showed" },
+    debPackages: {
+      lxd: { version: '5.0', suite: 'trixie', packages: ['lxd'] },
+      incus: { version: '6.0', suite: 'trixie', packages: ['incus-base', 'incus-client'] },
+    },
+  },
   'ubuntu/22.04': {
     label: 'Ubuntu 22.04',
     codename: 'jammy',
@@ -66,4 +78,4 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
 };
 
 /** Releases the schema accepts, per distribution. */
-export const RELEASES = { debian: ['12'], ubuntu: ['22.04', '24.04'] } as const;
+export const RELEASES = { debian: ['12', '13'], ubuntu: ['22.04', '24.04'] } as const;

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # boot.sh [STACK...]
 #
-# Offline end-to-end proof that the generated user-data really tunes a booted Debian 12 host, on the
-# first boot and after a reboot, judged by the product's own `gen verify` run inside the guest.
-# A STACK is profiles joined with "+"; "baked:STACK" boots the baked-image variant instead
-# (issue 7). Default: the four plain stacks and two baked ones listed below. For each STACK:
+# Offline end-to-end proof that the generated user-data really tunes a booted Debian 12 or 13 host,
+# on the first boot and after a reboot, judged by the product's own `gen verify` run inside the
+# guest. A STACK is profiles joined with "+"; "baked:STACK" boots the baked-image variant instead
+# (issue 7). The stack's target release (gen explain) picks the base image: E2E_CACHE/debian-12 or
+# E2E_CACHE/debian-13, each built once by build-image.sh. Default: the eight stacks listed below,
+# one per (release, manager, fresh/baked). For each STACK:
 #   1. node dist/gen.js --profiles-dir test/e2e/profiles --profile A --profile B ... --out TREE
 #   2. plain: the cached base image (build-image.sh), seed user-data = TREE/user-data;
 #      baked: the base rootfs with TREE/packer/scripts/{10-files,20-install-manager,90-cleanup}.sh
@@ -49,13 +51,18 @@ boot_timeout=${E2E_BOOT_TIMEOUT:-900}
 
 stacks=("$@")
 if ((${#stacks[@]} == 0)); then
+	# Every (release, manager, fresh/baked) pair once, not the cross product: the shipped profiles
+	# target Debian 13; the debian-12 overlay puts a stack on Debian 12. 10gbe rides on half of them
+	# and the pinned tcp_mem (never lower at boot) on both baked Incus stacks, one per kernel.
 	stacks=(
 		lxd-small+preinstalled
-		incus-dense+preinstalled
-		lxd-small+10gbe+preinstalled
 		incus-dense+10gbe+preinstalled
 		baked:lxd-small+10gbe+preinstalled
 		baked:incus-dense+10gbe+preinstalled+pinned-tcp-mem
+		lxd-small+10gbe+debian-12+preinstalled
+		incus-dense+debian-12+preinstalled
+		baked:lxd-small+debian-12+preinstalled
+		baked:incus-dense+10gbe+debian-12+preinstalled+pinned-tcp-mem
 	)
 fi
 
@@ -94,8 +101,15 @@ if [[ -d $here/fixtures ]]; then
 else
 	say "WARNING: no recorded reports in test/e2e/fixtures: compare.mjs negative controls skipped"
 fi
-bash "$here/build-image.sh" "$cache" || die "image build failed"
-for f in disk.img vmlinuz initrd.img; do [[ -f $cache/$f ]] || die "missing $cache/$f"; done
+# ensure_image RELEASE: build (or find cached) the Debian RELEASE base image, once per run.
+declare -A image_ready=()
+ensure_image() {
+	local release=$1 f
+	[[ -n ${image_ready[$release]:-} ]] && return 0
+	bash "$here/build-image.sh" "$cache/debian-$release" "$release" || die "Debian $release image build failed"
+	for f in disk.img vmlinuz initrd.img; do [[ -f $cache/debian-$release/$f ]] || die "missing $cache/debian-$release/$f"; done
+	image_ready[$release]=1
+}
 
 mkiso() { # DIR ISO: every file of DIR, DIR as the ISO's root
 	if command -v xorriso >/dev/null; then
@@ -129,12 +143,12 @@ report_from_disk() {
 	node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$json" 2>/dev/null
 }
 
-rows=() # STACK|BOOT|TIME|VERIFY|PASSED|FAILED|FAILING CHECKS
+rows=() # STACK|BOOT|DEBIAN|TIME|VERIFY|PASSED|FAILED|FAILING CHECKS
 rows_passed=0
 rows_failed=0
-row() { # STACK BOOT TIME VERIFY PASSED FAILED DETAIL
-	rows+=("$1|$2|$3|$4|$5|$6|$7")
-	if [[ $6 == 0 ]]; then rows_passed=$((rows_passed + 1)); else rows_failed=$((rows_failed + 1)); fi
+row() { # STACK BOOT DEBIAN TIME VERIFY PASSED FAILED DETAIL
+	rows+=("$1|$2|$3|$4|$5|$6|$7|$8")
+	if [[ $7 == 0 ]]; then rows_passed=$((rows_passed + 1)); else rows_failed=$((rows_failed + 1)); fi
 }
 
 for stack in "${stacks[@]}"; do
@@ -152,10 +166,24 @@ for stack in "${stacks[@]}"; do
 	for p in "${profiles[@]}"; do args+=(--profile "$p"); done
 	if ! node "$cli/dist/gen.js" "${args[@]}" --out "$dir/tree" >"$dir/gen.stdout" 2>"$dir/gen.stderr"; then
 		say "$stack: gen failed: $(cat "$dir/gen.stderr")"
-		row "$stack" 1 - - 0 1 "gen failed (see $dir/gen.stderr)"
-		row "$stack" 2 - - 0 1 "gen failed (see $dir/gen.stderr)"
+		row "$stack" 1 - - - 0 1 "gen failed (see $dir/gen.stderr)"
+		row "$stack" 2 - - - 0 1 "gen failed (see $dir/gen.stderr)"
 		continue
 	fi
+	# The stack's target release (explain's first row, "Debian 13" or "Debian 13 (not boot-proven)")
+	# picks the base image.
+	release=$(node "$cli/dist/gen.js" explain "${args[@]}" --format json 2>/dev/null | node -e '
+		const e = JSON.parse(require("fs").readFileSync(0, "utf8"));
+		const m = /^Debian (\d+)/.exec(e.settings.find((s) => s.id === "target")?.value ?? "");
+		process.stdout.write(m ? m[1] : "");
+	') || true
+	if [[ $release != 12 && $release != 13 ]]; then
+		row "$stack" 1 - - - 0 1 "the stack's target is not Debian 12 or 13 (gen explain)"
+		row "$stack" 2 - - - 0 1 "the stack's target is not Debian 12 or 13"
+		continue
+	fi
+	ensure_image "$release"
+	rcache=$cache/debian-$release
 	if [[ -f $dir/tree/preseed/incus.yaml ]]; then manager=incus; else manager=lxd; fi
 	case $manager in
 	lxd) mask=(incus.service incus.socket incus-startup.service incus-user.service incus-user.socket) ;;
@@ -163,18 +191,18 @@ for stack in "${stacks[@]}"; do
 	esac
 
 	if [[ $variant == baked ]]; then
-		image=$cache/baked/$profiles_spec/disk.img
-		if ! bash "$here/bake-image.sh" "$cache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
+		image=$rcache/baked/$profiles_spec/disk.img
+		if ! bash "$here/bake-image.sh" "$rcache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
 			cat "$dir/bake.stderr" >&2
-			cp "$cache/baked/$profiles_spec/bake.log" "$dir/" 2>/dev/null || true
-			row "$stack" 1 - - 0 1 "baking the image failed (see $dir/bake.stderr, bake.log)"
-			row "$stack" 2 - - 0 1 "baking the image failed"
+			cp "$rcache/baked/$profiles_spec/bake.log" "$dir/" 2>/dev/null || true
+			row "$stack" 1 "$release" - - 0 1 "baking the image failed (see $dir/bake.stderr, bake.log)"
+			row "$stack" 2 "$release" - - 0 1 "baking the image failed"
 			continue
 		fi
 		cat "$dir/bake.stderr" >&2
 		cp "$dir/tree/packer/user-data" "$dir/seed/user-data"
 	else
-		image=$cache/disk.img
+		image=$rcache/disk.img
 		cp "$dir/tree/user-data" "$dir/seed/user-data"
 	fi
 	iid="born-tuned-e2e-${variant}-${profiles_spec//+/-}-$(date +%s)-$RANDOM"
@@ -192,13 +220,13 @@ for stack in "${stacks[@]}"; do
 	for boot in 1 2; do
 		log=$dir/serial-$boot.log
 		started=$SECONDS
-		say "$stack: boot $boot ($variant image, $manager, instance-id $iid)"
+		say "$stack: boot $boot (Debian $release, $variant image, $manager, instance-id $iid)"
 		rc=0
 		timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
 			-accel tcg -m 16384 -smp 2 \
 			-nodefaults -display none -monitor none -no-reboot \
 			-serial "file:$log" \
-			-kernel "$cache/vmlinuz" -initrd "$cache/initrd.img" -append "$append" \
+			-kernel "$rcache/vmlinuz" -initrd "$rcache/initrd.img" -append "$append" \
 			-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2" \
 			-drive "file=$dir/seed.iso,if=virtio,format=raw,readonly=on" \
 			-nic user,restrict=on,model=virtio-net-pci \
@@ -220,7 +248,7 @@ for stack in "${stacks[@]}"; do
 		if [[ $got == no ]]; then
 			detail="no report (qemu rc $rc)"
 			grep -q 'BORN-TUNED-E2E-REPORT FAILED' "$log" 2>/dev/null && detail="report script failed (see serial log)"
-			row "$stack" "$boot" "${secs}s" - 0 1 "$detail"
+			row "$stack" "$boot" "$release" "${secs}s" - 0 1 "$detail"
 			stack_failed=1
 			continue
 		fi
@@ -231,7 +259,7 @@ for stack in "${stacks[@]}"; do
 		node "$here/compare.mjs" "$dir/tree" "$json" "$iid" "$profiles_spec" "$boot" "$dir/report-1.json" \
 			>"$dir/compare-$boot.json" 2>"$dir/compare-$boot.err" || cmp_rc=$?
 		if ((cmp_rc == 2)); then
-			row "$stack" "$boot" "${secs}s" - 0 1 "compare.mjs crashed: $(head -n1 "$dir/compare-$boot.err")"
+			row "$stack" "$boot" "$release" "${secs}s" - 0 1 "compare.mjs crashed: $(head -n1 "$dir/compare-$boot.err")"
 			stack_failed=1
 			continue
 		fi
@@ -242,7 +270,7 @@ for stack in "${stacks[@]}"; do
 			process.stdout.write(`${vs}|${r.passed}|${r.failed}|${r.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")}`);
 		' "$dir/compare-$boot.json")
 		IFS='|' read -r vs np nf failing <<<"$summary"
-		row "$stack" "$boot" "${secs}s" "$vs" "$np" "$nf" "$failing"
+		row "$stack" "$boot" "$release" "${secs}s" "$vs" "$np" "$nf" "$failing"
 		((nf == 0)) || stack_failed=1
 		say "$stack: boot $boot: verify $vs, $np checks passed, $nf failed in ${secs}s"
 	done
@@ -253,10 +281,10 @@ for stack in "${stacks[@]}"; do
 done
 
 echo
-printf '%-44s %-4s %5s %-18s %6s %6s  %s\n' STACK BOOT TIME "VERIFY PASS/ROWS" PASSED FAILED "FAILING CHECKS"
+printf '%-50s %-4s %-6s %5s %-18s %6s %6s  %s\n' STACK BOOT DEBIAN TIME "VERIFY PASS/ROWS" PASSED FAILED "FAILING CHECKS"
 for r in "${rows[@]}"; do
-	IFS='|' read -r s b t v p f rest <<<"$r"
-	printf '%-44s %-4s %5s %-18s %6s %6s  %s\n' "$s" "$b" "$t" "$v" "$p" "$f" "${rest:--}"
+	IFS='|' read -r s b d t v p f rest <<<"$r"
+	printf '%-50s %-4s %-6s %5s %-18s %6s %6s  %s\n' "$s" "$b" "$d" "$t" "$v" "$p" "$f" "${rest:--}"
 done
 echo
 echo "total time $((SECONDS - t0)) s; runs in $out"

@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# build-image.sh CACHE_DIR
+# build-image.sh CACHE_DIR RELEASE
 #
-# Builds (and caches) the Debian 12 guest that test/e2e/boot.sh boots under qemu:
+# Builds (and caches) the Debian RELEASE (12 or 13) guest that test/e2e/boot.sh boots under qemu:
 #   CACHE_DIR/disk.img   ext4 root filesystem image (no partition table: root=/dev/vda)
 #   CACHE_DIR/vmlinuz    kernel of the image, for qemu -kernel
 #   CACHE_DIR/initrd.img its initramfs, for qemu -initrd
 #   CACHE_DIR/recipe.sha256  hash of everything that decides the image's content
+# boot.sh gives each release its own CACHE_DIR (E2E_CACHE/debian-12, E2E_CACHE/debian-13).
 #
 # Two cached stages, each skipped when its recipe hash matches:
 #   1. rootfs (mmdebstrap, ~2-4 min): the package set and the guest configuration below;
 #   2. disk.img (~20 s): stage 1 + the files in test/e2e/guest/ (report script and unit)
 #      + this machine's node binary, packed with `mke2fs -d` (no loop mount needed).
 #
-# Both container managers are in the one image: Debian 12's lxd 5.0.2 and incus-base/incus-client
-# 6.0.4 from bookworm-backports have no package conflict. Their units stay enabled as the packages
-# leave them; boot.sh masks the manager a stack does not use on the kernel command line
-# (systemd.mask=), so each boot looks like a host with one manager already present.
+# Both container managers are in the one image, from the release's own packages: Debian 12's lxd
+# 5.0.2 and incus-base/incus-client 6.0.4 from bookworm-backports; Debian 13's lxd 5.0.2 and
+# incus-base/incus-client 6.0.4 from trixie main. Neither release has a package conflict between
+# them. Their units stay enabled as the packages leave them; boot.sh masks the manager a stack does
+# not use on the kernel command line (systemd.mask=), so each boot looks like a host with one
+# manager already present.
 #
-# Needs root and Debian 12. Installs mmdebstrap, qemu-system-x86, qemu-utils, xorriso, e2fsprogs
-# with apt when missing. The package mirror can be changed with E2E_MIRROR (default
-# http://deb.debian.org/debian). Exit status 0 when the image is ready (built or cached).
+# Needs root and a Debian 12 machine (mmdebstrap builds either release there). Installs mmdebstrap,
+# qemu-system-x86, qemu-utils, xorriso, e2fsprogs with apt when missing. The package mirror can be
+# changed with E2E_MIRROR (default http://deb.debian.org/debian). Exit status 0 when the image is
+# ready (built or cached).
 set -euo pipefail
 
 prog=build-image
@@ -31,13 +35,14 @@ fail() {
 }
 log() { echo "$prog: $*" >&2; }
 
-[[ $# -eq 1 ]] || {
-	echo "usage: $0 CACHE_DIR" >&2
+[[ $# -eq 2 ]] || {
+	echo "usage: $0 CACHE_DIR RELEASE" >&2
 	exit 2
 }
 [[ $EUID -eq 0 ]] || fail "must run as root (mmdebstrap root mode, mke2fs -d of a root-owned tree)"
 
 cache=$1
+release=$2
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
@@ -69,7 +74,22 @@ packages=(
 	locales openssh-server kmod sudo ca-certificates libstdc++6 apparmor
 	lxd nftables dnsmasq-base
 )
-backports_packages=(incus-base incus-client)
+# Per release: the suite, its apt sources, and where Incus comes from.
+case $release in
+12)
+	suite=bookworm
+	sources=("deb $mirror bookworm main" "deb $mirror bookworm-updates main"
+		"deb $security bookworm-security main" "deb $mirror bookworm-backports main")
+	backports_packages=(incus-base incus-client)
+	;;
+13)
+	suite=trixie
+	sources=("deb $mirror trixie main" "deb $mirror trixie-updates main" "deb $security trixie-security main")
+	packages+=(incus-base incus-client)
+	backports_packages=()
+	;;
+*) fail "RELEASE must be 12 or 13, not '$release'" ;;
+esac
 
 # Everything below that shapes the rootfs goes into the stage-1 hash: the package lists, the
 # mirrors, and the text of the customize function itself.
@@ -100,7 +120,7 @@ customize_rootfs() {
 
 stage1_hash=$(
 	{
-		echo "mirror=$mirror security=$security"
+		echo "suite=$suite sources=${sources[*]}"
 		echo "packages=${packages[*]}"
 		echo "backports=${backports_packages[*]}"
 		declare -f customize_rootfs
@@ -110,20 +130,19 @@ stage1_hash=$(
 
 run_mmdebstrap() {
 	local out=$1
-	local list
+	local list hooks=()
 	list=$(
 		IFS=,
 		echo "${packages[*]}"
 	)
+	if ((${#backports_packages[@]} > 0)); then
+		hooks+=(--customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t '"$suite-backports ${backports_packages[*]}")
+	fi
 	mmdebstrap --mode=root --variant=minbase --format=directory \
 		--components=main \
 		--include="$list" \
-		--customize-hook='chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports '"${backports_packages[*]}" \
-		bookworm "$out" \
-		"deb $mirror bookworm main" \
-		"deb $mirror bookworm-updates main" \
-		"deb $security bookworm-security main" \
-		"deb $mirror bookworm-backports main"
+		"${hooks[@]}" \
+		"$suite" "$out" "${sources[@]}"
 }
 
 rootfs=$cache/rootfs
@@ -136,7 +155,7 @@ else
 	run_mmdebstrap "$rootfs" >"$cache/mmdebstrap.log" 2>&1 ||
 		fail "mmdebstrap failed; see $cache/mmdebstrap.log"
 	customize_rootfs "$rootfs"
-	for p in "${packages[@]}" "${backports_packages[@]}"; do
+	for p in "${packages[@]}" ${backports_packages[@]+"${backports_packages[@]}"}; do
 		chroot "$rootfs" dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
 			fail "package $p is not installed in the rootfs"
 	done

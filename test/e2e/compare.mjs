@@ -16,8 +16,9 @@
 // kernel lacks, the daemon not running, no manager to ask, no device matching a txqueuelen rule)
 // fails. Around it, what verify does not look at:
 //   - the report itself was collected without errors;
-//   - cloud-init: status done, no errors in result.json/status.json, no WARNING/ERROR line in this
-//     boot's part of cloud-init.log;
+//   - cloud-init: status done, no errors in result.json/status.json, no recoverable error or
+//     deprecation in status.json (cloud-init 23.4 and later), no WARNING/DEPRECATED/ERROR line in
+//     this boot's part of cloud-init.log;
 //   - systemd: no failed unit (e.g. systemd-sysctl refusing a value at boot);
 //   - PAM limits of a login session of root and of a regular user >= the stack's limits.d file
 //     (verify checks the file's bytes; only a session shows that pam_limits applies it);
@@ -57,11 +58,13 @@ export function compare(limitsConfText, report, seeded, wantedModes) {
     (ci.log_lines_this_boot ?? 0) > 0,
     `${ci.log_lines_this_boot ?? 0} lines since the last 'init-local' start`,
   );
+  const recoverable = Object.entries(ci.status_json_v1?.recoverable ?? {}).flatMap(([k, ms]) => ms.map((m) => `${k}: ${m}`));
+  add('cloud-init: no recoverable errors or deprecations (status.json)', recoverable.length === 0, recoverable.join(' | '));
   const problems = ci.log_problems ?? [];
-  const warnings = problems.filter((l) => /\[WARNING\]/.test(l));
+  const warnings = problems.filter((l) => /\[(WARNING|DEPRECATED)\]/.test(l));
   const errors = problems.filter((l) => /\[(ERROR|CRITICAL)\]/.test(l));
   add('cloud-init: no ERROR in cloud-init.log (this boot)', errors.length === 0, errors.join(' | '));
-  add('cloud-init: no WARNING in cloud-init.log (this boot)', warnings.length === 0, warnings.join(' | '));
+  add('cloud-init: no WARNING or DEPRECATED in cloud-init.log (this boot)', warnings.length === 0, warnings.join(' | '));
 
   // --- systemd ---------------------------------------------------------------------------------
   const failedUnits = report.failed_units;

@@ -164,7 +164,23 @@ for (const stack of readdirSync(fixtures).sort()) {
           '2026-01-01 00:00:00,000 - util.py[WARNING]: Failed running /var/lib/cloud/instance/scripts/runcmd [1]',
         ];
       },
-      ['cloud-init: no WARNING in cloud-init.log (this boot)'],
+      ['cloud-init: no WARNING or DEPRECATED in cloud-init.log (this boot)'],
+    );
+    expectHere(
+      `cloud-init deprecation (25.1's log level)`,
+      (r) => {
+        r.cloud_init.log_problems = [
+          "2026-01-01 00:00:00,000 - lifecycle.py[DEPRECATED]: Config key 'lists' is deprecated in 22.3 and scheduled to be removed in 27.3.",
+        ];
+      },
+      ['cloud-init: no WARNING or DEPRECATED in cloud-init.log (this boot)'],
+    );
+    expectHere(
+      `cloud-init recoverable error (status.json of 23.4 and later)`,
+      (r) => {
+        r.cloud_init.status_json_v1.recoverable = { 'modules-config DEPRECATED': ['Key ssh_pwauth is deprecated'] };
+      },
+      ['cloud-init: no recoverable errors or deprecations (status.json)'],
     );
     expectHere(
       `a failed unit`,

@@ -11,6 +11,11 @@
 # - From bookworm-backports: incus-base incus-client (not the `incus`
 #   metapackage, which would pull qemu from backports). The backports source is
 #   added, on the same mirror as the existing bookworm source, when absent.
+# - Debian 13's cloud-init (trixie's .deb, fetched with a private apt source list, so this
+#   machine's apt configuration is untouched) unpacked, not installed, into
+#   /var/cache/born-tuned/cloud-init-trixie: test/cloud-init.test.ts runs its `cloud-init schema`
+#   with Debian 12's python3 and modules (they suffice, FACTS.md). Refetched when trixie's
+#   version changes.
 # - Then the packaged lxd/incus services and sockets are stopped and disabled,
 #   so that tests can run their own throw-away daemons (see preseed-apply.sh).
 #
@@ -136,6 +141,28 @@ if ((${#need_main[@]} + ${#need_bpo[@]})); then
 	echo "$prog: installed ${done_pkgs[*]}$added_source"
 else
 	echo "$prog: all packages already installed"
+fi
+
+# --- Debian 13's cloud-init, unpacked beside Debian 12's -------------------------
+trixie_ci=/var/cache/born-tuned/cloud-init-trixie
+trixie_apt=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$trixie_apt"' EXIT
+mkdir -p "$trixie_apt/lists/partial" "$trixie_apt/cache/archives/partial"
+echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) trixie main" >"$trixie_apt/sources.list"
+trixie_opts=(-o "Dir::Etc::SourceList=$trixie_apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+	-o "Dir::State::Lists=$trixie_apt/lists" -o "Dir::Cache=$trixie_apt/cache" -o APT::Sandbox::User=root)
+apt "apt-get update (trixie, for its cloud-init)" "${trixie_opts[@]}" update
+trixie_version=$(apt-cache "${trixie_opts[@]}" show cloud-init 2>/dev/null | sed -n 's/^Version: //p' | head -n1)
+[[ -n $trixie_version ]] || fail "trixie's package lists name no cloud-init"
+if [[ $(cat "$trixie_ci/VERSION" 2>/dev/null) != "$trixie_version" ]]; then
+	(cd "$trixie_apt" && apt "downloading trixie's cloud-init" "${trixie_opts[@]}" download "cloud-init=$trixie_version")
+	rm -rf "$trixie_ci.tmp"
+	mkdir -p "$(dirname "$trixie_ci")"
+	dpkg-deb -x "$trixie_apt"/cloud-init_*.deb "$trixie_ci.tmp" || fail "cannot unpack trixie's cloud-init"
+	echo "$trixie_version" >"$trixie_ci.tmp/VERSION"
+	rm -rf "$trixie_ci"
+	mv "$trixie_ci.tmp" "$trixie_ci"
+	echo "$prog: unpacked Debian 13's cloud-init $trixie_version into $trixie_ci"
 fi
 
 # --- keep the packaged daemons out of the way ---------------------------------

@@ -89,7 +89,8 @@ report.cloud_init = guard("cloud_init", () => {
 		if (/Cloud-init v\. \S+ running 'init-local'/.test(l)) start = i;
 	});
 	const thisBoot = start > 0 || /running 'init-local'/.test(lines[0] ?? "") ? lines.slice(start) : [];
-	const problems = thisBoot.filter((l) => /\[(WARNING|ERROR|CRITICAL)\]/.test(l));
+	// cloud-init 23.4 and later (Debian 13's 25.1) log a deprecated key at their own DEPRECATED level.
+	const problems = thisBoot.filter((l) => /\[(WARNING|DEPRECATED|ERROR|CRITICAL)\]/.test(l));
 	// Did this boot run the user's runcmd (scripts-user runs once per instance)?
 	const scriptsUser = thisBoot.some((l) => /Running config-scripts[-_]user using lock/.test(l))
 		? "ran"
@@ -109,7 +110,11 @@ report.cloud_init = guard("cloud_init", () => {
 		status_rc: st.rc,
 		result,
 		status_json_v1: statusJson?.v1
-			? { stage: statusJson.v1.stage, errors: collectStageErrors(statusJson.v1) }
+			? {
+					stage: statusJson.v1.stage,
+					errors: collectStageErrors(statusJson.v1),
+					recoverable: collectRecoverable(statusJson.v1),
+				}
 			: null,
 		log_lines_this_boot: thisBoot.length,
 		log_problems: problems,
@@ -118,6 +123,21 @@ report.cloud_init = guard("cloud_init", () => {
 		output_tail: output.slice(-60),
 	};
 });
+
+// cloud-init 23.4 and later keep, per stage, what went wrong without failing it (WARNING and
+// DEPRECATED messages, by level); 22.4 (Debian 12) has no such field.
+function collectRecoverable(v1) {
+	const out = {};
+	for (const [stage, v] of Object.entries(v1)) {
+		const r = v && typeof v === "object" ? v.recoverable_errors : null;
+		if (r && typeof r === "object") {
+			for (const [level, msgs] of Object.entries(r)) {
+				if (Array.isArray(msgs) && msgs.length) out[`${stage} ${level}`] = msgs;
+			}
+		}
+	}
+	return out;
+}
 
 function collectStageErrors(v1) {
 	const out = {};
