@@ -3,6 +3,11 @@ export interface TargetFacts {
   label: string;
   codename: string;
   systemd: number;
+  /** Versions of what applies gen's output on this release, from its package lists (the e2e
+   * image's packages.txt shows them): test/cloud-init.test.ts runs this release's cloud-init
+   * schema and checks its version against this. Absent where no package list was read here
+   * (Ubuntu's archive is out of reach). */
+  versions?: { kernel: string; cloudInit: string; netplan: string };
   /** Per manager: the version its distribution package has and the apt suite it comes from, or why
    * there is none. */
   debPackages: Record<'lxd' | 'incus', { version: string; suite: string; packages: string[] } | { missing: string }>;
@@ -28,6 +33,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     label: 'Debian 12',
     codename: 'bookworm',
     systemd: 252,
+    versions: { kernel: '6.1', cloudInit: '22.4', netplan: '0.106' },
     needsSnapd: true,
     bootProven: true,
     nrOpen: { value: 1048576, source: "Debian 12's kernel default; systemd 252 leaves it, as a booted guest showed" },
@@ -40,6 +46,7 @@ export const TARGETS: Readonly<Record<string, TargetFacts>> = {
     label: 'Debian 13',
     codename: 'trixie',
     systemd: 257,
+    versions: { kernel: '6.12', cloudInit: '25.1', netplan: '1.1' },
     needsSnapd: true,
     bootProven: true,
     nrOpen: { value: 1073741816, source: "systemd 257 raises it to the kernel's maximum at boot, as a booted Debian 13 guest showed" },

@@ -66,7 +66,13 @@ export function checkRules(profile: Profile, merged: Merged, bag: DiagnosticBag,
 function requireHostKeys({ profile, at }: RuleContext): void {
   const required: [keyof Profile, string][] = [
     ['manager', 'manager: {name: lxd|incus, install: snap|deb|present}'],
-    ['target', 'target: {distro: debian|ubuntu, release: "12"|"22.04"|"24.04"}'],
+    [
+      'target',
+      `target: {distro: debian|ubuntu, release: ${Object.values(RELEASES)
+        .flat()
+        .map((r) => `"${r}"`)
+        .join('|')}}`,
+    ],
     ['capacity', 'capacity: {instances: N}, the number of instances you plan on this host'],
     [
       'dmesg_restrict',
