@@ -356,6 +356,29 @@ for (const c of cases) {
   });
 }
 
+test('a value read from the host is held to what first boot recorded, not re-read after a reboot moved its source', () => {
+  const root = goodHost(scratch, ['incus-dense', '10gbe']);
+  // tcp_mem is sized from the memory free at boot: a reboot moved it a few pages (seen in a
+  // Debian 13 guest: 190308 at first boot, 190311 after the reboot).
+  writeFileSync(join(root, 'proc/sys/net/ipv4/tcp_mem'), '190311\t253600\t380400\n');
+  const moved = verifyTree(root);
+  assert.is(moved.status, 0, JSON.stringify(moved.rows.filter((r) => r.status === 'FAIL')));
+  const backlog = moved.rows.find((r) => r.check === 'sysctl net.core.netdev_max_backlog')!;
+  assert.equal([backlog.status, backlog.wanted], ['PASS', '190194 (net.ipv4.tcp_mem word 1 at first boot)']);
+  // Below what first boot recorded is drift.
+  writeFileSync(join(root, 'proc/sys/net/core/netdev_max_backlog'), '190193\n');
+  const drifted = verifyTree(root);
+  assert.is(drifted.status, 1);
+  assert.equal(
+    drifted.rows.filter((r) => r.status === 'FAIL').map((r) => r.check),
+    ['sysctl net.core.netdev_max_backlog'],
+  );
+  // An image not yet booted has no record: the word is read from the host now.
+  rmSync(join(root, 'etc/sysctl.d/60-born-tuned.conf'));
+  const unbooted = verifyTree(root).rows.find((r) => r.check === 'sysctl net.core.netdev_max_backlog')!;
+  assert.equal([unbooted.status, unbooted.wanted], ['FAIL', '>= 190311 (net.ipv4.tcp_mem word 1)']);
+});
+
 test('links that stay inside the root are followed as a chroot follows them (absolute ones from the root)', () => {
   const root = goodHost(scratch, STACK);
   // An absolute target means the same path under the root: the copy there is read, not the host's.

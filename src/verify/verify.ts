@@ -47,12 +47,13 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   // Checking them before would report them ABSENT and pass (seen in a booted guest).
   const apiRoot = query && (await query('/1.0'));
   const live = apiRoot !== undefined && isLive(apiRoot);
-  verifySysctl(plan, opts.root, rows);
+  const computed = readComputedSysctl(opts.root);
+  verifySysctl(plan, opts.root, rows, computed);
   verifyDaemonLimits(plan, opts.root, rows, live);
   verifyTxqueuelen(plan, opts.root, rows, live);
   if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
   verifyFiles(generated, opts.root, rows);
-  verifyComputedSysctl(plan, opts.root, rows);
+  verifyComputedSysctl(plan, opts.root, rows, computed);
   await verifyManager(plan, query, apiRoot, rows);
   return rows;
 }
@@ -73,10 +74,20 @@ function topDirectory(path: string): string {
   return `/${path.split('/')[1]}`;
 }
 
-/** What a sysctl must be: its value as written, or (`fromHost`) the word read from the host's
- * other key; undefined when that key cannot be read (with the row saying why). */
-function wantedValue(s: SysctlSetting, root: string): { value: string; label: string } | { row: Omit<VerifyRow, 'check'> } {
+/** What a sysctl must be: its value as written, or (`fromHost`) the word of the host's other key.
+ * The apply step reads that word once, at first boot, and records its result in the computed
+ * sysctl.d file; the source moves between boots (tcp_mem is sized from the memory free at boot, a
+ * few pages apart), so the recorded result is what the host must keep. Without one (an image not
+ * yet booted, a first boot not yet run) the word is read now; a row says why when it cannot be. */
+function wantedValue(
+  s: SysctlSetting,
+  root: string,
+  recorded: ReadonlyMap<string, string>,
+): { value: string; label: string } | { row: Omit<VerifyRow, 'check'> } {
   if (!s.fromHost) return { value: s.value, label: s.value };
+  const atFirstBoot = recorded.get(s.key);
+  if (atFirstBoot !== undefined && /^\d+$/.test(atFirstBoot))
+    return { value: atFirstBoot, label: `${atFirstBoot} (${s.fromHost.key} word ${s.fromHost.word} at first boot)` };
   const source = readKernelFile(root, procSysPath(s.fromHost.key));
   if (!source.ok)
     return {
@@ -103,10 +114,11 @@ function meetsMode(mode: SysctlMode, want: string, actual: string): boolean {
   return haves.length === wants.length && wants.every((w, i) => beyond(haves[i], w));
 }
 
-function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
+function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[], computed: ComputedSysctl): void {
+  const recorded = computed.ok ? computed.values : new Map<string, string>();
   for (const s of plan.sysctl) {
     const check = `sysctl ${s.key}`;
-    const wanted = wantedValue(s, root);
+    const wanted = wantedValue(s, root, recorded);
     if ('row' in wanted) {
       rows.push({ check, ...wanted.row });
       continue;
@@ -143,10 +155,39 @@ const COMPUTED_SYSCTL_MAX = 256 * 1024;
  * whose first boot has not run has none: FAIL on a live host; ABSENT under --root, where an image
  * not yet booted must have none.
  */
-function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[]): void {
+/** The computed sysctl.d file as key -> value (whitespace runs made one space), with its lines
+ * that are not `key = value`; or why it cannot be read. */
+type ComputedSysctl =
+  { ok: true; values: Map<string, string>; malformed: string[] } | { ok: false; problem: { kind: string; message: string } };
+
+function readComputedSysctl(root: string): ComputedSysctl {
+  const r = readInRoot(root, HOST_PATHS.sysctl, { maxBytes: COMPUTED_SYSCTL_MAX });
+  if (!r.ok) return { ok: false, problem: r.problem };
+  const values = new Map<string, string>();
+  const malformed: string[] = [];
+  for (const line of r.bytes.toString('utf8').split('\n')) {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#') || text.startsWith(';')) continue;
+    const eq = text.indexOf('=');
+    if (eq === -1) {
+      malformed.push(text);
+      continue;
+    }
+    values.set(
+      text.slice(0, eq).trim(),
+      text
+        .slice(eq + 1)
+        .trim()
+        .split(/\s+/)
+        .join(' '),
+    );
+  }
+  return { ok: true, values, malformed };
+}
+
+function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[], r: ComputedSysctl): void {
   const check = `file ${HOST_PATHS.sysctl}`;
   const wantedText = 'each key in its mode';
-  const r = readInRoot(root, HOST_PATHS.sysctl, { maxBytes: COMPUTED_SYSCTL_MAX });
   if (!r.ok) {
     if (r.problem.kind !== 'missing')
       rows.push({ check, status: 'FAIL', wanted: wantedText, actual: 'unreadable', note: `${HOST_PATHS.sysctl} ${r.problem.message}` });
@@ -162,25 +203,8 @@ function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[]): 
       });
     return;
   }
-  const written = new Map<string, string>();
-  const problems: string[] = [];
-  for (const line of r.bytes.toString('utf8').split('\n')) {
-    const text = line.trim();
-    if (text === '' || text.startsWith('#') || text.startsWith(';')) continue;
-    const eq = text.indexOf('=');
-    if (eq === -1) {
-      problems.push(`"${text.slice(0, 60)}" is not key = value`);
-      continue;
-    }
-    written.set(
-      text.slice(0, eq).trim(),
-      text
-        .slice(eq + 1)
-        .trim()
-        .split(/\s+/)
-        .join(' '),
-    );
-  }
+  const written = r.values;
+  const problems = r.malformed.map((text) => `"${text.slice(0, 60)}" is not key = value`);
   const planned = new Set(plan.sysctl.map((s) => s.key));
   for (const key of written.keys()) if (!planned.has(key)) problems.push(`${key} is not wanted`);
   for (const s of plan.sysctl) {
@@ -191,8 +215,13 @@ function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[]): 
       if (live.ok || !live.absent) problems.push(`${s.key} is missing`);
       continue;
     }
-    const wanted = wantedValue(s, root);
-    // A value read on the host that cannot be read here (no /proc under --root) is only required to be there.
+    // A value the apply step read on the host is its own record: only required to be there (and a
+    // number); the live value is held to it by the sysctl row.
+    if (s.fromHost) {
+      if (!/^\d+$/.test(value)) problems.push(`${s.key} = ${value} is not a number`);
+      continue;
+    }
+    const wanted = wantedValue(s, root, written);
     if ('row' in wanted) continue;
     if (!meetsMode(s.mode, wanted.value, value)) {
       const relation = s.mode === 'raise' ? 'below' : s.mode === 'lower' ? 'above' : 'not';
