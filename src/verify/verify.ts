@@ -148,13 +148,6 @@ function verifySysctl(plan: HostPlan, root: string, rows: VerifyRow[], computed:
 /** The most verify reads of the computed sysctl.d file: a few hundred bytes a key. */
 const COMPUTED_SYSCTL_MAX = 256 * 1024;
 
-/**
- * The sysctl.d file the apply step computed at first boot (per host, so not compared byte for
- * byte): every wanted key this kernel has is there, with a value that meets the wanted one in its
- * mode (at least it for raise, at most for lower, itself for exact), and nothing else is. A host
- * whose first boot has not run has none: FAIL on a live host; ABSENT under --root, where an image
- * not yet booted must have none.
- */
 /** The computed sysctl.d file as key -> value (whitespace runs made one space), with its lines
  * that are not `key = value`; or why it cannot be read. */
 type ComputedSysctl =
@@ -185,6 +178,13 @@ function readComputedSysctl(root: string): ComputedSysctl {
   return { ok: true, values, malformed };
 }
 
+/**
+ * The sysctl.d file the apply step computed at first boot (per host, so not compared byte for
+ * byte): every wanted key this kernel has is there, with a value that meets the wanted one in its
+ * mode (at least it for raise, at most for lower, itself for exact), and nothing else is. A host
+ * whose first boot has not run has none: FAIL on a live host; ABSENT under --root, where an image
+ * not yet booted must have none.
+ */
 function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[], r: ComputedSysctl): void {
   const check = `file ${HOST_PATHS.sysctl}`;
   const wantedText = 'each key in its mode';
