@@ -22,7 +22,14 @@ import type { HostPlan } from '../src/plan/model.ts';
 import { headerLine, type Artifact } from '../src/render/artifact.ts';
 import { renderHostFiles } from '../src/render/host-files.ts';
 import { managerState } from '../src/facts/managers.ts';
-import { PACKER_BUILD_SCRIPT, PACKER_EXECUTE_COMMAND, PACKER_SCRIPTS, PACKER_SEED, renderPacker } from '../src/render/packer.ts';
+import {
+  PACKER_BUILD_SCRIPT,
+  PACKER_EXECUTE_COMMAND,
+  PACKER_NETDEV,
+  PACKER_SCRIPTS,
+  PACKER_SEED,
+  renderPacker,
+} from '../src/render/packer.ts';
 import { GENERATOR_VERSION } from '../src/version.ts';
 import { gen, profileArgs, readManifest, ROOT, run, stackName, STACKS } from './helpers.ts';
 
@@ -416,6 +423,17 @@ for (const stack of STACKS) {
     assert.equal(snapshot(root), expectedAfterCleanup(before, vm, headerLine(stack, GENERATOR_VERSION)), 'a second run changed the tree');
   });
 
+  test(`packer ${name}: the build VM's SSH forward and VNC console listen on 127.0.0.1 only`, async () => {
+    const { out } = sharedTree(stack);
+    const text = readFileSync(join(out, 'packer', `${stack.join('-')}.pkr.hcl`), 'utf8');
+    const src = ((await parseHcl('t.pkr.hcl', text)) as Record<string, any>).source.qemu.born_tuned[0];
+    assert.is(src.vnc_bind_address, '127.0.0.1');
+    // Packer's own -netdev forwards from every host address; ours replaces it, same id.
+    assert.equal(src.qemuargs, [['-netdev', PACKER_NETDEV]]);
+    assert.match(PACKER_NETDEV, /^user,id=user\.0,hostfwd=tcp:127\.0\.0\.1:\{\{ \.SSHHostPort \}\}-:22$/);
+    assert.is(src.net_device, 'virtio-net');
+  });
+
   test(`packer ${name}: the template parses (HashiCorp HCL) with only var.* interpolations`, async () => {
     const { out } = sharedTree(stack);
     const text = readFileSync(join(out, 'packer', `${stack.join('-')}.pkr.hcl`), 'utf8');
@@ -721,6 +739,16 @@ test('packer: hostile file contents and names reach the host byte for byte, and 
   assert.is(name.replace(/\$\$\{/g, '${').replace(/%%\{/g, '%{'), plan.stack[0]);
   const v = run('packer', ['validate', ...VALID_VARS, file], { cwd: dir });
   assert.is(v.status, 0, v.stdout + v.stderr);
+});
+
+test('packer: the -netdev we give replaces one that Packer 1.6.6 binds to every address, with the id its -device attaches to', () => {
+  // What the installed Packer's qemu builder writes when qemuargs has no -netdev (its format
+  // strings, as compiled in), so the override is needed and keeps the NIC attached.
+  const packer = run('sh', ['-c', 'command -v packer']).stdout.trim();
+  const binary = readFileSync(packer);
+  assert.ok(binary.includes('user,id=user.0,hostfwd=tcp::%v-:%d'), 'Packer no longer forwards SSH as it did');
+  assert.ok(binary.includes('%s,netdev=user.0'), 'Packer no longer attaches its NIC to user.0');
+  assert.not.ok(binary.includes('hostfwd=tcp:127.0.0.1:'), 'Packer binds its forward itself now: the override may go');
 });
 
 test('negative: packer validate rejects an unknown argument and a missing script', () => {

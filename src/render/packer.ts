@@ -62,6 +62,14 @@ function baseImage(target: HostPlan['target']): { url: string; sums: string; alg
 }
 
 /**
+ * The build VM's user network, as Packer 1.6.6 builds it but with the SSH forward bound to the
+ * loopback: Packer's own (`user,id=user.0,hostfwd=tcp::PORT-:22`) listens on every host address,
+ * so anyone on the build host's network could try the build VM's password. `{{ .SSHHostPort }}` is
+ * Packer's own template data for qemuargs (the port it chose between ssh_host_port_min and _max).
+ */
+export const PACKER_NETDEV = 'user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22';
+
+/**
  * Packer template and provisioner scripts that bake the same tuning into a golden image:
  * `packer/<stack>.pkr.hcl` (HCL2 that Packer 1.6.6 validates offline; run Packer from `packer/`),
  * `packer/scripts/*.sh` (host files, manager install, cleanup; each takes ROOT, default /, and
@@ -99,6 +107,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       passwordDescription: `Password of ssh_username in the build VM only: ${PACKER_BUILD_SCRIPT} draws it for each build.`,
       seedDescription: `The build VM's user-data holding ssh_password (its file name must be user-data): ${PACKER_BUILD_SCRIPT} writes it for each build.`,
       buildName: stack,
+      netdevFlag: '-netdev',
+      netdev: PACKER_NETDEV,
       executeCommand: PACKER_EXECUTE_COMMAND,
       seedMetaData: PACKER_SEED[1],
       scripts: PACKER_SCRIPTS,

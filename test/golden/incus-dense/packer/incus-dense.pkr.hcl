@@ -68,6 +68,10 @@ variable "accelerator" {
   default     = "kvm"
 }
 
+# The build VM's console and its SSH forward listen on the loopback only: the VM has a login
+# password until 90-cleanup.sh locks it, and Packer 1.6.6 forwards SSH on every host address
+# (-netdev user,...,hostfwd=tcp::PORT-:22). Our -netdev replaces Packer's (same id, so its
+# -device virtio-net,netdev=user.0 still attaches to it).
 source "qemu" "born_tuned" {
   iso_url          = var.base_image_url
   iso_checksum     = var.base_image_checksum
@@ -80,6 +84,8 @@ source "qemu" "born_tuned" {
   cpus             = 2
   memory           = 2048
   headless         = true
+  vnc_bind_address = "127.0.0.1"
+  qemuargs         = [["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"]]
   output_directory = var.output_directory
   vm_name          = var.vm_name
   cd_files         = [var.seed_user_data, "seed/meta-data"]
