@@ -6,7 +6,7 @@ import { DiagnosticBag, sortDiagnostics, type Diagnostic } from './diagnostics/d
 import { errnoWords, ProfileError, UsageError } from './diagnostics/errors.ts';
 import { renderManifest, type ManifestEntry } from './output/manifest.ts';
 import { buildPlan } from './plan/build.ts';
-import type { HostPlan, NicAddressing, SecretRef } from './plan/model.ts';
+import type { HostPlan, NicAddressing, SecretRef, TokenSource } from './plan/model.ts';
 import { headerLine, type Artifact, type Encoding } from './render/artifact.ts';
 import { encodeUserData } from './render/encode.ts';
 import { renderHostFiles } from './render/host-files.ts';
@@ -147,6 +147,8 @@ interface ClusterMembership {
   address: string;
   /** The join token's reference (join only), and how errors name it. */
   token?: { ref: SecretRef; name: string };
+  /** Where the member fetches its join token at first boot instead (join only, never with token). */
+  tokenFrom?: TokenSource;
 }
 
 /** Everything about one host that its files depend on. */
@@ -276,6 +278,7 @@ function renderOne(req: HostRequest, work: StackWork, includeCache: IncludeCache
   const { header, hostFiles } = work;
   let preseed = work.preseed;
   let holdsSecret = work.holdsSecret;
+  const tokenFrom = req.cluster?.tokenFrom;
   if (req.cluster) {
     // A cluster member's preseed (and so its user-data) is its own.
     const c = req.cluster;
@@ -290,10 +293,10 @@ function renderOne(req: HostRequest, work: StackWork, includeCache: IncludeCache
     preseed = { ...renderPreseed(plan, header, data), ...(holdsSecret ? { holdsSecret } : {}) };
   }
   const secret = holdsSecret ? { holdsSecret } : {};
-  const userData = { ...composeUserData(req, header, buildCloudConfig(plan, hostFiles, preseed.text), includeCache), ...secret };
+  const userData = { ...composeUserData(req, header, buildCloudConfig(plan, hostFiles, preseed.text, tokenFrom ? { tokenFrom } : {}), includeCache), ...secret };
   let packer: Artifact[] = [];
   if (req.packer) {
-    const baked = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true });
+    const baked = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true, ...(tokenFrom ? { tokenFrom } : {}) });
     const bakedUserData: Artifact = {
       ...(PACKER_USER_DATA_TAKES_INCLUDES ? composeUserData(req, header, baked, includeCache) : renderUserData(header, baked)),
       ...secret,

@@ -16,6 +16,9 @@ export const HOST_PATHS = {
   udevTxqueuelen: '/etc/udev/rules.d/81-born-tuned-txqueuelen.rules',
   sysctlApply: '/usr/local/sbin/born-tuned-sysctl-apply',
   firstBootStep: '/usr/local/sbin/born-tuned-step',
+  /** Applies the preseed (fetching a join token first when the member has token_from), then takes
+   * the secrets out of it. */
+  preseedApply: '/usr/local/sbin/born-tuned-preseed',
   preseed: '/etc/born-tuned/preseed.yaml',
 } as const;
 

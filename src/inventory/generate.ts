@@ -93,6 +93,7 @@ export async function generateInventory(
       serverName: host.key,
       address: c.address,
       ...(c.token ? { token: { ref: c.token, name: `hosts.${host.key}.cluster.token` } } : {}),
+      ...(c.tokenFrom ? { tokenFrom: c.tokenFrom } : {}),
     };
     const { artifacts, header } = render({
       stack,

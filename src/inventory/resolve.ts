@@ -7,7 +7,7 @@ import type { Source } from '../source/load.ts';
 import { addressingProblems } from '../schema/addressing.ts';
 import { canonicalIp, overlaps, parseInterface } from '../schema/ip.ts';
 import { InventorySchema, type HostNic } from './schema.ts';
-import type { SecretRef } from '../plan/model.ts';
+import type { SecretRef, TokenSource } from '../plan/model.ts';
 
 /** One host of an inventory with everything resolved: its stack, its includes, its network. */
 interface PlannedHost {
@@ -18,7 +18,7 @@ interface PlannedHost {
   includes: string[];
   nics: { id: string; nic: HostNic }[];
   /** Cluster membership, with the member's address resolved. */
-  cluster?: { role: 'bootstrap' | 'join'; address: string; token?: SecretRef };
+  cluster?: { role: 'bootstrap' | 'join'; address: string; token?: SecretRef; tokenFrom?: TokenSource };
 }
 
 /**
@@ -127,22 +127,33 @@ export function resolveInventory(
           `cluster member ${key} needs an address: give cluster.address or a static address on one of its NICs`,
           'MISSING_KEY',
         );
-      if (c.role === 'join' && c.token === undefined)
+      if (c.role === 'join' && c.token === undefined && c.token_from === undefined)
         at(
           ['hosts', key, 'cluster'],
-          `a joining member needs its join token by reference: cluster.token: {env: VARIABLE} or {file: /path} (from \`incus cluster add ${key}\` / \`lxc cluster add ${key}\`)`,
+          `a joining member needs its join token (from \`incus cluster add ${key}\` / \`lxc cluster add ${key}\`): cluster.token: {env: VARIABLE} or {file: /path} read by gen, or cluster.token_from: {file: /path/on/host} or {command: "..."} fetched at first boot`,
           'MISSING_KEY',
         );
-      if (c.role === 'bootstrap' && c.token !== undefined)
+      if (c.role === 'join' && c.token !== undefined && c.token_from !== undefined)
         at(
-          ['hosts', key, 'cluster', 'token'],
-          'the bootstrapping member creates the cluster and needs no join token: remove cluster.token',
+          ['hosts', key, 'cluster', 'token_from'],
+          'a joining member takes its token one way: cluster.token (read by gen, carried in user-data) or cluster.token_from (fetched at first boot), not both',
         );
+      for (const field of ['token', 'token_from'] as const)
+        if (c.role === 'bootstrap' && c[field] !== undefined)
+          at(
+            ['hosts', key, 'cluster', field],
+            `the bootstrapping member creates the cluster and needs no join token: remove cluster.${field}`,
+          );
       const port = c.port ?? 8443;
       if (ip !== undefined) {
         const address = ip.includes(':') ? `[${canonicalIp(ip)}]:${port}` : `${ip}:${port}`;
         claim('cluster address', address, key, ['hosts', key, 'cluster', ...(c.address !== undefined ? ['address'] : [])]);
-        cluster = { role: c.role, address, ...(c.token ? { token: c.token } : {}) };
+        cluster = {
+          role: c.role,
+          address,
+          ...(c.token ? { token: c.token } : {}),
+          ...(c.token_from ? { tokenFrom: c.token_from } : {}),
+        };
       }
     }
     hosts.push({

@@ -43,6 +43,42 @@ const HostNicSchema = z
 /** A secret by reference, as in profiles: never the value itself. */
 const SecretRef = secretRefSchema('NODE02_JOIN_TOKEN');
 
+/** How long first boot waits for a join token fetched there. */
+const TokenWait = z
+  .number()
+  .int()
+  .min(1)
+  .max(86400, { message: 'must be seconds between 1 and 86400 (a day)' })
+  .meta({ description: 'How long first boot waits for the token, in seconds (it tries every 5 s). Default: 600.' })
+  .optional();
+
+/** Where a joining member fetches its join token at first boot: the token never rides in user-data. */
+const TokenFromSchema = z
+  .union([
+    z.strictObject({
+      file: z
+        .string()
+        .regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path on the host' })
+        .meta({ description: 'A file on the host that the operator\'s provisioning drops the token into (its last non-blank line).' }),
+      wait: TokenWait,
+    }),
+    z.strictObject({
+      command: z
+        .string()
+        .regex(/^[^\0\n]*\S[^\0\n]*$/, { message: 'must be one line of shell' })
+        .max(4096)
+        .meta({
+          description:
+            'A shell command run as root at first boot that prints the token (its last non-blank line), e.g. `ssh node1 incus cluster add node2`. It is retried until it succeeds or the wait ends.',
+        }),
+      wait: TokenWait,
+    }),
+  ])
+  .meta({
+    description:
+      "Where a joining member fetches its join token at first boot instead of gen reading it: {file: /path} or {command: \"...\"}, and optionally wait: seconds. Whoever can write that file or answer that command can join a host to the cluster.",
+  });
+
 /** The host's role in a cluster of its manager: the first member bootstraps it, the others join
  * with a token (`lxc cluster add` / `incus cluster add` prints one per member). */
 const ClusterSchema = z
@@ -55,8 +91,10 @@ const ClusterSchema = z
       .optional(),
     port: z.number().int().min(1).max(65535).meta({ description: 'The port of the cluster address. Default: 8443.' }).optional(),
     token: SecretRef.meta({
-      description: "A joining member's join token (printed by `incus cluster add NAME` or `lxc cluster add NAME`), by reference.",
+      description:
+        "A joining member's join token (printed by `incus cluster add NAME` or `lxc cluster add NAME`), by reference: read when gen runs, it rides in the host's user-data. Give this or token_from.",
     }).optional(),
+    token_from: TokenFromSchema.optional(),
   })
   .meta({ description: "The host's role in a cluster of its manager." });
 

@@ -31,6 +31,10 @@ export interface TxqueuelenRule {
 /** Where a secret is read at render time; the plan never holds a secret's value. */
 export type SecretRef = { env: string } | { file: string };
 
+/** Where a joining cluster member fetches its join token at first boot (inventory
+ * `cluster.token_from`): a file on the host, or a command run there; waited for up to `wait` seconds. */
+export type TokenSource = ({ file: string } | { command: string }) & { wait?: number };
+
 /** Host addressing of one NIC (rendered as netplan). */
 export interface NicAddressing {
   id: string;

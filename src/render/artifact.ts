@@ -8,6 +8,7 @@ export const ARTIFACT_KINDS = [
   'service-dropin',
   'sysctl-apply',
   'first-boot-step',
+  'preseed-apply',
   'hide-instance-names',
   'udev-txqueuelen',
   'netplan',

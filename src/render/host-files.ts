@@ -3,6 +3,7 @@ import type { HostPlan, SysctlSetting } from '../plan/model.ts';
 import { SYSCTL_FACTS, DMESG_RESTRICT_FACT } from '../facts/sysctl.ts';
 import type { Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
+import { scrubSedExpressions } from './preseed-secrets.ts';
 
 /**
  * The files installed on the host (the same bytes go into user-data, the output tree and the
@@ -61,6 +62,15 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       mode: 0o755,
       purpose: 'runs each first-boot step, records failures and makes cloud-init report them',
       text: renderTemplate('first-boot-step.sh', {}),
+      format: 'text',
+    },
+    {
+      kind: 'preseed-apply',
+      path: `bin/${basename(HOST_PATHS.preseedApply)}`,
+      hostPath: HOST_PATHS.preseedApply,
+      mode: 0o755,
+      purpose: `applies the preseed at first boot (a join token fetched first when the member has token_from), then takes the secrets out of ${HOST_PATHS.preseed}`,
+      text: renderTemplate('preseed-apply.sh', { scrub: scrubSedExpressions() }),
       format: 'text',
     },
   ];

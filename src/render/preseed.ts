@@ -66,7 +66,8 @@ interface ClusterMember {
   serverName: string;
   /** This member's own address:port (core.https_address, cluster server_address). */
   address: string;
-  /** The join token's value (join only); read at render time from its reference. */
+  /** The join token's value (join only); read at render time from its reference. Absent for a
+   * member that fetches it at first boot, which puts it first under cluster:. */
   token?: string;
 }
 
@@ -93,7 +94,7 @@ export function memberPreseed(stackPreseed: Record<string, unknown>, plan: HostP
       server_name: member.serverName,
       enabled: true,
       server_address: member.address,
-      cluster_token: member.token!,
+      ...(member.token !== undefined ? { cluster_token: member.token } : {}),
       ...(memberConfig.length ? { member_config: memberConfig } : {}),
     },
   };

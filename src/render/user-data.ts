@@ -1,9 +1,8 @@
 import { InternalError } from '../diagnostics/errors.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
-import type { HostPlan } from '../plan/model.ts';
+import type { HostPlan, TokenSource } from '../plan/model.ts';
 import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
-import { shellQuote } from './helpers.ts';
 
 /**
  * The cloud-config as data. write_files runs in cloud-init's init stage, before any package is
@@ -16,7 +15,7 @@ export function buildCloudConfig(
   plan: HostPlan,
   hostFiles: readonly Artifact[],
   preseedText: string,
-  opts: { baked?: boolean } = {},
+  opts: { baked?: boolean; tokenFrom?: TokenSource } = {},
 ): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   const m = plan.manager;
@@ -24,7 +23,7 @@ export function buildCloudConfig(
   // boot only applies the runtime steps and the preseed.
   if (opts.baked) {
     config.write_files = [writeFile(HOST_PATHS.preseed, preseedText, 0o600)];
-    config.runcmd = runCommands(plan, hostFiles, false);
+    config.runcmd = runCommands(plan, hostFiles, false, opts.tokenFrom);
     return config;
   }
   if (m.deb?.backports) {
@@ -34,7 +33,7 @@ export function buildCloudConfig(
     ...hostFiles.filter((f) => f.hostPath).map((f) => writeFile(f.hostPath!, f.text, f.mode)),
     writeFile(HOST_PATHS.preseed, preseedText, 0o600),
   ];
-  config.runcmd = runCommands(plan, hostFiles, true);
+  config.runcmd = runCommands(plan, hostFiles, true, opts.tokenFrom);
   return config;
 }
 
@@ -62,7 +61,7 @@ function writeFile(path: string, content: string, mode: number) {
   return { path, owner: 'root:root', permissions: octalMode(mode), content };
 }
 
-function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: boolean): string[][] {
+function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: boolean, tokenFrom?: TokenSource): string[][] {
   const m = plan.manager;
   const apt = (...args: string[]) => ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
   // Every step goes through born-tuned-step, which records a failure and lets the rest run; the
@@ -90,7 +89,15 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
   steps.push(['sysctl', [HOST_PATHS.sysctlApply, HOST_PATHS.sysctlWanted, HOST_PATHS.sysctl]]);
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
-  steps.push(['preseed', ['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]]);
+  // The apply step takes the secrets out of the preseed once it is applied; a member whose join
+  // token is fetched at first boot has it put in first.
+  const fetch = tokenFrom
+    ? [
+        ...('file' in tokenFrom ? ['--token-file', tokenFrom.file] : ['--token-command', tokenFrom.command]),
+        ...(tokenFrom.wait !== undefined ? ['--wait', String(tokenFrom.wait)] : []),
+      ]
+    : [];
+  steps.push(['preseed', [HOST_PATHS.preseedApply, HOST_PATHS.preseed, ...fetch, '--', ...m.initCommand]]);
   return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), finalCheck()];
 }
 
