@@ -293,7 +293,10 @@ function renderOne(req: HostRequest, work: StackWork, includeCache: IncludeCache
     preseed = { ...renderPreseed(plan, header, data), ...(holdsSecret ? { holdsSecret } : {}) };
   }
   const secret = holdsSecret ? { holdsSecret } : {};
-  const userData = { ...composeUserData(req, header, buildCloudConfig(plan, hostFiles, preseed.text, tokenFrom ? { tokenFrom } : {}), includeCache), ...secret };
+  const userData = {
+    ...composeUserData(req, header, buildCloudConfig(plan, hostFiles, preseed.text, tokenFrom ? { tokenFrom } : {}), includeCache),
+    ...secret,
+  };
   let packer: Artifact[] = [];
   if (req.packer) {
     const baked = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true, ...(tokenFrom ? { tokenFrom } : {}) });

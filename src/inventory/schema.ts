@@ -59,7 +59,7 @@ const TokenFromSchema = z
       file: z
         .string()
         .regex(/^\/[^\0\n]*$/, { message: 'must be an absolute path on the host' })
-        .meta({ description: 'A file on the host that the operator\'s provisioning drops the token into (its last non-blank line).' }),
+        .meta({ description: "A file on the host that the operator's provisioning drops the token into (its last non-blank line)." }),
       wait: TokenWait,
     }),
     z.strictObject({
@@ -76,7 +76,7 @@ const TokenFromSchema = z
   ])
   .meta({
     description:
-      "Where a joining member fetches its join token at first boot instead of gen reading it: {file: /path} or {command: \"...\"}, and optionally wait: seconds. Whoever can write that file or answer that command can join a host to the cluster.",
+      'Where a joining member fetches its join token at first boot instead of gen reading it: {file: /path} or {command: "..."}, and optionally wait: seconds. Whoever can write that file or answer that command can join a host to the cluster.',
   });
 
 /** The host's role in a cluster of its manager: the first member bootstraps it, the others join
