@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate } from '../src/pipeline.ts';
 import { procSysPath } from '../src/facts/sysctl-names.ts';
+import { scrubPreseed } from '../src/facts/preseed-secrets.ts';
 
 const generatedStacks = new Map<string, ReturnType<typeof generate>>();
 
@@ -22,7 +23,8 @@ export function goodHost(parent: string, profiles: string[]): string {
   const generated = generatedStacks.get(key) ?? generate({ profiles }, { packer: false, secrets: 'resolve' });
   generatedStacks.set(key, generated);
   for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
-  put('/etc/born-tuned/preseed.yaml', generated.artifacts.find((a) => a.kind === 'preseed')!.text, 0o600);
+  // First boot applied the preseed and took its secrets out (born-tuned-preseed).
+  put('/etc/born-tuned/preseed.yaml', scrubPreseed(generated.artifacts.find((a) => a.kind === 'preseed')!.text), 0o600);
   // The kernel after first boot on a 16 GiB host: each wanted value, a higher max_map_count
   // (raise keeps it), tcp_mem as the kernel sized it, and a value read from the host (10gbe's
   // backlog) taken from it; the sysctl.d file holds what the apply step computed.

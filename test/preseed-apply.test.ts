@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { scrubPreseed } from '../src/render/preseed-secrets.ts';
+import { scrubPreseed } from '../src/facts/preseed-secrets.ts';
 import { BIN_GEN, gen, run } from './helpers.ts';
 
 /**

@@ -356,6 +356,31 @@ for (const c of cases) {
   });
 }
 
+test('a preseed that held a trust password is verified as first boot leaves it, without the secret; one that still holds it fails', () => {
+  const dir = mkdtempSync(join(scratch, 'trusted-'));
+  const profile = join(dir, 'trusted.yaml');
+  writeFileSync(profile, 'extends: lxd-small\nserver:\n  trust_password: {env: BT_VERIFY_TRUST}\n');
+  process.env.BT_VERIFY_TRUST = 'canary-verify-trust';
+  const root = goodHost(dir, [profile]);
+  delete process.env.BT_VERIFY_TRUST;
+  const preseed = join(root, 'etc/born-tuned/preseed.yaml');
+  const verify = () => {
+    // verify never reads the secret: its variable is unset here.
+    const r = genGuarded(['verify', '--profile', profile, '--root', root, '--format', 'json']);
+    return (JSON.parse(r.stdout) as { rows: VerifyRow[] }).rows.find((row) => row.check === 'file /etc/born-tuned/preseed.yaml');
+  };
+  assert.not.ok(readFileSync(preseed, 'utf8').includes('canary'));
+  assert.is(verify()?.status, 'PASS');
+  // Negative: the password still in the file (the scrub did not run) is a difference.
+  writeFileSync(preseed, readFileSync(preseed, 'utf8').replace('config:\n', 'config:\n  core.trust_password: canary-verify-trust\n'));
+  assert.equal(verify(), {
+    check: 'file /etc/born-tuned/preseed.yaml',
+    status: 'FAIL',
+    wanted: 'as generated, 0600',
+    actual: 'different bytes, 0600',
+  });
+});
+
 test('a value read from the host is held to what first boot recorded, not re-read after a reboot moved its source', () => {
   const root = goodHost(scratch, ['incus-dense', '10gbe']);
   // tcp_mem is sized from the memory free at boot: a reboot moved it a few pages (seen in a

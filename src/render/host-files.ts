@@ -3,7 +3,7 @@ import type { HostPlan, SysctlSetting } from '../plan/model.ts';
 import { SYSCTL_FACTS, DMESG_RESTRICT_FACT } from '../facts/sysctl.ts';
 import type { Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
-import { scrubSedExpressions } from './preseed-secrets.ts';
+import { scrubSedExpressions } from '../facts/preseed-secrets.ts';
 
 /**
  * The files installed on the host (the same bytes go into user-data, the output tree and the

@@ -3,6 +3,7 @@ import type { RenderedHost } from '../pipeline.ts';
 import { octalMode } from '../render/artifact.ts';
 import type { HostPlan, SysctlSetting } from '../plan/model.ts';
 import type { SysctlMode } from '../facts/sysctl.ts';
+import { scrubPreseed } from '../facts/preseed-secrets.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
 import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
@@ -384,11 +385,10 @@ function verifyHidden(root: string, rows: VerifyRow[]): void {
 
 function verifyFiles(generated: RenderedHost, root: string, rows: VerifyRow[]): void {
   const files = generated.artifacts.filter((a) => a.hostPath).map((a) => ({ path: a.hostPath!, text: a.text, mode: a.mode }));
-  // The preseed is installed by user-data; compare it only when it holds no secret we would need.
-  if (generated.stack.plan.server.trustPassword === undefined) {
-    const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
-    files.push({ path: HOST_PATHS.preseed, text: preseed.text, mode: 0o600 });
-  }
+  // The preseed is installed by user-data, and first boot takes its secrets out once it is
+  // applied: the host keeps it without them, which needs no secret to compare.
+  const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
+  files.push({ path: HOST_PATHS.preseed, text: scrubPreseed(preseed.text), mode: 0o600 });
   for (const f of files.sort((a, b) => byCodeUnit(a.path, b.path))) {
     const check = `file ${f.path}`;
     const wantMode = octalMode(f.mode);
