@@ -73,6 +73,10 @@ const OPTIONS = {
   out: () => new Option('-o, --out <dir>', 'write every artifact as a tree under DIR (atomically), with manifest.json'),
   force: () => new Option('--force', 'with --out: replace a non-empty directory that gen did not write').default(false),
   inventory: () => new Option('--inventory <file>', 'render every host of an inventory (with --out): NoCloud seeds and preseeds'),
+  host: () =>
+    new Option('--host <name>', 'with --inventory: render only this host (repeatable), e.g. the bootstrap member alone')
+      .argParser(collect)
+      .default([]),
   include: () =>
     new Option('--include <file>', 'fold an operator cloud-config file into user-data; repeatable').argParser(collect).default([]),
   mime: () =>
@@ -200,7 +204,19 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       'after',
       `\nArtifact kinds (--artifact): ${ARTIFACT_KINDS.join(', ')}\n\nExit codes: 0 ok, 1 invalid profile (verify: a check failed; diff: different), 2 usage error, 3 internal error (a bug in gen).\n\nExamples:\n  gen --profile incus-dense --profile 10gbe > user-data\n  gen --profile incus-dense --profile 10gbe --out out/incus-dense\n  gen explain --profile incus-dense fs.inotify.max_user_watches\n  gen diff lxd-small incus-dense+10gbe\n  gen verify --profile incus-dense\n  gen completion bash`,
     );
-  for (const key of ['profile', 'profilesDir', 'artifact', 'out', 'force', 'inventory', 'include', 'mime', 'encoding', 'strict'] as const)
+  for (const key of [
+    'profile',
+    'profilesDir',
+    'artifact',
+    'out',
+    'force',
+    'inventory',
+    'host',
+    'include',
+    'mime',
+    'encoding',
+    'strict',
+  ] as const)
     program.addOption(OPTIONS[key]());
   program.addOption(OPTIONS.format('diagnostics format (on stderr)'));
   const spec = (): CompletionSpec => completionSpec(program);
@@ -211,6 +227,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       {
         ...stackOptions(opts),
         inventory: opts.inventory as string | undefined,
+        host: opts.host as string[],
         include: opts.include as string[],
         mime: opts.mime as boolean,
         encoding: opts.encoding as Encoding,

@@ -1,5 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
+import { sortDiagnostics } from '../diagnostics/diagnostic.ts';
+import { trustPasswordInUserData } from '../secrets/exposure.ts';
 import { displayText } from '../base/display-text.ts';
 import { progressLine } from '../output/progress.ts';
 import { yieldToSignals } from '../output/signals.ts';
@@ -15,6 +17,8 @@ const SECRET_CARRIERS: ReadonlySet<ArtifactKind> = new Set(['user-data', 'presee
 /** `gen` options: the stack or inventory, what to print or write, and how user-data is composed. */
 interface GenerateOptions extends StackOptions {
   inventory?: string;
+  /** With inventory: the hosts to render (all when empty). */
+  host: string[];
   include: string[];
   mime: boolean;
   encoding: Encoding;
@@ -28,15 +32,19 @@ export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCo
   if (opts.out !== undefined && opts.artifact !== undefined)
     throw new UsageError('--out writes every artifact; --artifact prints one: use one of them');
   if (opts.force && opts.out === undefined) throw new UsageError('--force only applies to --out');
+  if (opts.host.length > 0 && opts.inventory === undefined)
+    throw new UsageError('--host picks hosts of an inventory: add --inventory FILE');
   if (opts.inventory !== undefined) return runInventory(opts, io);
   if (opts.out !== undefined) return writeStack(opts.out, opts, io);
   // Printing one host artifact needs neither the Packer files nor the manifest, and only the
   // artifacts that carry the preseed need the secrets it holds.
   const kind = opts.artifact ?? 'user-data';
-  const { artifacts } = artifactsOfStack(opts, io, {
-    packer: kind.startsWith('packer-'),
-    secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold',
-  });
+  const { artifacts } = artifactsOfStack(
+    opts,
+    io,
+    { packer: kind.startsWith('packer-'), secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold' },
+    kind === 'user-data' || kind === 'packer-user-data',
+  );
   const chosen = artifacts.filter((a) => a.kind === kind);
   if (chosen.length === 0)
     throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(artifacts.map((a) => a.kind))].join(', ')})`);
@@ -47,14 +55,17 @@ export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCo
 }
 
 /** The artifacts of the stack named by `--profile`, with the includes, MIME and encoding asked
- * for; the stack's warnings are printed first. */
+ * for; the stack's warnings are printed first, and a warning when `userData` that will be written
+ * carries the trust password. */
 function artifactsOfStack(
   opts: GenerateOptions,
   io: Io,
   scope: Pick<HostRequest, 'packer' | 'secrets'>,
+  userData: boolean,
 ): { artifacts: Artifact[]; stack: readonly string[] } {
   const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });
-  reportWarnings(io, opts, stack.diagnostics);
+  const exposed = scope.secrets === 'resolve' && userData && stack.plan.server.trustPassword ? trustPasswordInUserData(stack.merged) : [];
+  reportWarnings(io, opts, sortDiagnostics([...stack.diagnostics, ...exposed]));
   const { artifacts } = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
   return { artifacts, stack: stack.plan.stack };
 }
@@ -65,7 +76,7 @@ async function writeStack(out: string, opts: GenerateOptions, io: Io): Promise<E
   // an invalid profile must not leave DIR half-swapped.
   const writer = TreeWriter.open(out, { force: opts.force });
   try {
-    const { artifacts, stack } = artifactsOfStack(opts, io, { packer: true, secrets: 'resolve' });
+    const { artifacts, stack } = artifactsOfStack(opts, io, { packer: true, secrets: 'resolve' }, true);
     for (const a of treeOf(artifacts, stack)) writer.write(a);
     const written = await writer.commit();
     reportLeftAside(io, opts, written.leftAside);
@@ -101,7 +112,7 @@ async function runInventory(opts: GenerateOptions, io: Io): Promise<ExitCode> {
   try {
     result = await generateInventory(
       opts.inventory!,
-      { profilesDir: opts.profilesDir, mime: opts.mime, encoding: opts.encoding, onHost },
+      { profilesDir: opts.profilesDir, mime: opts.mime, encoding: opts.encoding, hosts: opts.host, onHost },
       (a) => writer.write(a),
     );
     // --strict: a warning stops the run here, before the tree replaces DIR (the warnings are
@@ -116,7 +127,8 @@ async function runInventory(opts: GenerateOptions, io: Io): Promise<ExitCode> {
   }
   reportWarnings(io, opts, result.warnings);
   reportLeftAside(io, opts, written.leftAside);
-  io.stdout(`wrote ${result.stats.hosts} hosts (${written.files} files) to ${displayText(opts.out)}\n`);
+  const { hosts, of } = result.stats;
+  io.stdout(`wrote ${hosts === of ? hosts : `${hosts} of ${of}`} hosts (${written.files} files) to ${displayText(opts.out)}\n`);
   return ExitCode.ok;
 }
 

@@ -1,12 +1,15 @@
 import { collectGarbage } from '../builtins.ts';
 import { DiagnosticBag, sortDiagnostics } from '../diagnostics/diagnostic.ts';
-import { ProfileError } from '../diagnostics/errors.ts';
+import { ProfileError, UsageError } from '../diagnostics/errors.ts';
+import { didYouMean } from '../diagnostics/suggest.ts';
+import { displayText } from '../base/display-text.ts';
 import { manifestEntry, type ManifestEntry } from '../output/manifest.ts';
 import { hostRenderer, renderSeed, resolveStack, treeManifest, type ResolvedStack } from '../pipeline.ts';
 import { addressingOf, nicMatch } from '../plan/build.ts';
 import type { HostPlan } from '../plan/model.ts';
 import type { Artifact, Encoding } from '../render/artifact.ts';
 import { loadSource } from '../source/load.ts';
+import { trustPasswordInUserData } from '../secrets/exposure.ts';
 import { resolveInventory, type StackFacts } from './resolve.ts';
 
 /** Options of an inventory run. */
@@ -15,6 +18,9 @@ interface InventoryOptions {
   /** Every host's user-data as multipart MIME. */
   mime: boolean;
   encoding: Encoding;
+  /** Render only these hosts (by key), e.g. the bootstrap member before the others have join
+   * tokens; the whole inventory is still validated. Empty or absent: every host. */
+  hosts?: readonly string[];
   /** Called after each host, for a progress line; a promise it returns is awaited (the caller
    * yields to the event loop now and then, so that a signal can stop a long run). */
   onHost?: (done: number, total: number) => void | Promise<void>;
@@ -33,7 +39,7 @@ export async function generateInventory(
   emit: (artifact: Artifact) => void,
 ): Promise<{
   warnings: ReturnType<typeof sortDiagnostics>;
-  stats: { hosts: number; stacks: number; userData: number; includes: number; files: number };
+  stats: { hosts: number; of: number; stacks: number; userData: number; includes: number; files: number };
 }> {
   const bag = new DiagnosticBag();
   // Each distinct stack is resolved once, for the inventory's checks (its manager and bridge) and
@@ -64,12 +70,13 @@ export async function generateInventory(
   };
   // Only the hosts outlive this block: the text, syntax tree and data of a 50,000-host inventory
   // are hundreds of MiB that the render loop does not need.
-  const { hosts, display } = (() => {
+  const { hosts: all, display } = (() => {
     const source = loadSource('inventory', file, bag, 'inventory');
     return { hosts: source?.value ? resolveInventory(source, bag, stackFacts) : undefined, display: source?.display ?? file };
   })();
   collectGarbage();
-  if (!hosts) throw new ProfileError(sortDiagnostics(bag.items));
+  if (!all) throw new ProfileError(sortDiagnostics(bag.items));
+  const hosts = opts.hosts?.length ? selectHosts(all, opts.hosts, display) : all;
 
   const render = hostRenderer();
   const warnings = new Map<string, ReturnType<typeof sortDiagnostics>[number]>();
@@ -87,6 +94,12 @@ export async function generateInventory(
       warned.add(stack);
       for (const d of stack.diagnostics) warnings.set(JSON.stringify(d), d);
     }
+    // A joining member's preseed holds only the join: the stack's trust password stays out of it.
+    const exposed = [
+      ...host.warnings,
+      ...(host.cluster?.role !== 'join' && stack.plan.server.trustPassword ? trustPasswordInUserData(stack.merged) : []),
+    ];
+    for (const d of exposed) warnings.set(JSON.stringify(d), d);
     const c = host.cluster;
     const cluster = c && {
       role: c.role,
@@ -117,7 +130,29 @@ export async function generateInventory(
     await opts.onHost?.(i + 1, hosts.length);
   }
   emit(treeManifest(['inventory', display], entries));
-  return { warnings: sortDiagnostics([...warnings.values()]), stats: { hosts: hosts.length, ...render.stats, files: entries.length + 1 } };
+  return {
+    warnings: sortDiagnostics([...warnings.values()]),
+    stats: { hosts: hosts.length, of: all.length, ...render.stats, files: entries.length + 1 },
+  };
+}
+
+/** How many host keys an unknown --host's message lists before "and N more". */
+const HOSTS_LISTED = 20;
+
+/** The hosts named by --host, in the inventory's order; a name the inventory lacks is a usage error. */
+function selectHosts<H extends { key: string }>(hosts: readonly H[], names: readonly string[], display: string): H[] {
+  const keys = hosts.map((h) => h.key);
+  const known = new Set(keys);
+  for (const name of names) {
+    if (known.has(name)) continue;
+    const hint = didYouMean(name, keys);
+    const listed = keys.slice(0, HOSTS_LISTED).join(', ') + (keys.length > HOSTS_LISTED ? `, and ${keys.length - HOSTS_LISTED} more` : '');
+    throw new UsageError(
+      `--host ${displayText(name)}: ${display} has no host ${displayText(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; its hosts: ${listed}`,
+    );
+  }
+  const wanted = new Set(names);
+  return hosts.filter((h) => wanted.has(h.key));
 }
 
 /** Beside seed/, not in a directory of its own: one mkdir less per host counts at 10,000 hosts. */

@@ -1,5 +1,6 @@
 import { dirname, resolve as resolvePath } from 'node:path';
-import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
+import { DiagnosticBag, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { joinTokenInUserData } from '../secrets/exposure.ts';
 import { own } from '../base/data.ts';
 import type { Merged } from '../resolve/merge.ts';
 import { validateWith, reportAt } from '../schema/validate.ts';
@@ -17,6 +18,8 @@ interface PlannedHost {
   /** Absolute paths of cloud-config files to fold in, defaults first, host last. */
   includes: string[];
   nics: { id: string; nic: HostNic }[];
+  /** Warnings about this host alone (a join token in its user-data), reported when it is rendered. */
+  warnings: Diagnostic[];
   /** Cluster membership, with the member's address resolved. */
   cluster?: { role: 'bootstrap' | 'join'; address: string; token?: SecretRef; tokenFrom?: TokenSource };
 }
@@ -159,6 +162,7 @@ export function resolveInventory(
     hosts.push({
       key,
       hostname,
+      warnings: host.cluster?.role === 'join' && host.cluster.token !== undefined ? joinTokenInUserData(merged, key) : [],
       profiles: profiles.map((p) => (p.endsWith('.yaml') ? resolvePath(base, p) : p)),
       includes,
       nics,
