@@ -59,7 +59,7 @@ test('hosts sharing a stack share the work: each stack and each user-data is bui
     return [out, stats];
   };
   const [first, stats] = await texts();
-  assert.equal(stats, { hosts: 3, stacks: 2, userData: 2, includes: 1, files: 12 });
+  assert.equal(stats, { hosts: 3, of: 3, stacks: 2, userData: 2, includes: 1, files: 12 });
   assert.equal((await texts())[0], first, 'deterministic');
 });
 
@@ -186,6 +186,127 @@ test('cluster members: the bootstrap member clusters the stack preseed, joining 
     'node3/seed/user-data',
     'secret-digests.json',
   ]);
+});
+
+test('a join token in user-data is warned about at its key, once per host; --strict refuses it', () => {
+  const env = { ...process.env, NODE2_JOIN_TOKEN: 'canary-join-two', NODE3_JOIN_TOKEN: 'canary-join-three' };
+  const r = run(BIN_GEN, ['--inventory', join(FIX, 'cluster.yaml'), '--out', join(scratch, 'warned'), '--format', 'json'], { env });
+  assert.is(r.status, 0, r.stderr);
+  const warnings = (JSON.parse(r.stderr) as { diagnostics: { code: string; line: number; col: number; message: string }[] }).diagnostics;
+  assert.equal(
+    warnings.map((w) => [w.code, w.line, w.col]),
+    [
+      ['SECRET_IN_USER_DATA', 13, 27],
+      ['SECRET_IN_USER_DATA', 17, 27],
+    ],
+  );
+  assert.match(
+    warnings[0]!.message,
+    /join token of node2 rides in its user-data: a metadata service serves user-data to anything that can reach it/,
+  );
+  assert.match(warnings[0]!.message, /cluster\.token_from/);
+  assert.not.match(r.stderr, /canary/);
+  const strict = run(BIN_GEN, ['--inventory', join(FIX, 'cluster.yaml'), '--out', join(scratch, 'strict'), '--strict'], { env });
+  assert.is(strict.status, 1);
+  assert.match(strict.stderr, /error SECRET_IN_USER_DATA/);
+});
+
+test('--host renders only the hosts named: the bootstrap member needs no join token, which does not exist yet', () => {
+  // No NODE2_JOIN_TOKEN nor NODE3_JOIN_TOKEN: only node1 is rendered, so neither is read.
+  const env = { ...process.env };
+  delete env.NODE2_JOIN_TOKEN;
+  delete env.NODE3_JOIN_TOKEN;
+  const out = join(scratch, 'bootstrap-only');
+  const r = run(BIN_GEN, ['--inventory', join(FIX, 'cluster.yaml'), '--host', 'node1', '--out', out], { env });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, `wrote 1 of 3 hosts (5 files) to ${out}\n`);
+  assert.is(r.stderr, '', 'no warning: node1 carries no secret');
+  assert.equal(readdirSync(out).sort(), ['manifest.json', 'node1']);
+  assert.equal(
+    readManifest(out)
+      .map((f) => f.path)
+      .sort(),
+    ['node1/preseed-incus.yaml', 'node1/seed/meta-data', 'node1/seed/network-config', 'node1/seed/user-data'],
+  );
+  // The same files as in the whole fleet's tree.
+  const whole = join(scratch, 'cluster');
+  for (const f of ['preseed-incus.yaml', 'seed/user-data', 'seed/meta-data'])
+    assert.is(readFileSync(join(out, 'node1', f), 'utf8'), readFileSync(join(whole, 'node1', f), 'utf8'), f);
+  // Asking for a joining member still needs its token, and names it.
+  const join2 = run(
+    BIN_GEN,
+    ['--inventory', join(FIX, 'cluster.yaml'), '--host', 'node1', '--host', 'node2', '--out', join(scratch, 'two')],
+    { env },
+  );
+  assert.is(join2.status, 2);
+  assert.match(join2.stderr, /hosts\.node2\.cluster\.token reads the environment variable NODE2_JOIN_TOKEN, which is not set/);
+  // The whole inventory is still checked: a problem in a host not rendered is still an error.
+  const bad = join(scratch, 'bad-other.yaml');
+  writeFileSync(bad, readFileSync(join(FIX, 'cluster.yaml'), 'utf8').replace('52:54:00:00:01:03', '52:54:00:00:01:02'));
+  const dup = run(BIN_GEN, ['--inventory', bad, '--host', 'node1', '--out', join(scratch, 'dup')], { env });
+  assert.is(dup.status, 1);
+  assert.match(dup.stderr, /mac 52:54:00:00:01:02 is already used by host node2/);
+});
+
+test('--host: an unknown name is a usage error with a did-you-mean and the hosts; --host needs --inventory', () => {
+  const r = gen(['--inventory', join(FIX, 'cluster.yaml'), '--host', 'node4', '--out', join(scratch, 'unknown')]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /--host node4: .*cluster\.yaml has no host node4 \(did you mean "node1"\?\); its hosts: node1, node2, node3\n$/);
+  const far = gen(['--inventory', join(FIX, 'cluster.yaml'), '--host', 'gateway', '--out', join(scratch, 'unknown')]);
+  assert.is(far.status, 2);
+  assert.not.match(far.stderr, /did you mean/);
+  const alone = gen(['--profile', 'lxd-small', '--host', 'node1']);
+  assert.is(alone.status, 2);
+  assert.match(alone.stderr, /--host picks hosts of an inventory: add --inventory FILE/);
+});
+
+test('token_from: the join token is fetched at first boot, so it is in neither the user-data nor the preseed gen writes', () => {
+  const dir = mkdtempSync(join(scratch, 'token-from-'));
+  const hosts = join(dir, 'hosts.yaml');
+  writeFileSync(
+    hosts,
+    readFileSync(join(FIX, 'cluster.yaml'), 'utf8')
+      .replace('token: {env: NODE2_JOIN_TOKEN}', 'token_from: {file: /run/born-tuned-join-token, wait: 900}')
+      .replace('token: {env: NODE3_JOIN_TOKEN}', `token_from: {command: "ssh -o BatchMode=yes node1 'incus cluster add node3'"}`),
+  );
+  const out = join(dir, 'out');
+  const r = gen(['--inventory', hosts, '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stderr, '', 'no secret rides in user-data: no warning');
+  const step = (host: string) =>
+    (parse(readFileSync(join(out, host, 'seed/user-data'), 'utf8')) as { runcmd: string[][] }).runcmd.find((c) => c[1] === 'preseed');
+  assert.equal(step('node2'), [
+    '/usr/local/sbin/born-tuned-step',
+    'preseed',
+    '/usr/local/sbin/born-tuned-preseed',
+    '/etc/born-tuned/preseed.yaml',
+    '--token-file',
+    '/run/born-tuned-join-token',
+    '--wait',
+    '900',
+    '--',
+    'incus',
+    'admin',
+    'init',
+    '--preseed',
+  ]);
+  assert.equal(step('node3')!.slice(4, 6), ['--token-command', "ssh -o BatchMode=yes node1 'incus cluster add node3'"]);
+  assert.equal(step('node1')!.slice(2), [
+    '/usr/local/sbin/born-tuned-preseed',
+    '/etc/born-tuned/preseed.yaml',
+    '--',
+    'incus',
+    'admin',
+    'init',
+    '--preseed',
+  ]);
+  assert.equal(parse(readFileSync(join(out, 'node2', 'preseed-incus.yaml'), 'utf8')), {
+    config: { 'core.https_address': '192.0.2.12:8443' },
+    cluster: { server_name: 'node2', enabled: true, server_address: '192.0.2.12:8443' },
+  });
+  for (const host of ['node2', 'node3']) schemaCheck(join(out, host, 'seed/user-data'));
+  // Nothing secret in the tree: every file has its published digest.
+  assert.ok(readManifest(out).every((f) => f.sha256 !== undefined));
 });
 
 test('the real daemons bootstrap a cluster from a member preseed (LXD 5.0.2 and Incus 6.0.4)', () => {
