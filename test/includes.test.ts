@@ -370,7 +370,7 @@ test('an inventory reads each include once and composes each distinct user-data 
     'defaults:\n  profiles: [incus-dense]\n  include: [ops.yaml]\ngroups:\n  edge:\n    include: [edge.yaml]\nhosts:\n  a: {}\n  b: {}\n  c: {group: edge}\n  d: {group: edge}\n',
   );
   const { stats } = await generateInventory(join(inv, 'hosts.yaml'), { mime: false, encoding: 'plain' }, () => undefined);
-  assert.equal(stats, { hosts: 4, stacks: 1, userData: 2, includes: 2, files: 13 });
+  assert.equal(stats, { hosts: 4, of: 4, stacks: 1, userData: 2, includes: 2, files: 13 });
 });
 
 test.run();

@@ -106,6 +106,29 @@ for (const [name, make, message] of secretFiles) {
   });
 }
 
+test('a trust password riding in user-data is warned about at its key; the preseed alone and explain are not', () => {
+  const warning =
+    /^host\.yaml:4:3: warning SECRET_IN_USER_DATA: the trust password rides in user-data: a metadata service serves user-data to anything that can reach it/;
+  for (const args of [[], ['--artifact', 'user-data'], ['--artifact', 'packer-user-data'], ['--out', join(dir, 'warned-tree')]]) {
+    const r = run(BIN_GEN, ['--profiles-dir', '.', '--profile', 'host', ...args], { env, cwd: dir });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, warning, args.join(' ') || 'user-data');
+    assert.not.ok(r.stderr.includes(CANARY));
+  }
+  for (const args of [['--artifact', 'preseed'], ['--artifact', 'sysctl'], ['explain']]) {
+    const r = run(BIN_GEN, [...(args[0] === 'explain' ? ['explain'] : args), '--profiles-dir', '.', '--profile', 'host'], {
+      env,
+      cwd: dir,
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stderr, '', args.join(' '));
+  }
+  const strict = run(BIN_GEN, ['--profiles-dir', '.', '--profile', 'host', '--strict'], { env, cwd: dir });
+  assert.is(strict.status, 1);
+  assert.match(strict.stderr, /error SECRET_IN_USER_DATA/);
+  assert.is(strict.stdout, '', '--strict prints nothing');
+});
+
 test('a secret file may be a symbolic link to a regular file (a mounted secret)', () => {
   writeFileSync(join(dir, 'secret-real'), `${CANARY}\n`);
   symlinkSync(join(dir, 'secret-real'), join(dir, 'secret-link'));

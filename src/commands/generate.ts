@@ -1,6 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
-import { sortDiagnostics } from '../diagnostics/diagnostic.ts';
 import { trustPasswordInUserData } from '../secrets/exposure.ts';
 import { displayText } from '../base/display-text.ts';
 import { progressLine } from '../output/progress.ts';
@@ -64,9 +63,11 @@ function artifactsOfStack(
   userData: boolean,
 ): { artifacts: Artifact[]; stack: readonly string[] } {
   const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });
-  const exposed = scope.secrets === 'resolve' && userData && stack.plan.server.trustPassword ? trustPasswordInUserData(stack.merged) : [];
-  reportWarnings(io, opts, sortDiagnostics([...stack.diagnostics, ...exposed]));
+  reportWarnings(io, opts, stack.diagnostics);
   const { artifacts } = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
+  // Once the secret was read: a run that cannot read it says only that.
+  if (scope.secrets === 'resolve' && userData && stack.plan.server.trustPassword)
+    reportWarnings(io, opts, trustPasswordInUserData(stack.merged));
   return { artifacts, stack: stack.plan.stack };
 }
 
