@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
+import fc from 'fast-check';
 import { scrubPreseed } from '../src/facts/preseed-secrets.ts';
+import { resolveStack } from '../src/pipeline.ts';
+import { buildPreseed, memberPreseed, renderPreseed } from '../src/render/preseed.ts';
 import { BIN_GEN, gen, run } from './helpers.ts';
 
 /**
@@ -191,6 +194,28 @@ test('text that is not a token is never put in the preseed nor shown', () => {
   assert.not.ok(res.log.includes('canary-bad'));
   assert.not.ok(existsSync(r.applied));
   assert.is(readFileSync(r.preseed, 'utf8'), preseedOf('node3'));
+});
+
+test("property: any secret gen accepts lands on its key's line, so the scrub takes it out and nothing else", () => {
+  const { plan } = resolveStack({ profiles: ['lxd-small'] });
+  // What readSecret accepts: one line, no C0 control or DEL, not blank, at most 4 KiB.
+  const secret = fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 300 })
+    .filter((v) => !/[\0-\x1f\x7f]/.test(v) && v.trim() !== '' && Buffer.byteLength(v) <= 4096);
+  fc.assert(
+    fc.property(secret, secret, (password, token) => {
+      const data = buildPreseed(plan, { trustPassword: password });
+      const text = renderPreseed(plan, '# header', data).text;
+      const member = memberPreseed(data, plan, { role: 'join', serverName: 'n2', address: '192.0.2.12:8443', token });
+      const joinText = renderPreseed(plan, '# header', member).text;
+      const scrubbed = parse(scrubPreseed(text)) as Record<string, any>;
+      const { 'core.trust_password': _, ...config } = data.config as Record<string, string>;
+      assert.equal(scrubbed, { ...data, config: Object.keys(config).length ? config : null });
+      const { cluster_token: __, ...cluster } = member.cluster as Record<string, unknown>;
+      assert.equal(parse(scrubPreseed(joinText)), { ...member, cluster });
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('negative: the scrub is line by line, so a preseed written another way would keep its secret', () => {
