@@ -10,6 +10,8 @@ export const ARTIFACT_KINDS = [
   'first-boot-step',
   'hide-instance-names',
   'udev-txqueuelen',
+  'self-check',
+  'self-check-timer',
   'netplan',
   'preseed',
   'packer-template',

@@ -91,7 +91,13 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
   steps.push(['preseed', ['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]]);
+  // Once the host is complete, so the verifier's first run sees it finished.
+  if (plan.verifyTimer) steps.push(['verify-timer', ['systemctl', 'enable', '--now', basenameOf(HOST_PATHS.selfCheckTimer)]]);
   return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), finalCheck()];
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 /**
