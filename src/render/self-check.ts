@@ -55,7 +55,8 @@ export function renderSelfCheck(plan: HostPlan, header: string, hostFiles: reado
     path: `bin/${HOST_PATHS.selfCheck.slice(HOST_PATHS.selfCheck.lastIndexOf('/') + 1)}`,
     hostPath: HOST_PATHS.selfCheck,
     mode: SELF_MODE,
-    purpose: 'checks the host against its profile without Node: the rows of gen verify but the manager\'s, as text, JSON or Prometheus metrics',
+    purpose:
+      "checks the host against its profile without Node: the rows of gen verify but the manager's, as text, JSON or Prometheus metrics",
     text,
     format: 'text',
   };

@@ -234,7 +234,9 @@ const VerifySchema = z
   .strictObject({
     timer: z
       .boolean()
-      .meta({ description: 'Run born-tuned-verify on a systemd timer; a host that drifted logs its FAIL rows and fails the unit. Default false.' })
+      .meta({
+        description: 'Run born-tuned-verify on a systemd timer; a host that drifted logs its FAIL rows and fails the unit. Default false.',
+      })
       .optional(),
     interval: z
       .string()
