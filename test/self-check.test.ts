@@ -9,7 +9,7 @@ import { procSysPath } from '../src/facts/sysctl-names.ts';
 import { generate } from '../src/pipeline.ts';
 import { renderSelfCheck } from '../src/render/self-check.ts';
 import type { VerifyRow } from '../src/verify/verify.ts';
-import { genInProcess, profileArgs, run, STACKS } from './helpers.ts';
+import { genInProcess, profileArgs, ROOT, run, STACKS } from './helpers.ts';
 import { goodHost } from './host-tree.ts';
 
 /**
@@ -379,6 +379,53 @@ test('hostile profile values are one shell word each: nothing in them runs', () 
   // At warning level: the info SC2016 ("expressions don't expand in single quotes") is the point here.
   const sc = run('shellcheck', ['-s', 'sh', '-S', 'warning', join(root, HOST_PATHS.selfCheck)]);
   assert.is(sc.status, 0, sc.stdout);
+});
+
+/** systemd-analyze verify on the timer units under a root holding them, the verifier and this
+ * machine's own units (the targets they name): its stderr, empty when systemd takes them as they are. */
+function analyzeUnits(service: string, timer: string, verifier: string): string {
+  const root = mkdtempSync(join(scratch, 'units-'));
+  mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
+  mkdirSync(join(root, 'usr/local/sbin'), { recursive: true });
+  mkdirSync(join(root, 'usr/lib/systemd'), { recursive: true });
+  assert.is(run('cp', ['-r', '/usr/lib/systemd/system', join(root, 'usr/lib/systemd/')]).status, 0);
+  writeFileSync(join(root, HOST_PATHS.selfCheckService), service);
+  writeFileSync(join(root, HOST_PATHS.selfCheckTimer), timer);
+  writeFileSync(join(root, HOST_PATHS.selfCheck), verifier, { mode: 0o755 });
+  const r = run('systemd-analyze', ['verify', `--root=${root}`, 'born-tuned-verify.timer', 'born-tuned-verify.service']);
+  return `${r.status === 0 ? '' : `exit ${r.status}\n`}${r.stderr}`;
+}
+
+/** The cloud-config gen built for a stack's user-data. */
+function userData(generated: ReturnType<typeof generate>): Record<string, unknown> {
+  const a = generated.artifacts.find((x) => x.kind === 'user-data')!;
+  if (a.format !== 'cloud-config') throw new Error(`user-data is ${a.format}`);
+  return a.data;
+}
+
+test('verify.timer: a service and timer systemd accepts, enabled at first boot after the preseed', () => {
+  const fixture = join(ROOT, 'test/fixtures/valid/verify-timer.yaml');
+  const generated = generate({ profiles: [fixture] }, { packer: false, secrets: 'withhold' });
+  const text = (kind: string, path: string) => generated.artifacts.find((a) => a.kind === kind && a.hostPath === path)!.text;
+  const service = text('self-check-timer', HOST_PATHS.selfCheckService);
+  const timer = text('self-check-timer', HOST_PATHS.selfCheckTimer);
+  assert.match(
+    service,
+    /^ExecStart=\/usr\/local\/sbin\/born-tuned-verify --textfile \/var\/lib\/prometheus\/node-exporter\/born-tuned\.prom$/m,
+  );
+  assert.match(timer, /^OnUnitActiveSec=30min$/m);
+  assert.is(analyzeUnits(service, timer, text('self-check', HOST_PATHS.selfCheck)), '');
+  // Negative control: systemd-analyze speaks up about a value it cannot take.
+  assert.match(analyzeUnits(service, timer.replace('=30min', '=30 bananas'), '#!/bin/sh\n'), /Failed to parse timer value/);
+  const runcmd = (userData(generated).runcmd as string[][]).map((c) => c.slice(1).join(' '));
+  const at = (step: string) => runcmd.findIndex((c) => c.startsWith(`${step} `));
+  assert.ok(at('verify-timer') > at('preseed') && at('preseed') > 0, runcmd.join('\n'));
+  assert.is(runcmd[at('verify-timer')], 'verify-timer systemctl enable --now born-tuned-verify.timer');
+  // Without verify.timer the verifier is installed and no unit is.
+  const plain = generate({ profiles: ['incus-dense'] }, { packer: false, secrets: 'withhold' });
+  assert.ok(plain.artifacts.some((a) => a.kind === 'self-check'));
+  assert.not.ok(plain.artifacts.some((a) => a.kind === 'self-check-timer'));
+  assert.not.ok(JSON.stringify(userData(plain)).includes('verify-timer'));
 });
 
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
