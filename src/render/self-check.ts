@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { JSON_FORMAT_VERSION } from '../diagnostics/format.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
 import type { HostPlan } from '../plan/model.ts';
-import { hostChecks, installedFiles } from '../verify/checks.ts';
-import { managerClients } from '../verify/manager-query.ts';
+import { managerClients } from '../facts/managers.ts';
+import { hostChecks, installedFiles } from '../plan/checks.ts';
 import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
 
@@ -20,7 +20,7 @@ const selfLine = (sha: string) => `self_sha256='${sha}'`;
  */
 export function renderSelfCheck(plan: HostPlan, header: string, hostFiles: readonly Artifact[], preseed: Artifact): Artifact {
   const self = { path: HOST_PATHS.selfCheck, text: '', mode: SELF_MODE };
-  const checks = hostChecks(plan, [...installedFiles(plan, hostFiles, preseed), self]);
+  const checks = hostChecks(plan, [...installedFiles(plan, hostFiles, preseed.text), self]);
   const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
   const data = {
     header,
@@ -28,7 +28,7 @@ export function renderSelfCheck(plan: HostPlan, header: string, hostFiles: reado
     selfPath: HOST_PATHS.selfCheck,
     jsonVersion: String(JSON_FORMAT_VERSION),
     stack: plan.stack,
-    clients: managerClients(plan),
+    clients: managerClients(plan.manager.name),
     sysctl: checks.sysctl.map((s) => ({
       mode: s.mode,
       key: s.key,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { childProcess } from '../builtins.ts';
 import type { HostPlan } from '../plan/model.ts';
+import { managerClients } from '../facts/managers.ts';
 
 /** What the manager's client made of one API path. */
 export type ManagerAnswer =
@@ -38,15 +39,9 @@ export interface ManagerClientOptions {
   maxBytes?: number;
 }
 
-/** Where the manager's client is installed, the first that exists being used: the LXD snap's or a
- * package's lxc, Incus's incus. The verifier installed on the host looks in the same places. */
-export function managerClients(plan: HostPlan): string[] {
-  return plan.manager.name === 'lxd' ? ['/snap/bin/lxc', '/usr/bin/lxc'] : ['/usr/bin/incus'];
-}
-
 /** The live manager's REST API through its own client, or undefined when the client is not installed. */
 export function liveManagerQuery(plan: HostPlan, opts: ManagerClientOptions = {}): ManagerQuery | undefined {
-  const client = opts.client ?? managerClients(plan).find((c) => existsSync(c));
+  const client = opts.client ?? managerClients(plan.manager.name).find((c) => existsSync(c));
   if (client === undefined) return undefined;
   const maxBytes = opts.maxBytes ?? QUERY_MAX_BYTES;
   let asked = 0;

@@ -5,7 +5,14 @@ import type { SysctlMode } from '../facts/sysctl.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
 import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
-import { hostChecks, installedFiles, type DaemonLimitCheck, type HiddenCheck, type InstalledFile, type TxqueuelenCheck } from './checks.ts';
+import {
+  hostChecks,
+  installedFiles,
+  type DaemonLimitCheck,
+  type HiddenCheck,
+  type InstalledFile,
+  type TxqueuelenCheck,
+} from '../plan/checks.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
 import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
@@ -41,7 +48,7 @@ const KERNEL_FILE_MAX = 64 * 1024;
 export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): Promise<VerifyRow[]> {
   const { plan } = generated.stack;
   const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
-  const checks = hostChecks(plan, installedFiles(plan, generated.artifacts, preseed));
+  const checks = hostChecks(plan, installedFiles(plan, generated.artifacts, preseed.text));
   const rows: VerifyRow[] = [];
   const query = opts.query && askedOnce(opts.query);
   // On a live host, ask the manager first: after a reboot its daemon is socket-activated, and the

@@ -1,7 +1,6 @@
 import { byCodeUnit } from '../base/order.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
-import type { HostPlan, SysctlSetting } from '../plan/model.ts';
-import type { Artifact } from '../render/artifact.ts';
+import type { HostPlan, SysctlSetting } from './model.ts';
 
 /** A file installed on the host, as verify compares it: these bytes at this mode. */
 export interface InstalledFile {
@@ -37,7 +36,7 @@ export interface HiddenCheck {
  * and the verifier installed on the host (born-tuned-verify) read, so the two report the same rows.
  * The manager's API rows are not here: only gen verify asks the manager (manager-checks.ts).
  */
-export interface HostChecks {
+interface HostChecks {
   sysctl: readonly SysctlSetting[];
   /** The manager's name and its daemon's command name in /proc/PID/comm. */
   daemon: { manager: string; comm: string; limits: DaemonLimitCheck[] };
@@ -85,8 +84,12 @@ export function hostChecks(plan: HostPlan, files: readonly InstalledFile[]): Hos
  * The files verify compares byte for byte: every artifact with a host path, and the preseed when it
  * holds no secret (verify would need the secret to render it; user-data installs it).
  */
-export function installedFiles(plan: HostPlan, artifacts: readonly Artifact[], preseed: Artifact): InstalledFile[] {
+export function installedFiles(
+  plan: HostPlan,
+  artifacts: readonly { hostPath?: string; text: string; mode: number }[],
+  preseedText: string,
+): InstalledFile[] {
   const files = artifacts.filter((a) => a.hostPath).map((a) => ({ path: a.hostPath!, text: a.text, mode: a.mode }));
-  if (plan.server.trustPassword === undefined) files.push({ path: HOST_PATHS.preseed, text: preseed.text, mode: 0o600 });
+  if (plan.server.trustPassword === undefined) files.push({ path: HOST_PATHS.preseed, text: preseedText, mode: 0o600 });
   return files;
 }
