@@ -110,6 +110,26 @@ test('a host as promised: every row agrees, the verifier checks its own bytes, e
   assert.match(text.stdout, new RegExp(`\\n\\n${report.summary.pass} passed, 0 failed, ${report.summary.absent} absent\\n$`));
 });
 
+test("this machine's own /, read live (no --root): both verifiers agree, stderr silent", async () => {
+  // A live host that was never tuned: the computed file is missing (FAIL on a live host), no
+  // daemon runs; the processes listed may come and go between the two runs.
+  const generated = generate({ profiles: STACK }, { packer: false, secrets: 'withhold' });
+  const script = join(scratch, 'live-verify');
+  writeFileSync(script, generated.artifacts.find((a) => a.kind === 'self-check')!.text, { mode: 0o755 });
+  const ours = run('dash', [script, '--json']);
+  assert.is(ours.stderr, '');
+  const theirs = await genInProcess(['verify', ...profileArgs(STACK), '--format', 'json']);
+  const report = JSON.parse(ours.stdout) as Report;
+  const isManager = managerRow(STACK);
+  assert.equal(
+    report.rows,
+    (JSON.parse(theirs.stdout) as Report).rows.filter((r) => !isManager(r)),
+  );
+  assert.is(ours.status, theirs.status);
+  assert.is(report.root, '/');
+  assert.is(rowOf(report, `file ${HOST_PATHS.sysctl}`).actual, 'missing');
+});
+
 /** Each drift: what it does to a good host, and the rows it must fail or make absent. */
 const drifts: { name: string; make: (root: string) => void; status: Record<string, VerifyRow['status']>; extra?: string[] }[] = [
   {

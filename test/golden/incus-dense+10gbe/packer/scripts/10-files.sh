@@ -406,7 +406,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''ba5eed2883b150e61f7e431ccbc9268eea08fb46ff17f13a67bdb8ca22093492'\''
+self_sha256='\''fcff7942190b3fc5acc22d0eb4f718bc441ed0d7bd7408479dabb4cd215c1fc7'\''
 json_version='\''1'\''
 manager='\''incus'\''
 daemon_comm='\''incusd'\''
@@ -535,7 +535,8 @@ read_kernel() {
 		knote="$1 is $(file_type "$f"), not a regular file"
 		return 2
 	fi
-	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' <"$f" 2>/dev/null); then
+	# stderr first: a process that ended since /proc was listed makes the redirection itself fail.
+	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' 2>/dev/null <"$f"); then
 		knote="$1 cannot be read"
 		return 2
 	fi
@@ -790,7 +791,7 @@ check_file() {
 		sha=$(sed "s/^self_sha256=.*\$/self_sha256='\'''\''/" "$f" | sha256sum)
 		grep -qx "self_sha256='\''$self_sha256'\''" "$f" || sha=
 	else
-		sha=$(sha256sum <"$f")
+		sha=$(sha256sum 2>/dev/null <"$f")
 	fi
 	if [ "${sha%% *}" = "$want_sha" ]; then same='\''same bytes'\''; else same='\''different bytes'\''; fi
 	if [ "$same" = '\''same bytes'\'' ] && [ "$mode" = "$want_mode" ]; then

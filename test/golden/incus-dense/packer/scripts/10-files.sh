@@ -388,7 +388,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''5a8d1c181fbe580d3e61f85213d59be3c49f76493566f5882513bb998a69c981'\''
+self_sha256='\''c23114ab1e922f406ccfc437a63ab0a2e6e37fbbecde8d0d866ccb30bb0eb463'\''
 json_version='\''1'\''
 manager='\''incus'\''
 daemon_comm='\''incusd'\''
@@ -512,7 +512,8 @@ read_kernel() {
 		knote="$1 is $(file_type "$f"), not a regular file"
 		return 2
 	fi
-	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' <"$f" 2>/dev/null); then
+	# stderr first: a process that ended since /proc was listed makes the redirection itself fail.
+	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' 2>/dev/null <"$f"); then
 		knote="$1 cannot be read"
 		return 2
 	fi
@@ -767,7 +768,7 @@ check_file() {
 		sha=$(sed "s/^self_sha256=.*\$/self_sha256='\'''\''/" "$f" | sha256sum)
 		grep -qx "self_sha256='\''$self_sha256'\''" "$f" || sha=
 	else
-		sha=$(sha256sum <"$f")
+		sha=$(sha256sum 2>/dev/null <"$f")
 	fi
 	if [ "${sha%% *}" = "$want_sha" ]; then same='\''same bytes'\''; else same='\''different bytes'\''; fi
 	if [ "$same" = '\''same bytes'\'' ] && [ "$mode" = "$want_mode" ]; then

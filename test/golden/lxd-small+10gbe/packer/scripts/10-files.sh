@@ -406,7 +406,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''584667c2fd798992133a4af02c4fb1f4d836fc21c6ede90daf6252d85dc492e8'\''
+self_sha256='\''17cbd37a2fe5c0b4482ae3ef4c8519621de523c069cccbe52ae38921da3dc5c3'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -536,7 +536,8 @@ read_kernel() {
 		knote="$1 is $(file_type "$f"), not a regular file"
 		return 2
 	fi
-	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' <"$f" 2>/dev/null); then
+	# stderr first: a process that ended since /proc was listed makes the redirection itself fail.
+	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' 2>/dev/null <"$f"); then
 		knote="$1 cannot be read"
 		return 2
 	fi
@@ -791,7 +792,7 @@ check_file() {
 		sha=$(sed "s/^self_sha256=.*\$/self_sha256='\'''\''/" "$f" | sha256sum)
 		grep -qx "self_sha256='\''$self_sha256'\''" "$f" || sha=
 	else
-		sha=$(sha256sum <"$f")
+		sha=$(sha256sum 2>/dev/null <"$f")
 	fi
 	if [ "${sha%% *}" = "$want_sha" ]; then same='\''same bytes'\''; else same='\''different bytes'\''; fi
 	if [ "$same" = '\''same bytes'\'' ] && [ "$mode" = "$want_mode" ]; then

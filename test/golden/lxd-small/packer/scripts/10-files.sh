@@ -388,7 +388,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''ef3449d01d0ccd0def7e5971de561a6299ca470e12d3c259c44ca17dee6826ad'\''
+self_sha256='\''2df235a347ffd0698f9e3cd4b9617655c325fec1c7d41624db03566c700170ea'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -513,7 +513,8 @@ read_kernel() {
 		knote="$1 is $(file_type "$f"), not a regular file"
 		return 2
 	fi
-	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' <"$f" 2>/dev/null); then
+	# stderr first: a process that ended since /proc was listed makes the redirection itself fail.
+	if ! kv=$(tr -s '\''[:space:]'\'' '\'' '\'' 2>/dev/null <"$f"); then
 		knote="$1 cannot be read"
 		return 2
 	fi
@@ -768,7 +769,7 @@ check_file() {
 		sha=$(sed "s/^self_sha256=.*\$/self_sha256='\'''\''/" "$f" | sha256sum)
 		grep -qx "self_sha256='\''$self_sha256'\''" "$f" || sha=
 	else
-		sha=$(sha256sum <"$f")
+		sha=$(sha256sum 2>/dev/null <"$f")
 	fi
 	if [ "${sha%% *}" = "$want_sha" ]; then same='\''same bytes'\''; else same='\''different bytes'\''; fi
 	if [ "$same" = '\''same bytes'\'' ] && [ "$mode" = "$want_mode" ]; then
