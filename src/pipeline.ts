@@ -10,6 +10,7 @@ import type { HostPlan, NicAddressing, SecretRef, TokenSource } from './plan/mod
 import { headerLine, type Artifact, type Encoding } from './render/artifact.ts';
 import { encodeUserData } from './render/encode.ts';
 import { renderHostFiles } from './render/host-files.ts';
+import { renderSelfCheck } from './render/self-check.ts';
 import { stringifyJsonYaml } from './render/json-yaml.ts';
 import { buildMime, MIME_BOUNDARY } from './render/mime.ts';
 import { buildNetplan, netplanEthernets, renderNetplan } from './render/netplan.ts';
@@ -265,11 +266,13 @@ export function renderHost(req: HostRequest): RenderedHost {
 /** The files every host of a stack shares, rendered (not yet checked). */
 function renderStackWork(plan: HostPlan, secrets: SecretMode): StackWork {
   const header = headerLine(plan.stack, GENERATOR_VERSION);
-  const hostFiles = renderHostFiles(plan, header);
+  const otherHostFiles = renderHostFiles(plan, header);
   const preseedData = buildPreseed(plan, resolveSecrets({ trustPassword: plan.server.trustPassword }, secrets));
   const holdsSecret = plan.server.trustPassword !== undefined;
   const preseed = { ...renderPreseed(plan, header, preseedData), ...(holdsSecret ? { holdsSecret } : {}) };
   const netplanData = buildNetplan(plan);
+  // The verifier holds the hash of every other installed file, so it is rendered after them.
+  const hostFiles = [...otherHostFiles, renderSelfCheck(plan, header, otherHostFiles, preseed)];
   return { header, hostFiles, preseedData, preseed, netplan: netplanData ? [renderNetplan(header, netplanData)] : [], holdsSecret };
 }
 

@@ -10,17 +10,17 @@ const generatedStacks = new Map<string, ReturnType<typeof generate>>();
  * Builds, in a new directory under `parent`, a host tree as the profiles promise it (what
  * `gen verify --root` passes on): the installed files, /proc/sys and the sysctl.d file first boot
  * computed from it, the daemon's /proc/4242 (comm and
- * limits), the NICs' tx_queue_len, /sys/kernel/slab. Returns its path.
+ * limits), the NICs' tx_queue_len, /sys/kernel/slab. Profiles are read from `profilesDir` when given. Returns its path.
  */
-export function goodHost(parent: string, profiles: string[]): string {
+export function goodHost(parent: string, profiles: string[], profilesDir?: string): string {
   const root = mkdtempSync(join(parent, 'host-'));
   const put = (path: string, text: string, mode = 0o644) => {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), text);
     chmodSync(join(root, path), mode);
   };
-  const key = profiles.join('+');
-  const generated = generatedStacks.get(key) ?? generate({ profiles }, { packer: false, secrets: 'resolve' });
+  const key = `${profilesDir ?? ''}:${profiles.join('+')}`;
+  const generated = generatedStacks.get(key) ?? generate({ profiles, profilesDir }, { packer: false, secrets: 'resolve' });
   generatedStacks.set(key, generated);
   for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
   // First boot applied the preseed and took its secrets out (born-tuned-preseed).

@@ -61,6 +61,13 @@ const SETUPS: Record<string, (dir: string) => void> = {
   },
 };
 
+const SETUP_HOST = SETUPS['gen verify -p incus-dense -p 10gbe --root host']!;
+// The same tree, read by the host's own verifier, and a directory for its metrics.
+SETUPS['sh host/usr/local/sbin/born-tuned-verify --root host --textfile metrics/born-tuned.prom >rows.txt; echo $?'] = (dir) => {
+  SETUP_HOST(dir);
+  mkdirSync(join(dir, 'metrics'));
+};
+
 const box = mkdtempSync(join(tmpdir(), 'born-tuned-readme-'));
 
 /**

@@ -88,6 +88,7 @@ const REFUSED: Record<string, string> = {
   'unknown-top-key-typo': 'main.yaml /',
   'unsupported-release': 'main.yaml /target/release',
   'wrong-type-capacity': 'main.yaml /capacity/instances',
+  'verify-interval-not-a-span': 'main.yaml /verify/interval',
   'yes-is-not-a-boolean': 'main.yaml /dmesg_restrict',
 };
 

@@ -62,6 +62,13 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     at(['hide_instance_names'], 'on unless the profile says false'),
     SETTING_FACTS.hide_instance_names,
   );
+  const timer = plan.verifyTimer;
+  add(
+    'verify.timer',
+    timer ? `every ${timer.interval}${timer.textfile !== undefined ? `, metrics to ${timer.textfile}` : ''}` : 'off',
+    at(['verify', 'timer'], 'off: born-tuned-verify is installed, run it by hand'),
+    SETTING_FACTS['verify.timer'],
+  );
   for (const r of plan.txqueuelen) {
     const path: PathSegment[] = r.kind === 'bridge' ? ['bridge', 'txqueuelen'] : ['nics', r.id, 'txqueuelen'];
     add(`txqueuelen ${r.kind === 'bridge' ? `bridge ${r.id}` : `nic ${r.id}`}`, r.txqueuelen, at(path), SETTING_FACTS.txqueuelen);

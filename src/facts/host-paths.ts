@@ -20,6 +20,11 @@ export const HOST_PATHS = {
    * the secrets out of it. */
   preseedApply: '/usr/local/sbin/born-tuned-preseed',
   preseed: '/etc/born-tuned/preseed.yaml',
+  /** Checks the host against its profile without Node (the rows of `gen verify` but the manager's). */
+  selfCheck: '/usr/local/sbin/born-tuned-verify',
+  /** Run the verifier on a timer when the profile asks (verify.timer). */
+  selfCheckService: '/etc/systemd/system/born-tuned-verify.service',
+  selfCheckTimer: '/etc/systemd/system/born-tuned-verify.timer',
 } as const;
 
 /** The drop-in that gives the manager's daemon its limits (PAM limits do not reach services). */

@@ -118,3 +118,9 @@ export function effectiveManagerVersion(
   const pkg = targetFactsOf(target)?.debPackages[manager.name];
   return pkg && 'version' in pkg ? pkg.version : undefined;
 }
+
+/** Where the manager's client is installed, the first that exists being used: the LXD snap's or a
+ * package's lxc, Incus's incus. gen verify and the verifier installed on the host look there. */
+export function managerClients(manager: ManagerName): string[] {
+  return manager === 'lxd' ? ['/snap/bin/lxc', '/usr/bin/lxc'] : ['/usr/bin/incus'];
+}

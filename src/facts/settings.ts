@@ -24,6 +24,11 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     why: "Before Linux 5.13 /proc/sched_debug, and before 5.9 /sys/kernel/slab, list every cgroup, so every instance's name: restricted at every boot before the manager starts. On Debian 12's 6.1 kernel neither does (sched_debug moved to debugfs, which only root can enter; slab lost its per-cgroup caches), as the VM boot checks: nearly inert there, kept for older kernels.",
     source: 'LXD production setup (000); kernel 5.9 and 5.13 changes, seen in the Debian 12 guest',
   },
+  'verify.timer': {
+    why: "born-tuned-verify (installed on every host) checks the host against its profile without Node: the rows of gen verify but the manager's. The timer runs it every interval; drift goes to the journal and fails the unit, and with a textfile node_exporter exports each check as a gauge.",
+    prevents: 'a host that drifted (a package, an operator or a reboot undid a setting) unnoticed',
+    source: 'README "born-tuned-verify"',
+  },
   txqueuelen: {
     kernelDefault: '1000',
     why: "Transmit queue length; the source measured 3-5% more throughput at 10000 on 10GbE. It sizes a queue only under a qdisc that takes its length from it (pfifo_fast, pfifo). Debian's systemd makes fq_codel the default, which keeps its own limit, and the manager's bridge is noqueue, as the VM boot checks: there it changes nothing until such a qdisc is attached (net.core.default_qdisc, tc).",

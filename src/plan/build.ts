@@ -9,6 +9,8 @@ import type { HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule } from './m
 
 /** The documents' limits (KNOWLEDGE.md §2), used when a profile sets none. */
 const DEFAULT_LIMITS = { nofile: 1048576, memlock: 'unlimited' } as const;
+/** How often the verifier's timer runs when the profile does not say (verify.interval). */
+const DEFAULT_VERIFY_INTERVAL = '1h';
 
 /**
  * Turns a validated, rule-checked host profile into the plan every renderer works from. Pure:
@@ -41,6 +43,14 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
       ...(profile.limits?.nproc !== undefined ? { nproc: String(profile.limits.nproc) } : {}),
     },
     hideInstanceNames: profile.hide_instance_names ?? true,
+    ...(profile.verify?.timer
+      ? {
+          verifyTimer: {
+            interval: profile.verify.interval ?? DEFAULT_VERIFY_INTERVAL,
+            ...(profile.verify.textfile !== undefined ? { textfile: profile.verify.textfile } : {}),
+          },
+        }
+      : {}),
     txqueuelen: planTxqueuelen(profile, bridgeName),
     addressing: planAddressing(profile),
     bridge: {

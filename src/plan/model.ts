@@ -59,6 +59,9 @@ export interface HostPlan {
   sysctl: SysctlSetting[];
   limits: { nofile: number; memlock: string; nproc?: string };
   hideInstanceNames: boolean;
+  /** Run born-tuned-verify on a systemd timer (profile `verify.timer`): every `interval`, writing
+   * Prometheus metrics to `textfile` when set. Undefined: the verifier is installed but not timed. */
+  verifyTimer?: { interval: string; textfile?: string };
   txqueuelen: TxqueuelenRule[];
   /** NICs with addressing; empty when the profile leaves host networking to the platform. */
   addressing: NicAddressing[];

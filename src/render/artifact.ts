@@ -11,6 +11,8 @@ export const ARTIFACT_KINDS = [
   'preseed-apply',
   'hide-instance-names',
   'udev-txqueuelen',
+  'self-check',
+  'self-check-timer',
   'netplan',
   'preseed',
   'packer-template',

@@ -104,7 +104,33 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       format: 'text',
     });
   }
+  if (plan.verifyTimer) files.push(...verifyTimerUnits(plan.verifyTimer, header));
   return files;
+}
+
+/** The service and timer that run born-tuned-verify every `interval` (profile verify.timer). */
+function verifyTimerUnits(timer: { interval: string; textfile?: string }, header: string): Artifact[] {
+  const command = [HOST_PATHS.selfCheck, ...(timer.textfile !== undefined ? ['--textfile', timer.textfile] : [])].join(' ');
+  return [
+    {
+      kind: 'self-check-timer',
+      path: `systemd/${basename(HOST_PATHS.selfCheckService)}`,
+      hostPath: HOST_PATHS.selfCheckService,
+      mode: 0o644,
+      purpose: `runs ${HOST_PATHS.selfCheck} for its timer; drift goes to the journal and fails the unit`,
+      text: renderTemplate('born-tuned-verify.service', { header, command }),
+      format: 'text',
+    },
+    {
+      kind: 'self-check-timer',
+      path: `systemd/${basename(HOST_PATHS.selfCheckTimer)}`,
+      hostPath: HOST_PATHS.selfCheckTimer,
+      mode: 0o644,
+      purpose: `runs the verifier every ${timer.interval}`,
+      text: renderTemplate('born-tuned-verify.timer', { header, interval: timer.interval }),
+      format: 'text',
+    },
+  ];
 }
 
 function basename(p: string): string {

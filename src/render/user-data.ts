@@ -98,7 +98,13 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
       ]
     : [];
   steps.push(['preseed', [HOST_PATHS.preseedApply, HOST_PATHS.preseed, ...fetch, '--', ...m.initCommand]]);
+  // Once the host is complete, so the verifier's first run sees it finished.
+  if (plan.verifyTimer) steps.push(['verify-timer', ['systemctl', 'enable', '--now', basenameOf(HOST_PATHS.selfCheckTimer)]]);
   return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), finalCheck()];
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 /**

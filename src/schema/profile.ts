@@ -230,6 +230,30 @@ const ServerSchema = z
   })
   .meta({ description: "The manager's server configuration." });
 
+const VerifySchema = z
+  .strictObject({
+    timer: z
+      .boolean()
+      .meta({
+        description: 'Run born-tuned-verify on a systemd timer; a host that drifted logs its FAIL rows and fails the unit. Default false.',
+      })
+      .optional(),
+    interval: z
+      .string()
+      .regex(/^[1-9][0-9]{0,5}(s|min|h|d)$/, { message: 'must be a time span like 30min, 1h or 1d' })
+      .meta({ description: 'How often the timer runs it, like 30min, 1h or 1d. Default 1h.' })
+      .optional(),
+    textfile: z
+      .string()
+      .regex(/^\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_-]\.prom$/, { message: 'must be an absolute path ending in .prom' })
+      .meta({
+        description:
+          "Where the timed run writes Prometheus textfile metrics, in node_exporter's textfile directory (Debian's: /var/lib/prometheus/node-exporter/born-tuned.prom).",
+      })
+      .optional(),
+  })
+  .meta({ description: 'The verifier installed on the host (/usr/local/sbin/born-tuned-verify): whether a timer runs it.' });
+
 export const ProfileSchema = z.strictObject({
   description: z.string().max(200).meta({ description: 'One line about the profile, shown by gen list.' }).optional(),
   overlay: z
@@ -256,6 +280,7 @@ export const ProfileSchema = z.strictObject({
     .record(z.string().regex(NAME, { message: 'pool names are lower-case names like "default"' }), StoragePoolSchema)
     .optional(),
   server: ServerSchema.optional(),
+  verify: VerifySchema.optional(),
 });
 
 export type Profile = z.infer<typeof ProfileSchema>;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { childProcess } from '../builtins.ts';
 import type { HostPlan } from '../plan/model.ts';
+import { managerClients } from '../facts/managers.ts';
 
 /** What the manager's client made of one API path. */
 export type ManagerAnswer =
@@ -40,8 +41,7 @@ export interface ManagerClientOptions {
 
 /** The live manager's REST API through its own client, or undefined when the client is not installed. */
 export function liveManagerQuery(plan: HostPlan, opts: ManagerClientOptions = {}): ManagerQuery | undefined {
-  const candidates = plan.manager.name === 'lxd' ? ['/snap/bin/lxc', '/usr/bin/lxc'] : ['/usr/bin/incus'];
-  const client = opts.client ?? candidates.find((c) => existsSync(c));
+  const client = opts.client ?? managerClients(plan.manager.name).find((c) => existsSync(c));
   if (client === undefined) return undefined;
   const maxBytes = opts.maxBytes ?? QUERY_MAX_BYTES;
   let asked = 0;

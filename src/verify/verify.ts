@@ -1,12 +1,18 @@
-import { byCodeUnit } from '../base/order.ts';
 import type { RenderedHost } from '../pipeline.ts';
 import { octalMode } from '../render/artifact.ts';
 import type { HostPlan, SysctlSetting } from '../plan/model.ts';
 import type { SysctlMode } from '../facts/sysctl.ts';
-import { scrubPreseed } from '../facts/preseed-secrets.ts';
 import { HOST_PATHS } from '../facts/host-paths.ts';
 import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
+import {
+  hostChecks,
+  installedFiles,
+  type DaemonLimitCheck,
+  type HiddenCheck,
+  type InstalledFile,
+  type TxqueuelenCheck,
+} from '../plan/checks.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
 import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
@@ -41,6 +47,8 @@ const KERNEL_FILE_MAX = 64 * 1024;
 /** Checks a host against everything its profile promises, one row per setting. */
 export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): Promise<VerifyRow[]> {
   const { plan } = generated.stack;
+  const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
+  const checks = hostChecks(plan, installedFiles(generated.artifacts, preseed.text));
   const rows: VerifyRow[] = [];
   const query = opts.query && askedOnce(opts.query);
   // On a live host, ask the manager first: after a reboot its daemon is socket-activated, and the
@@ -50,10 +58,10 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   const live = apiRoot !== undefined && isLive(apiRoot);
   const computed = readComputedSysctl(opts.root);
   verifySysctl(plan, opts.root, rows, computed);
-  verifyDaemonLimits(plan, opts.root, rows, live);
-  verifyTxqueuelen(plan, opts.root, rows, live);
-  if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
-  verifyFiles(generated, opts.root, rows);
+  verifyDaemonLimits(checks.daemon, opts.root, rows, live);
+  verifyTxqueuelen(checks.txqueuelen, opts.root, rows, live);
+  verifyHidden(checks.hidden, opts.root, rows);
+  verifyFiles(checks.files, opts.root, rows);
   verifyComputedSysctl(plan, opts.root, rows, computed);
   await verifyManager(plan, query, apiRoot, rows);
   return rows;
@@ -242,8 +250,7 @@ function verifyComputedSysctl(plan: HostPlan, root: string, rows: VerifyRow[], r
 
 /** The daemon's PID (the process whose command name is the manager's daemon), or why /proc
  * cannot be searched. A process that ends while /proc is read is skipped. */
-function findDaemon(plan: HostPlan, root: string): { pid?: string; problem?: string } {
-  const comm = plan.manager.name === 'lxd' ? 'lxd' : 'incusd';
+function findDaemon(comm: string, root: string): { pid?: string; problem?: string } {
   const listing = listInRoot(root, '/proc', '/proc');
   if (!listing.ok) return listing.problem.kind === 'missing' ? {} : { problem: `/proc ${listing.problem.message}` };
   const isDaemon = (pid: string) => {
@@ -258,16 +265,14 @@ function findDaemon(plan: HostPlan, root: string): { pid?: string; problem?: str
   };
 }
 
-function verifyDaemonLimits(plan: HostPlan, root: string, rows: VerifyRow[], live: boolean): void {
-  const daemon = findDaemon(plan, root);
-  const wanted = [
-    { check: 'daemon limit nofile', line: 'Max open files', want: String(plan.limits.nofile) },
-    {
-      check: 'daemon limit memlock',
-      line: 'Max locked memory',
-      want: plan.limits.memlock === 'unlimited' ? 'unlimited' : String(Number(plan.limits.memlock) * 1024),
-    },
-  ];
+function verifyDaemonLimits(
+  checks: { manager: string; comm: string; limits: DaemonLimitCheck[] },
+  root: string,
+  rows: VerifyRow[],
+  live: boolean,
+): void {
+  const daemon = findDaemon(checks.comm, root);
+  const wanted = checks.limits;
   const limits: KernelRead =
     daemon.pid !== undefined
       ? readKernelFile(root, `/proc/${daemon.pid}/limits`)
@@ -284,7 +289,7 @@ function verifyDaemonLimits(plan: HostPlan, root: string, rows: VerifyRow[], liv
         status: live ? 'FAIL' : 'ABSENT',
         wanted: w.want,
         actual: '-',
-        note: `${plan.manager.name} daemon not running`,
+        note: `${checks.manager} daemon not running`,
       });
       continue;
     }
@@ -315,13 +320,12 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live: boolean): void {
+function verifyTxqueuelen(checks: readonly TxqueuelenCheck[], root: string, rows: VerifyRow[], live: boolean): void {
   const listing = listInRoot(root, '/sys/class/net', '/sys');
   const devices = listing.ok ? listing.names : [];
   const unlisted = !listing.ok && listing.problem.kind !== 'missing' ? `/sys/class/net ${listing.problem.message}` : undefined;
-  for (const rule of plan.txqueuelen) {
-    const label = rule.kind === 'bridge' ? `txqueuelen bridge ${rule.id}` : `txqueuelen nic ${rule.id}`;
-    const wanted = String(rule.txqueuelen);
+  for (const rule of checks) {
+    const { label, wanted } = rule;
     if (unlisted !== undefined) {
       rows.push({ check: label, status: 'FAIL', wanted, actual: '-', note: unlisted });
       continue;
@@ -356,11 +360,8 @@ function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live:
   }
 }
 
-function verifyHidden(root: string, rows: VerifyRow[]): void {
-  for (const [path, mode, directory] of [
-    ['/proc/sched_debug', '0400', false],
-    ['/sys/kernel/slab', '0700', true],
-  ] as const) {
+function verifyHidden(checks: readonly HiddenCheck[], root: string, rows: VerifyRow[]): void {
+  for (const { path, mode, directory } of checks) {
     const check = `mode ${path}`;
     const r = resolveConfined(root, path, topDirectory(path));
     if (!r.ok) {
@@ -383,13 +384,8 @@ function verifyHidden(root: string, rows: VerifyRow[]): void {
   }
 }
 
-function verifyFiles(generated: RenderedHost, root: string, rows: VerifyRow[]): void {
-  const files = generated.artifacts.filter((a) => a.hostPath).map((a) => ({ path: a.hostPath!, text: a.text, mode: a.mode }));
-  // The preseed is installed by user-data, and first boot takes its secrets out once it is
-  // applied: the host keeps it without them, which needs no secret to compare.
-  const preseed = generated.artifacts.find((a) => a.kind === 'preseed')!;
-  files.push({ path: HOST_PATHS.preseed, text: scrubPreseed(preseed.text), mode: 0o600 });
-  for (const f of files.sort((a, b) => byCodeUnit(a.path, b.path))) {
+function verifyFiles(files: readonly InstalledFile[], root: string, rows: VerifyRow[]): void {
+  for (const f of files) {
     const check = `file ${f.path}`;
     const wantMode = octalMode(f.mode);
     const wanted = `as generated, ${wantMode}`;

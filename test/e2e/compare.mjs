@@ -24,7 +24,11 @@
 //     (verify checks the file's bytes; only a session shows that pam_limits applies it);
 //   - what `gen explain` claims of the kernel (src/facts/settings.ts): the manager's bridge is
 //     noqueue, the NIC's qdiscs are fq_codel (under mq), /sys/kernel/slab lists no cgroups,
-//     /proc/sched_debug is absent.
+//     /proc/sched_debug is absent;
+//   - born-tuned-verify, the verifier installed on the host (report.self_check): it ran, its exit
+//     status matches its rows, and its rows are gen verify's but the manager's, word for word;
+//   - drift (report.drift): with a raise key set below wanted, both verifiers fail its row and
+//     exit 1, their rows agree, and the key was restored.
 // Plain JS, node builtins only.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -150,6 +154,39 @@ export function compare(limitsConfText, report, seeded, wantedModes) {
     }
   }
 
+  // --- born-tuned-verify: the host's own verifier says what gen verify says ----------------------
+  const self = report.self_check;
+  const selfRan = verifierRan(self);
+  add('born-tuned-verify: ran in the guest', selfRan, self?.error ?? verifierDetail(self));
+  if (selfRan) {
+    const failed = self.result.rows.filter((r) => r.status === 'FAIL').length;
+    add('born-tuned-verify: exit status', self.rc === (failed > 0 ? 1 : 0), `exit ${self.rc} with ${failed} FAIL rows`);
+    if (ran) add("born-tuned-verify: gen verify's rows but the manager's", ...rowsAgree(rows, self.result.rows));
+  }
+
+  // --- drift: a raise key below wanted, caught by both verifiers ---------------------------------
+  const drift = report.drift;
+  add(
+    'drift: a raise key was set below wanted',
+    !!drift && !drift.error && drift.live_while_drifted === drift.set,
+    drift?.error ?? `${drift?.key}: wanted ${drift?.wanted}, had ${drift?.had}, set ${drift?.set}, read ${drift?.live_while_drifted}`,
+  );
+  for (const [name, run] of [
+    ['gen verify', drift?.verify],
+    ['born-tuned-verify', drift?.self_check],
+  ]) {
+    const r = verifierRan(run) ? run.result.rows.find((x) => x.check === `sysctl ${drift.key}`) : undefined;
+    add(
+      `drift: ${name} caught it`,
+      run?.rc === 1 && r?.status === 'FAIL',
+      run?.error ?? `exit ${run?.rc}; ${r ? `${r.status}: wanted ${r.wanted}, actual ${r.actual}` : `no row sysctl ${drift?.key}`}`,
+    );
+  }
+  if (verifierRan(drift?.verify) && verifierRan(drift?.self_check))
+    add('drift: both verifiers report the same rows', ...rowsAgree(drift.verify.result.rows, drift.self_check.result.rows));
+  else add('drift: both verifiers report the same rows', false, 'a verifier did not run');
+  add('drift: the key was restored', drift?.restored === true, `restored: ${drift?.restored}`);
+
   // --- what only the harness knows: the seeded instance, booted twice --------------------------
   if (seeded) {
     const ci = report.cloud_init ?? {};
@@ -168,6 +205,33 @@ export function compare(limitsConfText, report, seeded, wantedModes) {
     }
   }
   return checks;
+}
+
+/** True when a verifier's JSON run ({rc, result}) gave rows with exit 0 or 1. */
+function verifierRan(v) {
+  return !!v && !v.error && Array.isArray(v.result?.rows) && v.result.rows.length > 0 && (v.rc === 0 || v.rc === 1);
+}
+
+function verifierDetail(v) {
+  if (verifierRan(v)) return `${v.result.rows.length} rows, exit ${v.rc}`;
+  return `exit ${v?.rc}; ${(v?.stderr ?? '').trim().slice(0, 300) || (v?.stdout ?? '').slice(0, 300) || 'not reported'}`;
+}
+
+/** The manager's rows (asked only by gen verify): they name the manager first. */
+const isManagerRow = (r) => /^(lxd|incus) /.test(r.check);
+
+/**
+ * Whether born-tuned-verify's rows are gen verify's without the manager's, field for field and in
+ * order: [ok, detail] with the first differences.
+ */
+export function rowsAgree(genRows, selfRows) {
+  const key = (r) => JSON.stringify([r.check, r.status, r.wanted, r.actual, r.note ?? null]);
+  const want = genRows.filter((r) => !isManagerRow(r)).map(key);
+  const have = selfRows.map(key);
+  const diffs = [];
+  for (let i = 0; i < Math.max(want.length, have.length); i++)
+    if (want[i] !== have[i]) diffs.push(`#${i + 1}: gen verify ${want[i] ?? '(none)'} vs ${have[i] ?? '(none)'}`);
+  return [diffs.length === 0, diffs.length === 0 ? `${have.length} rows alike` : diffs.slice(0, 3).join(' | ')];
 }
 
 /** Counts of gen verify's rows in a report (for the summary table). */

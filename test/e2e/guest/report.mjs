@@ -10,7 +10,7 @@
 // boot a socket-activated daemon is not running yet, and verify must wake it itself, as it does
 // for an operator who logs in and runs it. What gen verify checks is not collected again here.
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const report = { schema: 1, errors: [] };
@@ -147,6 +147,30 @@ function collectStageErrors(v1) {
 	return out;
 }
 
+// A verifier's JSON run as {argv, rc, ms, stderr, result} (stdout too when it is not JSON).
+function runJson(cmd, args) {
+	const started = Date.now();
+	const r = run(cmd, args);
+	const ms = Date.now() - started;
+	let result = null;
+	try {
+		result = JSON.parse(r.stdout);
+	} catch {
+		result = null;
+	}
+	return {
+		argv: [cmd === "/usr/local/bin/node" ? "node" : cmd, ...args],
+		rc: r.rc,
+		ms,
+		stderr: r.stderr.slice(0, 4000),
+		result,
+		...(result ? {} : { stdout: r.stdout.slice(0, 4000) }),
+	};
+}
+
+// The on-host verifier (POSIX sh, no Node), as installed by user-data or the image.
+const SELF_CHECK = "/usr/local/sbin/born-tuned-verify";
+
 // gen verify --format json from the seed, as {argv, profiles, rc, ms, stderr, result}.
 function runVerify() {
 	const seed = process.env.BORN_TUNED_E2E_SEED;
@@ -179,6 +203,43 @@ function runVerify() {
 // --- gen verify, from the seed (the CLI under test is on the NoCloud ISO, not in the image) --------
 // The judge of the profile's settings. The seed's born-tuned/stack names the profiles, one per line.
 report.verify = guard("verify", runVerify);
+
+// --- born-tuned-verify, the host's own verifier, right after gen verify: compare.mjs holds its rows
+// to gen verify's (but the manager's, which only gen verify asks for).
+report.self_check = guard("self_check", () => runJson(SELF_CHECK, ["--json"]));
+
+// --- drift: a raise key set below wanted, both verifiers run, the key restored -------------------
+// The first `raise KEY = N` of the wanted file with one number, whose live value is one number, is
+// written N-1 (as `sysctl -w` would), both verifiers run, and the live value is written back.
+// compare.mjs requires both to fail that row and exit 1, with the same rows, and the restore.
+report.drift = guard("drift", () => {
+	const wanted = (read("/etc/born-tuned/sysctl.wanted") ?? "").split("\n");
+	const procPath = (key) => `/proc/sys/${key.replace(/[./]/g, (c) => (c === "." ? "/" : "."))}`;
+	let pick = null;
+	for (const line of wanted) {
+		const m = /^raise (\S+) = (\d+)$/.exec(line.trim());
+		if (!m || Number(m[2]) < 1) continue;
+		const live = (read(procPath(m[1])) ?? "").trim();
+		if (/^\d+$/.test(live)) {
+			pick = { key: m[1], wanted: m[2], had: live };
+			break;
+		}
+	}
+	if (!pick) return { error: "no raise key with one number in /etc/born-tuned/sysctl.wanted" };
+	const path = procPath(pick.key);
+	const set = String(Number(pick.wanted) - 1);
+	writeFileSync(path, `${set}\n`);
+	let out;
+	try {
+		const now = (read(path) ?? "").trim();
+		const verify = report.verify?.argv ? runJson("/usr/local/bin/node", report.verify.argv.slice(1)) : { error: "gen verify did not run" };
+		out = { ...pick, set, live_while_drifted: now, verify, self_check: runJson(SELF_CHECK, ["--json"]) };
+	} finally {
+		writeFileSync(path, `${pick.had}\n`);
+	}
+	out.restored = (read(path) ?? "").trim() === pick.had;
+	return out;
+});
 
 // --- diagnostics (not compared): the manager's view of what the preseed made ---------------------
 report.preseed = guard("preseed", () => {
