@@ -10,6 +10,7 @@ export const ARTIFACT_KINDS = [
   'first-boot-step',
   'hide-instance-names',
   'udev-txqueuelen',
+  'fence',
   'netplan',
   'preseed',
   'packer-template',

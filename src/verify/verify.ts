@@ -8,6 +8,7 @@ import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
+import { verifyFence, type FenceQuery } from './fence-checks.ts';
 import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
 
 /** One check of a host against its profile. ABSENT: the thing does not exist here (a kernel
@@ -28,6 +29,8 @@ interface VerifyOptions {
   root: string;
   /** The manager's API, on a live host only. */
   query?: ManagerQuery;
+  /** The kernel's fence table, on a live host only. */
+  fence?: FenceQuery;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   verifyTxqueuelen(plan, opts.root, rows, live);
   if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
   verifyFiles(generated, opts.root, rows);
+  await verifyFence(plan, opts.root, opts.fence, rows);
   verifyComputedSysctl(plan, opts.root, rows, computed);
   await verifyManager(plan, query, apiRoot, rows);
   return rows;
