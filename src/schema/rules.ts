@@ -392,9 +392,8 @@ function checkNetwork({ profile, at }: RuleContext): void {
     at(
       'error',
       'MISSING_KEY',
-      ['fence'],
+      ['fence', 'enabled'],
       'fence: {enabled: false} needs reason: one line saying why instances may reach the metadata service and the host (gen explain shows it)',
-      'key',
     );
   }
 }

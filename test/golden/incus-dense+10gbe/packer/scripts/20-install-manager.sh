@@ -30,6 +30,9 @@ if [[ $ROOT == / ]] && command -v cloud-init >/dev/null; then
 	cloud-init status --wait >/dev/null || echo "20-install-manager: cloud-init reported a problem in the build VM; continuing" >&2
 fi
 
+apt_get update
+apt_get install 'incus-base' 'incus-client'
+
 # The fence's unit (10-files.sh wrote it) runs /usr/sbin/nft: nftables is installed when the image
 # lacks it, and the unit is enabled, so every host made from the image loads the fence at every
 # boot, before the manager starts.
@@ -38,6 +41,3 @@ if ! in_root test -x /usr/sbin/nft; then
 	apt_get install nftables
 fi
 in_root systemctl enable 'born-tuned-fence.service'
-
-apt_get update
-apt_get install 'incus-base' 'incus-client'
