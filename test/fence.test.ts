@@ -141,6 +141,13 @@ test('fence: {enabled: false, reason}: no fence files, no steps, and explain sho
   assert.is(onRow?.value, 'on: inet born_tuned_fence on lxdbr0');
 });
 
+test('a reason must be one printable line: a terminal escape in it is refused where it stands', () => {
+  writeFileSync(join(profilesDir, 'escape.yaml'), 'extends: lxd-small\nfence: {enabled: false, reason: "ok\\e[2J"}\n');
+  const r = gen(['--profiles-dir', profilesDir, '--profile', 'escape']);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /escape\.yaml:2:\d+: error INVALID_VALUE: fence\.reason must be one line of up to 200 printable characters/);
+});
+
 // --- the fence in network namespaces ------------------------------------------------------------
 
 const NS = { host: `btf-host-${process.pid}`, inst: `btf-inst-${process.pid}`, cloud: `btf-cloud-${process.pid}` };

@@ -172,7 +172,9 @@ const FenceSchema = z
     }),
     reason: z
       .string()
-      .regex(/^\S[^\r\n\0]{0,199}$/, { message: 'must be one line of up to 200 characters, starting with a non-space' })
+      .regex(/^[^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,199}$/, {
+        message: 'must be one line of up to 200 printable characters, starting with a non-space',
+      })
       .meta({ description: 'Why the fence is off: shown by gen explain. Required with enabled: false.' })
       .optional(),
   })
