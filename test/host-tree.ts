@@ -1,15 +1,16 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generate } from '../src/pipeline.ts';
 import { procSysPath } from '../src/facts/sysctl-names.ts';
 import { scrubPreseed } from '../src/facts/preseed-secrets.ts';
+import { HOST_PATHS } from '../src/facts/host-paths.ts';
 
 const generatedStacks = new Map<string, ReturnType<typeof generate>>();
 
 /**
  * Builds, in a new directory under `parent`, a host tree as the profiles promise it (what
  * `gen verify --root` passes on): the installed files, /proc/sys and the sysctl.d file first boot
- * computed from it, the daemon's /proc/4242 (comm and
+ * computed from it, the fence's unit enabled, the daemon's /proc/4242 (comm and
  * limits), the NICs' tx_queue_len, /sys/kernel/slab. Profiles are read from `profilesDir` when given. Returns its path.
  */
 export function goodHost(parent: string, profiles: string[], profilesDir?: string): string {
@@ -25,6 +26,11 @@ export function goodHost(parent: string, profiles: string[], profilesDir?: strin
   for (const a of generated.artifacts) if (a.hostPath) put(a.hostPath, a.text, a.mode);
   // First boot applied the preseed and took its secrets out (born-tuned-preseed).
   put('/etc/born-tuned/preseed.yaml', scrubPreseed(generated.artifacts.find((a) => a.kind === 'preseed')!.text), 0o600);
+  // The fence's unit enabled, as `systemctl enable` leaves it.
+  if (generated.stack.plan.fence.enabled) {
+    mkdirSync(dirname(join(root, HOST_PATHS.fenceEnabled)), { recursive: true });
+    symlinkSync(HOST_PATHS.fenceUnit, join(root, HOST_PATHS.fenceEnabled));
+  }
   // The kernel after first boot on a 16 GiB host: each wanted value, a higher max_map_count
   // (raise keeps it), tcp_mem as the kernel sized it, and a value read from the host (10gbe's
   // backlog) taken from it; the sysctl.d file holds what the apply step computed.

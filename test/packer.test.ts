@@ -134,6 +134,9 @@ list) [[ -f $state ]] ;;
 install) : >"$state" ;;
 esac`,
   );
+  // `test -x PATH` as seen inside ROOT (a chroot's view), for the fence's check for nft.
+  stub('test', '[[ $1 == -x && -x ${ROOT%/}$2 ]]');
+  stub('systemctl', 'exit 0');
   stub('cloud-init', 'exit 0');
   stub('usermod', 'exit 0');
   stub('id', 'exit 0');
@@ -153,6 +156,15 @@ function sh(script: string, env: NodeJS.ProcessEnv) {
 }
 
 const APT = ['apt-get', '-q', '-y', '-o', 'DPkg::Lock::Timeout=300'];
+
+/** What 20-install-manager.sh does for the fence last, in a ROOT without nft: installs nftables
+ * and enables the unit. */
+const FENCE_CALLS = [
+  ['chroot', 'ROOT', 'test', '-x', '/usr/sbin/nft'],
+  ['chroot', 'ROOT', ...APT, 'update'],
+  ['chroot', 'ROOT', ...APT, 'install', 'nftables'],
+  ['chroot', 'ROOT', 'systemctl', 'enable', 'born-tuned-fence.service'],
+];
 
 /** What build.sh passes for each build (a password and the seed holding it), run from packer/. Packer
  * masks a sensitive value wherever it appears in its output: this one appears nowhere else. */
@@ -387,7 +399,7 @@ for (const stack of STACKS) {
     assert.is(r2.status, 0, r2.stdout + r2.stderr);
     assert.equal(snapshot(root), after1, 'a second run changed ROOT');
     const install = ['chroot', 'ROOT', ...APT, 'install', ...(deb.backports ? ['-t', deb.suite] : []), ...deb.packages];
-    const once = [['chroot', 'ROOT', ...APT, 'update'], install];
+    const once = [['chroot', 'ROOT', ...APT, 'update'], install, ...FENCE_CALLS];
     assert.equal(log1, once);
     assert.equal(calls(s.log, root), [...once, ...once]);
     if (deb.backports) {
@@ -661,13 +673,15 @@ test('packer: the snap install goes through snapd, and a second run refreshes in
   assert.equal(calls(s.log, root), [
     ...common,
     c('snap', 'install', 'lxd', '--channel=5.21/stable'),
+    ...FENCE_CALLS,
     ...common,
     c('snap', 'refresh', 'lxd', '--channel=5.21/stable'),
+    ...FENCE_CALLS,
   ]);
   assert.equal(snapshot(root), {});
 });
 
-test('packer: install: present only checks that the client exists', () => {
+test('packer: install: present only checks that the client exists (and sets up the fence)', () => {
   const plan = planOf(['incus-dense'], (p) => {
     p.manager = { ...p.manager, install: 'present', deb: undefined };
   });
@@ -687,7 +701,16 @@ test('packer: install: present only checks that the client exists', () => {
     assert.is(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /found \/usr\/bin\/incus/);
   }
-  assert.equal(calls(s.log, root), []);
+  // Nothing is installed for the manager; the fence gets nftables (still missing: apt is a stub)
+  // and its unit enabled, each run. The missing client stopped the first run before that.
+  assert.equal(calls(s.log, root), [...FENCE_CALLS, ...FENCE_CALLS]);
+  // With nft in the image, only the unit is enabled.
+  mkdirSync(join(root, 'usr/sbin'), { recursive: true });
+  writeFileSync(join(root, 'usr/sbin/nft'), '#!/bin/sh\n');
+  chmodSync(join(root, 'usr/sbin/nft'), 0o755);
+  writeFileSync(s.log, '');
+  assert.is(sh(script, { ...s.env, ROOT: root }).status, 0);
+  assert.equal(calls(s.log, root), [FENCE_CALLS[0], FENCE_CALLS[3]]);
 });
 
 test('packer: an existing source for the backports suite (deb822) is reused, not duplicated', () => {

@@ -118,6 +118,7 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'extends-missing-parent': STACK,
   'extends-self': STACK,
   'extends-too-deep': STACK,
+  'fence-off-without-reason': `${RULE}; the reason may come from another file`,
   'file-too-large': FILE,
   'gateway-outside-subnet': RULE,
   'gc-thresh-order': RULE,

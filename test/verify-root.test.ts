@@ -502,7 +502,7 @@ test('--root that is mistyped is a usage error (exit 2, one sentence), not a tab
   assert.match(empty.stderr, /^gen: --root is empty: /);
 });
 
-test("an empty directory is a valid --root: kernel rows ABSENT, installed files FAIL as missing, the first boot's sysctl.d file ABSENT", () => {
+test("an empty directory is a valid --root: kernel rows ABSENT, installed files FAIL as missing (the fence's unit not enabled), the first boot's sysctl.d file ABSENT", () => {
   const dir = mkdtempSync(join(scratch, 'empty-'));
   const { status, rows } = verifyTree(dir);
   assert.is(status, 1);
@@ -511,6 +511,7 @@ test("an empty directory is a valid --root: kernel rows ABSENT, installed files 
     if (r.check === 'file /etc/sysctl.d/60-born-tuned.conf') assert.match(r.note!, /an image not yet booted has none/);
     if (r.check === 'file /etc/sysctl.d/60-born-tuned.conf') assert.is(r.status, 'ABSENT');
     else if (r.check.startsWith('file ')) assert.equal([r.status, r.actual], ['FAIL', 'missing'], r.check);
+    else if (r.check.startsWith('fence unit ')) assert.equal([r.status, r.actual], ['FAIL', 'not enabled'], r.check);
     else assert.is(r.status, 'ABSENT', r.check);
   }
   // A link to a directory is followed (the operator named it).

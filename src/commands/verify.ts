@@ -7,6 +7,7 @@ import { formatTable } from '../output/table.ts';
 import { generate } from '../pipeline.ts';
 import { fileType } from '../source/read-file.ts';
 import { liveManagerQuery } from '../verify/manager-query.ts';
+import { liveFenceQuery } from '../verify/fence-checks.ts';
 import { summarize, verifyHost } from '../verify/verify.ts';
 import { reportWarnings, type Io, type StackOptions } from './context.ts';
 
@@ -23,7 +24,9 @@ export async function runVerify(opts: VerifyOptions, io: Io): Promise<ExitCode> 
   reportWarnings(io, opts, generated.stack.diagnostics);
   // The manager can only be asked on the live host itself.
   const query = root === '/' ? liveManagerQuery(generated.stack.plan) : undefined;
-  const rows = await verifyHost(generated, { root, query });
+  // So can the kernel's ruleset.
+  const fence = root === '/' ? liveFenceQuery() : undefined;
+  const rows = await verifyHost(generated, { root, query, ...(fence ? { fence } : {}) });
   const summary = summarize(rows);
   if (opts.format === 'json') {
     io.stdout(

@@ -80,6 +80,12 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     SETTING_FACTS.bridge,
   );
   add(
+    'fence',
+    plan.fence.enabled ? `on: inet born_tuned_fence on ${plan.bridge.name}` : `off: ${plan.fence.reason}`,
+    at(['fence', 'enabled'], 'on unless the profile turns it off with a reason'),
+    SETTING_FACTS.fence,
+  );
+  add(
     'instances.idmap_isolated',
     plan.instances.idmapIsolated,
     at(['instances', 'idmap_isolated'], 'false'),

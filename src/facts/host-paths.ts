@@ -25,7 +25,15 @@ export const HOST_PATHS = {
   /** Run the verifier on a timer when the profile asks (verify.timer). */
   selfCheckService: '/etc/systemd/system/born-tuned-verify.service',
   selfCheckTimer: '/etc/systemd/system/born-tuned-verify.timer',
+  /** The fence's nftables table, loaded by fenceUnit. */
+  fenceRules: '/etc/born-tuned/fence.nft',
+  fenceUnit: '/etc/systemd/system/born-tuned-fence.service',
+  /** What `systemctl enable` makes of the fence unit's WantedBy=sysinit.target. */
+  fenceEnabled: '/etc/systemd/system/sysinit.target.wants/born-tuned-fence.service',
 } as const;
+
+/** The fence's nftables table, as `nft list table` names it. */
+export const FENCE_TABLE = 'inet born_tuned_fence';
 
 /** The drop-in that gives the manager's daemon its limits (PAM limits do not reach services). */
 export function serviceDropInPath(unit: string): string {

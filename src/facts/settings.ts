@@ -50,6 +50,14 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     source: 'LXD operations notes (003)',
   },
   bridge: { why: "The manager's bridge: an explicit address avoids subnet probing at first boot.", source: 'LXD operations notes (003)' },
+  fence: {
+    kernelDefault: 'no filter',
+    why: "An nftables table of its own (inet born_tuned_fence, /etc/born-tuned/fence.nft), loaded by born-tuned-fence.service at every boot before the manager starts. Packets from the bridge to 169.254.0.0/16 and fd00:ec2::254 are dropped, routed or not; to the host itself only the bridge's own addresses answer, and only DNS (53), DHCPv4 (67), DHCPv6 (547), IPv6 neighbour discovery and router solicitation, ping, and replies to connections the host opened. Ping is allowed: it tells an instance nothing DNS on the same address does not. The manager's own table (inet lxd, inet incus) is left alone; a drop in any table is final.",
+    prevents:
+      "a tenant reading the host's user-data and cloud credentials from the metadata service, and reaching the host's SSH or the manager's API",
+    source:
+      'cloud metadata services (169.254.169.254, EC2 fd00:ec2::254); RFC 3927 2.7; nft(8) base chain semantics; checked in network namespaces (test/fence.test.ts)',
+  },
   storage_pools: { why: 'Storage pool for instances, created by the preseed.', source: 'LXD operations notes (003)' },
   target: {
     why: 'Distribution and release: decide the systemd version, package names and suites. One marked "not boot-proven" is checked structurally only (cloud-init schema, packages, snap channel, preseed keys).',

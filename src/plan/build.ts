@@ -60,6 +60,7 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
       nat: profile.bridge?.nat ?? true,
       ...(profile.bridge?.txqueuelen !== undefined ? { txqueuelen: profile.bridge.txqueuelen } : {}),
     },
+    fence: profile.fence?.enabled === false ? { enabled: false, reason: profile.fence.reason! } : { enabled: true },
     instances: {
       idmapIsolated: profile.instances?.idmap_isolated ?? false,
       nesting: profile.instances?.nesting ?? false,

@@ -1,5 +1,5 @@
 import { byCodeUnit } from '../base/order.ts';
-import { HOST_PATHS } from '../facts/host-paths.ts';
+import { FENCE_TABLE, HOST_PATHS } from '../facts/host-paths.ts';
 import { scrubPreseed } from '../facts/preseed-secrets.ts';
 import type { HostPlan, SysctlSetting } from './model.ts';
 
@@ -25,6 +25,15 @@ export interface TxqueuelenCheck {
   wanted: string;
 }
 
+/** The fence's unit, the link `systemctl enable` makes of it, its table and the bridge it fences. */
+export interface FenceCheck {
+  unit: string;
+  unitPath: string;
+  link: string;
+  table: string;
+  bridge: string;
+}
+
 /** A path hidden from non-root users: its mode, and whether it is a directory. */
 export interface HiddenCheck {
   path: string;
@@ -46,6 +55,8 @@ interface HostChecks {
   hidden: HiddenCheck[];
   /** Sorted by path, as the rows are. */
   files: InstalledFile[];
+  /** The fence (fence-checks.ts): its unit enabled, and on a live host its table loaded on the bridge. */
+  fence?: FenceCheck;
 }
 
 /** Every check of a host, from its plan and the files it gets (see installedFiles). */
@@ -78,6 +89,17 @@ export function hostChecks(plan: HostPlan, files: readonly InstalledFile[]): Hos
         ]
       : [],
     files: [...files].sort((a, b) => byCodeUnit(a.path, b.path)),
+    ...(plan.fence.enabled
+      ? {
+          fence: {
+            unit: HOST_PATHS.fenceUnit.slice(HOST_PATHS.fenceUnit.lastIndexOf('/') + 1),
+            unitPath: HOST_PATHS.fenceUnit,
+            link: HOST_PATHS.fenceEnabled,
+            table: FENCE_TABLE,
+            bridge: plan.bridge.name,
+          },
+        }
+      : {}),
   };
 }
 

@@ -66,6 +66,8 @@ export interface HostPlan {
   /** NICs with addressing; empty when the profile leaves host networking to the platform. */
   addressing: NicAddressing[];
   bridge: { name: string; ipv4: string; ipv6: string; nat: boolean; txqueuelen?: number };
+  /** The nftables fence of the bridge's instances; off only with the profile's reason. */
+  fence: { enabled: true } | { enabled: false; reason: string };
   instances: { idmapIsolated: boolean; nesting: boolean; nicTxqueuelen?: number; storagePool: string };
   storagePools: { name: string; driver: string; source?: string; size?: string }[];
   server: { httpsAddress?: string; imagesAutoUpdateInterval?: number; trustPassword?: SecretRef };

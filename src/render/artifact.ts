@@ -13,6 +13,7 @@ export const ARTIFACT_KINDS = [
   'udev-txqueuelen',
   'self-check',
   'self-check-timer',
+  'fence',
   'netplan',
   'preseed',
   'packer-template',

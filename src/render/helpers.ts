@@ -32,6 +32,15 @@ export function udevValue(value: unknown): string {
   return `"${s}"`;
 }
 
+/** An interface name as an nftables quoted string (`iifname "lxdbr0"`). Only the characters of a
+ * kernel interface name are let through: a `*` would make the name a wildcard, a `"` or `\\` would
+ * end or escape the string. */
+export function nftIfname(value: unknown): string {
+  const s = String(defined('nftIfname', value));
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(s)) throw new UnsafeValueError(`interface name ${JSON.stringify(s)} cannot be written in nftables`);
+  return `"${s}"`;
+}
+
 /** One shell word, single-quoted so nothing in it is expanded. */
 export function shellQuote(value: unknown): string {
   const s = String(defined('sh', value));
@@ -64,4 +73,5 @@ export function registerHelpers(env: typeof Handlebars): void {
   env.registerHelper('udev', udevValue);
   env.registerHelper('sh', shellQuote);
   env.registerHelper('hcl', hclString);
+  env.registerHelper('nftIfname', nftIfname);
 }

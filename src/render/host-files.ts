@@ -1,4 +1,5 @@
 import { HOST_PATHS, serviceDropInPath } from '../facts/host-paths.ts';
+import { managerState } from '../facts/managers.ts';
 import type { HostPlan, SysctlSetting } from '../plan/model.ts';
 import { SYSCTL_FACTS, DMESG_RESTRICT_FACT } from '../facts/sysctl.ts';
 import type { Artifact } from './artifact.ts';
@@ -85,6 +86,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       format: 'text',
     });
   }
+  if (plan.fence.enabled) files.push(...fenceFiles(plan, header));
   if (plan.txqueuelen.length > 0) {
     files.push({
       kind: 'udev-txqueuelen',
@@ -128,6 +130,38 @@ function verifyTimerUnits(timer: { interval: string; textfile?: string }, header
       mode: 0o644,
       purpose: `runs the verifier every ${timer.interval}`,
       text: renderTemplate('born-tuned-verify.timer', { header, interval: timer.interval }),
+      format: 'text',
+    },
+  ];
+}
+
+/** The fence's nftables table and the unit that loads it at every boot, before every unit that
+ * runs or starts the manager's daemon (its sockets included). */
+function fenceFiles(plan: HostPlan, header: string): Artifact[] {
+  const bridge = plan.bridge.name;
+  return [
+    {
+      kind: 'fence',
+      path: `born-tuned/${basename(HOST_PATHS.fenceRules)}`,
+      hostPath: HOST_PATHS.fenceRules,
+      mode: 0o644,
+      purpose: `nftables table inet born_tuned_fence: instances on ${bridge} reach no metadata service and only DNS, DHCP, neighbour discovery and ping on the host`,
+      text: renderTemplate('fence.nft', { header, bridge, manager: plan.manager.name }),
+      format: 'text',
+    },
+    {
+      kind: 'fence',
+      path: `systemd/${basename(HOST_PATHS.fenceUnit)}`,
+      hostPath: HOST_PATHS.fenceUnit,
+      mode: 0o644,
+      purpose: `loads ${HOST_PATHS.fenceRules} at every boot, before ${plan.manager.unit} starts`,
+      text: renderTemplate('fence.service', {
+        header,
+        bridge,
+        manager: plan.manager.unit,
+        rules: HOST_PATHS.fenceRules,
+        before: managerState(plan.manager.name, plan.manager.install).units,
+      }),
       format: 'text',
     },
   ];

@@ -140,6 +140,7 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       deb: m.install === 'deb' && m.deb ? { ...m.deb, mirror: BACKPORTS_MIRROR[plan.target.distro] } : false,
       snap: m.install === 'snap' && m.snapChannel ? { channel: m.snapChannel, needsSnapd: m.needsSnapd } : false,
       present: m.install === 'present' ? { client } : false,
+      fence: plan.fence.enabled ? { unit: basename(HOST_PATHS.fenceUnit) } : false,
       // Only a backports source to add or a client to look for needs the resolver of paths under ROOT.
       touchesFiles: (m.install === 'deb' && m.deb?.backports === true) || m.install === 'present',
     }),
@@ -199,6 +200,11 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
 }
 
 function installSummary(plan: HostPlan): string {
+  const fence = plan.fence.enabled ? '; enables the fence unit (nftables when missing)' : '';
+  return `${managerSummary(plan)}${fence}`;
+}
+
+function managerSummary(plan: HostPlan): string {
   const m = plan.manager;
   if (m.install === 'deb' && m.deb)
     return `${m.name} ${m.version} from ${plan.target.label}'s packages (${m.deb.packages.join(', ')} from ${m.deb.suite})`;

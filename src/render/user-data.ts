@@ -6,7 +6,8 @@ import { renderTemplate } from './engine.ts';
 
 /**
  * The cloud-config as data. write_files runs in cloud-init's init stage, before any package is
- * installed; runcmd then does, in order: install the manager, reload systemd (drop-in), hide
+ * installed; runcmd then does, in order: install the manager (and nftables when missing), reload
+ * systemd (drop-in), enable and start the fence, hide
  * instance names, apply txqueuelen through udev, apply sysctl each in its mode and persist the
  * result (after the install, whose packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
  * Nothing waits for a reboot.
@@ -57,6 +58,17 @@ const SNAP_INSTALL_OR_REFRESH = [
   'exit 1',
 ].join('\n');
 
+/** Installs nftables when the host lacks the nft the fence's unit runs. */
+const NFTABLES_INSTALL = [
+  'test -x /usr/sbin/nft && exit 0',
+  'export DEBIAN_FRONTEND=noninteractive',
+  'apt-get update && apt-get install -y nftables',
+].join('\n');
+
+function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
 function writeFile(path: string, content: string, mode: number) {
   return { path, owner: 'root:root', permissions: octalMode(mode), content };
 }
@@ -76,7 +88,14 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
     steps.push(['snap-seeded', ['snap', 'wait', 'system', 'seed.loaded']]);
     steps.push(['install-manager', ['sh', '-c', SNAP_INSTALL_OR_REFRESH, 'born-tuned-snap', m.snapChannel]]);
   }
+  const fence = hostFiles.some((f) => f.kind === 'fence');
+  // The fence's unit runs nft; a Debian or Ubuntu host without nftables (it is only priority
+  // important) gets it here. A baked image got it from its provisioner.
+  if (install && fence) steps.push(['nftables', ['sh', '-c', NFTABLES_INSTALL]]);
   steps.push(['daemon-reload', ['systemctl', 'daemon-reload']]);
+  // Enabled for every later boot (before the manager starts) and started now, before the preseed
+  // creates the bridge and before the restart: no instance exists before the fence is up.
+  if (fence) steps.push(['fence', ['systemctl', 'enable', '--now', basename(HOST_PATHS.fenceUnit)]]);
   if (hostFiles.some((f) => f.kind === 'hide-instance-names')) {
     steps.push(['hide-instance-names', ['systemd-tmpfiles', '--create', HOST_PATHS.hideInstanceNames]]);
   }

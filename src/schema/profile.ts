@@ -164,6 +164,25 @@ const BridgeSchema = z.strictObject({
   txqueuelen: txqueuelen().optional(),
 });
 
+const FenceSchema = z
+  .strictObject({
+    enabled: z.boolean().meta({
+      description:
+        "true (the default): instances on the bridge reach neither the cloud's metadata service (169.254.169.254, fd00:ec2::254) nor any host address but the bridge's DNS, DHCP, IPv6 neighbour discovery and ping. false turns the fence off, and needs a reason.",
+    }),
+    reason: z
+      .string()
+      .regex(/^[^\x00-\x20\x7f][^\x00-\x1f\x7f]{0,199}$/, {
+        message: 'must be one line of up to 200 printable characters, starting with a non-space',
+      })
+      .meta({ description: 'Why the fence is off: shown by gen explain. Required with enabled: false.' })
+      .optional(),
+  })
+  .meta({
+    description:
+      "The fence between the instances on the manager's bridge and the host: an nftables table (/etc/born-tuned/fence.nft) loaded at every boot before the manager starts.",
+  });
+
 const InstancesSchema = z
   .strictObject({
     idmap_isolated: z.boolean().optional(),
@@ -275,6 +294,7 @@ export const ProfileSchema = z.strictObject({
     .meta({ description: 'Host NICs by an id of your choosing (the shipped profiles call the uplink "uplink").' })
     .optional(),
   bridge: BridgeSchema.optional(),
+  fence: FenceSchema.optional(),
   instances: InstancesSchema.optional(),
   storage_pools: z
     .record(z.string().regex(NAME, { message: 'pool names are lower-case names like "default"' }), StoragePoolSchema)

@@ -387,6 +387,15 @@ function checkNetwork({ profile, at }: RuleContext): void {
       'key',
     );
   }
+  // Opening the host to every tenant is a decision someone must be able to read back later.
+  if (profile.fence?.enabled === false && profile.fence.reason === undefined) {
+    at(
+      'error',
+      'MISSING_KEY',
+      ['fence', 'enabled'],
+      'fence: {enabled: false} needs reason: one line saying why instances may reach the metadata service and the host (gen explain shows it)',
+    );
+  }
 }
 
 /** The bridge's own addresses: usable as a host address, clear of the host's NICs, and (IPv4) with

@@ -77,7 +77,7 @@ type ClientRun =
  * (spawnSync waits for the pipe to close, up to its timeout, and then kills the client alone: a
  * leftover child holding the pipe costs the whole timeout and runs on).
  */
-function runClient(file: string, args: string[], timeoutMs: number, maxBytes: number): Promise<ClientRun> {
+export function runClient(file: string, args: string[], timeoutMs: number, maxBytes: number): Promise<ClientRun> {
   return new Promise((settle) => {
     const child = childProcess().spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
     const chunks: Buffer[] = [];

@@ -15,6 +15,7 @@ import {
 } from '../plan/checks.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
+import { verifyFence, type FenceQuery } from './fence-checks.ts';
 import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
 
 /** One check of a host against its profile. ABSENT: the thing does not exist here (a kernel
@@ -35,6 +36,8 @@ interface VerifyOptions {
   root: string;
   /** The manager's API, on a live host only. */
   query?: ManagerQuery;
+  /** The kernel's fence table, on a live host only. */
+  fence?: FenceQuery;
 }
 
 /**
@@ -62,6 +65,7 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   verifyTxqueuelen(checks.txqueuelen, opts.root, rows, live);
   verifyHidden(checks.hidden, opts.root, rows);
   verifyFiles(checks.files, opts.root, rows);
+  await verifyFence(plan, opts.root, opts.fence, rows);
   verifyComputedSysctl(plan, opts.root, rows, computed);
   await verifyManager(plan, query, apiRoot, rows);
   return rows;

@@ -29,6 +29,9 @@
 //     status matches its rows, and its rows are gen verify's but the manager's, word for word;
 //   - drift (report.drift): with a raise key set below wanted, both verifiers fail its row and
 //     exit 1, their rows agree, and the key was restored.
+//   - the fence, when the tree has one (born-tuned/fence.nft): `nft -j list table inet
+//     born_tuned_fence` shows it loaded, matching the tree's bridge; born-tuned-fence.service is
+//     active and enabled; on boot 2 it came up no later than the manager's socket.
 // Plain JS, node builtins only.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,9 +44,10 @@ export const ABSENT_OK_NOTE = 'this kernel has no such path';
  * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
  *   what boot.sh seeded, for the harness checks (left out: none)
  * @param {Map<string, string> | undefined} wantedModes each sysctl's mode from the tree's sysctl.wanted
+ * @param {{bridge: string} | undefined} fence the tree's fence (its bridge), or undefined when the stack has none
  * @returns {{check: string, ok: boolean, detail: string}[]}
  */
-export function compare(limitsConfText, report, seeded, wantedModes) {
+export function compare(limitsConfText, report, seeded, wantedModes, fence) {
   const checks = [];
   const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
 
@@ -132,6 +136,35 @@ export function compare(limitsConfText, report, seeded, wantedModes) {
     `${facts?.slab_cgroup_dirs} cache dirs with a cgroup/ entry`,
   );
   add('explain: /proc/sched_debug is absent', facts?.sched_debug === false, `exists: ${facts?.sched_debug}`);
+
+  // --- the fence: loaded by the kernel, its unit up, before the manager's socket on boot 2 -------
+  if (fence) {
+    const f = report.fence ?? {};
+    const items = Array.isArray(f.table?.nftables) ? f.table.nftables : [];
+    const onBridge = items.filter(
+      (i) => i.rule && (i.rule.expr ?? []).some((e) => e.match?.left?.meta?.key === 'iifname' && e.match.right === fence.bridge),
+    ).length;
+    add(
+      'fence: table inet born_tuned_fence loaded, on the bridge',
+      f.nft_rc === 0 && onBridge >= 2,
+      f.nft_rc === 0 ? `${onBridge} rules match iifname ${fence.bridge}` : `nft exit ${f.nft_rc}: ${f.nft_stderr ?? 'not reported'}`,
+    );
+    const unit = f.unit ?? {};
+    add(
+      'fence: born-tuned-fence.service active and enabled',
+      unit.ActiveState === 'active' && unit.UnitFileState === 'enabled',
+      `${unit.ActiveState ?? '?'}, ${unit.UnitFileState ?? '?'}, result ${unit.Result ?? '?'}`,
+    );
+    if (seeded?.boot === 2) {
+      const up = Number(unit.ActiveEnterTimestampMonotonic ?? 0);
+      const socket = Number(f.manager_socket?.ActiveEnterTimestampMonotonic ?? 0);
+      add(
+        "fence: up no later than the manager's socket (boot 2)",
+        up > 0 && socket > 0 && up <= socket,
+        `fence at ${up} us, socket at ${socket} us after boot`,
+      );
+    }
+  }
 
   // --- gen verify: the judge of the profile's settings ------------------------------------------
   const v = report.verify;
@@ -286,6 +319,24 @@ export function sysctlModes(text) {
   return modes;
 }
 
+/** The fence of a `gen --out` tree: the bridge its born-tuned/fence.nft matches, or undefined when
+ * the tree has none (the profile turned it off). */
+export function treeFence(tree) {
+  let text;
+  try {
+    text = readFileSync(join(tree, 'born-tuned', 'fence.nft'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return fenceOf(text);
+}
+
+/** The bridge a fence.nft's text matches (`iifname "NAME"`). */
+export function fenceOf(text) {
+  const m = /iifname "([^"]+)"/.exec(text);
+  return { bridge: m ? m[1] : '' };
+}
+
 /** The text of every limits.d file of a `gen --out` tree, concatenated ("" when it has none). */
 export function treeLimits(tree) {
   const dir = join(tree, 'limits.d');
@@ -313,7 +364,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     report = JSON.parse(readFileSync(reportPath, 'utf8'));
     const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, 'utf8')).boot_id : undefined;
     const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
-    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree));
+    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree), treeFence(tree));
   } catch (e) {
     process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
     process.exit(2);

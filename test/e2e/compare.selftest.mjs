@@ -4,10 +4,10 @@
 // report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls), checks that each passes as recorded, then breaks one
 // thing at a time and checks that exactly the expected checks fail. boot.sh runs it before booting
 // anything. Exit 1 on any surprise.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABSENT_OK_NOTE, compare, sysctlModes } from './compare.mjs';
+import { ABSENT_OK_NOTE, compare, fenceOf, sysctlModes } from './compare.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures');
@@ -15,8 +15,10 @@ let bad = 0;
 let ran = 0;
 
 let modes = new Map();
+/** The fixture's fence (its fence.nft, copied from the stack's tree), or undefined when it has none. */
+let fence;
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded, modes)
+  compare(limits, rep, seeded, modes, fence)
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -99,6 +101,7 @@ for (const stack of readdirSync(fixtures).sort()) {
   const dir = join(fixtures, stack);
   const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
   modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
+  fence = existsSync(join(dir, 'fence.nft')) ? fenceOf(readFileSync(join(dir, 'fence.nft'), 'utf8')) : undefined;
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -467,6 +470,100 @@ for (const stack of readdirSync(fixtures).sort()) {
         ['harness: boot 2 is a new boot'],
       );
     }
+  }
+}
+
+/** What a fenced guest reports (report.mjs): the table with its rules on the bridge (as
+ * `nft -j list table` prints them), its unit active and enabled, up before the manager's socket. */
+function fencedRecord(bridge) {
+  const onBridge = { match: { op: '==', left: { meta: { key: 'iifname' } }, right: bridge } };
+  const daddr = (protocol, addr) => ({ match: { op: '==', left: { payload: { protocol, field: 'daddr' } }, right: addr } });
+  const state = (us) => ({
+    rc: 0,
+    ActiveState: 'active',
+    UnitFileState: 'enabled',
+    Result: 'success',
+    ActiveEnterTimestampMonotonic: String(us),
+  });
+  return {
+    nft_rc: 0,
+    nft_stderr: '',
+    table: {
+      nftables: [
+        { table: { family: 'inet', name: 'born_tuned_fence' } },
+        { rule: { chain: 'input', expr: [onBridge, { jump: { target: 'from_instances' } }] } },
+        { rule: { chain: 'forward', expr: [onBridge, daddr('ip', { prefix: { addr: '169.254.0.0', len: 16 } }), { drop: null }] } },
+        { rule: { chain: 'forward', expr: [onBridge, daddr('ip6', 'fd00:ec2::254'), { drop: null }] } },
+      ],
+    },
+    unit: state(2_000_000),
+    manager_socket: state(2_500_000),
+  };
+}
+
+// The fence checks, on each recorded report. A report recorded before the fence existed is given
+// the record a fenced guest makes; a fixture with its tree's fence.nft is judged as recorded above.
+for (const stack of readdirSync(fixtures).sort()) {
+  const dir = join(fixtures, stack);
+  const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
+  modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
+  const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
+  for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
+    const recorded = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    const bridge = existsSync(join(dir, 'fence.nft'))
+      ? fenceOf(readFileSync(join(dir, 'fence.nft'), 'utf8')).bridge
+      : `${recorded.manager}br0`;
+    fence = { bridge };
+    const rep = { ...recorded, fence: recorded.fence ?? fencedRecord(bridge) };
+    const boot = Number(/report-(\d)/.exec(f)[1]);
+    const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ''), boot, firstBootId: first.boot_id };
+    const expectHere = (name, mutate, wantFailing) => expect(`${stack}/${f} fence: ${name}`, limits, rep, seeded, mutate, wantFailing);
+    const LOADED = 'fence: table inet born_tuned_fence loaded, on the bridge';
+    const UNIT = 'fence: born-tuned-fence.service active and enabled';
+    const ORDER = "fence: up no later than the manager's socket (boot 2)";
+    expectHere('fenced', () => {}, []);
+    expectHere(
+      'the table not loaded',
+      (r) => {
+        Object.assign(r.fence, { nft_rc: 1, table: null, nft_stderr: 'Error: No such file or directory' });
+      },
+      [LOADED],
+    );
+    expectHere(
+      'the table loaded for another bridge',
+      (r) => {
+        for (const i of r.fence.table.nftables) for (const e of i.rule?.expr ?? []) if (e.match?.right === bridge) e.match.right = 'virbr0';
+      },
+      [LOADED],
+    );
+    expectHere(
+      'a guest that reports no fence at all',
+      (r) => {
+        delete r.fence;
+      },
+      boot === 2 ? [LOADED, UNIT, ORDER] : [LOADED, UNIT],
+    );
+    expectHere(
+      'the unit failed',
+      (r) => {
+        Object.assign(r.fence.unit, { ActiveState: 'failed', Result: 'exit-code' });
+      },
+      [UNIT],
+    );
+    expectHere(
+      'the unit not enabled',
+      (r) => {
+        r.fence.unit.UnitFileState = 'disabled';
+      },
+      [UNIT],
+    );
+    expectHere(
+      "the fence up after the manager's socket",
+      (r) => {
+        r.fence.unit.ActiveEnterTimestampMonotonic = String(Number(r.fence.manager_socket.ActiveEnterTimestampMonotonic) + 1);
+      },
+      boot === 2 ? [ORDER] : [],
+    );
   }
 }
 

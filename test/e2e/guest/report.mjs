@@ -317,6 +317,32 @@ report.kernel_facts = guard("kernel_facts", () => {
 	return { qdiscs, slab_cgroup_dirs: slabCgroupDirs, sched_debug: existsSync("/proc/sched_debug") };
 });
 
+// --- the fence: its table as the kernel has it, its unit, and when the manager's socket came up ----
+// compare.mjs fails a boot without the table loaded on the bridge, and (boot 2, where nothing of
+// first boot's runcmd runs) one where the fence came up after the manager's socket.
+report.fence = guard("fence", () => {
+	const nft = run("nft", ["-j", "list", "table", "inet", "born_tuned_fence"]);
+	let table = null;
+	if (nft.rc === 0) table = JSON.parse(nft.stdout);
+	const props = ["ActiveState", "UnitFileState", "Result", "ActiveEnterTimestampMonotonic"];
+	const show = (unit) => {
+		const r = run("systemctl", ["show", unit, "--no-pager", ...props.map((p) => `--property=${p}`)]);
+		const out = { rc: r.rc };
+		for (const line of r.stdout.split("\n")) {
+			const eq = line.indexOf("=");
+			if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
+		}
+		return out;
+	};
+	return {
+		nft_rc: nft.rc,
+		nft_stderr: nft.stderr.trim(),
+		table,
+		unit: show("born-tuned-fence.service"),
+		manager_socket: manager ? show(`${manager}.socket`) : null,
+	};
+});
+
 // --- failed units (the reporting unit itself is still running, so it cannot be among them) -------
 report.failed_units = guard("failed_units", () =>
 	run("systemctl", ["list-units", "--failed", "--plain", "--no-legend", "--no-pager"]).stdout
