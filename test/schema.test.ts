@@ -160,6 +160,7 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'inventory-unknown-group': RULE,
   'ipv6-not-an-address': PARSED,
   'lxd-deb-version-mismatch': RULE,
+  'idmap-isolated-beyond-32-bit-ids': RULE,
   'maxkeys-below-capacity': RULE,
   'missing-required-keys': STACK,
   'nic-address-is-network-address': PARSED,
