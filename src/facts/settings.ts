@@ -62,7 +62,8 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     kernelDefault: "Debian's lxd 5.0.2: root:100000:10000001; incus 6.0.4: root:1000000:1000000000",
     why: "Ids in root's first range of /etc/subuid and /etc/subgid, the range LXD and Incus from a Debian package map every instance from (later ranges are not used): 65536 for the default map, and 65536 more per instance with instances.idmap_isolated. First boot grows the range before the daemon restarts, never shrinking one; the LXD snap maps ids without these files.",
     prevents: 'Failed to create the container: not enough uid/gid available',
-    source: "lxd 5.0.2-5+deb12u6 preinst and incus-base 6.0.4-2 postinst (Debian); LXD idmap documentation (userns-idmap); idmap's DefaultIdmapSet",
+    source:
+      "lxd 5.0.2-5+deb12u6 preinst and incus-base 6.0.4-2 postinst (Debian); LXD idmap documentation (userns-idmap); idmap's DefaultIdmapSet",
   },
   'module nf_conntrack': {
     why: 'Loaded at every boot through modules-load.d (systemd-modules-load runs before systemd-sysctl) and at first boot before the sysctl step: net.netfilter.nf_conntrack_max exists only once it is loaded, and the manager would load it only when it sets up its NAT, after the sysctls were applied.',
