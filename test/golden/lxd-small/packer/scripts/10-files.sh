@@ -145,10 +145,10 @@ raise fs.aio-max-nr = 524288
 # Events that can be queued on one inotify instance. Kernel default 16384. Mode raise.
 raise fs.inotify.max_queued_events = 1048576
 
-# inotify instances per real user ID; containers running as the same host UID share it. Kernel default 128. Mode raise.
+# inotify instances per real user ID; containers running as the same host UID share it. Kernel default 128. Value derived: 1024 per 100 instances (Debian'\''s lxd and incus packages) for capacity.instances 100, at least 1048576. Mode raise.
 raise fs.inotify.max_user_instances = 1048576
 
-# inotify watches per real user ID; one container can exhaust the budget of the host. Since Linux 5.11 the default is about 1% of memory in watches, between 8192 and 1048576 (124443 in the 16 GiB Debian 12 guest). Kernel default 8192 to 1048576 by memory. Mode raise.
+# inotify watches per real user ID; one container can exhaust the budget of the host. Since Linux 5.11 the default is about 1% of memory in watches, between 8192 and 1048576 (124443 in the 16 GiB Debian 12 guest). Kernel default 8192 to 1048576 by memory. Value derived: 8192 per instance (the kernel'\''s per-user default) for capacity.instances 100, at least 1048576. Mode raise.
 raise fs.inotify.max_user_watches = 1048576
 
 # Denies containers the kernel ring buffer; it also denies it to non-root users on the host. Debian'\''s kernels are built with SECURITY_DMESG_RESTRICT and start with 1 (seen in the Debian 12 and 13 guests): there, true records the choice and false is the change. Kernel default 1 on Debian, 0 upstream. Mode exact.
@@ -160,14 +160,32 @@ raise kernel.keys.maxbytes = 2000000
 # Maximum keys for non-root users; must be greater than the number of instances. Kernel default 200. Mode raise.
 raise kernel.keys.maxkeys = 2000
 
+# Pseudo-terminals in all devpts mounts together; every instance'\''s console and sessions take one each, and kernel.pty.reserve (1024) of them are kept for the host'\''s own logins, so instances share max - 1024. The kernel refuses a value above NR_UNIX98_PTY_MAX (1048576). Kernel default 4096. Value derived: kernel.pty.reserve 1024 plus 4 per instance for capacity.instances 100, at least the kernel'\''s 4096. Mode raise.
+raise kernel.pty.max = 4096
+
 # eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal. The default is half the architecture'\''s module area (seen on the 6.1 and 6.12 kernels in the guests); a value above the whole area is refused (1008 MiB on x86_64 with KASLR, so 1000000000 fits there; a smaller area refuses it and the sysctl step fails visibly). Kernel default 528482304 on x86_64. Mode raise.
 raise net.core.bpf_jit_limit = 1000000000
+
+# ARP entries kept without garbage collection. Kernel default 128. Value derived: an eighth of gc_thresh3 8192 (the kernel'\''s ratio 128 : 1024), not above gc_thresh2. Mode raise.
+raise net.ipv4.neigh.default.gc_thresh1 = 1024
+
+# Soft maximum of ARP entries. Kernel default 512. Value derived: half of gc_thresh3 8192 (the kernel'\''s ratio 512 : 1024), not below gc_thresh1. Mode raise.
+raise net.ipv4.neigh.default.gc_thresh2 = 4096
 
 # Hard maximum of IPv4 ARP entries; raise it when the host has more than 1024 instances. Kernel default 1024. Mode raise.
 raise net.ipv4.neigh.default.gc_thresh3 = 8192
 
+# IPv6 neighbour entries kept without garbage collection. Kernel default 128. Value derived: an eighth of gc_thresh3 8192 (the kernel'\''s ratio 128 : 1024), not above gc_thresh2. Mode raise.
+raise net.ipv6.neigh.default.gc_thresh1 = 1024
+
+# Soft maximum of IPv6 neighbour entries. Kernel default 512. Value derived: half of gc_thresh3 8192 (the kernel'\''s ratio 512 : 1024), not below gc_thresh1. Mode raise.
+raise net.ipv6.neigh.default.gc_thresh2 = 4096
+
 # Hard maximum of IPv6 neighbour entries; raise it when the host has more than 1024 instances. Kernel default 1024. Mode raise.
 raise net.ipv6.neigh.default.gc_thresh3 = 8192
+
+# Connections the kernel tracks at once, for every instance'\''s NAT and firewall together; the key exists only once the nf_conntrack module is loaded, so born-tuned loads it at every boot (modules-load.d) and at first boot before the sysctls. Kernel default nf_conntrack_buckets (memory / 16384, 1024 to 262144). Value derived: 256 per instance for capacity.instances 100, at least the kernel'\''s largest default 262144. Mode raise.
+raise net.netfilter.nf_conntrack_max = 262144
 
 # Memory map areas a process may have. Kernel default 65530. Mode raise.
 raise vm.max_map_count = 262144
@@ -500,6 +518,102 @@ if [ "$status" -ne 0 ]; then
 	exit 1
 fi
 exit 0
+'
+
+put '/usr/local/sbin/born-tuned-subids' '0755' '#!/bin/sh
+# born-tuned-subids IDS FILE...   makes root'\''s range in each FILE (/etc/subuid, /etc/subgid) hold IDS
+#
+# LXD and Incus from a Debian package run as root and map every instance from root'\''s first range of
+# at least 65536 ids in /etc/subuid and /etc/subgid (later ranges are not used); an instance with
+# security.idmap.isolated takes 65536 ids of it of its own. The packages give root 10000001 ids (lxd)
+# or 1000000000 (incus), so a dense host of isolated instances can run out. The daemon reads the
+# files when it starts: this runs before it restarts.
+#
+# Never worse than before, and a second run changes nothing:
+# - root'\''s range already holds IDS: the file is left as it is;
+# - its end can grow into free ids: it grows in place (the start stays, so an instance'\''s files keep
+#   their owners), with the _lxd range Debian'\''s lxd package gave the same ids;
+# - otherwise: a new root range of IDS ids after every range in the file, written first so the
+#   daemon takes it; no line is removed or shrunk.
+# A missing file is left missing: without it (and newuidmap) the daemon uses its own default range.
+set -eu
+ids=$1
+shift
+status=0
+for file in "$@"; do
+	if [ ! -e "$file" ]; then
+		echo "born-tuned-subids: $file: absent, left so (the daemon then maps its own default range)"
+		continue
+	fi
+	tmp=$file.born-tuned-new
+	# awk exits 3 when the file already holds IDS, 4 when 32-bit ids cannot hold IDS after its ranges.
+	# Numbers go through %.0f: mawk prints a large integer-valued number in %.6g otherwise.
+	set +e
+	awk -F: -v ids="$ids" -v first=1000000 -v last=4294967294 -v file="$file" '\''
+		function say(text) { print "born-tuned-subids: " file ": " text | "cat 1>&2" }
+		function range(who, from, n) { return sprintf("%s:%.0f:%.0f", who, from, n) }
+		{ line[NR] = $0; user[NR] = "" }
+		NF == 3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {
+			user[NR] = $1; start[NR] = $2 + 0; count[NR] = $3 + 0
+			if (start[NR] + count[NR] > top) top = start[NR] + count[NR]
+			if (!use && $1 == "root" && count[NR] >= 65536) use = NR
+		}
+		END {
+			if (use && count[use] >= ids) {
+				say(range("root", start[use], count[use]) " holds " sprintf("%.0f", ids) " ids")
+				exit 3
+			}
+			grow = use && start[use] + ids - 1 <= last
+			for (i = 1; grow && i <= NR; i++) {
+				if (i == use || user[i] == "") continue
+				twin = user[i] == "_lxd" && start[i] == start[use] && count[i] == count[use]
+				if (!twin && start[i] < start[use] + ids && start[i] + count[i] > start[use] + count[use]) grow = 0
+			}
+			if (grow) {
+				old = count[use]
+				for (i = 1; i <= NR; i++) {
+					if (i == use || (user[i] == "_lxd" && start[i] == start[use] && count[i] == old)) print range(user[i], start[i], ids)
+					else print line[i]
+				}
+				say(range("root", start[use], old) " grown to " sprintf("%.0f", ids) " ids")
+				exit 0
+			}
+			from = top > first ? top : first
+			if (from + ids - 1 > last) {
+				say(sprintf("no room for %.0f ids after id %.0f (32-bit ids end at %.0f): lower capacity.instances or free ids", ids, from, last))
+				exit 4
+			}
+			added = 0
+			for (i = 1; i <= NR; i++) {
+				if (!added && user[i] == "root") { print range("root", from, ids); added = 1 }
+				print line[i]
+			}
+			if (!added) print range("root", from, ids)
+			say("added " range("root", from, ids) " before the other ranges")
+		}
+	'\'' "$file" >"$tmp"
+	rc=$?
+	set -e
+	case $rc in
+	0)
+		chmod 0644 "$tmp"
+		mv -f "$tmp" "$file"
+		;;
+	3) rm -f "$tmp" ;;
+	*)
+		rm -f "$tmp"
+		status=1
+		;;
+	esac
+done
+exit "$status"
+'
+
+put '/etc/modules-load.d/born-tuned.conf' '0644' '# Generated by born-tuned 0.1.0 from profile lxd-small. Do not edit: change the profile and regenerate.
+# Kernel modules loaded at every boot by systemd-modules-load, which runs before systemd-sysctl:
+# a module'\''s sysctls exist only once it is loaded.
+# net.netfilter.nf_conntrack_max exists only once it is loaded
+nf_conntrack
 '
 
 put '/etc/tmpfiles.d/born-tuned-hide-instance-names.conf' '0644' '# Generated by born-tuned 0.1.0 from profile lxd-small. Do not edit: change the profile and regenerate.
