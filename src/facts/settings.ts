@@ -59,7 +59,7 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     source: 'LXD production setup (000); README "Capacity"',
   },
   subids: {
-    kernelDefault: "Debian's lxd 5.0.2: root:100000:10000001; incus 6.0.4: root:1000000:1000000000",
+    kernelDefault: "10000001 (Debian's lxd), 1000000000 (incus)",
     why: "Ids in root's first range of /etc/subuid and /etc/subgid, the range LXD and Incus from a Debian package map every instance from (later ranges are not used): 65536 for the default map, and 65536 more per instance with instances.idmap_isolated. First boot grows the range before the daemon restarts, never shrinking one; the LXD snap maps ids without these files.",
     prevents: 'Failed to create the container: not enough uid/gid available',
     source:

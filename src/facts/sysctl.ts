@@ -151,7 +151,7 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
     source: 'LXD network bandwidth tuning (000), 004; LXD and Incus doc/howto/network_increase_bandwidth.md',
   },
   'net.netfilter.nf_conntrack_max': {
-    kernelDefault: 'nf_conntrack_buckets (memory / 16384, 1024 to 262144)',
+    kernelDefault: 'nf_conntrack_buckets (at most 262144)',
     mode: 'raise',
     min: 0,
     max: INT_MAX,

@@ -184,7 +184,7 @@ raise net.ipv6.neigh.default.gc_thresh2 = 4096
 # Hard maximum of IPv6 neighbour entries; raise it when the host has more than 1024 instances. Kernel default 1024. Value derived: twice capacity.instances 2500, rounded up to a power of two, at least 8192. Mode raise.
 raise net.ipv6.neigh.default.gc_thresh3 = 8192
 
-# Connections the kernel tracks at once, for every instance'\''s NAT and firewall together; the key exists only once the nf_conntrack module is loaded, so born-tuned loads it at every boot (modules-load.d) and at first boot before the sysctls. Kernel default nf_conntrack_buckets (memory / 16384, 1024 to 262144). Value derived: 256 per instance for capacity.instances 2500, at least the kernel'\''s largest default 262144. Mode raise.
+# Connections the kernel tracks at once, for every instance'\''s NAT and firewall together; the key exists only once the nf_conntrack module is loaded, so born-tuned loads it at every boot (modules-load.d) and at first boot before the sysctls. Kernel default nf_conntrack_buckets (at most 262144). Value derived: 256 per instance for capacity.instances 2500, at least the kernel'\''s largest default 262144. Mode raise.
 raise net.netfilter.nf_conntrack_max = 640000
 
 # Memory map areas a process may have. Kernel default 65530. Mode raise.
