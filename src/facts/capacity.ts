@@ -37,10 +37,10 @@ export const IDS_PER_INSTANCE = 65536;
 
 /** Where Debian's Incus package starts root's range (incus-base 6.0.4 postinst: the first id after
  * every range already in /etc/subuid, at least 1000000); also where a new range of ours starts. */
-export const SUBID_FIRST = 1_000_000;
+const SUBID_FIRST = 1_000_000;
 
 /** The highest id a range may reach: uid_t is 32 bits and (uid_t)-1 means "no id". */
-export const SUBID_LAST = 2 ** 32 - 2;
+const SUBID_LAST = 2 ** 32 - 2;
 
 /**
  * The ids root's range in /etc/subuid and /etc/subgid must hold. The daemon (LXD and Incus from a

@@ -12,7 +12,9 @@ import {
   derivedMaxBytes,
   derivedMaxKeys,
   derivedPtyMax,
+  CONNTRACK_PER_INSTANCE,
   IDS_PER_INSTANCE,
+  PTYS_PER_INSTANCE,
   subordinateIdsFor,
 } from '../facts/capacity.ts';
 import { planManager } from './manager.ts';
@@ -127,12 +129,12 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
   derive(
     'kernel.pty.max',
     derivedPtyMax(instances),
-    `kernel.pty.reserve 1024 plus 4 per instance for capacity.instances ${instances}, at least the kernel's 4096`,
+    `kernel.pty.reserve 1024 plus ${PTYS_PER_INSTANCE} per instance for capacity.instances ${instances}, at least the kernel's 4096`,
   );
   derive(
     'net.netfilter.nf_conntrack_max',
     derivedConntrackMax(instances),
-    `256 per instance for capacity.instances ${instances}, at least the kernel's largest default 262144`,
+    `${CONNTRACK_PER_INSTANCE} per instance for capacity.instances ${instances}, at least the kernel's largest default 262144`,
   );
   out.set('kernel.dmesg_restrict', {
     key: 'kernel.dmesg_restrict',
