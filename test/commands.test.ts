@@ -77,8 +77,15 @@ test('explain KEY: value, file:line, kernel default, why, the error it prevents,
   const { settings } = JSON.parse(r.stdout) as { settings: Record<string, any>[] };
   assert.is(settings.length, 1);
   const s = settings[0]!;
-  assert.is(s.value, '1048576');
-  assert.equal(s.origin, { file: 'profiles/incus-dense.yaml', line: 38, profile: 'incus-dense', inherited: false });
+  assert.is(s.value, '20480000');
+  assert.equal(s.origin, { derived: "8192 per instance (the kernel's per-user default) for capacity.instances 2500, at least 1048576" });
+  const set = gen(['explain', '-p', 'incus-dense', 'vm.max_map_count', '--format', 'json']);
+  assert.equal(JSON.parse(set.stdout).settings[0].origin, {
+    file: 'profiles/incus-dense.yaml',
+    line: 41,
+    profile: 'incus-dense',
+    inherited: false,
+  });
   assert.is(s.kernelDefault, '8192 to 1048576 by memory');
   assert.match(s.prevents, /inotify resources exhausted/);
   assert.match(s.source, /001/);
@@ -94,7 +101,7 @@ test('explain names the profile a value was inherited from through extends, and 
   const { settings } = JSON.parse(r.stdout) as { settings: { id: string; value: string; origin: Record<string, unknown> }[] };
   assert.equal(settings.find((s) => s.id === 'sysctl vm.max_map_count')!.origin, {
     file: 'profiles/lxd-small.yaml',
-    line: 46,
+    line: 45,
     profile: 'lxd-small',
     inherited: true,
   });

@@ -55,6 +55,11 @@ export function goodHost(parent: string, profiles: string[], profilesDir?: strin
     ['lo', '1000'],
   ])
     put(`/sys/class/net/${dev}/tx_queue_len`, `${txq}\n`);
+  // Modules loaded at boot, and root's ranges as first boot's subids step leaves them (Debian's
+  // lxd package pairs an _lxd range with root's).
+  for (const m of generated.stack.plan.modules) mkdirSync(join(root, 'sys/module', m.name), { recursive: true });
+  const ids = generated.stack.plan.subordinateIds?.ids;
+  if (ids !== undefined) for (const f of ['/etc/subuid', '/etc/subgid']) put(f, `_lxd:100000:${ids}\nroot:100000:${ids}\n`);
   mkdirSync(join(root, 'sys/kernel/slab'), { recursive: true });
   chmodSync(join(root, 'sys/kernel/slab'), 0o700);
   return root;

@@ -93,6 +93,38 @@ test('capacity derives maxkeys and gc_thresh3 when the profile leaves them out',
   assert.ok('derived' in setting(stack, 'kernel.keys.maxkeys')!.from);
 });
 
+test('capacity derives inotify, pty, conntrack, gc_thresh1/2 and the subordinate ids; a value the profile sets wins', () => {
+  const dir = profiles({
+    host: `${HOST.replace('instances: 10', 'instances: 6000').replace('10.1.0.1/24', '10.1.0.1/18')}instances: {idmap_isolated: true}\n`,
+    set: `${HOST}sysctl: {net.ipv4.neigh.default.gc_thresh1: 3000, fs.inotify.max_user_watches: 4096}\n`,
+  });
+  const stack = resolveStack({ profiles: ['host'], profilesDir: dir });
+  const value = (key: string) => setting(stack, key)!.value;
+  assert.is(value('fs.inotify.max_user_instances'), '1048576');
+  assert.is(value('fs.inotify.max_user_watches'), String(6000 * 8192));
+  assert.is(value('kernel.pty.max'), String(1024 + 6000 * 4));
+  assert.is(value('net.netfilter.nf_conntrack_max'), String(6000 * 256));
+  for (const family of ['ipv4', 'ipv6']) {
+    assert.is(value(`net.${family}.neigh.default.gc_thresh1`), '2048');
+    assert.is(value(`net.${family}.neigh.default.gc_thresh2`), '8192');
+    assert.ok('derived' in setting(stack, `net.${family}.neigh.default.gc_thresh2`)!.from);
+  }
+  assert.is(stack.plan.subordinateIds!.ids, 65536 * 6001);
+  assert.equal(
+    stack.plan.modules.map((m) => m.name),
+    ['nf_conntrack'],
+  );
+  // A small plan keeps the kernel's and the documents' floors; a set gc_thresh1 pulls thresh2 up.
+  const small = resolveStack({ profiles: ['set'], profilesDir: dir });
+  assert.is(setting(small, 'kernel.pty.max')!.value, '4096');
+  assert.is(setting(small, 'net.netfilter.nf_conntrack_max')!.value, '262144');
+  assert.is(setting(small, 'fs.inotify.max_user_watches')!.value, '4096');
+  assert.is(setting(small, 'net.ipv4.neigh.default.gc_thresh2')!.value, '4096');
+  assert.is(setting(small, 'net.ipv4.neigh.default.gc_thresh1')!.value, '3000');
+  assert.is(setting(small, 'net.ipv6.neigh.default.gc_thresh1')!.value, '1024');
+  assert.is(small.plan.subordinateIds!.ids, 65536);
+});
+
 test('rules: bpf_jit_limit cap, nofile above nr_open, capacity conflicts, dmesg_restrict in sysctl', () => {
   const dir = profiles({
     bpf: `${HOST}sysctl: {net.core.bpf_jit_limit: 3000000000}\n`,

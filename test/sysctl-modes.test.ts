@@ -27,7 +27,7 @@ sysctl:
   kernel.sysrq: 0
   net/ipv4/conf/eth0.100/rp_filter: 2
   net.ipv4.tcp_rmem: "4096 131072 6291456"
-  kernel.pty.max: 8192
+  kernel.msgmax: 16384
   kernel.keys.root_maxkeys: 1000000
   net.ipv4.tcp_fin_timeout: {value: 30, mode: lower}
   net.ipv4.tcp_keepalive_time: {value: 600, mode: lower}
@@ -44,7 +44,7 @@ const HOST_BEFORE: Record<string, string> = {
   'kernel.sysrq': '438',
   'net.ipv4.conf.eth0/100.rp_filter': '0',
   'net.ipv4.tcp_rmem': '4096\t131072\t33554432',
-  'kernel.pty.max': '4096',
+  'kernel.msgmax': '8192',
   'kernel.keys.root_maxkeys': '1000000',
   'net.ipv4.tcp_fin_timeout': '60',
   'net.ipv4.tcp_keepalive_time': '300',
@@ -68,7 +68,7 @@ test('keys the kernel documents are accepted, in either spelling, with no warnin
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr, '');
   assert.match(r.stdout, /^exact net\.ipv4\.conf\.eth0\/100\.rp_filter = 2$/m);
-  assert.match(r.stdout, /^exact kernel\.pty\.max = 8192$/m);
+  assert.match(r.stdout, /^exact kernel\.msgmax = 16384$/m);
   assert.match(r.stdout, /^exact net\.ipv4\.tcp_rmem = 4096 131072 6291456$/m);
 });
 
@@ -111,7 +111,7 @@ test('the apply step sets each key in its mode, and the sysctl.d file it writes 
     'kernel.sysrq': '0',
     'net.ipv4.conf.eth0/100.rp_filter': '2',
     'net.ipv4.tcp_rmem': '4096 131072 6291456',
-    'kernel.pty.max': '8192',
+    'kernel.msgmax': '16384',
     'kernel.keys.root_maxkeys': '1000000',
     'net.ipv4.tcp_fin_timeout': '30',
     'net.ipv4.tcp_keepalive_time': '300',
@@ -148,7 +148,7 @@ test('verify judges each key in its mode: exact as a whole, raise and lower numb
     'kernel.sysrq': '0',
     'net.ipv4.conf.eth0/100.rp_filter': '2',
     'net.ipv4.tcp_rmem': '4096\t131072\t6291456',
-    'kernel.pty.max': '8192',
+    'kernel.msgmax': '16384',
     'net.ipv4.tcp_fin_timeout': '30',
     'fs.aio-max-nr': '524288',
   };

@@ -114,6 +114,27 @@ const cases: {
   table?: boolean;
 }[] = [
   {
+    name: "root's first subuid range as Debian's lxd package leaves it (10000001 ids, 151 isolated instances)",
+    make: (r) => writeFileSync(join(r, 'etc/subuid'), '_lxd:100000:10000001\nroot:100000:10000001\n'),
+    fails: ['ids root in /etc/subuid'],
+    note: /holds 151 isolated instances; first boot's subids step grows it/,
+    actual: /^root:100000:10000001$/,
+  },
+  {
+    name: 'a larger root range that comes second (the daemon maps from the first one only)',
+    make: (r) => writeFileSync(join(r, 'etc/subgid'), 'root:100000:65536\nroot:1000000:1000000000\n'),
+    fails: ['ids root in /etc/subgid'],
+    note: /holds 0 isolated instances/,
+    actual: /^root:100000:65536$/,
+  },
+  {
+    name: 'nf_conntrack not loaded (modules-load.d did not act)',
+    make: (r) => rmSync(join(r, 'sys/module/nf_conntrack'), { recursive: true }),
+    fails: ['module nf_conntrack'],
+    note: /nf_conntrack_max exists only once it is loaded/,
+    actual: /^not loaded$/,
+  },
+  {
     name: 'an absolute link out of the root',
     make: (r) => link(r, 'proc/sys/fs/aio-max-nr', join(outside, 'secret')),
     fails: ['sysctl fs.aio-max-nr'],

@@ -91,6 +91,14 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     at(['instances', 'idmap_isolated'], 'false'),
     SETTING_FACTS['instances.idmap_isolated'],
   );
+  if (plan.subordinateIds)
+    add(
+      'subids root',
+      `${plan.subordinateIds.ids} ids in /etc/subuid and /etc/subgid`,
+      originFor(plan.subordinateIds.from, 'tool default'),
+      SETTING_FACTS.subids,
+    );
+  for (const m of plan.modules) add(`module ${m.name}`, 'loaded at boot', { default: m.why }, SETTING_FACTS[`module ${m.name}`]);
   add('instances.nesting', plan.instances.nesting, at(['instances', 'nesting'], 'false'), SETTING_FACTS['instances.nesting']);
   if (plan.instances.nicTxqueuelen !== undefined)
     add(

@@ -15,6 +15,12 @@ export const HOST_PATHS = {
   /** After 80-net-setup-link.rules, so NAME== sees the name a NIC is being renamed to. */
   udevTxqueuelen: '/etc/udev/rules.d/81-born-tuned-txqueuelen.rules',
   sysctlApply: '/usr/local/sbin/born-tuned-sysctl-apply',
+  /** Grows root's range in /etc/subuid and /etc/subgid to hold the planned instances (first boot). */
+  subids: '/usr/local/sbin/born-tuned-subids',
+  subuid: '/etc/subuid',
+  subgid: '/etc/subgid',
+  /** Read by systemd-modules-load, which runs before systemd-sysctl at every boot. */
+  modulesLoad: '/etc/modules-load.d/born-tuned.conf',
   firstBootStep: '/usr/local/sbin/born-tuned-step',
   /** Applies the preseed (fetching a join token first when the member has token_from), then takes
    * the secrets out of it. */

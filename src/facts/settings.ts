@@ -68,7 +68,18 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     source: 'LXD operations notes (003), FACTS.md',
   },
   capacity: {
-    why: 'Planned instances: kernel.keys.maxkeys, kernel.keys.maxbytes and gc_thresh3 are derived from it.',
-    source: 'LXD production setup (000)',
+    why: "Planned instances: every sysctl a profile leaves out that bounds instances together is derived from it (kernel.keys, gc_thresh1/2/3, fs.inotify.max_user_instances and max_user_watches, kernel.pty.max, net.netfilter.nf_conntrack_max), and root's subordinate id range; the bridge's IPv4 subnet must hold it with 10% to spare.",
+    source: 'LXD production setup (000); README "Capacity"',
+  },
+  subids: {
+    kernelDefault: "10000001 (Debian's lxd), 1000000000 (incus)",
+    why: "Ids in root's first range of /etc/subuid and /etc/subgid, the range LXD and Incus from a Debian package map every instance from (later ranges are not used): 65536 for the default map, and 65536 more per instance with instances.idmap_isolated. First boot grows the range before the daemon restarts, never shrinking one; the LXD snap maps ids without these files.",
+    prevents: 'Failed to create the container: not enough uid/gid available',
+    source:
+      "lxd 5.0.2-5+deb12u6 preinst and incus-base 6.0.4-2 postinst (Debian); LXD idmap documentation (userns-idmap); idmap's DefaultIdmapSet",
+  },
+  'module nf_conntrack': {
+    why: 'Loaded at every boot through modules-load.d (systemd-modules-load runs before systemd-sysctl) and at first boot before the sysctl step: net.netfilter.nf_conntrack_max exists only once it is loaded, and the manager would load it only when it sets up its NAT, after the sysctls were applied.',
+    source: 'kernel Documentation/networking/nf_conntrack-sysctl.rst; systemd-modules-load.service(8)',
   },
 };

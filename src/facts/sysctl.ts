@@ -113,6 +113,16 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
     why: 'Maximum keys for non-root users; must be greater than the number of instances.',
     source: 'LXD production setup (000), Incus server settings (001)',
   },
+  'kernel.pty.max': {
+    kernelDefault: '4096',
+    mode: 'raise',
+    min: 0,
+    max: 1048576,
+    components: 1,
+    why: "Pseudo-terminals in all devpts mounts together; every instance's console and sessions take one each, and kernel.pty.reserve (1024) of them are kept for the host's own logins, so instances share max - 1024. The kernel refuses a value above NR_UNIX98_PTY_MAX (1048576).",
+    prevents: 'Could not allocate pty / forkpty: No space left on device',
+    source: 'kernel Documentation/filesystems/devpts.rst (linux-doc-6.1)',
+  },
   'kernel.pid_max': {
     kernelDefault: '32768 (4194304 on many-CPU hosts)',
     mode: 'raise',
@@ -139,6 +149,16 @@ export const SYSCTL_FACTS: Readonly<Record<string, SysctlFact>> = lookupTable({
     components: 1,
     why: "Packets queued on receive before the kernel drops them; shared by every container. The LXD and Incus bandwidth guides size it from the minimum (word 1) of the host's own net.ipv4.tcp_mem, which the kernel sizes from the host's RAM: read there at first boot ({from_host: net.ipv4.tcp_mem, word: 1}), it fits each host, where one machine's number fits none.",
     source: 'LXD network bandwidth tuning (000), 004; LXD and Incus doc/howto/network_increase_bandwidth.md',
+  },
+  'net.netfilter.nf_conntrack_max': {
+    kernelDefault: 'nf_conntrack_buckets (at most 262144)',
+    mode: 'raise',
+    min: 0,
+    max: INT_MAX,
+    components: 1,
+    why: "Connections the kernel tracks at once, for every instance's NAT and firewall together; the key exists only once the nf_conntrack module is loaded, so born-tuned loads it at every boot (modules-load.d) and at first boot before the sysctls.",
+    prevents: 'nf_conntrack: table full, dropping packet',
+    source: 'kernel Documentation/networking/nf_conntrack-sysctl.rst (linux-doc-6.1)',
   },
   'net.ipv4.tcp_mem': {
     kernelDefault: 'depends on memory',

@@ -3,7 +3,20 @@ import { supportsNicQueueTxLength, targetFactsOf } from '../facts/managers.ts';
 import { sysctlFromHostOf, sysctlModeOf, sysctlValueOf, type Profile } from '../schema/profile.ts';
 import { DEFAULT_MODE_REASON, SYSCTL_FACTS, type SysctlMode } from '../facts/sysctl.ts';
 import { canonicalSysctlName } from '../facts/sysctl-names.ts';
-import { derivedGcThresh3, derivedMaxBytes, derivedMaxKeys } from '../facts/capacity.ts';
+import {
+  derivedConntrackMax,
+  derivedGcThresh3,
+  derivedGcThresholds,
+  derivedInotifyInstances,
+  derivedInotifyWatches,
+  derivedMaxBytes,
+  derivedMaxKeys,
+  derivedPtyMax,
+  CONNTRACK_PER_INSTANCE,
+  IDS_PER_INSTANCE,
+  PTYS_PER_INSTANCE,
+  subordinateIdsFor,
+} from '../facts/capacity.ts';
 import { planManager } from './manager.ts';
 import type { HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule } from './model.ts';
 
@@ -36,6 +49,8 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
       bootProven: target.bootProven,
     },
     capacity: { instances },
+    ...(manager.install !== 'snap' ? { subordinateIds: planSubordinateIds(instances, profile.instances?.idmap_isolated ?? false) } : {}),
+    modules: planModules(),
     sysctl: planSysctl(profile, instances),
     limits: {
       nofile: profile.limits?.nofile ?? DEFAULT_LIMITS.nofile,
@@ -104,12 +119,34 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
   const keys = Number(out.get('kernel.keys.maxkeys')!.value);
   derive('kernel.keys.maxbytes', derivedMaxBytes(keys), `1000 bytes per key for kernel.keys.maxkeys ${keys}, at least 2000000`);
   for (const family of ['ipv4', 'ipv6']) {
-    derive(
-      `net.${family}.neigh.default.gc_thresh3`,
-      derivedGcThresh3(instances),
-      `twice capacity.instances ${instances}, rounded up to a power of two, at least 8192`,
-    );
+    const key = (n: number) => `net.${family}.neigh.default.gc_thresh${n}`;
+    derive(key(3), derivedGcThresh3(instances), `twice capacity.instances ${instances}, rounded up to a power of two, at least 8192`);
+    const set = (n: number) => (out.has(key(n)) ? Number(out.get(key(n))!.value) : undefined);
+    const t3 = set(3)!;
+    const { thresh1, thresh2 } = derivedGcThresholds(t3, { thresh1: set(1), thresh2: set(2) });
+    derive(key(2), thresh2, `half of gc_thresh3 ${t3} (the kernel's ratio 512 : 1024), not below gc_thresh1`);
+    derive(key(1), thresh1, `an eighth of gc_thresh3 ${t3} (the kernel's ratio 128 : 1024), not above gc_thresh2`);
   }
+  derive(
+    'fs.inotify.max_user_instances',
+    derivedInotifyInstances(instances),
+    `1024 per 100 instances (Debian's lxd and incus packages) for capacity.instances ${instances}, at least 1048576`,
+  );
+  derive(
+    'fs.inotify.max_user_watches',
+    derivedInotifyWatches(instances),
+    `8192 per instance (the kernel's per-user default) for capacity.instances ${instances}, at least 1048576`,
+  );
+  derive(
+    'kernel.pty.max',
+    derivedPtyMax(instances),
+    `kernel.pty.reserve 1024 plus ${PTYS_PER_INSTANCE} per instance for capacity.instances ${instances}, at least the kernel's 4096`,
+  );
+  derive(
+    'net.netfilter.nf_conntrack_max',
+    derivedConntrackMax(instances),
+    `${CONNTRACK_PER_INSTANCE} per instance for capacity.instances ${instances}, at least the kernel's largest default 262144`,
+  );
   out.set('kernel.dmesg_restrict', {
     key: 'kernel.dmesg_restrict',
     value: profile.dmesg_restrict ? '1' : '0',
@@ -118,6 +155,24 @@ function planSysctl(profile: Profile, instances: number): SysctlSetting[] {
     from: { path: ['dmesg_restrict'] },
   });
   return [...out.values()].sort((a, b) => byCodeUnit(a.key, b.key));
+}
+
+/** The ids root's range must hold: the default map, and one map per instance when isolated. */
+function planSubordinateIds(instances: number, isolated: boolean): NonNullable<HostPlan['subordinateIds']> {
+  return {
+    ids: subordinateIdsFor(instances, isolated),
+    from: {
+      derived: isolated
+        ? `${IDS_PER_INSTANCE} ids for the default map and ${IDS_PER_INSTANCE} per isolated instance for capacity.instances ${instances}`
+        : `${IDS_PER_INSTANCE} ids for the default map every instance shares (instances.idmap_isolated is off)`,
+    },
+  };
+}
+
+/** nf_conntrack's table size is a sysctl, and the module is otherwise loaded only once the manager
+ * sets up its bridge's NAT, after systemd-sysctl has run at boot: without it the key would not exist. */
+function planModules(): HostPlan['modules'] {
+  return [{ name: 'nf_conntrack', why: 'net.netfilter.nf_conntrack_max exists only once it is loaded' }];
 }
 
 /** How a value read on the host is read, in the words explain, diff and verify print. */

@@ -54,6 +54,10 @@ interface HostChecks {
   /** Empty unless the profile hides instance names. */
   hidden: HiddenCheck[];
   /** Sorted by path, as the rows are. */
+  /** Kernel modules loaded at boot: each loaded (/sys/module/NAME). */
+  modules: { name: string; why: string }[];
+  /** root's first subordinate range in each file holds `ids` (isolated id maps). */
+  subids: { path: string; ids: number }[];
   files: InstalledFile[];
   /** The fence (fence-checks.ts): its unit enabled, and on a live host its table loaded on the bridge. */
   fence?: FenceCheck;
@@ -88,6 +92,8 @@ export function hostChecks(plan: HostPlan, files: readonly InstalledFile[]): Hos
           { path: '/sys/kernel/slab', mode: '0700', directory: true },
         ]
       : [],
+    modules: plan.modules,
+    subids: plan.subordinateIds ? [HOST_PATHS.subuid, HOST_PATHS.subgid].map((path) => ({ path, ids: plan.subordinateIds!.ids })) : [],
     files: [...files].sort((a, b) => byCodeUnit(a.path, b.path)),
     ...(plan.fence.enabled
       ? {

@@ -56,6 +56,12 @@ export interface HostPlan {
   manager: ManagerPlan;
   target: { distro: 'debian' | 'ubuntu'; release: string; label: string; codename: string; systemd: number; bootProven: boolean };
   capacity: { instances: number };
+  /** The ids root's first range in /etc/subuid and /etc/subgid must hold, and why; absent when the
+   * daemon does not read those files (the LXD snap maps ids without them). */
+  subordinateIds?: { ids: number; from: Provenance };
+  /** Kernel modules loaded at every boot (modules-load.d) and at first boot before the sysctls,
+   * because a sysctl of theirs exists only once they are loaded. */
+  modules: { name: string; why: string }[];
   sysctl: SysctlSetting[];
   limits: { nofile: number; memlock: string; nproc?: string };
   hideInstanceNames: boolean;

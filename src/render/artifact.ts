@@ -9,6 +9,8 @@ export const ARTIFACT_KINDS = [
   'sysctl-apply',
   'first-boot-step',
   'preseed-apply',
+  'subids',
+  'modules-load',
   'hide-instance-names',
   'udev-txqueuelen',
   'self-check',

@@ -75,6 +75,28 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       format: 'text',
     },
   ];
+  if (plan.subordinateIds) {
+    files.push({
+      kind: 'subids',
+      path: `bin/${basename(HOST_PATHS.subids)}`,
+      hostPath: HOST_PATHS.subids,
+      mode: 0o755,
+      purpose: `grows root's range in ${HOST_PATHS.subuid} and ${HOST_PATHS.subgid} at first boot to hold ${plan.subordinateIds.ids} ids, before the daemon restarts`,
+      text: renderTemplate('subids.sh', {}),
+      format: 'text',
+    });
+  }
+  if (plan.modules.length > 0) {
+    files.push({
+      kind: 'modules-load',
+      path: `modules-load.d/${basename(HOST_PATHS.modulesLoad)}`,
+      hostPath: HOST_PATHS.modulesLoad,
+      mode: 0o644,
+      purpose: 'kernel modules loaded at every boot before systemd-sysctl, so their sysctls exist when it applies them',
+      text: renderTemplate('modules-load.conf', { header, modules: plan.modules }),
+      format: 'text',
+    });
+  }
   if (plan.hideInstanceNames) {
     files.push({
       kind: 'hide-instance-names',

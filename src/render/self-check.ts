@@ -47,6 +47,8 @@ export function renderSelfCheck(plan: HostPlan, header: string, hostFiles: reado
     hidden: checks.hidden.map((h) => ({ path: h.path, mode: h.mode, type: h.directory ? 'directory' : 'file' })),
     // The verifier's own hash is filled in below; its row is told apart by its path.
     files: checks.files.map((f) => ({ path: f.path, mode: octalMode(f.mode), sha256: f === self ? '' : sha256(f.text) })),
+    modules: checks.modules,
+    subids: checks.subids.map((c) => ({ path: c.path, ids: String(c.ids) })),
     fence: checks.fence ?? null,
   };
   const blank = renderTemplate('born-tuned-verify.sh', { ...data, selfSha256: '' });

@@ -104,8 +104,15 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
     steps.push(['txqueuelen', ['udevadm', 'trigger', '--action=add', '--subsystem-match=net']]);
     steps.push(['udev-settle', ['udevadm', 'settle']]);
   }
+  // modules-load.d acts at boot only: load the modules now, or their sysctls do not exist yet.
+  if (plan.modules.length > 0) steps.push(['modules', ['modprobe', '-a', ...plan.modules.map((m) => m.name)]]);
   // The wanted file carries each key's mode; the apply step writes what it computed to sysctl.d.
   steps.push(['sysctl', [HOST_PATHS.sysctlApply, HOST_PATHS.sysctlWanted, HOST_PATHS.sysctl]]);
+  // After the install (whose package writes root's first range) and before the restart: the daemon
+  // reads /etc/subuid and /etc/subgid when it starts.
+  if (plan.subordinateIds) {
+    steps.push(['subids', [HOST_PATHS.subids, String(plan.subordinateIds.ids), HOST_PATHS.subuid, HOST_PATHS.subgid]]);
+  }
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
   // The apply step takes the secrets out of the preseed once it is applied; a member whose join

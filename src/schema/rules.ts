@@ -1,5 +1,5 @@
 import { DiagnosticBag } from '../diagnostics/diagnostic.ts';
-import { bridgeAddressesFor, derivedGcThresh3, derivedMaxKeys } from '../facts/capacity.ts';
+import { bridgeAddressesFor, derivedGcThresh3, derivedMaxKeys, IDS_PER_INSTANCE, MAX_ISOLATED_INSTANCES } from '../facts/capacity.ts';
 import type { Merged } from '../resolve/merge.ts';
 import type { PathSegment } from '../source/position.ts';
 import {
@@ -279,6 +279,14 @@ function checkCapacity({ profile, merged, at }: RuleContext): void {
   if (instances === undefined) return;
   const sysctl = sysctlValues(profile);
   const where = whereIs(merged, ['capacity', 'instances']);
+  if (profile.instances?.idmap_isolated && profile.manager?.install !== 'snap' && instances > MAX_ISOLATED_INSTANCES) {
+    at(
+      'error',
+      'CAPACITY_CONFLICT',
+      ['capacity', 'instances'],
+      `capacity.instances ${instances} with instances.idmap_isolated (${whereIs(merged, ['instances', 'idmap_isolated'])}) needs ${IDS_PER_INSTANCE} ids per instance in root's range of /etc/subuid, and 32-bit ids hold at most ${MAX_ISOLATED_INSTANCES} such maps: plan at most ${MAX_ISOLATED_INSTANCES} instances on this host, or set idmap_isolated: false`,
+    );
+  }
   const maxkeys = numberOf(sysctl['kernel.keys.maxkeys']);
   if (maxkeys !== undefined && maxkeys <= instances) {
     at(

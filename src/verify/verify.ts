@@ -64,6 +64,8 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   verifyDaemonLimits(checks.daemon, opts.root, rows, live);
   verifyTxqueuelen(checks.txqueuelen, opts.root, rows, live);
   verifyHidden(checks.hidden, opts.root, rows);
+  verifyModules(plan, opts.root, rows);
+  verifySubids(plan, opts.root, rows);
   verifyFiles(checks.files, opts.root, rows);
   await verifyFence(plan, opts.root, opts.fence, rows);
   verifyComputedSysctl(plan, opts.root, rows, computed);
@@ -361,6 +363,69 @@ function verifyTxqueuelen(checks: readonly TxqueuelenCheck[], root: string, rows
         ...(got.ok ? {} : { note: got.note }),
       });
     }
+  }
+}
+
+/** Each module the host loads at boot is loaded: /sys/module/NAME exists. A root without
+ * /sys/module (an image, a tree) is not a running kernel: ABSENT. */
+function verifyModules(plan: HostPlan, root: string, rows: VerifyRow[]): void {
+  const kernel = resolveConfined(root, '/sys/module', '/sys');
+  for (const m of plan.modules) {
+    const check = `module ${m.name}`;
+    if (!kernel.ok) {
+      rows.push({ check, status: 'ABSENT', wanted: 'loaded', actual: '-', note: 'no /sys/module here: not a running kernel' });
+      continue;
+    }
+    const r = resolveConfined(root, `/sys/module/${m.name}`, '/sys');
+    const loaded = r.ok && r.stats.isDirectory();
+    rows.push({
+      check,
+      status: loaded ? 'PASS' : 'FAIL',
+      wanted: 'loaded',
+      actual: loaded ? 'loaded' : 'not loaded',
+      ...(loaded ? {} : { note: m.why }),
+    });
+  }
+}
+
+/** The largest /etc/subuid verify reads; a real one is a line per user. */
+const SUBID_FILE_MAX = 1024 * 1024;
+
+/**
+ * root's first range of at least 65536 ids in /etc/subuid and /etc/subgid (the one LXD and Incus
+ * map instances from) holds the planned ids. A missing file is ABSENT: without it the daemon maps
+ * its own default range.
+ */
+function verifySubids(plan: HostPlan, root: string, rows: VerifyRow[]): void {
+  if (!plan.subordinateIds) return;
+  const ids = plan.subordinateIds.ids;
+  for (const path of [HOST_PATHS.subuid, HOST_PATHS.subgid]) {
+    const check = `ids root in ${path}`;
+    const wanted = `first range >= ${ids}`;
+    const r = readInRoot(root, path, { maxBytes: SUBID_FILE_MAX });
+    if (!r.ok) {
+      if (r.problem.kind === 'missing')
+        rows.push({ check, status: 'ABSENT', wanted, actual: '-', note: `no ${path}: the daemon maps its default range` });
+      else rows.push({ check, status: 'FAIL', wanted, actual: '-', note: `${path} ${r.problem.message}` });
+      continue;
+    }
+    const range = r.bytes
+      .toString('utf8')
+      .split('\n')
+      .map((l) => /^root:(\d+):(\d+)$/.exec(l.trim()))
+      .find((m) => m !== null && Number(m[2]) >= 65536);
+    if (!range) {
+      rows.push({ check, status: 'FAIL', wanted, actual: 'none', note: 'root has no range of at least 65536 ids' });
+      continue;
+    }
+    const count = Number(range[2]);
+    rows.push({
+      check,
+      status: count >= ids ? 'PASS' : 'FAIL',
+      wanted,
+      actual: `root:${range[1]}:${range[2]}`,
+      ...(count >= ids ? {} : { note: `holds ${Math.floor(count / 65536) - 1} isolated instances; first boot's subids step grows it` }),
+    });
   }
 }
 

@@ -22,6 +22,10 @@
 //   - systemd: no failed unit (e.g. systemd-sysctl refusing a value at boot);
 //   - PAM limits of a login session of root and of a regular user >= the stack's limits.d file
 //     (verify checks the file's bytes; only a session shows that pam_limits applies it);
+//   - capacity (when the tree asks for it: modules-load.d, the subids step): root's first range of
+//     at least 65536 ids in /etc/subuid and /etc/subgid holds the ids the step was given, every
+//     module of the tree's modules-load.d file is loaded, and on boot 2 systemd-modules-load
+//     itself inserted it (so the boot-time path works, not only first boot's modprobe);
 //   - what `gen explain` claims of the kernel (src/facts/settings.ts): the manager's bridge is
 //     noqueue, the NIC's qdiscs are fq_codel (under mq), /sys/kernel/slab lists no cgroups,
 //     /proc/sched_debug is absent;
@@ -44,10 +48,13 @@ export const ABSENT_OK_NOTE = 'this kernel has no such path';
  * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
  *   what boot.sh seeded, for the harness checks (left out: none)
  * @param {Map<string, string> | undefined} wantedModes each sysctl's mode from the tree's sysctl.wanted
- * @param {{bridge: string} | undefined} fence the tree's fence (its bridge), or undefined when the stack has none
+ * @param {{fence?: {bridge: string}, capacity?: {modules: string[], subids?: number}}} asked what the
+ *   stack's tree asks for: its fence (treeFence; none when the stack has none) and capacity
+ *   (treeCapacity; left out: no capacity checks)
  * @returns {{check: string, ok: boolean, detail: string}[]}
  */
-export function compare(limitsConfText, report, seeded, wantedModes, fence) {
+export function compare(limitsConfText, report, seeded, wantedModes, asked = {}) {
+  const { fence, capacity } = asked;
   const checks = [];
   const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
 
@@ -113,6 +120,32 @@ export function compare(limitsConfText, report, seeded, wantedModes, fence) {
     const l = String(live).split(' ').map(Number);
     const ok = h.length === l.length && h.every((x, i) => (mode === 'raise' ? l[i] >= x : l[i] <= x));
     add(`never ${mode === 'raise' ? 'lower' : 'higher'} than the kernel had: ${key}`, ok, `had ${had}, now ${live}`);
+  }
+
+  // --- capacity: root's ranges and the modules loaded at boot ------------------------------------
+  if (capacity) {
+    const cap = report.capacity ?? {};
+    if (capacity.subids !== undefined) {
+      for (const file of ['subuid', 'subgid']) {
+        const first = firstRootRange(cap[file]);
+        add(
+          `capacity: root's first range in /etc/${file} holds ${capacity.subids} ids`,
+          first !== null && first.count >= capacity.subids,
+          first ? `root:${first.start}:${first.count}` : `no root range of at least 65536 ids in ${JSON.stringify(cap[file] ?? null)}`,
+        );
+      }
+    }
+    for (const m of capacity.modules) {
+      add(`capacity: module ${m} loaded`, cap.modules?.[m] === true, `/sys/module/${m}: ${cap.modules?.[m] ?? 'not reported'}`);
+      if (seeded?.boot === 2) {
+        const journal = Array.isArray(cap.modules_load_journal) ? cap.modules_load_journal : [];
+        add(
+          `capacity: systemd-modules-load inserted ${m} on boot 2 (modules-load.d)`,
+          journal.some((l) => l.includes(`Inserted module '${m}'`)),
+          journal.join(' | ') || 'no systemd-modules-load lines this boot',
+        );
+      }
+    }
   }
 
   // --- what gen explain says of this kernel (src/facts: txqueuelen, hide_instance_names) ---------
@@ -267,6 +300,45 @@ export function rowsAgree(genRows, selfRows) {
   return [diffs.length === 0, diffs.length === 0 ? `${have.length} rows alike` : diffs.slice(0, 3).join(' | ')];
 }
 
+/** root's first range of at least 65536 ids in the text of /etc/subuid or /etc/subgid (the one LXD
+ * and Incus map instances from), or null. */
+export function firstRootRange(text) {
+  for (const line of String(text ?? '').split('\n')) {
+    const m = /^root:(\d+):(\d+)$/.exec(line.trim());
+    if (m && Number(m[2]) >= 65536) return { start: Number(m[1]), count: Number(m[2]) };
+  }
+  return null;
+}
+
+/** What a `gen --out` tree asks of capacity: the modules of its modules-load.d files, and the ids
+ * its user-data's subids step gives root. Undefined when it asks for neither (a tree of an older gen). */
+export function treeCapacity(tree) {
+  const dir = join(tree, 'modules-load.d');
+  let modules = [];
+  try {
+    modules = readdirSync(dir)
+      .filter((n) => n.endsWith('.conf'))
+      .sort()
+      .flatMap((n) =>
+        readFileSync(join(dir, n), 'utf8')
+          .split('\n')
+          .map((l) => l.replace(/#.*/, '').trim())
+          .filter(Boolean),
+      );
+  } catch {
+    modules = [];
+  }
+  let userData = '';
+  try {
+    userData = readFileSync(join(tree, 'user-data'), 'utf8');
+  } catch {
+    userData = '';
+  }
+  const ids = /born-tuned-subids, "?(\d+)"?/.exec(userData)?.[1];
+  if (modules.length === 0 && ids === undefined) return undefined;
+  return { modules, ...(ids !== undefined ? { subids: Number(ids) } : {}) };
+}
+
 /** Counts of gen verify's rows in a report (for the summary table). */
 export function verifyCounts(report) {
   const rows = report.verify?.result?.rows ?? [];
@@ -364,7 +436,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     report = JSON.parse(readFileSync(reportPath, 'utf8'));
     const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, 'utf8')).boot_id : undefined;
     const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
-    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree), treeFence(tree));
+    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree), { fence: treeFence(tree), capacity: treeCapacity(tree) });
   } catch (e) {
     process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
     process.exit(2);

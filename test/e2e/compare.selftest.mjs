@@ -17,8 +17,10 @@ let ran = 0;
 let modes = new Map();
 /** The fixture's fence (its fence.nft, copied from the stack's tree), or undefined when it has none. */
 let fence;
+/** What the fixture's tree asks of capacity (compare.mjs treeCapacity), when recorded. */
+let capacity;
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded, modes, fence)
+  compare(limits, rep, seeded, modes, { fence, capacity })
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -102,6 +104,12 @@ for (const stack of readdirSync(fixtures).sort()) {
   const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
   modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
   fence = existsSync(join(dir, 'fence.nft')) ? fenceOf(readFileSync(join(dir, 'fence.nft'), 'utf8')) : undefined;
+  // capacity.json: treeCapacity of the recorded run's tree. A fixture recorded before the capacity
+  // checks has none: its capacity controls run on a copy given a passing capacity section below.
+  const recordedCapacity = existsSync(join(dir, 'capacity.json'))
+    ? JSON.parse(readFileSync(join(dir, 'capacity.json'), 'utf8'))
+    : undefined;
+  capacity = recordedCapacity;
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -439,6 +447,87 @@ for (const stack of readdirSync(fixtures).sort()) {
       },
       ['harness: gen verify checked this stack'],
     );
+    // Capacity: root's ranges hold the subids step's ids, the modules are loaded, by modules-load.d on boot 2.
+    {
+      const want = recordedCapacity ?? { modules: ['nf_conntrack'], subids: 163905536 };
+      const give = (r) => {
+        if (recordedCapacity) return;
+        const range = `_lxd:100000:${want.subids}\nroot:100000:${want.subids}\n`;
+        r.capacity = {
+          subuid: range,
+          subgid: range,
+          modules_load_conf: 'nf_conntrack\n',
+          modules: { nf_conntrack: true },
+          modules_load_journal: boot === 2 ? ["Inserted module 'nf_conntrack'"] : [],
+        };
+      };
+      const expectCapacity = (name, mutate, wantFailing) => {
+        capacity = want;
+        expectHere(
+          `capacity: ${name}`,
+          (r, sd) => {
+            give(r);
+            mutate(r, sd);
+          },
+          wantFailing,
+        );
+        capacity = recordedCapacity;
+      };
+      const holds = (file) => `capacity: root's first range in /etc/${file} holds ${want.subids} ids`;
+      expectCapacity('as wanted', () => {}, []);
+      expectCapacity(
+        "subuid as Debian's lxd package leaves it",
+        (r) => {
+          r.capacity.subuid = '_lxd:100000:10000001\nroot:100000:10000001\n';
+        },
+        [holds('subuid')],
+      );
+      expectCapacity(
+        'the large root range second in subgid (the daemon maps from the first)',
+        (r) => {
+          r.capacity.subgid = `root:100000:65536\nroot:1000000:${want.subids}\n`;
+        },
+        [holds('subgid')],
+      );
+      expectCapacity(
+        'no /etc/subuid',
+        (r) => {
+          r.capacity.subuid = null;
+        },
+        [holds('subuid')],
+      );
+      for (const m of want.modules) {
+        expectCapacity(
+          `${m} not loaded`,
+          (r) => {
+            r.capacity.modules[m] = false;
+          },
+          [`capacity: module ${m} loaded`],
+        );
+        if (boot === 2)
+          expectCapacity(
+            `${m} loaded by something else than modules-load.d on boot 2`,
+            (r) => {
+              r.capacity.modules_load_journal = [];
+            },
+            [`capacity: systemd-modules-load inserted ${m} on boot 2 (modules-load.d)`],
+          );
+      }
+      expectCapacity(
+        'the report has no capacity section',
+        (r) => {
+          delete r.capacity;
+        },
+        [
+          holds('subuid'),
+          holds('subgid'),
+          ...want.modules.flatMap((m) => [
+            `capacity: module ${m} loaded`,
+            ...(boot === 2 ? [`capacity: systemd-modules-load inserted ${m} on boot 2 (modules-load.d)`] : []),
+          ]),
+        ],
+      );
+    }
     if (boot === 1) {
       expectHere(
         `runcmd did not run on boot 1`,

@@ -343,6 +343,24 @@ report.fence = guard("fence", () => {
 	};
 });
 
+// --- capacity: root's subordinate ranges and the modules born-tuned loads at boot ----------------
+// /etc/subuid and /etc/subgid as first boot's subids step left them; for each module named in
+// /etc/modules-load.d/born-tuned.conf, whether it is loaded, and what systemd-modules-load said this
+// boot ("Inserted module 'nf_conntrack'" on boot 2 shows modules-load.d loaded it, not the
+// first-boot step or the manager's NAT).
+report.capacity = guard("capacity", () => {
+	const conf = read("/etc/modules-load.d/born-tuned.conf");
+	const names = (conf ?? "").split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean);
+	return {
+		subuid: read("/etc/subuid"),
+		subgid: read("/etc/subgid"),
+		modules_load_conf: conf,
+		modules: Object.fromEntries(names.map((n) => [n, existsSync(`/sys/module/${n}`)])),
+		modules_load_journal: run("journalctl", ["-b", "-u", "systemd-modules-load.service", "--no-pager", "-q", "-o", "cat"])
+			.stdout.split("\n").filter(Boolean).slice(-40),
+	};
+});
+
 // --- failed units (the reporting unit itself is still running, so it cannot be among them) -------
 report.failed_units = guard("failed_units", () =>
 	run("systemctl", ["list-units", "--failed", "--plain", "--no-legend", "--no-pager"]).stdout

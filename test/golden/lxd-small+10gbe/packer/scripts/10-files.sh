@@ -145,10 +145,10 @@ raise fs.aio-max-nr = 524288
 # Events that can be queued on one inotify instance. Kernel default 16384. Mode raise.
 raise fs.inotify.max_queued_events = 1048576
 
-# inotify instances per real user ID; containers running as the same host UID share it. Kernel default 128. Mode raise.
+# inotify instances per real user ID; containers running as the same host UID share it. Kernel default 128. Value derived: 1024 per 100 instances (Debian'\''s lxd and incus packages) for capacity.instances 100, at least 1048576. Mode raise.
 raise fs.inotify.max_user_instances = 1048576
 
-# inotify watches per real user ID; one container can exhaust the budget of the host. Since Linux 5.11 the default is about 1% of memory in watches, between 8192 and 1048576 (124443 in the 16 GiB Debian 12 guest). Kernel default 8192 to 1048576 by memory. Mode raise.
+# inotify watches per real user ID; one container can exhaust the budget of the host. Since Linux 5.11 the default is about 1% of memory in watches, between 8192 and 1048576 (124443 in the 16 GiB Debian 12 guest). Kernel default 8192 to 1048576 by memory. Value derived: 8192 per instance (the kernel'\''s per-user default) for capacity.instances 100, at least 1048576. Mode raise.
 raise fs.inotify.max_user_watches = 1048576
 
 # Denies containers the kernel ring buffer; it also denies it to non-root users on the host. Debian'\''s kernels are built with SECURITY_DMESG_RESTRICT and start with 1 (seen in the Debian 12 and 13 guests): there, true records the choice and false is the change. Kernel default 1 on Debian, 0 upstream. Mode exact.
@@ -160,14 +160,32 @@ raise kernel.keys.maxbytes = 2000000
 # Maximum keys for non-root users; must be greater than the number of instances. Kernel default 200. Mode raise.
 raise kernel.keys.maxkeys = 2000
 
+# Pseudo-terminals in all devpts mounts together; every instance'\''s console and sessions take one each, and kernel.pty.reserve (1024) of them are kept for the host'\''s own logins, so instances share max - 1024. The kernel refuses a value above NR_UNIX98_PTY_MAX (1048576). Kernel default 4096. Value derived: kernel.pty.reserve 1024 plus 4 per instance for capacity.instances 100, at least the kernel'\''s 4096. Mode raise.
+raise kernel.pty.max = 4096
+
 # eBPF JIT allocation limit; on CONFIG_BPF_JIT_ALWAYS_ON kernels a JIT failure (a seccomp filter) is fatal. The default is half the architecture'\''s module area (seen on the 6.1 and 6.12 kernels in the guests); a value above the whole area is refused (1008 MiB on x86_64 with KASLR, so 1000000000 fits there; a smaller area refuses it and the sysctl step fails visibly). Kernel default 528482304 on x86_64. Mode raise.
 raise net.core.bpf_jit_limit = 1000000000
+
+# ARP entries kept without garbage collection. Kernel default 128. Value derived: an eighth of gc_thresh3 8192 (the kernel'\''s ratio 128 : 1024), not above gc_thresh2. Mode raise.
+raise net.ipv4.neigh.default.gc_thresh1 = 1024
+
+# Soft maximum of ARP entries. Kernel default 512. Value derived: half of gc_thresh3 8192 (the kernel'\''s ratio 512 : 1024), not below gc_thresh1. Mode raise.
+raise net.ipv4.neigh.default.gc_thresh2 = 4096
 
 # Hard maximum of IPv4 ARP entries; raise it when the host has more than 1024 instances. Kernel default 1024. Mode raise.
 raise net.ipv4.neigh.default.gc_thresh3 = 8192
 
+# IPv6 neighbour entries kept without garbage collection. Kernel default 128. Value derived: an eighth of gc_thresh3 8192 (the kernel'\''s ratio 128 : 1024), not above gc_thresh2. Mode raise.
+raise net.ipv6.neigh.default.gc_thresh1 = 1024
+
+# Soft maximum of IPv6 neighbour entries. Kernel default 512. Value derived: half of gc_thresh3 8192 (the kernel'\''s ratio 512 : 1024), not below gc_thresh1. Mode raise.
+raise net.ipv6.neigh.default.gc_thresh2 = 4096
+
 # Hard maximum of IPv6 neighbour entries; raise it when the host has more than 1024 instances. Kernel default 1024. Mode raise.
 raise net.ipv6.neigh.default.gc_thresh3 = 8192
+
+# Connections the kernel tracks at once, for every instance'\''s NAT and firewall together; the key exists only once the nf_conntrack module is loaded, so born-tuned loads it at every boot (modules-load.d) and at first boot before the sysctls. Kernel default nf_conntrack_buckets (at most 262144). Value derived: 256 per instance for capacity.instances 100, at least the kernel'\''s largest default 262144. Mode raise.
+raise net.netfilter.nf_conntrack_max = 262144
 
 # Memory map areas a process may have. Kernel default 65530. Mode raise.
 raise vm.max_map_count = 262144
@@ -505,6 +523,102 @@ fi
 exit 0
 '
 
+put '/usr/local/sbin/born-tuned-subids' '0755' '#!/bin/sh
+# born-tuned-subids IDS FILE...   makes root'\''s range in each FILE (/etc/subuid, /etc/subgid) hold IDS
+#
+# LXD and Incus from a Debian package run as root and map every instance from root'\''s first range of
+# at least 65536 ids in /etc/subuid and /etc/subgid (later ranges are not used); an instance with
+# security.idmap.isolated takes 65536 ids of it of its own. The packages give root 10000001 ids (lxd)
+# or 1000000000 (incus), so a dense host of isolated instances can run out. The daemon reads the
+# files when it starts: this runs before it restarts.
+#
+# Never worse than before, and a second run changes nothing:
+# - root'\''s range already holds IDS: the file is left as it is;
+# - its end can grow into free ids: it grows in place (the start stays, so an instance'\''s files keep
+#   their owners), with the _lxd range Debian'\''s lxd package gave the same ids;
+# - otherwise: a new root range of IDS ids after every range in the file, written first so the
+#   daemon takes it; no line is removed or shrunk.
+# A missing file is left missing: without it (and newuidmap) the daemon uses its own default range.
+set -eu
+ids=$1
+shift
+status=0
+for file in "$@"; do
+	if [ ! -e "$file" ]; then
+		echo "born-tuned-subids: $file: absent, left so (the daemon then maps its own default range)"
+		continue
+	fi
+	tmp=$file.born-tuned-new
+	# awk exits 3 when the file already holds IDS, 4 when 32-bit ids cannot hold IDS after its ranges.
+	# Numbers go through %.0f: mawk prints a large integer-valued number in %.6g otherwise.
+	set +e
+	awk -F: -v ids="$ids" -v first=1000000 -v last=4294967294 -v file="$file" '\''
+		function say(text) { print "born-tuned-subids: " file ": " text | "cat 1>&2" }
+		function range(who, from, n) { return sprintf("%s:%.0f:%.0f", who, from, n) }
+		{ line[NR] = $0; user[NR] = "" }
+		NF == 3 && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ {
+			user[NR] = $1; start[NR] = $2 + 0; count[NR] = $3 + 0
+			if (start[NR] + count[NR] > top) top = start[NR] + count[NR]
+			if (!use && $1 == "root" && count[NR] >= 65536) use = NR
+		}
+		END {
+			if (use && count[use] >= ids) {
+				say(range("root", start[use], count[use]) " holds " sprintf("%.0f", ids) " ids")
+				exit 3
+			}
+			grow = use && start[use] + ids - 1 <= last
+			for (i = 1; grow && i <= NR; i++) {
+				if (i == use || user[i] == "") continue
+				twin = user[i] == "_lxd" && start[i] == start[use] && count[i] == count[use]
+				if (!twin && start[i] < start[use] + ids && start[i] + count[i] > start[use] + count[use]) grow = 0
+			}
+			if (grow) {
+				old = count[use]
+				for (i = 1; i <= NR; i++) {
+					if (i == use || (user[i] == "_lxd" && start[i] == start[use] && count[i] == old)) print range(user[i], start[i], ids)
+					else print line[i]
+				}
+				say(range("root", start[use], old) " grown to " sprintf("%.0f", ids) " ids")
+				exit 0
+			}
+			from = top > first ? top : first
+			if (from + ids - 1 > last) {
+				say(sprintf("no room for %.0f ids after id %.0f (32-bit ids end at %.0f): lower capacity.instances or free ids", ids, from, last))
+				exit 4
+			}
+			added = 0
+			for (i = 1; i <= NR; i++) {
+				if (!added && user[i] == "root") { print range("root", from, ids); added = 1 }
+				print line[i]
+			}
+			if (!added) print range("root", from, ids)
+			say("added " range("root", from, ids) " before the other ranges")
+		}
+	'\'' "$file" >"$tmp"
+	rc=$?
+	set -e
+	case $rc in
+	0)
+		chmod 0644 "$tmp"
+		mv -f "$tmp" "$file"
+		;;
+	3) rm -f "$tmp" ;;
+	*)
+		rm -f "$tmp"
+		status=1
+		;;
+	esac
+done
+exit "$status"
+'
+
+put '/etc/modules-load.d/born-tuned.conf' '0644' '# Generated by born-tuned 0.1.0 from profile lxd-small + 10gbe. Do not edit: change the profile and regenerate.
+# Kernel modules loaded at every boot by systemd-modules-load, which runs before systemd-sysctl:
+# a module'\''s sysctls exist only once it is loaded. One module name a line.
+# net.netfilter.nf_conntrack_max exists only once it is loaded
+nf_conntrack
+'
+
 put '/etc/tmpfiles.d/born-tuned-hide-instance-names.conf' '0644' '# Generated by born-tuned 0.1.0 from profile lxd-small + 10gbe. Do not edit: change the profile and regenerate.
 # On kernels before 5.13 (/proc/sched_debug) and 5.9 (/sys/kernel/slab) these list every cgroup,
 # so every instance'\''s name; newer kernels list none there (gen explain hide_instance_names). Their
@@ -635,7 +749,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''6c62f2c3ea9bd2192133cf7ae9b80fd15fbe8a0a87ef9c6bede325507f53f457'\''
+self_sha256='\''000debdc450168dbdfba744cb38c512f1551217764e3e5b5e73172f8a57d4602'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -654,10 +768,16 @@ each_sysctl() {
 	"$1" '\''exact'\'' '\''kernel.dmesg_restrict'\'' '\''1'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''kernel.keys.maxbytes'\'' '\''2000000'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''kernel.keys.maxkeys'\'' '\''2000'\'' '\'''\'' '\'''\''
+	"$1" '\''raise'\'' '\''kernel.pty.max'\'' '\''4096'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''net.core.bpf_jit_limit'\'' '\''1000000000'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''net.core.netdev_max_backlog'\'' '\''word 1 of net.ipv4.tcp_mem on the host'\'' '\''net.ipv4.tcp_mem'\'' '\''1'\''
+	"$1" '\''raise'\'' '\''net.ipv4.neigh.default.gc_thresh1'\'' '\''1024'\'' '\'''\'' '\'''\''
+	"$1" '\''raise'\'' '\''net.ipv4.neigh.default.gc_thresh2'\'' '\''4096'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''net.ipv4.neigh.default.gc_thresh3'\'' '\''8192'\'' '\'''\'' '\'''\''
+	"$1" '\''raise'\'' '\''net.ipv6.neigh.default.gc_thresh1'\'' '\''1024'\'' '\'''\'' '\'''\''
+	"$1" '\''raise'\'' '\''net.ipv6.neigh.default.gc_thresh2'\'' '\''4096'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''net.ipv6.neigh.default.gc_thresh3'\'' '\''8192'\'' '\'''\'' '\'''\''
+	"$1" '\''raise'\'' '\''net.netfilter.nf_conntrack_max'\'' '\''262144'\'' '\'''\'' '\'''\''
 	"$1" '\''raise'\'' '\''vm.max_map_count'\'' '\''262144'\'' '\'''\'' '\'''\''
 	:
 }
@@ -670,9 +790,13 @@ check_all() {
 	check_txqueuelen '\''txqueuelen bridge lxdbr0'\'' '\''bridge'\'' '\''name'\'' '\''lxdbr0'\'' '\''10000'\''
 	check_hidden '\''/proc/sched_debug'\'' '\''0400'\'' '\''file'\''
 	check_hidden '\''/sys/kernel/slab'\'' '\''0700'\'' '\''directory'\''
+	check_module '\''nf_conntrack'\'' '\''net.netfilter.nf_conntrack_max exists only once it is loaded'\''
+	check_subids '\''/etc/subuid'\'' '\''6619136'\''
+	check_subids '\''/etc/subgid'\'' '\''6619136'\''
 	check_file '\''/etc/born-tuned/fence.nft'\'' '\''0644'\'' '\''a00511b6533b413d645d7787d2b550038ff9d6c2bf06f0c4dbea295b121cb571'\''
 	check_file '\''/etc/born-tuned/preseed.yaml'\'' '\''0600'\'' '\''41a0abb4fb3b0ebae1152fc70d0a1ee7080275b111f46fde02b1d0cbc1fc95cd'\''
-	check_file '\''/etc/born-tuned/sysctl.wanted'\'' '\''0644'\'' '\''bfe3842285927b498d0c9297fbdaf7a5b5c7e0b4e20e7aa122d98ac958d56ef9'\''
+	check_file '\''/etc/born-tuned/sysctl.wanted'\'' '\''0644'\'' '\''32139742747ccddcc44e72129427219b82e953c27e00456ca4fc63704fc91950'\''
+	check_file '\''/etc/modules-load.d/born-tuned.conf'\'' '\''0644'\'' '\''6f170f96c8469375c3fed79ed973cf8918613220d6307569d5b4f6538f383586'\''
 	check_file '\''/etc/security/limits.d/60-born-tuned.conf'\'' '\''0644'\'' '\''8ca33e1867fd9c1ca30a970050614a3440a2947ff6d78bbea41e9867f8c2eeae'\''
 	check_file '\''/etc/systemd/system/born-tuned-fence.service'\'' '\''0644'\'' '\''4e04391f493fe52b8392fe0701726018fbc9a64d00b1554aa15ed9f41157b9a2'\''
 	check_file '\''/etc/systemd/system/lxd.service.d/60-born-tuned.conf'\'' '\''0644'\'' '\''cb076e3067b3039537ba70e05456ee387e689f8c4c68390991de162d211643f8'\''
@@ -680,6 +804,7 @@ check_all() {
 	check_file '\''/etc/udev/rules.d/81-born-tuned-txqueuelen.rules'\'' '\''0644'\'' '\''cd4b301126931221ea217af47aff01313791ea77549976c2957c8bc50496b3b6'\''
 	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''637c39ba28a53c5f1587ad3aa8950627a4f53baf58a6193ac7133cb1f15691dc'\''
 	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''6235eee2ff27de56f58d9a99d46ee291aaf759adecdde452fc62780aaf5d5c2c'\''
+	check_file '\''/usr/local/sbin/born-tuned-subids'\'' '\''0755'\'' '\''a12d1af6f2e6851a2815b063c06623c6e9df711e00f683a5caf7f4f72e9c75b4'\''
 	check_file '\''/usr/local/sbin/born-tuned-sysctl-apply'\'' '\''0755'\'' '\''7f8e1ee5d2da9a3296b1b37da0bcd4da04f2c4e6d2b7bb9a61c79be0c4968c89'\''
 	check_file '\''/usr/local/sbin/born-tuned-verify'\'' '\''0755'\'' '\'''\''
 	check_fence '\''born-tuned-fence.service'\'' '\''/etc/systemd/system/born-tuned-fence.service'\'' '\''/etc/systemd/system/sysinit.target.wants/born-tuned-fence.service'\'' '\''inet born_tuned_fence'\'' '\''lxdbr0'\''
@@ -1032,6 +1157,37 @@ check_file() {
 		row PASS "$check" "as generated, $want_mode" "$same, $mode"
 	else
 		row FAIL "$check" "as generated, $want_mode" "$same, $mode"
+	fi
+}
+
+# A module loaded at boot: /sys/module/NAME exists. A root without /sys/module is not a running kernel.
+check_module() {
+	name=$1 why=$2
+	if [ ! -d "$P/sys/module" ]; then
+		row ABSENT "module $name" loaded - '\''no /sys/module here: not a running kernel'\''
+	elif [ -d "$P/sys/module/$name" ]; then
+		row PASS "module $name" loaded loaded
+	else
+		row FAIL "module $name" loaded '\''not loaded'\'' "$why"
+	fi
+}
+
+# root'\''s first range of at least 65536 ids in FILE (the one LXD and Incus map instances from) holds IDS.
+check_subids() {
+	path=$1 ids=$2
+	check="ids root in $path" wanted="first range >= $ids"
+	if [ ! -e "$P$path" ]; then
+		row ABSENT "$check" "$wanted" - "no $path: the daemon maps its default range"
+		return
+	fi
+	range=$(awk -F: '\''{ sub(/^[[:space:]]+/, ""); sub(/[[:space:]]+$/, "") }
+		NF == 3 && $1 == "root" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ && $3 + 0 >= 65536 { print $2 ":" $3; exit }'\'' "$P$path" 2>/dev/null)
+	if [ -z "$range" ]; then
+		row FAIL "$check" "$wanted" none '\''root has no range of at least 65536 ids'\''
+	elif [ "${range#*:}" -ge "$ids" ]; then
+		row PASS "$check" "$wanted" "root:$range"
+	else
+		row FAIL "$check" "$wanted" "root:$range" "holds $((${range#*:} / 65536 - 1)) isolated instances; first boot'\''s subids step grows it"
 	fi
 }
 
