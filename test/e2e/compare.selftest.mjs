@@ -4,7 +4,7 @@
 // report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls), checks that each passes as recorded, then breaks one
 // thing at a time and checks that exactly the expected checks fail. boot.sh runs it before booting
 // anything. Exit 1 on any surprise.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ABSENT_OK_NOTE, compare, sysctlModes } from './compare.mjs';
@@ -15,8 +15,9 @@ let bad = 0;
 let ran = 0;
 
 let modes = new Map();
+let fenced = false;
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded, modes)
+  compare(limits, rep, seeded, modes, fenced)
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -44,6 +45,8 @@ for (const stack of readdirSync(fixtures).sort()) {
   const dir = join(fixtures, stack);
   const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
   modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
+  // The stack's fence file, recorded beside the reports when the stack fences its instances off.
+  fenced = existsSync(join(dir, 'fence.nft'));
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -255,6 +258,87 @@ for (const stack of readdirSync(fixtures).sort()) {
       },
       ['explain: /proc/sched_debug is absent'],
     );
+    // The container on the generated default profile (report.container).
+    expectHere(
+      `no container report`,
+      (r) => {
+        delete r.container;
+      },
+      ['container: launched from the probe image'],
+    );
+    expectHere(
+      `the container did not start`,
+      (r) => {
+        r.container.status = 'STOPPED';
+      },
+      ['container: launched from the probe image'],
+    );
+    expectHere(
+      `an address outside the bridge subnet`,
+      (r) => {
+        r.container.address = '192.0.2.7';
+      },
+      ['container: an IPv4 address in the bridge subnet'],
+    );
+    expectHere(
+      `no DNS answer on the bridge`,
+      (r) => {
+        r.container.dns.answered = false;
+      },
+      ["container: the host's DNS on the bridge answers its name"],
+    );
+    expectHere(
+      `the metadata listener never answered`,
+      (r) => {
+        r.container.metadata_from_host = false;
+      },
+      ['container: the metadata listener answers the host (the probe works)'],
+    );
+    if (rep.container?.profile_nic?.['queue.tx.length'] !== undefined) {
+      expectHere(
+        `eth0 without the profile's queue.tx.length`,
+        (r) => {
+          r.container.eth0_txqueuelen = '1000';
+        },
+        ["container: eth0 has the profile's queue.tx.length"],
+      );
+    }
+    if (fenced) {
+      expectHere(
+        `the container reaches the metadata service`,
+        (r) => {
+          r.container.metadata_reached = true;
+        },
+        ['fence: the container cannot reach 169.254.169.254'],
+      );
+      expectHere(
+        `the container reaches the host's SSH port`,
+        (r) => {
+          r.container.host_ssh_reached = true;
+        },
+        ["fence: the container cannot reach the host's SSH port"],
+      );
+      expectHere(
+        `the negative control did not reach the listener`,
+        (r) => {
+          r.container.metadata_reached_without_fence = false;
+        },
+        ['fence: without its table the container reaches 169.254.169.254 (negative control)'],
+      );
+      expectHere(
+        `the fence's table not loaded`,
+        (r) => {
+          r.container.fence_loaded = false;
+          delete r.container.metadata_reached_without_fence;
+          delete r.container.fence_restored;
+        },
+        [
+          'fence: its table is loaded',
+          'fence: without its table the container reaches 169.254.169.254 (negative control)',
+          'fence: its unit puts the table back',
+        ],
+      );
+    }
     // What only the harness knows.
     expectHere(
       `another instance-id`,
