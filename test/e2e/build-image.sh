@@ -72,7 +72,7 @@ fi
 packages=(
 	linux-image-amd64 systemd-sysv udev dbus cloud-init netplan.io iproute2 procps e2fsprogs
 	locales openssh-server kmod sudo ca-certificates libstdc++6 apparmor
-	lxd nftables dnsmasq-base
+	lxd nftables dnsmasq-base busybox-static
 )
 # Per release: the suite, its apt sources, and where Incus comes from.
 case $release in

@@ -253,6 +253,9 @@ export function compare(limitsConfText, report, seeded, wantedModes, asked = {})
   else add('drift: both verifiers report the same rows', false, 'a verifier did not run');
   add('drift: the key was restored', drift?.restored === true, `restored: ${drift?.restored}`);
 
+  // --- a container on the generated default profile (report.container) --------------------------
+  checks.push(...containerChecks(report, fence !== undefined));
+
   // --- what only the harness knows: the seeded instance, booted twice --------------------------
   if (seeded) {
     const ci = report.cloud_init ?? {};
@@ -337,6 +340,71 @@ export function treeCapacity(tree) {
   const ids = /born-tuned-subids, "?(\d+)"?/.exec(userData)?.[1];
   if (modules.length === 0 && ids === undefined) return undefined;
   return { modules, ...(ids !== undefined ? { subids: Number(ids) } : {}) };
+}
+
+/**
+ * The container launched in the guest on the generated default profile: it runs with an address
+ * in the bridge's subnet, its NIC has the profile's queue.tx.length, the host's DNS on the bridge
+ * answers its name, and the played metadata service answers the host. On a fenced stack it reaches
+ * neither the metadata listener nor the host's SSH port, and reaches the listener once the fence's
+ * table is removed (the negative control), which the fence's unit then puts back. On a stack
+ * without the fence it reaches the listener: the hole the fence closes.
+ */
+export function containerChecks(report, fenced) {
+  const checks = [];
+  const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
+  const c = report.container;
+  const failedStep = (c?.steps ?? []).find((s) => s.rc !== 0 && s.name !== 'container to metadata' && s.name !== 'container to host ssh');
+  add(
+    'container: launched from the probe image',
+    !!c && !c.error && c.status === 'RUNNING',
+    c?.error ? `${c.error}${failedStep ? `: ${failedStep.name}: ${failedStep.stderr.trim().slice(0, 300)}` : ''}` : `status ${c?.status}`,
+  );
+  if (!c || c.error) return checks;
+  const net = (Array.isArray(report.preseed?.networks) ? report.preseed.networks : []).find((n) => n.name === c.bridge);
+  const cidr = net?.config?.['ipv4.address'] ?? null;
+  add(
+    'container: an IPv4 address in the bridge subnet',
+    !!c.address && !!cidr && inSubnet(c.address, cidr),
+    `${c.address} on ${c.bridge} ${cidr}`,
+  );
+  const q = c.profile_nic?.['queue.tx.length'];
+  if (q !== undefined)
+    add("container: eth0 has the profile's queue.tx.length", String(c.eth0_txqueuelen) === String(q), `${c.eth0_txqueuelen}, wanted ${q}`);
+  add(
+    "container: the host's DNS on the bridge answers its name",
+    c.dns?.answered === true,
+    `nslookup probe ${c.bridge_address}: rc ${c.dns?.rc}`,
+  );
+  add('container: the metadata listener answers the host (the probe works)', c.metadata_from_host === true, `${c.metadata_from_host}`);
+  if (fenced) {
+    add('fence: its table is loaded', c.fence_loaded === true, `${c.fence_loaded}`);
+    add('fence: the container cannot reach 169.254.169.254', c.metadata_reached === false, `reached: ${c.metadata_reached}`);
+    add(
+      "fence: the container cannot reach the host's SSH port",
+      c.host_ssh_reached === false,
+      `${c.uplink_address}:22 reached: ${c.host_ssh_reached}`,
+    );
+    add(
+      'fence: without its table the container reaches 169.254.169.254 (negative control)',
+      c.metadata_reached_without_fence === true,
+      `${c.metadata_reached_without_fence}`,
+    );
+    add('fence: its unit puts the table back', c.fence_restored === true, `${c.fence_restored}`);
+  } else {
+    add(
+      'unfenced: the container reaches 169.254.169.254 (as the stack asks)',
+      c.metadata_reached === true,
+      `reached: ${c.metadata_reached}`,
+    );
+  }
+  return checks;
+}
+
+function inSubnet(address, cidr) {
+  const [base, bits] = cidr.split('/');
+  const toInt = (a) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  return Math.floor(toInt(address) / 2 ** (32 - Number(bits))) === Math.floor(toInt(base) / 2 ** (32 - Number(bits)));
 }
 
 /** Counts of gen verify's rows in a report (for the summary table). */

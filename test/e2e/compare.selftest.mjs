@@ -432,6 +432,87 @@ for (const stack of readdirSync(fixtures).sort()) {
       },
       ['explain: /proc/sched_debug is absent'],
     );
+    // The container on the generated default profile (report.container).
+    expectHere(
+      `no container report`,
+      (r) => {
+        delete r.container;
+      },
+      ['container: launched from the probe image'],
+    );
+    expectHere(
+      `the container did not start`,
+      (r) => {
+        r.container.status = 'STOPPED';
+      },
+      ['container: launched from the probe image'],
+    );
+    expectHere(
+      `an address outside the bridge subnet`,
+      (r) => {
+        r.container.address = '192.0.2.7';
+      },
+      ['container: an IPv4 address in the bridge subnet'],
+    );
+    expectHere(
+      `no DNS answer on the bridge`,
+      (r) => {
+        r.container.dns.answered = false;
+      },
+      ["container: the host's DNS on the bridge answers its name"],
+    );
+    expectHere(
+      `the metadata listener never answered`,
+      (r) => {
+        r.container.metadata_from_host = false;
+      },
+      ['container: the metadata listener answers the host (the probe works)'],
+    );
+    if (rep.container?.profile_nic?.['queue.tx.length'] !== undefined) {
+      expectHere(
+        `eth0 without the profile's queue.tx.length`,
+        (r) => {
+          r.container.eth0_txqueuelen = '1000';
+        },
+        ["container: eth0 has the profile's queue.tx.length"],
+      );
+    }
+    if (fence) {
+      expectHere(
+        `the container reaches the metadata service`,
+        (r) => {
+          r.container.metadata_reached = true;
+        },
+        ['fence: the container cannot reach 169.254.169.254'],
+      );
+      expectHere(
+        `the container reaches the host's SSH port`,
+        (r) => {
+          r.container.host_ssh_reached = true;
+        },
+        ["fence: the container cannot reach the host's SSH port"],
+      );
+      expectHere(
+        `the negative control did not reach the listener`,
+        (r) => {
+          r.container.metadata_reached_without_fence = false;
+        },
+        ['fence: without its table the container reaches 169.254.169.254 (negative control)'],
+      );
+      expectHere(
+        `the fence's table not loaded`,
+        (r) => {
+          r.container.fence_loaded = false;
+          delete r.container.metadata_reached_without_fence;
+          delete r.container.fence_restored;
+        },
+        [
+          'fence: its table is loaded',
+          'fence: without its table the container reaches 169.254.169.254 (negative control)',
+          'fence: its unit puts the table back',
+        ],
+      );
+    }
     // What only the harness knows.
     expectHere(
       `another instance-id`,

@@ -374,4 +374,168 @@ report.journal_errors = guard("journal", () =>
 report.manager_journal = guard("manager_journal", () =>
 	manager ? run("journalctl", ["-b", "-u", `${manager}.service`, "--no-pager", "-q"]).stdout.split("\n").slice(-40) : null);
 
+// --- a container on the generated default profile (issue 15) --------------------------------------
+// Last, after everything above has looked at the host as first boot left it. A tiny image is made
+// here from Debian's static busybox (busybox-static is in the guest image): metadata.yaml plus a
+// rootfs whose /sbin/init brings eth0 up with udhcpc and sleeps. It is imported and launched on
+// the default profile the preseed made, fresh on every boot. A provider's metadata service is
+// played by a network namespace behind a veth that holds 169.254.169.254 (an HTTP listener on
+// port 80 answering a marker), routed from the host, as on a cloud. The container then tries:
+// the host's DNS on the bridge (a real query to dnsmasq), the metadata listener, and the host's
+// SSH port on its uplink address. When the fence's table is loaded, the metadata probe is
+// repeated with the table removed (the negative control: the listener must then answer) and the
+// fence is put back by restarting its unit. compare.mjs judges the results.
+report.container = guard("container", () => containerProbe());
+
+function containerProbe() {
+	if (manager !== "lxd" && manager !== "incus") return { error: `unknown manager ${manager}` };
+	const cli = manager === "lxd" ? "lxc" : "incus";
+	const out = { cli, steps: [] };
+	const step = (name, cmd, args, timeout) => {
+		const r = run(cmd, args, timeout);
+		out.steps.push({ name, rc: r.rc, stdout: r.stdout.slice(0, 2000), stderr: r.stderr.slice(0, 2000) });
+		return r;
+	};
+	const sh = (name, script, timeout) => step(name, "sh", ["-c", script], timeout);
+	const work = "/var/lib/born-tuned-e2e-probe";
+	const image = `${work}/probe.tar.gz`;
+	if (!existsSync(image)) {
+		const built = sh("build image", `set -eu
+rm -rf ${work}/tree; mkdir -p ${work}/tree/rootfs
+cd ${work}/tree/rootfs
+mkdir -p bin sbin etc proc sys dev tmp run root var/run
+cp /bin/busybox bin/busybox
+for a in $(bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "bin/$a"; done
+cat > sbin/init <<'INIT'
+#!/bin/sh
+ip link set lo up
+ip link set eth0 up
+udhcpc -b -i eth0 -s /etc/udhcpc.script >/dev/null 2>&1
+while :; do sleep 3600; done
+INIT
+cat > etc/udhcpc.script <<'DHCP'
+#!/bin/sh
+case "$1" in
+bound|renew)
+	ifconfig "$interface" "$ip" netmask "$subnet"
+	[ -n "$router" ] && route add default gw "$router" dev "$interface"
+	: > /etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+	;;
+esac
+DHCP
+chmod 755 sbin/init etc/udhcpc.script
+echo 'root:x:0:0:root:/root:/bin/sh' > etc/passwd
+echo 'root:x:0:' > etc/group
+cd ${work}/tree
+printf 'architecture: x86_64\\ncreation_date: 1700000000\\nproperties:\\n  description: born-tuned e2e probe (busybox)\\n  os: busybox\\n  release: probe\\n' > metadata.yaml
+tar -czf ${image} metadata.yaml rootfs`);
+		if (built.rc !== 0) return { ...out, error: "could not build the probe image" };
+		const imported = step("import image", cli, ["image", "import", image, "--alias", "born-tuned-probe"], 300_000);
+		if (imported.rc !== 0) return { ...out, error: "image import failed" };
+	}
+	// A fresh container every boot (the one from boot 1 is removed first).
+	run(cli, ["delete", "--force", "probe"]);
+	const launched = step("launch", cli, ["launch", "born-tuned-probe", "probe"], 300_000);
+	if (launched.rc !== 0) return { ...out, error: "launch failed" };
+	// Wait for its DHCP address.
+	let address = null;
+	for (let i = 0; i < 90 && !address; i++) {
+		const r = run(cli, ["list", "probe", "--format", "json"]);
+		try {
+			const nets = JSON.parse(r.stdout)[0]?.state?.network?.eth0?.addresses ?? [];
+			address = nets.find((a) => a.family === "inet")?.address ?? null;
+		} catch {
+			address = null;
+		}
+		if (!address) run("sleep", ["1"]);
+	}
+	out.address = address;
+	const exec = (name, script, timeout = 60_000) => step(name, cli, ["exec", "probe", "--", "sh", "-c", script], timeout);
+	out.status = run(cli, ["list", "probe", "--format", "csv", "--columns", "s"]).stdout.trim();
+	out.eth0_txqueuelen = exec("eth0 txqueuelen", "cat /sys/class/net/eth0/tx_queue_len").stdout.trim();
+	out.profile_nic = (() => {
+		const r = run(cli, ["query", "/1.0/profiles/default"]);
+		try {
+			return JSON.parse(r.stdout).devices?.eth0 ?? null;
+		} catch {
+			return null;
+		}
+	})();
+	// The bridge's IPv4 address: the DNS server dnsmasq answers on.
+	const bridge = out.profile_nic?.network ?? out.profile_nic?.parent ?? null;
+	out.bridge = bridge;
+	const bridgeAddr = (() => {
+		const r = run("ip", ["-j", "-4", "addr", "show", "dev", String(bridge)]);
+		try {
+			return JSON.parse(r.stdout)[0]?.addr_info?.[0]?.local ?? null;
+		} catch {
+			return null;
+		}
+	})();
+	out.bridge_address = bridgeAddr;
+	const dns = exec("dns on the bridge", `nslookup -type=a probe ${bridgeAddr}`);
+	// busybox's nslookup prints the server's "Address: IP:53" too: the answer must be the container's own.
+	out.dns = { rc: dns.rc, answered: !!address && dns.stdout.split("\n").some((l) => l.replace(/\s+/g, " ").trim() === `Address: ${address}`) };
+	// The metadata service, played by a namespace holding 169.254.169.254.
+	sh("metadata listener", `set -eu
+ip netns del born-tuned-meta 2>/dev/null || true
+ip link del bt-meta0 2>/dev/null || true
+ip netns add born-tuned-meta
+ip link add bt-meta0 type veth peer name bt-meta1
+ip link set bt-meta1 netns born-tuned-meta
+ip addr add 169.254.169.1/32 dev bt-meta0
+ip link set bt-meta0 up
+ip -n born-tuned-meta addr add 169.254.169.254/32 dev bt-meta1
+ip -n born-tuned-meta link set bt-meta1 up
+ip -n born-tuned-meta link set lo up
+ip -n born-tuned-meta route add 169.254.169.1/32 dev bt-meta1
+ip -n born-tuned-meta route add default via 169.254.169.1 dev bt-meta1
+ip route replace 169.254.169.254/32 dev bt-meta0
+sysctl -qw net.ipv4.conf.bt-meta0.forwarding=1
+ip netns exec born-tuned-meta /usr/local/bin/node -e '
+require("node:http").createServer((q, r) => r.end("born-tuned-metadata-marker\\n")).listen(80, "169.254.169.254");
+' >/dev/null 2>&1 &
+# node starts slowly under TCG: wait for the listener (up to 60 s).
+i=0
+until printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 169.254.169.254 80 2>/dev/null | grep -q born-tuned-metadata-marker; do
+	i=$((i + 1)); [ "$i" -lt 60 ] || { echo "the listener did not come up" >&2; exit 1; }
+	sleep 1
+done
+`);
+	const host = sh("host reaches metadata", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 169.254.169.254 80 || true");
+	out.metadata_from_host = /born-tuned-metadata-marker/.test(host.stdout);
+	const probeMeta = () => {
+		const r = exec("container to metadata", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 169.254.169.254 80");
+		return /born-tuned-metadata-marker/.test(r.stdout);
+	};
+	out.metadata_reached = probeMeta();
+	// The host's own management address (the uplink's IPv4) on SSH's port.
+	// (the first global IPv4 address of an interface that is neither the bridge nor ours)
+	const uplink = (() => {
+		try {
+			const links = JSON.parse(run("ip", ["-j", "-4", "addr", "show", "scope", "global"]).stdout);
+			const nic = links.find((l) => l.ifname !== bridge && !/^(bt-|veth|lo)/.test(l.ifname) && l.addr_info?.length);
+			return nic?.addr_info[0].local ?? null;
+		} catch {
+			return null;
+		}
+	})();
+	out.uplink_address = uplink;
+	const ssh = exec("container to host ssh", `nc -w 5 ${uplink} 22 </dev/null | head -c 64`);
+	out.host_ssh_reached = /SSH-/.test(ssh.stdout);
+	// Negative control: the same probe with the fence's table gone must reach the listener.
+	const fence = run("nft", ["list", "table", "inet", "born_tuned_fence"]);
+	out.fence_loaded = fence.rc === 0;
+	if (out.fence_loaded) {
+		step("fence removed", "nft", ["delete", "table", "inet", "born_tuned_fence"]);
+		out.metadata_reached_without_fence = probeMeta();
+		step("fence restored", "systemctl", ["restart", "born-tuned-fence.service"]);
+		out.fence_restored = run("nft", ["list", "table", "inet", "born_tuned_fence"]).rc === 0;
+	}
+	sh("stop the listener", "ip netns pids born-tuned-meta | xargs -r kill; ip netns del born-tuned-meta; ip link del bt-meta0 2>/dev/null || true");
+	step("stop container", cli, ["stop", "--force", "probe"], 120_000);
+	return out;
+}
+
 process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
