@@ -85,7 +85,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       text: renderTemplate('txqueuelen.rules', {
         header,
         rules: plan.txqueuelen.map((r) => ({
-          note: `${r.kind === 'bridge' ? 'bridge' : `NIC ${r.id}`}: txqueuelen ${r.txqueuelen}`,
+          note: `${r.kind === 'bridge' ? 'bridge' : `${TXQ_KIND[r.kind]} ${r.id}`}: txqueuelen ${r.txqueuelen}${r.inherited ? `, ${r.inherited}` : ''}`,
           name: 'name' in r.match ? r.match.name : null,
           mac: 'mac' in r.match ? r.match.mac : null,
           txqueuelen: r.txqueuelen,
@@ -96,6 +96,9 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
   }
   return files;
 }
+
+/** How a txqueuelen rule's comment names its device. */
+const TXQ_KIND = { nic: 'NIC', bond: 'bond', vlan: 'VLAN' } as const;
 
 function basename(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
