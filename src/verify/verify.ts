@@ -319,7 +319,7 @@ function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live:
   const devices = listing.ok ? listing.names : [];
   const unlisted = !listing.ok && listing.problem.kind !== 'missing' ? `/sys/class/net ${listing.problem.message}` : undefined;
   for (const rule of plan.txqueuelen) {
-    const label = rule.kind === 'bridge' ? `txqueuelen bridge ${rule.id}` : `txqueuelen nic ${rule.id}`;
+    const label = `txqueuelen ${rule.kind} ${rule.id}`;
     const wanted = String(rule.txqueuelen);
     if (unlisted !== undefined) {
       rows.push({ check: label, status: 'FAIL', wanted, actual: '-', note: unlisted });
@@ -327,7 +327,11 @@ function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live:
     }
     const matching = devices.filter((d) => {
       if (!('mac' in rule.match)) return d !== 'lo' && globToRegExp(rule.match.name).test(d);
-      const address = readKernelFile(root, `/sys/class/net/${d}/address`);
+      // A bond takes a member's MAC and gives it to the other members: a bond member is known by
+      // its own (permanent) address, which udev matched when it was added, and a bond by none.
+      if (readKernelFile(root, `/sys/class/net/${d}/bonding/mode`).ok) return false;
+      const permanent = readKernelFile(root, `/sys/class/net/${d}/bonding_slave/perm_hwaddr`);
+      const address = permanent.ok ? permanent : readKernelFile(root, `/sys/class/net/${d}/address`);
       return address.ok && address.text.trim() === rule.match.mac;
     });
     if (matching.length === 0) {
