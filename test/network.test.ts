@@ -104,7 +104,7 @@ test('an active-backup bond of NICs matched by MAC: members enslaved, the primar
   assert.not.match(readFileSync(join(out, 'preseed', 'lxd.yaml'), 'utf8'), /bridge\.mtu/);
 });
 
-test('verify knows a bond member by its permanent MAC: the bond and the other members carry the same address', () => {
+test('verify knows a bond member by its permanent MAC, and checks the bond: mode, link monitoring, members enslaved with link up, MTU', () => {
   const dir = mkdtempSync(join(scratch, 'p-'));
   writeFileSync(
     join(dir, 'ab.yaml'),
@@ -114,32 +114,54 @@ test('verify knows a bond member by its permanent MAC: the bond and the other me
       '  port1: {match: {mac: "52:54:00:00:0b:01"}, txqueuelen: 5000}',
       '  port2: {match: {mac: "52:54:00:00:0b:02"}, txqueuelen: 5000}',
       'bonds:',
-      '  bond0: {interfaces: [port1, port2], mode: active-backup, dhcp4: true}',
+      '  bond0: {interfaces: [port1, port2], mode: active-backup, mtu: 9000, parameters: {primary: port1}, dhcp4: true}',
       '',
     ].join('\n'),
   );
   // An active-backup bond as the kernel shows it: every device has the first member's MAC.
-  const root = mkdtempSync(join(scratch, 'root-'));
-  const put = (path: string, text: string) => {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), `${text}\n`);
+  const host = (port2Link: string) => {
+    const root = mkdtempSync(join(scratch, 'root-'));
+    const put = (path: string, text: string) => {
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), `${text}\n`);
+    };
+    for (const [dev, perm, link] of [
+      ['enp1s0', '52:54:00:00:0b:01', 'up'],
+      ['enp2s0', '52:54:00:00:0b:02', port2Link],
+      ['bond0', undefined, undefined],
+    ] as const) {
+      put(`sys/class/net/${dev}/address`, '52:54:00:00:0b:01');
+      put(`sys/class/net/${dev}/tx_queue_len`, '5000');
+      put(`sys/class/net/${dev}/mtu`, '9000');
+      if (perm) {
+        put(`sys/class/net/${dev}/bonding_slave/perm_hwaddr`, perm);
+        put(`sys/class/net/${dev}/bonding_slave/mii_status`, link!);
+      }
+    }
+    put('sys/class/net/bond0/bonding/mode', 'active-backup 1');
+    put('sys/class/net/bond0/bonding/miimon', '100');
+    put('sys/class/net/bond0/bonding/slaves', 'enp1s0 enp2s0');
+    put('sys/class/net/bond0/bonding/primary', 'enp1s0');
+    const r = gen(['verify', '--profiles-dir', dir, '--profile', 'ab', '--root', root, '--format', 'json']);
+    return (JSON.parse(r.stdout) as { rows: { check: string; status: string; actual: string }[] }).rows
+      .filter((x) => /^(txqueuelen|bond|mtu)/.test(x.check))
+      .map((x) => `${x.check} ${x.status} ${x.actual}`);
   };
-  for (const [dev, perm] of [
-    ['enp1s0', '52:54:00:00:0b:01'],
-    ['enp2s0', '52:54:00:00:0b:02'],
-    ['bond0', undefined],
-  ] as const) {
-    put(`sys/class/net/${dev}/address`, '52:54:00:00:0b:01');
-    put(`sys/class/net/${dev}/tx_queue_len`, '5000');
-    if (perm) put(`sys/class/net/${dev}/bonding_slave/perm_hwaddr`, perm);
-    else put(`sys/class/net/${dev}/bonding/mode`, 'active-backup 1');
-  }
-  const r = gen(['verify', '--profiles-dir', dir, '--profile', 'ab', '--root', root, '--format', 'json']);
-  const rows = (JSON.parse(r.stdout) as { rows: { check: string; status: string }[] }).rows.filter((x) => x.check.startsWith('txqueuelen'));
-  assert.equal(
-    rows.map((x) => `${x.check} ${x.status}`),
-    ['txqueuelen nic port1 (enp1s0) PASS', 'txqueuelen nic port2 (enp2s0) PASS', 'txqueuelen bond bond0 (bond0) PASS'],
-  );
+  assert.equal(host('up'), [
+    'txqueuelen nic port1 (enp1s0) PASS 5000',
+    'txqueuelen nic port2 (enp2s0) PASS 5000',
+    'txqueuelen bond bond0 (bond0) PASS 5000',
+    'bond bond0 mode PASS active-backup',
+    'bond bond0 mii-monitor-interval PASS 100',
+    'bond bond0 member port1 PASS enp1s0 up',
+    'bond bond0 member port2 PASS enp2s0 up',
+    'bond bond0 primary PASS enp1s0',
+    'mtu nic port1 (enp1s0) PASS 9000',
+    'mtu nic port2 (enp2s0) PASS 9000',
+    'mtu bond bond0 (bond0) PASS 9000',
+  ]);
+  // Negative control: a member whose link is down fails its row.
+  assert.ok(host('down').includes('bond bond0 member port2 FAIL enp2s0 down'));
 });
 
 test('shipped profiles leave host addressing to the platform: no netplan file', () => {

@@ -8,6 +8,7 @@ import { procSysPath } from '../facts/sysctl-names.ts';
 import { fileType, readRegularFile } from '../source/read-file.ts';
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
+import { devicesMatching, verifyUplinks } from './uplinks.ts';
 import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
 
 /** One check of a host against its profile. ABSENT: the thing does not exist here (a kernel
@@ -51,6 +52,7 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   verifySysctl(plan, opts.root, rows, computed);
   verifyDaemonLimits(plan, opts.root, rows, live);
   verifyTxqueuelen(plan, opts.root, rows, live);
+  verifyUplinks(plan, opts.root, rows, live);
   if (plan.hideInstanceNames) verifyHidden(opts.root, rows);
   verifyFiles(generated, opts.root, rows);
   verifyComputedSysctl(plan, opts.root, rows, computed);
@@ -305,15 +307,6 @@ function verifyDaemonLimits(plan: HostPlan, root: string, rows: VerifyRow[], liv
   }
 }
 
-/** A udev-style glob (`*`, `?`, `[...]`) as a regular expression. */
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live: boolean): void {
   const listing = listInRoot(root, '/sys/class/net', '/sys');
   const devices = listing.ok ? listing.names : [];
@@ -325,15 +318,7 @@ function verifyTxqueuelen(plan: HostPlan, root: string, rows: VerifyRow[], live:
       rows.push({ check: label, status: 'FAIL', wanted, actual: '-', note: unlisted });
       continue;
     }
-    const matching = devices.filter((d) => {
-      if (!('mac' in rule.match)) return d !== 'lo' && globToRegExp(rule.match.name).test(d);
-      // A bond takes a member's MAC and gives it to the other members: a bond member is known by
-      // its own (permanent) address, which udev matched when it was added, and a bond by none.
-      if (readKernelFile(root, `/sys/class/net/${d}/bonding/mode`).ok) return false;
-      const permanent = readKernelFile(root, `/sys/class/net/${d}/bonding_slave/perm_hwaddr`);
-      const address = permanent.ok ? permanent : readKernelFile(root, `/sys/class/net/${d}/address`);
-      return address.ok && address.text.trim() === rule.match.mac;
-    });
+    const matching = devicesMatching(root, devices, rule.match);
     if (matching.length === 0) {
       // A live manager has created its bridge by now; a NIC glob may legitimately match nothing.
       rows.push({
