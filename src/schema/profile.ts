@@ -337,14 +337,12 @@ export const ProfileSchema = z.strictObject({
       z.string().regex(IFKEY, { message: 'bond names are interface names: up to 15 characters from a-z 0-9 _ . -, like bond0' }),
       BondSchema,
     )
-    .meta({ description: "Bonds of the host's NICs, by interface name (rendered as netplan)." })
     .optional(),
   vlans: z
     .record(
       z.string().regex(IFKEY, { message: 'VLAN names are interface names: up to 15 characters from a-z 0-9 _ . -, like vlan100' }),
       VlanSchema,
     )
-    .meta({ description: 'VLANs on NICs or bonds, by interface name (rendered as netplan).' })
     .optional(),
   bridge: BridgeSchema.optional(),
   instances: InstancesSchema.optional(),
