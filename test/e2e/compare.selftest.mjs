@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // compare.selftest.mjs: offline negative controls for compare.mjs (< 1 s, no VM). Takes real guest
 // reports recorded by boot.sh (test/e2e/fixtures/STACK/{limits.conf,sysctl.wanted,report-1.json,
-// report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls), checks that each passes as recorded, then breaks one
+// report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls;
+// a stack with a netplan file also network.yaml and preseed.yaml, its tree's
+// network/60-born-tuned.yaml and preseed), checks that each passes as recorded, then breaks one
 // thing at a time and checks that exactly the expected checks fail. boot.sh runs it before booting
 // anything. Exit 1 on any surprise.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ABSENT_OK_NOTE, compare, compareUplinks, sysctlModes, uplinksWanted } from './compare.mjs';
@@ -15,8 +17,11 @@ let bad = 0;
 let ran = 0;
 
 let modes = new Map();
+// A fixture of a stack with a netplan file also holds it (network.yaml) and its preseed
+// (preseed.yaml): what the uplink checks hold the report to.
+let uplinks;
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded, modes)
+  compare(limits, rep, seeded, modes, uplinks)
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -44,6 +49,8 @@ for (const stack of readdirSync(fixtures).sort()) {
   const dir = join(fixtures, stack);
   const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
   modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
+  const optional = (f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  uplinks = uplinksWanted(optional('network.yaml'), optional('preseed.yaml'));
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -56,6 +63,22 @@ for (const stack of readdirSync(fixtures).sort()) {
     const expectHere = (name, mutate, wantFailing) => expect(`${t} ${name}`, limits, rep, seeded, mutate, wantFailing);
 
     expectHere(`as recorded`, () => {}, []);
+    if (uplinks.interfaces.length > 0) {
+      expectHere(
+        `a bond member not enslaved`,
+        (r) => {
+          r.uplinks.bonding.bond0 = r.uplinks.bonding.bond0.replace(/Slave Interface: [\s\S]*?(?=Slave Interface: )/, '');
+        },
+        ['uplink: bond bond0 has its 2 members enslaved, link up', 'uplink: bond bond0 sends on its primary port1'],
+      );
+      expectHere(
+        `the bridge not at the uplink's MTU`,
+        (r) => {
+          r.uplinks.links.find((l) => l.kind === 'bridge').mtu = 1500;
+        },
+        ["uplink: the manager's bridge mtu 9000 (preseed bridge.mtu)"],
+      );
+    }
     // gen verify's rows: the judge of the profile's settings.
     expectHere(
       `a verify row FAIL`,
