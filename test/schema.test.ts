@@ -87,6 +87,7 @@ const REFUSED: Record<string, string> = {
   'unknown-nested-key': 'main.yaml /manager',
   'unknown-top-key-typo': 'main.yaml /',
   'unsupported-release': 'main.yaml /target/release',
+  'uplink-out-of-range': 'main.yaml /vlans/vlan4095/id',
   'wrong-type-capacity': 'main.yaml /capacity/instances',
   'verify-interval-not-a-span': 'main.yaml /verify/interval',
   'yes-is-not-a-boolean': 'main.yaml /dmesg_restrict',
@@ -193,6 +194,7 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'trust-password-on-incus': RULE,
   'ubuntu-2204-has-no-incus': RULE,
   'unknown-profile': CLI,
+  'uplink-problems': `${RULE}: bond members and VLAN links against the NICs and bonds, MTUs against each other`,
   'unreadable-file': FILE,
   'yaml-syntax': READER,
 };

@@ -70,9 +70,10 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     SETTING_FACTS['verify.timer'],
   );
   for (const r of plan.txqueuelen) {
-    const path: PathSegment[] = r.kind === 'bridge' ? ['bridge', 'txqueuelen'] : ['nics', r.id, 'txqueuelen'];
-    add(`txqueuelen ${r.kind === 'bridge' ? `bridge ${r.id}` : `nic ${r.id}`}`, r.txqueuelen, at(path), SETTING_FACTS.txqueuelen);
+    const path: PathSegment[] = r.kind === 'bridge' ? ['bridge', 'txqueuelen'] : [`${r.kind}s`, r.id, 'txqueuelen'];
+    add(`txqueuelen ${r.kind} ${r.id}`, r.txqueuelen, r.inherited ? { derived: r.inherited } : at(path), SETTING_FACTS.txqueuelen);
   }
+  uplinkRows(plan, at, add);
   add(
     'bridge',
     `${plan.bridge.name} ipv4=${plan.bridge.ipv4} ipv6=${plan.bridge.ipv6} nat=${plan.bridge.nat}`,
@@ -124,6 +125,42 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
     );
   }
   return rows;
+}
+
+/**
+ * The uplink's rows: each bond and VLAN, then the MTU of every interface that has one (its own, or
+ * a member's bond's, or a VLAN's link's), then the bridge's when it follows them.
+ */
+function uplinkRows(
+  plan: ResolvedStack['plan'],
+  at: (path: PathSegment[]) => Setting['origin'],
+  add: (id: string, value: string | number, origin: Setting['origin'], fact?: SettingFact) => void,
+): void {
+  for (const b of plan.bonds) {
+    const params = Object.entries(b.parameters).map(([k, v]) => `${k} ${v}`);
+    add(`bond ${b.id}`, [`${b.mode} of ${b.interfaces.join(', ')}`, ...params].join(', '), at(['bonds', b.id]), SETTING_FACTS.bonds);
+  }
+  for (const v of plan.vlans) add(`vlan ${v.id}`, `id ${v.vlanId} on ${v.link}`, at(['vlans', v.id]), SETTING_FACTS.vlans);
+  const bondOf = new Map(plan.bonds.flatMap((b) => b.interfaces.map((m) => [m, b] as const)));
+  for (const n of plan.addressing) {
+    if (n.mtu === undefined) continue;
+    const bond = bondOf.get(n.id);
+    const origin = bond?.mtu !== undefined ? { derived: `the MTU of its bond ${bond.id}` } : at(['nics', n.id, 'mtu']);
+    add(`mtu nic ${n.id}`, n.mtu, origin, SETTING_FACTS.mtu);
+  }
+  for (const b of plan.bonds) if (b.mtu !== undefined) add(`mtu bond ${b.id}`, b.mtu, at(['bonds', b.id, 'mtu']), SETTING_FACTS.mtu);
+  for (const v of plan.vlans) {
+    const link = plan.bonds.find((b) => b.id === v.link) ?? plan.addressing.find((n) => n.id === v.link);
+    if (v.mtu !== undefined) add(`mtu vlan ${v.id}`, v.mtu, at(['vlans', v.id, 'mtu']), SETTING_FACTS.mtu);
+    else if (link?.mtu !== undefined)
+      add(
+        `mtu vlan ${v.id}`,
+        link.mtu,
+        { derived: `the MTU of its link ${v.link} (the kernel gives a VLAN its link's)` },
+        SETTING_FACTS.mtu,
+      );
+  }
+  if (plan.bridge.mtu !== undefined) add('bridge.mtu', plan.bridge.mtu, { derived: plan.bridge.mtuFrom! }, SETTING_FACTS['bridge.mtu']);
 }
 
 /** `file:line (profile)` or the derivation, for tables. */

@@ -49,6 +49,24 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     why: 'Lets containers run containers (Docker); needs the modules loaded on the host.',
     source: 'LXD operations notes (003)',
   },
+  bonds: {
+    why: 'Bonds NICs into one uplink. 802.3ad (LACP) spreads flows over every member and needs the switch ports in one link aggregation group; active-backup sends on one member and moves to another when its link fails, with no switch support. Link monitoring (mii-monitor-interval) defaults to 100 ms: networkd leaves it at 0, which turns it off, and the bond would never leave a dead member.',
+    source: 'Linux bonding driver documentation (Documentation/networking/bonding.rst); netplan bonds',
+  },
+  vlans: {
+    why: "An 802.1Q VLAN on a NIC or bond: an interface of its own, with its own addressing. Without an MTU of its own the kernel gives it its link's; it refuses one above its link's.",
+    source: 'Linux 802.1Q (vlan_dev_change_mtu); netplan vlans',
+  },
+  mtu: {
+    kernelDefault: '1500 (Ethernet)',
+    why: "The largest packet the interface sends. Jumbo frames (9000) cut the per-packet cost on 10GbE and faster links when every switch and host on the path passes them; a larger frame than the path takes is dropped. A bond's members take the bond's MTU. Allowed 68 (the kernel's Ethernet minimum) to 9216 (the jumbo limit of common switches).",
+    source: 'Linux if_ether.h (ETH_MIN_MTU, ETH_DATA_LEN); netplan mtu',
+  },
+  'bridge.mtu': {
+    kernelDefault: '1500',
+    why: "Follows the smallest MTU of the host's addressed interfaces once the profile sets an MTU, so that no packet routed out of the bridge is larger than the interface that sends it; the instances' NICs take the bridge's MTU (a bridged NIC's mtu defaults to its parent's).",
+    source: 'LXD and Incus bridge network and bridged NIC options (bridge.mtu, mtu)',
+  },
   bridge: { why: "The manager's bridge: an explicit address avoids subnet probing at first boot.", source: 'LXD operations notes (003)' },
   fence: {
     kernelDefault: 'no filter',

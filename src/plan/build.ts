@@ -17,13 +17,19 @@ import {
   PTYS_PER_INSTANCE,
   subordinateIdsFor,
 } from '../facts/capacity.ts';
+import { ETHERNET_MTU } from '../schema/network-values.ts';
 import { planManager } from './manager.ts';
-import type { HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule } from './model.ts';
+import type { BondPlan, HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule, VlanPlan } from './model.ts';
 
 /** The documents' limits (KNOWLEDGE.md §2), used when a profile sets none. */
 const DEFAULT_LIMITS = { nofile: 1048576, memlock: 'unlimited' } as const;
 /** How often the verifier's timer runs when the profile does not say (verify.interval). */
 const DEFAULT_VERIFY_INTERVAL = '1h';
+
+/** A bond's link monitoring when the profile sets none: networkd leaves MIIMonitorSec at 0, which
+ * turns monitoring off, so a bond would never leave a dead member; 100 ms is the kernel's bonding
+ * documentation's starting point (Documentation/networking/bonding.rst, miimon). */
+const DEFAULT_MII_MONITOR_INTERVAL = 100;
 
 /**
  * Turns a validated, rule-checked host profile into the plan every renderer works from. Pure:
@@ -36,6 +42,8 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
   const bridgeName = profile.bridge?.name ?? `${manager.name}br0`;
   const pools = Object.entries(profile.storage_pools ?? { default: { driver: 'dir' as const } }).map(([name, p]) => ({ name, ...p }));
   const nicTxq = profile.instances?.nic_txqueuelen;
+  const network = planNetwork(profile);
+  const bridgeMtu = planBridgeMtu(network);
   return {
     stack,
     layers,
@@ -67,13 +75,14 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
         }
       : {}),
     txqueuelen: planTxqueuelen(profile, bridgeName),
-    addressing: planAddressing(profile),
+    ...network,
     bridge: {
       name: bridgeName,
       ipv4: profile.bridge?.ipv4 ?? 'none',
       ipv6: profile.bridge?.ipv6 ?? 'none',
       nat: profile.bridge?.nat ?? true,
       ...(profile.bridge?.txqueuelen !== undefined ? { txqueuelen: profile.bridge.txqueuelen } : {}),
+      ...bridgeMtu,
     },
     fence: profile.fence?.enabled === false ? { enabled: false, reason: profile.fence.reason! } : { enabled: true },
     instances: {
@@ -187,11 +196,50 @@ function modeMeaning(mode: SysctlMode): string {
   return 'set as written (exact)';
 }
 
+function sortedEntries<T>(map: Record<string, T> | undefined): [string, T][] {
+  return Object.entries(map ?? {}).sort(([a], [b]) => byCodeUnit(a, b));
+}
+
+/**
+ * The udev rules: each NIC with a txqueuelen, then each bond and VLAN. A bond or VLAN device is
+ * noqueue in Linux (the members' queues are the ones that fill), so it needs none; it gets one
+ * anyway, its own or else the largest of its members' (a VLAN: its link's), so that every device
+ * of the uplink shows the length the profile asked for and a qdisc attached to it later finds it.
+ */
 function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] {
   const rules: TxqueuelenRule[] = [];
-  for (const [id, nic] of Object.entries(profile.nics ?? {}).sort(([a], [b]) => byCodeUnit(a, b))) {
+  const nics = profile.nics ?? {};
+  for (const [id, nic] of sortedEntries(nics)) {
     if (nic.txqueuelen === undefined || !nic.match) continue;
     rules.push({ id, kind: 'nic', match: nicMatch(nic.match), txqueuelen: nic.txqueuelen });
+  }
+  const effective = new Map<string, number>(
+    Object.entries(nics).flatMap(([id, nic]) => (nic.txqueuelen !== undefined ? [[id, nic.txqueuelen] as const] : [])),
+  );
+  for (const [id, bond] of sortedEntries(profile.bonds)) {
+    const members = bond.interfaces.filter((m) => effective.has(m)).map((m) => ({ m, q: effective.get(m)! }));
+    const widest = members.reduce<{ m: string; q: number } | undefined>((a, b) => (a === undefined || b.q > a.q ? b : a), undefined);
+    const txqueuelen = bond.txqueuelen ?? widest?.q;
+    if (txqueuelen === undefined) continue;
+    effective.set(id, txqueuelen);
+    rules.push({
+      id,
+      kind: 'bond',
+      match: { name: id },
+      txqueuelen,
+      ...(bond.txqueuelen === undefined ? { inherited: `the largest of its members' (NIC ${widest!.m})` } : {}),
+    });
+  }
+  for (const [id, vlan] of sortedEntries(profile.vlans)) {
+    const txqueuelen = vlan.txqueuelen ?? effective.get(vlan.link);
+    if (txqueuelen === undefined) continue;
+    rules.push({
+      id,
+      kind: 'vlan',
+      match: { name: id },
+      txqueuelen,
+      ...(vlan.txqueuelen === undefined ? { inherited: `its link's (${vlan.link})` } : {}),
+    });
   }
   if (profile.bridge?.txqueuelen !== undefined) {
     rules.push({ id: bridgeName, kind: 'bridge', match: { name: bridgeName }, txqueuelen: profile.bridge.txqueuelen });
@@ -199,10 +247,103 @@ function planTxqueuelen(profile: Profile, bridgeName: string): TxqueuelenRule[] 
   return rules;
 }
 
-function planAddressing(profile: Profile): NicAddressing[] {
-  return Object.entries(profile.nics ?? {})
-    .sort(([a], [b]) => byCodeUnit(a, b))
-    .flatMap(([id, nic]) => (nic.match ? (addressingOf(id, nicMatch(nic.match), nic) ?? []) : []));
+/**
+ * What netplan configures: the NICs with addressing, the bond members (no addressing of their
+ * own, the bond's MTU) and the NICs a VLAN rides on, then the bonds and the VLANs. A NIC with none
+ * of these is left to the platform's network config.
+ */
+function planNetwork(profile: Profile): { addressing: NicAddressing[]; bonds: BondPlan[]; vlans: VlanPlan[] } {
+  const bonds: BondPlan[] = sortedEntries(profile.bonds).map(([id, b]) => {
+    const p = b.parameters ?? {};
+    return {
+      id,
+      interfaces: b.interfaces,
+      mode: b.mode,
+      parameters: {
+        'mii-monitor-interval': p['mii-monitor-interval'] ?? DEFAULT_MII_MONITOR_INTERVAL,
+        ...(p['lacp-rate'] !== undefined ? { 'lacp-rate': p['lacp-rate'] } : {}),
+        ...(p['transmit-hash-policy'] !== undefined ? { 'transmit-hash-policy': p['transmit-hash-policy'] } : {}),
+        ...(p.primary !== undefined ? { primary: p.primary } : {}),
+      },
+      ...(b.mtu !== undefined ? { mtu: b.mtu } : {}),
+      ...addressingFields(b),
+    };
+  });
+  const vlans: VlanPlan[] = sortedEntries(profile.vlans).map(([id, v]) => ({
+    id,
+    vlanId: v.id,
+    link: v.link,
+    ...(v.mtu !== undefined ? { mtu: v.mtu } : {}),
+    ...addressingFields(v),
+  }));
+  const bondOf = new Map(bonds.flatMap((b) => b.interfaces.map((m) => [m, b] as const)));
+  const links = new Set(vlans.map((v) => v.link));
+  const addressing = sortedEntries(profile.nics).flatMap(([id, nic]): NicAddressing[] => {
+    if (!nic.match) return [];
+    const match = nicMatch(nic.match);
+    const bond = bondOf.get(id);
+    const mtu = bond ? (bond.mtu ?? nic.mtu) : nic.mtu;
+    const own = bond ? undefined : addressingOf(id, match, nic);
+    if (!own && !bond && !links.has(id)) return [];
+    return [{ ...(own ?? { id, match, ...addressingFields({}) }), ...(mtu !== undefined ? { mtu } : {}) }];
+  });
+  return { addressing, bonds, vlans };
+}
+
+function addressingFields(i: {
+  dhcp4?: boolean | undefined;
+  addresses?: string[] | undefined;
+  gateway?: string | undefined;
+  nameservers?: string[] | undefined;
+}): Pick<BondPlan, 'dhcp4' | 'addresses' | 'gateway' | 'nameservers'> {
+  return {
+    dhcp4: i.dhcp4 ?? false,
+    addresses: i.addresses ?? [],
+    ...(i.gateway !== undefined ? { gateway: i.gateway } : {}),
+    nameservers: i.nameservers ?? [],
+  };
+}
+
+/**
+ * The bridge's MTU follows the host's uplinks once the profile sets an MTU on any interface: the
+ * smallest MTU among the interfaces with addressing (1500 where one sets none), so that no packet
+ * the host routes out of the bridge is larger than the interface that sends it on. The instances'
+ * NICs take the bridge's MTU (LXD and Incus default a bridged NIC's mtu to its parent's). A profile
+ * that sets no MTU leaves the manager's default (1500) and writes nothing.
+ */
+function planBridgeMtu(network: ReturnType<typeof planNetwork>): { mtu: number; mtuFrom: string } | undefined {
+  const interfaces = [
+    ...network.addressing.map((i) => ({ what: `NIC ${i.id}`, ...i })),
+    ...network.bonds.map((i) => ({ what: `bond ${i.id}`, ...i })),
+    ...network.vlans.map((i) => ({ what: `VLAN ${i.id}`, ...i })),
+  ];
+  if (!interfaces.some((i) => i.mtu !== undefined)) return undefined;
+  const addressed = interfaces
+    .filter((i) => i.dhcp4 || i.addresses.length > 0)
+    .map((i) => ({ ...i, effective: effectiveMtu(network, i.id, 'vlanId' in i ? 'vlan' : 'interfaces' in i ? 'bond' : 'nic') }));
+  if (addressed.length === 0) return undefined;
+  const smallest = addressed.reduce((a, b) => (b.effective.mtu < a.effective.mtu ? b : a));
+  const others = addressed.length > 1 ? `the smallest of the host's ${addressed.length} addressed interfaces: ` : '';
+  return { mtu: smallest.effective.mtu, mtuFrom: `${others}${smallest.what} ${smallest.effective.why}` };
+}
+
+/**
+ * The MTU an interface netplan configures will have: its own; else a VLAN's link's (the kernel
+ * gives a new VLAN its link's MTU), else the Ethernet default the kernel gives a NIC or bond.
+ */
+function effectiveMtu(
+  network: { addressing: readonly NicAddressing[]; bonds: readonly BondPlan[]; vlans: readonly VlanPlan[] },
+  id: string,
+  kind: 'nic' | 'bond' | 'vlan',
+): { mtu: number; why: string } {
+  const own = (kind === 'nic' ? network.addressing : kind === 'bond' ? network.bonds : network.vlans).find((i) => i.id === id);
+  if (own?.mtu !== undefined) return { mtu: own.mtu, why: `mtu ${own.mtu}` };
+  if (own && 'link' in own) {
+    const link = network.bonds.some((b) => b.id === own.link) ? 'bond' : 'nic';
+    const l = effectiveMtu(network, own.link, link);
+    return { mtu: l.mtu, why: `mtu ${l.mtu}, its link ${own.link}'s` };
+  }
+  return { mtu: ETHERNET_MTU, why: `sets no mtu: the Ethernet default ${ETHERNET_MTU}` };
 }
 
 /** How a NIC is matched: by MAC when it has one (rules ensure exactly one of mac: and name:). */

@@ -20,13 +20,13 @@ export interface DaemonLimitCheck {
 /** One txqueuelen rule: every device it matches must have `wanted`. */
 export interface TxqueuelenCheck {
   label: string;
-  kind: 'nic' | 'bridge';
+  kind: 'nic' | 'bond' | 'vlan' | 'bridge';
   match: { name: string } | { mac: string };
   wanted: string;
 }
 
 /** The fence's unit, the link `systemctl enable` makes of it, its table and the bridge it fences. */
-export interface FenceCheck {
+interface FenceCheck {
   unit: string;
   unitPath: string;
   link: string;
@@ -53,11 +53,11 @@ interface HostChecks {
   txqueuelen: TxqueuelenCheck[];
   /** Empty unless the profile hides instance names. */
   hidden: HiddenCheck[];
-  /** Sorted by path, as the rows are. */
   /** Kernel modules loaded at boot: each loaded (/sys/module/NAME). */
   modules: { name: string; why: string }[];
   /** root's first subordinate range in each file holds `ids` (isolated id maps). */
   subids: { path: string; ids: number }[];
+  /** Sorted by path, as the rows are. */
   files: InstalledFile[];
   /** The fence (fence-checks.ts): its unit enabled, and on a live host its table loaded on the bridge. */
   fence?: FenceCheck;
@@ -81,7 +81,7 @@ export function hostChecks(plan: HostPlan, files: readonly InstalledFile[]): Hos
       ],
     },
     txqueuelen: plan.txqueuelen.map((rule) => ({
-      label: rule.kind === 'bridge' ? `txqueuelen bridge ${rule.id}` : `txqueuelen nic ${rule.id}`,
+      label: `txqueuelen ${rule.kind} ${rule.id}`,
       kind: rule.kind,
       match: rule.match,
       wanted: String(rule.txqueuelen),

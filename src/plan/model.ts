@@ -23,7 +23,9 @@ export interface SysctlSetting {
 /** A udev match that gives matching interfaces a transmit queue length. */
 export interface TxqueuelenRule {
   id: string;
-  kind: 'nic' | 'bridge';
+  kind: 'nic' | 'bond' | 'vlan' | 'bridge';
+  /** Set when the value is not the entry's own: the members' (a bond) or the link's (a VLAN). */
+  inherited?: string;
   match: { name: string } | { mac: string };
   txqueuelen: number;
 }
@@ -35,16 +37,46 @@ export type SecretRef = { env: string } | { file: string };
  * `cluster.token_from`): a file on the host, or a command run there; waited for up to `wait` seconds. */
 export type TokenSource = ({ file: string } | { command: string }) & { wait?: number };
 
-/** Host addressing of one NIC (rendered as netplan). */
-export interface NicAddressing {
-  id: string;
-  match: { name: string } | { mac: string };
-  /** Rename the matched NIC (inventory hosts matched by MAC and given a name). */
-  setName?: string;
+/** The addressing of one interface netplan configures: a NIC, a bond or a VLAN. */
+export interface Addressing {
   dhcp4: boolean;
   addresses: string[];
   gateway?: string;
   nameservers: string[];
+}
+
+/** Host addressing of one NIC (rendered as netplan); a bond member has none of its own. */
+export interface NicAddressing extends Addressing {
+  id: string;
+  match: { name: string } | { mac: string };
+  /** Rename the matched NIC (inventory hosts matched by MAC and given a name). */
+  setName?: string;
+  /** Set only when the profile gives one (a bond member takes its bond's). */
+  mtu?: number;
+}
+
+/** A bond of NICs (netplan `bonds:`), by its interface name. */
+export interface BondPlan extends Addressing {
+  id: string;
+  /** Member NIC ids, as listed. */
+  interfaces: string[];
+  mode: '802.3ad' | 'active-backup';
+  /** netplan's parameter names; mii-monitor-interval is always set (default 100 ms). */
+  parameters: {
+    'mii-monitor-interval': number;
+    'lacp-rate'?: 'slow' | 'fast';
+    'transmit-hash-policy'?: string;
+    primary?: string;
+  };
+  mtu?: number;
+}
+
+/** An 802.1Q VLAN (netplan `vlans:`) on a NIC or bond, by its interface name. */
+export interface VlanPlan extends Addressing {
+  id: string;
+  vlanId: number;
+  link: string;
+  mtu?: number;
 }
 
 /** Everything the renderers need, fully defaulted and derived; no renderer makes a decision. */
@@ -69,9 +101,13 @@ export interface HostPlan {
    * Prometheus metrics to `textfile` when set. Undefined: the verifier is installed but not timed. */
   verifyTimer?: { interval: string; textfile?: string };
   txqueuelen: TxqueuelenRule[];
-  /** NICs with addressing; empty when the profile leaves host networking to the platform. */
+  /** NICs netplan configures (with addressing, bonded or carrying a VLAN); empty when the profile
+   * leaves host networking to the platform. */
   addressing: NicAddressing[];
-  bridge: { name: string; ipv4: string; ipv6: string; nat: boolean; txqueuelen?: number };
+  bonds: BondPlan[];
+  vlans: VlanPlan[];
+  /** `mtu`: the bridge's MTU when it follows the host's uplinks (`mtuFrom` says which and why). */
+  bridge: { name: string; ipv4: string; ipv6: string; nat: boolean; txqueuelen?: number; mtu?: number; mtuFrom?: string };
   /** The nftables fence of the bridge's instances; off only with the profile's reason. */
   fence: { enabled: true } | { enabled: false; reason: string };
   instances: { idmapIsolated: boolean; nesting: boolean; nicTxqueuelen?: number; storagePool: string };

@@ -119,7 +119,7 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
       text: renderTemplate('txqueuelen.rules', {
         header,
         rules: plan.txqueuelen.map((r) => ({
-          note: `${r.kind === 'bridge' ? 'bridge' : `NIC ${r.id}`}: txqueuelen ${r.txqueuelen}`,
+          note: `${r.kind === 'bridge' ? 'bridge' : `${TXQ_KIND[r.kind]} ${r.id}`}: txqueuelen ${r.txqueuelen}${r.inherited ? `, ${r.inherited}` : ''}`,
           name: 'name' in r.match ? r.match.name : null,
           mac: 'mac' in r.match ? r.match.mac : null,
           txqueuelen: r.txqueuelen,
@@ -131,6 +131,9 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
   if (plan.verifyTimer) files.push(...verifyTimerUnits(plan.verifyTimer, header));
   return files;
 }
+
+/** How a txqueuelen rule's comment names its device. */
+const TXQ_KIND = { nic: 'NIC', bond: 'bond', vlan: 'VLAN' } as const;
 
 /** The service and timer that run born-tuned-verify every `interval` (profile verify.timer). */
 function verifyTimerUnits(timer: { interval: string; textfile?: string }, header: string): Artifact[] {

@@ -16,6 +16,8 @@ export function buildPreseed(plan: HostPlan, secrets: Secrets): Record<string, u
   if (bridge.ipv4 !== 'none') networkConfig['ipv4.nat'] = String(bridge.nat);
   networkConfig['ipv6.address'] = bridge.ipv6;
   if (bridge.ipv6 !== 'none') networkConfig['ipv6.nat'] = String(bridge.nat);
+  // Only when the profile sets an MTU on the host's interfaces (the plan says which it follows).
+  if (bridge.mtu !== undefined) networkConfig['bridge.mtu'] = String(bridge.mtu);
 
   const profileConfig: Record<string, string> = {};
   if (plan.instances.idmapIsolated) profileConfig['security.idmap.isolated'] = 'true';

@@ -20,6 +20,10 @@ const PORT = '(?=\\d{1,5}$)0*([1-9]\\d{0,3}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{
 /** host:port or [v6]:port, the port optional: the host's shape, and a port in range. */
 const LISTEN_ADDRESS = new RegExp(`^(?:\\[([0-9a-fA-F:.]+)\\]|([A-Za-z0-9.-]*))(?::${PORT})?$`);
 
+/** The MTU of an Ethernet device (NIC or bond) that sets none: what the kernel gives it
+ * (ETH_DATA_LEN); a VLAN that sets none takes its link's. */
+export const ETHERNET_MTU = 1500;
+
 /** What the addressing keys of a NIC mean, in profiles and inventories alike (the JSON Schema's
  * descriptions). */
 export const NIC_ADDRESSING = {

@@ -30,6 +30,26 @@ const txqueuelen = () =>
     .max(1_000_000, { message: 'txqueuelen above 1000000 is not a queue length any NIC uses; 10000 is the usual value for 10GbE' });
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** A bond's or VLAN's key, which is also its interface name: lower case, 15 characters at most
+ * (the kernel's IFNAMSIZ), a dot allowed for the usual VLAN names like bond0.100. */
+const IFKEY = /^[a-z0-9][a-z0-9_.-]{0,14}$/;
+
+/**
+ * An interface MTU. 68 is the kernel's floor for Ethernet devices (ETH_MIN_MTU in
+ * include/uapi/linux/if_ether.h, IPv4's minimum datagram of RFC 791); 9216 is the largest jumbo
+ * frame common data-centre switches pass (their "jumbo" setting): an MTU above the switch's drops
+ * every full-sized frame, while NIC drivers' own maxima (ixgbe 9710, mlx5 9978) are higher still.
+ */
+const mtu = () =>
+  safeInt()
+    .min(68, { message: 'must be at least 68, the smallest MTU the kernel accepts on Ethernet (ETH_MIN_MTU, the IPv4 minimum)' })
+    .max(9216, {
+      message: 'must be at most 9216, the largest jumbo frame common switches pass; 9000 is the usual jumbo MTU',
+    })
+    .meta({
+      description:
+        "The MTU in bytes, 68 to 9216 (9000 for jumbo frames, which every switch on the path must pass). Default: the device's own, 1500 on Ethernet.",
+    });
 
 /** A sysctl value: a whole number, or whitespace-free tokens separated by single spaces. */
 const SYSCTL_WORD = '[!"$-:<>-~]+';
@@ -138,17 +158,79 @@ const NicMatchSchema = z
 const hostAddress = interfaceAddressSchema('must be an address with prefix length, like 192.0.2.10/24 or 2001:db8::10/64');
 const ipAddress = ipAddressSchema();
 
+/** Host addressing, rendered as a netplan file: the same keys on a NIC, a bond and a VLAN. */
+const addressing = {
+  dhcp4: z.boolean().meta({ description: NIC_ADDRESSING.dhcp4 }).optional(),
+  addresses: z.array(hostAddress).max(64).meta({ description: NIC_ADDRESSING.addresses }).optional(),
+  gateway: ipAddress.meta({ description: NIC_ADDRESSING.gateway }).optional(),
+  nameservers: z.array(ipAddress).max(8).meta({ description: NIC_ADDRESSING.nameservers }).optional(),
+};
+
 const NicSchema = z
   .strictObject({
     match: NicMatchSchema.optional(),
     txqueuelen: txqueuelen().optional(),
-    // Host addressing, rendered as a netplan file.
-    dhcp4: z.boolean().meta({ description: NIC_ADDRESSING.dhcp4 }).optional(),
-    addresses: z.array(hostAddress).max(64).meta({ description: NIC_ADDRESSING.addresses }).optional(),
-    gateway: ipAddress.meta({ description: NIC_ADDRESSING.gateway }).optional(),
-    nameservers: z.array(ipAddress).max(8).meta({ description: NIC_ADDRESSING.nameservers }).optional(),
+    mtu: mtu().optional(),
+    ...addressing,
   })
-  .meta({ description: 'One NIC entry, by an id of your choosing: which host NICs, their transmit queue, their addressing.' });
+  .meta({ description: 'One NIC entry, by an id of your choosing: which host NICs, their transmit queue, MTU and addressing.' });
+
+const nicRef = (what: string) => z.string().regex(NAME, { message: `must be the id of a NIC under nics: (${what})` });
+
+/** netplan's bond parameters that born-tuned takes, by netplan's names. */
+const BondParametersSchema = z
+  .strictObject({
+    'mii-monitor-interval': safeInt()
+      .min(1, { message: 'must be at least 1 (milliseconds): 0 turns link monitoring off and the bond never leaves a dead member' })
+      .meta({ description: "How often each member's link is checked, in milliseconds (MIIMonitorSec). Default: 100." })
+      .optional(),
+    'lacp-rate': z
+      .enum(['slow', 'fast'])
+      .meta({ description: '802.3ad only: LACPDUs every 30 s (slow, the kernel default) or every second (fast).' })
+      .optional(),
+    'transmit-hash-policy': z
+      .enum(['layer2', 'layer2+3', 'layer3+4', 'encap2+3', 'encap3+4'])
+      .meta({ description: '802.3ad only: what spreads flows over the members. Kernel default layer2 (MAC addresses).' })
+      .optional(),
+    primary: nicRef('a member of this bond')
+      .meta({ description: 'active-backup only: the member that carries the traffic whenever its link is up.' })
+      .optional(),
+  })
+  .meta({ description: "The bond's parameters, by netplan's names." });
+
+const BondSchema = z
+  .strictObject({
+    interfaces: z
+      .array(nicRef('a NIC this bond takes as a member'))
+      .min(1, { message: 'must list at least one NIC' })
+      .max(32)
+      .meta({ description: 'The member NICs, by their ids under nics:. They carry no addressing of their own.' }),
+    mode: z.enum(['802.3ad', 'active-backup']).meta({
+      description:
+        '802.3ad: LACP link aggregation (the switch ports must form a LAG); active-backup: one member carries the traffic, another takes over when its link fails (no switch support needed).',
+    }),
+    parameters: BondParametersSchema.optional(),
+    mtu: mtu().optional(),
+    txqueuelen: txqueuelen().optional(),
+    ...addressing,
+  })
+  .meta({ description: 'One bond, by its interface name (like bond0): its member NICs, mode, MTU and addressing.' });
+
+const VlanSchema = z
+  .strictObject({
+    id: safeInt()
+      .min(1, { message: 'must be a VLAN id from 1 to 4094 (802.1Q: 0 tags no VLAN, 4095 is reserved)' })
+      .max(4094, { message: 'must be a VLAN id from 1 to 4094 (802.1Q: 0 tags no VLAN, 4095 is reserved)' })
+      .meta({ description: 'The 802.1Q VLAN id, 1 to 4094.' }),
+    link: z
+      .string()
+      .regex(IFKEY, { message: 'must be the id of a NIC under nics: or a bond under bonds:' })
+      .meta({ description: 'The NIC (by its id under nics:) or bond (by its name) the VLAN is tagged on.' }),
+    mtu: mtu().optional(),
+    txqueuelen: txqueuelen().optional(),
+    ...addressing,
+  })
+  .meta({ description: 'One VLAN, by its interface name (like vlan100 or bond0.100): its id, the link it rides on, MTU and addressing.' });
 
 const BridgeSchema = z.strictObject({
   name: ifnameSchema().meta({ description: "The bridge's name. Default: lxdbr0 or incusbr0, after the manager." }).optional(),
@@ -292,6 +374,18 @@ export const ProfileSchema = z.strictObject({
   nics: z
     .record(z.string().regex(NAME, { message: 'NIC ids are lower-case names like "uplink"' }), NicSchema)
     .meta({ description: 'Host NICs by an id of your choosing (the shipped profiles call the uplink "uplink").' })
+    .optional(),
+  bonds: z
+    .record(
+      z.string().regex(IFKEY, { message: 'bond names are interface names: up to 15 characters from a-z 0-9 _ . -, like bond0' }),
+      BondSchema,
+    )
+    .optional(),
+  vlans: z
+    .record(
+      z.string().regex(IFKEY, { message: 'VLAN names are interface names: up to 15 characters from a-z 0-9 _ . -, like vlan100' }),
+      VlanSchema,
+    )
     .optional(),
   bridge: BridgeSchema.optional(),
   fence: FenceSchema.optional(),

@@ -16,6 +16,7 @@ import { DOCUMENTED_SYSCTL_SOURCES } from '../facts/sysctl-keys.generated.ts';
 import { RELEASES } from '../facts/targets.ts';
 import { formatIp, hostAddresses, networkOf, notAHostAddress, overlaps, parseInterface } from './ip.ts';
 import { addressingProblems } from './addressing.ts';
+import { ETHERNET_MTU } from './network-values.ts';
 import { reportAt, whereIs } from './validate.ts';
 import { runSkippingBroken } from './partial.ts';
 
@@ -49,6 +50,7 @@ const RULES: Rule[] = [
   checkCapacity,
   checkLimits,
   checkNetwork,
+  checkUplinks,
   checkStorage,
   checkSecrets,
 ];
@@ -372,6 +374,22 @@ function checkNetwork({ profile, at }: RuleContext): void {
     }
     for (const problem of addressingProblems(nic)) at('error', 'INVALID_VALUE', ['nics', id, ...problem.path], problem.message);
   }
+  for (const [section, what] of [
+    ['bonds', 'bond'],
+    ['vlans', 'VLAN'],
+  ] as const) {
+    for (const [id, i] of Object.entries(profile[section] ?? {})) {
+      if (i.gateway !== undefined && !i.addresses?.length)
+        at(
+          'error',
+          'MISSING_KEY',
+          [section, id, 'gateway'],
+          `${what} "${id}" has a gateway but no addresses: add addresses, or use dhcp4: true without a gateway`,
+          'key',
+        );
+      for (const problem of addressingProblems(i)) at('error', 'INVALID_VALUE', [section, id, ...problem.path], problem.message);
+    }
+  }
   checkBridgeAddresses(profile, at);
   const nicTxq = profile.instances?.nic_txqueuelen;
   const m = profile.manager;
@@ -406,12 +424,213 @@ function checkNetwork({ profile, at }: RuleContext): void {
   }
 }
 
+/**
+ * Bonds and VLANs against the NICs they are built from, and MTUs against what netplan and the
+ * kernel can do with them: each mistake here is one the host would only show at boot (a bond
+ * without members, a VLAN the kernel refuses, a parameter networkd's bond rejects).
+ */
+function checkUplinks({ profile, at }: RuleContext): void {
+  const nics = profile.nics ?? {};
+  const bonds = profile.bonds ?? {};
+  const vlans = profile.vlans ?? {};
+  const declared = Object.keys(nics);
+  const nicList = declared.length ? `nics: ${declared.join(', ')}` : 'no NICs are declared';
+  const isGlob = (id: string) => /[*?[]/.test(nics[id]?.match?.name ?? '');
+  const addressed = (i: { dhcp4?: boolean | undefined; addresses?: string[] | undefined }) =>
+    i.dhcp4 !== undefined || (i.addresses?.length ?? 0) > 0;
+
+  // netplan's ids share one namespace, and a bond's or VLAN's id is its interface name.
+  const bridgeName = profile.bridge?.name ?? (profile.manager ? `${profile.manager.name}br0` : undefined);
+  for (const [section, what] of [
+    ['bonds', 'bond'],
+    ['vlans', 'VLAN'],
+  ] as const) {
+    for (const id of Object.keys(profile[section] ?? {})) {
+      const clash = Object.hasOwn(nics, id)
+        ? `NIC "${id}" under nics:`
+        : section === 'vlans' && Object.hasOwn(bonds, id)
+          ? `bond "${id}"`
+          : id === bridgeName
+            ? `the manager's bridge ${bridgeName}`
+            : undefined;
+      if (clash)
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          [section, id],
+          `${what} "${id}" has the name of ${clash}: netplan and the kernel need one name per interface; rename it`,
+          'key',
+        );
+    }
+  }
+
+  const bondOf = new Map<string, string>();
+  for (const [id, bond] of Object.entries(bonds)) {
+    bond.interfaces.forEach((member, k) => {
+      const path = ['bonds', id, 'interfaces', k];
+      if (!Object.hasOwn(nics, member)) {
+        at(
+          'error',
+          'INVALID_VALUE',
+          path,
+          `bond "${id}" member "${member}" is not a NIC of this stack (${nicList}): declare it under nics: with a match:`,
+        );
+        return;
+      }
+      const other = bondOf.get(member);
+      if (other !== undefined) {
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          path,
+          other === id
+            ? `NIC "${member}" is listed twice in bond "${id}": list each member once`
+            : `NIC "${member}" is already a member of bond "${other}": a NIC can be enslaved to one bond only`,
+        );
+        return;
+      }
+      bondOf.set(member, id);
+      const nic = nics[member]!;
+      // dhcp4: false asks for nothing; anything else would address a device the bond has taken.
+      if (nic.dhcp4 === true || nic.addresses?.length || nic.gateway !== undefined || nic.nameservers !== undefined) {
+        const key = nic.addresses?.length
+          ? 'addresses'
+          : nic.dhcp4 === true
+            ? 'dhcp4'
+            : nic.gateway !== undefined
+              ? 'gateway'
+              : 'nameservers';
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          ['nics', member, key],
+          `NIC "${member}" is a member of bond "${id}", which carries its traffic: move its addressing to bonds.${id}`,
+          'key',
+        );
+      }
+      if (nic.mtu !== undefined && nic.mtu !== bond.mtu)
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          ['nics', member, 'mtu'],
+          `NIC "${member}" has mtu ${nic.mtu}, but its bond "${id}" has ${bond.mtu === undefined ? `none (the Ethernet default ${ETHERNET_MTU})` : `mtu ${bond.mtu}`}: the kernel gives a bond's members the bond's MTU; set mtu on bonds.${id} and leave it off the members`,
+        );
+    });
+    const p = bond.parameters ?? {};
+    if (bond.mode === 'active-backup') {
+      if (p['lacp-rate'] !== undefined)
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          ['bonds', id, 'parameters', 'lacp-rate'],
+          `lacp-rate is an 802.3ad parameter, and bond "${id}" is active-backup (the kernel refuses lacp_rate in any other mode): remove it or use mode: 802.3ad`,
+          'key',
+        );
+      if (p['transmit-hash-policy'] !== undefined)
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          ['bonds', id, 'parameters', 'transmit-hash-policy'],
+          `transmit-hash-policy is an 802.3ad parameter, and bond "${id}" is active-backup, which sends on one member only: remove it or use mode: 802.3ad`,
+          'key',
+        );
+    }
+    if (p.primary !== undefined) {
+      if (bond.mode !== 'active-backup')
+        at(
+          'error',
+          'INCONSISTENT_VALUES',
+          ['bonds', id, 'parameters', 'primary'],
+          `primary is an active-backup parameter, and bond "${id}" is 802.3ad, which sends on every member: remove it or use mode: active-backup`,
+          'key',
+        );
+      else if (!bond.interfaces.includes(p.primary))
+        at(
+          'error',
+          'INVALID_VALUE',
+          ['bonds', id, 'parameters', 'primary'],
+          `primary "${p.primary}" is not a member of bond "${id}" (interfaces: ${bond.interfaces.join(', ')}): name one of them`,
+        );
+    }
+  }
+
+  /** A NIC's or bond's MTU as the kernel will have it, and how to say so. */
+  const linkMtu = (link: string): { mtu: number; text: string } => {
+    const own = Object.hasOwn(bonds, link) ? bonds[link]!.mtu : nics[link]?.mtu;
+    return own !== undefined
+      ? { mtu: own, text: `mtu ${own}` }
+      : { mtu: ETHERNET_MTU, text: `no mtu, so the Ethernet default ${ETHERNET_MTU}` };
+  };
+  const tags = new Map<string, string>();
+  const links = new Set<string>();
+  for (const [id, vlan] of Object.entries(vlans)) {
+    const isBond = Object.hasOwn(bonds, vlan.link);
+    if (!isBond && !Object.hasOwn(nics, vlan.link)) {
+      const known = [...declared, ...Object.keys(bonds)];
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['vlans', id, 'link'],
+        `VLAN "${id}" rides on "${vlan.link}", which is neither a NIC under nics: nor a bond under bonds: (${known.length ? known.join(', ') : 'none is declared'})`,
+      );
+      continue;
+    }
+    links.add(vlan.link);
+    if (!isBond && bondOf.has(vlan.link))
+      at(
+        'error',
+        'INCONSISTENT_VALUES',
+        ['vlans', id, 'link'],
+        `VLAN "${id}" rides on NIC "${vlan.link}", a member of bond "${bondOf.get(vlan.link)}": tag it on the bond (link: ${bondOf.get(vlan.link)}), which carries the member's traffic`,
+      );
+    if (!isBond && isGlob(vlan.link))
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['vlans', id, 'link'],
+        `VLAN "${id}" rides on NIC "${vlan.link}", which matches the glob "${nics[vlan.link]!.match!.name}" and can be several NICs: match its link by mac: or an exact name`,
+      );
+    const l = linkMtu(vlan.link);
+    if (vlan.mtu !== undefined && vlan.mtu > l.mtu)
+      at(
+        'error',
+        'INCONSISTENT_VALUES',
+        ['vlans', id, 'mtu'],
+        `VLAN "${id}" has mtu ${vlan.mtu}, above its link ${vlan.link}'s (${l.text}): the kernel refuses a VLAN larger than its link; lower it, or raise ${isBond ? 'bonds' : 'nics'}.${vlan.link}.mtu`,
+      );
+    const tag = `${vlan.link}\0${vlan.id}`;
+    const first = tags.get(tag);
+    if (first !== undefined)
+      at(
+        'error',
+        'INCONSISTENT_VALUES',
+        ['vlans', id, 'id'],
+        `VLAN "${id}" tags id ${vlan.id} on ${vlan.link}, as VLAN "${first}" already does: one VLAN per id and link`,
+      );
+    else tags.set(tag, id);
+  }
+
+  // An MTU is set through netplan, which configures only the NICs it addresses, bonds or tags
+  // VLANs on: a netplan entry for any other NIC would take it from the platform's network config.
+  for (const [id, nic] of Object.entries(nics)) {
+    if (nic.mtu !== undefined && !addressed(nic) && !bondOf.has(id) && !links.has(id))
+      at(
+        'error',
+        'INCONSISTENT_VALUES',
+        ['nics', id, 'mtu'],
+        `NIC "${id}" has an mtu but no addressing, bond or VLAN: born-tuned sets an MTU through netplan, which configures only those NICs (an entry without addressing would take the NIC from the platform's network config); give it dhcp4 or addresses, or bond it`,
+      );
+  }
+}
+
 /** The bridge's own addresses: usable as a host address, clear of the host's NICs, and (IPv4) with
  * room for every planned instance. */
 function checkBridgeAddresses(profile: Profile, at: RuleContext['at']): void {
-  const nicSubnets = Object.entries(profile.nics ?? {}).flatMap(([id, nic]) =>
-    (nic.addresses ?? []).map((a) => ({ id, text: a, i: parseInterface(a)! })),
-  );
+  const nicSubnets = [
+    ...Object.entries(profile.nics ?? {}).map(([id, i]) => [`NIC "${id}"`, i] as const),
+    ...Object.entries(profile.bonds ?? {}).map(([id, i]) => [`bond "${id}"`, i] as const),
+    ...Object.entries(profile.vlans ?? {}).map(([id, i]) => [`VLAN "${id}"`, i] as const),
+  ].flatMap(([id, i]) => (i.addresses ?? []).map((a) => ({ id, text: a, i: parseInterface(a)! })));
   for (const family of ['ipv4', 'ipv6'] as const) {
     const text = profile.bridge?.[family];
     const bridge = text !== undefined && text !== 'none' ? parseInterface(text) : undefined;
@@ -431,7 +650,7 @@ function checkBridgeAddresses(profile: Profile, at: RuleContext['at']): void {
         'error',
         'INCONSISTENT_VALUES',
         path,
-        `bridge.${family} ${text} overlaps NIC "${clash.id}"'s subnet ${clash.text}: the host could not tell instances from that network; choose a subnet the host is not on`,
+        `bridge.${family} ${text} overlaps ${clash.id}'s subnet ${clash.text}: the host could not tell instances from that network; choose a subnet the host is not on`,
       );
     const instances = profile.capacity?.instances;
     if (family === 'ipv4' && instances !== undefined) {

@@ -16,6 +16,7 @@ import {
 import { askedOnce, isLive, verifyManager } from './manager-checks.ts';
 import type { ManagerQuery } from './manager-query.ts';
 import { verifyFence, type FenceQuery } from './fence-checks.ts';
+import { devicesMatching, verifyUplinks } from './uplinks.ts';
 import { listInRoot, readInRoot, resolveConfined, resolveInRoot } from './root-fs.ts';
 
 /** One check of a host against its profile. ABSENT: the thing does not exist here (a kernel
@@ -63,6 +64,7 @@ export async function verifyHost(generated: RenderedHost, opts: VerifyOptions): 
   verifySysctl(plan, opts.root, rows, computed);
   verifyDaemonLimits(checks.daemon, opts.root, rows, live);
   verifyTxqueuelen(checks.txqueuelen, opts.root, rows, live);
+  verifyUplinks(plan, opts.root, rows, live);
   verifyHidden(checks.hidden, opts.root, rows);
   verifyModules(plan, opts.root, rows);
   verifySubids(plan, opts.root, rows);
@@ -317,15 +319,6 @@ function verifyDaemonLimits(
   }
 }
 
-/** A udev-style glob (`*`, `?`, `[...]`) as a regular expression. */
-function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
 function verifyTxqueuelen(checks: readonly TxqueuelenCheck[], root: string, rows: VerifyRow[], live: boolean): void {
   const listing = listInRoot(root, '/sys/class/net', '/sys');
   const devices = listing.ok ? listing.names : [];
@@ -336,11 +329,7 @@ function verifyTxqueuelen(checks: readonly TxqueuelenCheck[], root: string, rows
       rows.push({ check: label, status: 'FAIL', wanted, actual: '-', note: unlisted });
       continue;
     }
-    const matching = devices.filter((d) => {
-      if (!('mac' in rule.match)) return d !== 'lo' && globToRegExp(rule.match.name).test(d);
-      const address = readKernelFile(root, `/sys/class/net/${d}/address`);
-      return address.ok && address.text.trim() === rule.match.mac;
-    });
+    const matching = devicesMatching(root, devices, rule.match);
     if (matching.length === 0) {
       // A live manager has created its bridge by now; a NIC glob may legitimately match nothing.
       rows.push({

@@ -143,6 +143,24 @@ report_from_disk() {
 	node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' "$json" 2>/dev/null
 }
 
+# uplink_nics DIR: sets nics, qemu's NIC arguments for the stack in DIR. A stack with a netplan file
+# (network/60-born-tuned.yaml: host addressing, bonds, VLANs) gets it as the seed's network-config,
+# and one virtio NIC per MAC it matches, each with that MAC on its own user network (restrict=on);
+# every other stack keeps the one NIC it always had.
+uplink_nics() {
+	local netplan=$1/tree/network/60-born-tuned.yaml i
+	local -a macs=()
+	nics=(-nic "user,restrict=on,model=virtio-net-pci")
+	[[ -f $netplan ]] || return 0
+	cp "$netplan" "$1/seed/network-config"
+	mapfile -t macs < <(sed -n 's/^ *macaddress: "\{0,1\}\([0-9a-f:]\{17\}\)"\{0,1\}$/\1/p' "$netplan")
+	((${#macs[@]} > 0)) || return 0
+	nics=()
+	for i in "${!macs[@]}"; do
+		nics+=(-netdev "user,id=uplink$i,restrict=on" -device "virtio-net-pci,netdev=uplink$i,mac=${macs[i]}")
+	done
+}
+
 rows=() # STACK|BOOT|DEBIAN|TIME|VERIFY|PASSED|FAILED|FAILING CHECKS
 rows_passed=0
 rows_failed=0
@@ -210,6 +228,7 @@ for stack in "${stacks[@]}"; do
 	cp -r "$cli/." "$dir/seed/born-tuned/"
 	cp -r "$here/profiles" "$dir/seed/born-tuned/e2e-profiles"
 	printf '%s\n' "${profiles[@]}" >"$dir/seed/born-tuned/stack"
+	uplink_nics "$dir"
 	mkiso "$dir/seed" "$dir/seed.iso" || die "$stack: seed ISO failed"
 	qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/disk.qcow2" || die "$stack: overlay failed"
 
@@ -229,7 +248,7 @@ for stack in "${stacks[@]}"; do
 			-kernel "$rcache/vmlinuz" -initrd "$rcache/initrd.img" -append "$append" \
 			-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2" \
 			-drive "file=$dir/seed.iso,if=virtio,format=raw,readonly=on" \
-			-nic user,restrict=on,model=virtio-net-pci \
+			"${nics[@]}" \
 			>"$dir/qemu-$boot.log" 2>&1 || rc=$?
 		secs=$((SECONDS - started))
 		json=$dir/report-$boot.json

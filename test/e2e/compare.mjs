@@ -36,6 +36,10 @@
 //   - the fence, when the tree has one (born-tuned/fence.nft): `nft -j list table inet
 //     born_tuned_fence` shows it loaded, matching the tree's bridge; born-tuned-fence.service is
 //     active and enabled; on boot 2 it came up no later than the manager's socket.
+//   - the uplink, for a stack with a netplan file (TREE/network/60-born-tuned.yaml): each bond in
+//     /proc/net/bonding in its mode, link up, exactly its members (by permanent MAC) enslaved with
+//     link up and the bond as their master, the MTUs and static addresses asked, the default
+//     route on the interface with the gateway, and the bridge at the preseed's bridge.mtu.
 // Plain JS, node builtins only.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,13 +52,14 @@ export const ABSENT_OK_NOTE = 'this kernel has no such path';
  * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
  *   what boot.sh seeded, for the harness checks (left out: none)
  * @param {Map<string, string> | undefined} wantedModes each sysctl's mode from the tree's sysctl.wanted
- * @param {{fence?: {bridge: string}, capacity?: {modules: string[], subids?: number}}} asked what the
- *   stack's tree asks for: its fence (treeFence; none when the stack has none) and capacity
- *   (treeCapacity; left out: no capacity checks)
+ * @param {{fence?: {bridge: string}, capacity?: {modules: string[], subids?: number}, uplinks?: ReturnType<typeof uplinksWanted>}} asked
+ *   what the stack's tree asks for: its fence (treeFence; none when the stack has none), capacity
+ *   (treeCapacity; left out: no capacity checks) and uplink (treeUplinks: its netplan file and
+ *   preseed; left out or empty: no uplink checks)
  * @returns {{check: string, ok: boolean, detail: string}[]}
  */
 export function compare(limitsConfText, report, seeded, wantedModes, asked = {}) {
-  const { fence, capacity } = asked;
+  const { fence, capacity, uplinks } = asked;
   const checks = [];
   const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
 
@@ -198,6 +203,7 @@ export function compare(limitsConfText, report, seeded, wantedModes, asked = {})
       );
     }
   }
+  if (uplinks && (uplinks.interfaces.length > 0 || uplinks.bridgeMtu !== undefined)) compareUplinks(report.uplinks, uplinks, add);
 
   // --- gen verify: the judge of the profile's settings ------------------------------------------
   const v = report.verify;
@@ -286,8 +292,9 @@ function verifierDetail(v) {
   return `exit ${v?.rc}; ${(v?.stderr ?? '').trim().slice(0, 300) || (v?.stdout ?? '').slice(0, 300) || 'not reported'}`;
 }
 
-/** The manager's rows (asked only by gen verify): they name the manager first. */
-const isManagerRow = (r) => /^(lxd|incus) /.test(r.check);
+/** The rows only gen verify has: the manager's (they name the manager first) and the uplink's
+ * (bond, VLAN and MTU rows, src/verify/uplinks.ts), which born-tuned-verify does not check. */
+const isManagerRow = (r) => /^(lxd|incus|bond|vlan|mtu) /.test(r.check);
 
 /**
  * Whether born-tuned-verify's rows are gen verify's without the manager's, field for field and in
@@ -407,6 +414,160 @@ function inSubnet(address, cidr) {
   return Math.floor(toInt(address) / 2 ** (32 - Number(bits))) === Math.floor(toInt(base) / 2 ** (32 - Number(bits)));
 }
 
+/**
+ * The uplink as the guest reports it (report.uplinks: `ip -j` links, addresses, default routes and
+ * /proc/net/bonding) against what the tree asked (uplinksWanted), through `add`.
+ */
+export function compareUplinks(got, wanted, add) {
+  if (!got) {
+    add('uplink: reported', false, 'the report has no uplinks section');
+    return;
+  }
+  const link = (name) => (got.links ?? []).find((l) => l.ifname === name);
+  const addressesOf = (name) => (got.addresses ?? []).find((a) => a.ifname === name)?.addresses ?? [];
+  for (const i of wanted.interfaces.filter((x) => x.kind === 'bond')) {
+    const text = got.bonding?.[i.name];
+    const b = parseBonding(text ?? '');
+    add(
+      `uplink: bond ${i.name} in /proc/net/bonding`,
+      text != null,
+      text != null ? '' : `bonds: ${Object.keys(got.bonding ?? {}).join(', ') || 'none'}`,
+    );
+    if (text == null) continue;
+    add(`uplink: bond ${i.name} mode ${i.mode}`, b.mode === i.mode, `Bonding Mode: ${b.modeText}`);
+    add(`uplink: bond ${i.name} link up`, b.mii === 'up', `MII Status: ${b.mii}`);
+    const macs = i.members.map((m) => wanted.interfaces.find((x) => x.kind === 'ethernet' && x.name === m)?.mac);
+    const slaves = b.slaves.map((s) => ({ ...s, master: link(s.name)?.master ?? null }));
+    const ok =
+      macs.every((mac) => mac !== undefined) &&
+      slaves.length === macs.length &&
+      macs.every((mac) => slaves.some((s) => s.permanent === mac && s.mii === 'up' && s.master === i.name));
+    add(
+      `uplink: bond ${i.name} has its ${i.members.length} members enslaved, link up`,
+      ok,
+      `wanted ${macs.join(', ')}; ${slaves.map((s) => `${s.name} ${s.permanent} MII ${s.mii} master ${s.master}`).join('; ') || 'no slaves'}`,
+    );
+    if (i.primary !== undefined) {
+      const primaryMac = wanted.interfaces.find((x) => x.kind === 'ethernet' && x.name === i.primary)?.mac;
+      const active = slaves.find((s) => s.name === b.active);
+      add(
+        `uplink: bond ${i.name} sends on its primary ${i.primary}`,
+        active !== undefined && active.permanent === primaryMac,
+        `active ${b.active} (${active?.permanent}), primary ${primaryMac}`,
+      );
+    }
+    if (i.mtu !== undefined) {
+      const wrong = slaves.filter((s) => link(s.name)?.mtu !== i.mtu).map((s) => `${s.name} ${link(s.name)?.mtu}`);
+      add(`uplink: bond ${i.name} members mtu ${i.mtu}`, slaves.length > 0 && wrong.length === 0, wrong.join(', '));
+    }
+  }
+  for (const i of wanted.interfaces.filter((x) => x.kind !== 'ethernet')) {
+    if (i.mtu !== undefined)
+      add(`uplink: ${i.name} mtu ${i.mtu}`, link(i.name)?.mtu === i.mtu, `${i.name} mtu ${link(i.name)?.mtu ?? 'no such link'}`);
+    for (const a of i.addresses)
+      add(
+        `uplink: ${i.name} has ${a}`,
+        addressesOf(i.name).includes(a),
+        `${i.name}: ${addressesOf(i.name).join(', ') || 'no global address'}`,
+      );
+    if (i.gateway !== undefined) {
+      const routes = got.default_routes ?? [];
+      add(
+        `uplink: default route via ${i.gateway} on ${i.name}`,
+        routes.some((r) => r.dev === i.name && r.gateway === i.gateway),
+        routes.map((r) => `${r.gateway} dev ${r.dev}`).join(', ') || 'no default route',
+      );
+    }
+  }
+  if (wanted.bridgeMtu !== undefined) {
+    const bridges = (got.links ?? []).filter((l) => l.kind === 'bridge');
+    add(
+      `uplink: the manager's bridge mtu ${wanted.bridgeMtu} (preseed bridge.mtu)`,
+      bridges.length > 0 && bridges.every((l) => l.mtu === wanted.bridgeMtu),
+      bridges.map((l) => `${l.ifname} ${l.mtu}`).join(', ') || 'no bridge',
+    );
+  }
+}
+
+/** /proc/net/bonding/NAME: the mode (as netplan names it), the bond's MII status, the active
+ * slave and each slave's name, MII status and permanent address. */
+export function parseBonding(text) {
+  const [head, ...slaveBlocks] = text.split(/^(?=Slave Interface: )/m);
+  const field = (block, name) => new RegExp(`^${name}: (.*)$`, 'm').exec(block ?? '')?.[1]?.trim();
+  const modeText = field(head, 'Bonding Mode') ?? '';
+  const mode = /\(active-backup\)/.test(modeText) ? 'active-backup' : /802\.3ad/.test(modeText) ? '802.3ad' : modeText;
+  return {
+    mode,
+    modeText,
+    mii: field(head, 'MII Status'),
+    active: field(head, 'Currently Active Slave'),
+    slaves: slaveBlocks.map((b) => ({
+      name: field(b, 'Slave Interface'),
+      mii: field(b, 'MII Status'),
+      permanent: field(b, 'Permanent HW addr'),
+    })),
+  };
+}
+
+/**
+ * What a tree asks of the uplink: its netplan file's ethernets (their MAC), bonds and VLANs (MTU,
+ * static addresses, gateway, a bond's mode, members and primary), and the preseed's bridge.mtu.
+ * Both files are YAML that gen writes in one shape; this reads that shape only (plain JS, no YAML
+ * library), and a file it cannot read asks for nothing, which the checks of verify's rows still
+ * cover. The netplan file is the stack's, or one given as text.
+ */
+export function uplinksWanted(netplanText, preseedText) {
+  const interfaces = [];
+  let section = null;
+  let cur = null;
+  let parameters = false;
+  for (const line of (netplanText ?? '').split('\n')) {
+    let m;
+    if ((m = /^  (ethernets|bonds|vlans):$/.exec(line))) {
+      section = { ethernets: 'ethernet', bonds: 'bond', vlans: 'vlan' }[m[1]];
+      cur = null;
+    } else if (/^ {0,2}\S/.test(line)) section = null;
+    else if (section && (m = /^    "?([^":\s]+)"?:$/.exec(line))) {
+      cur = { kind: section, name: m[1], addresses: [], members: [] };
+      interfaces.push(cur);
+      parameters = false;
+    } else if (cur && (m = /^      (\S+):(?: (.*))?$/.exec(line))) {
+      parameters = m[1] === 'parameters';
+      const list = /^\[(.*)\]$/
+        .exec(m[2] ?? '')?.[1]
+        ?.split(',')
+        .map((x) => x.trim().replace(/^"|"$/g, ''));
+      if (m[1] === 'mtu') cur.mtu = Number(m[2]);
+      else if (m[1] === 'addresses' && list) cur.addresses = list;
+      else if (m[1] === 'interfaces' && list) cur.members = list;
+    } else if (cur && (m = /^        (\S+): "?([^"]*)"?$/.exec(line))) {
+      if (m[1] === 'macaddress') cur.mac = m[2];
+      else if (parameters && m[1] === 'mode') cur.mode = m[2];
+      else if (parameters && m[1] === 'primary') cur.primary = m[2];
+    } else if (cur && (m = /^ {10}via: "?([^"]*)"?$/.exec(line))) cur.gateway = m[1];
+  }
+  const mtu = /^ +bridge\.mtu: "(\d+)"$/m.exec(preseedText ?? '')?.[1];
+  return { interfaces, ...(mtu !== undefined ? { bridgeMtu: Number(mtu) } : {}) };
+}
+
+/** uplinksWanted of a `gen --out` tree (nothing asked when it has no netplan file). */
+export function treeUplinks(tree) {
+  const readOr = (path) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const preseedDir = join(tree, 'preseed');
+  const preseeds = existsSync(preseedDir)
+    ? readdirSync(preseedDir)
+        .filter((n) => n.endsWith('.yaml'))
+        .sort()
+    : [];
+  return uplinksWanted(readOr(join(tree, 'network', '60-born-tuned.yaml')), preseeds.map((n) => readOr(join(preseedDir, n))).join('\n'));
+}
+
 /** Counts of gen verify's rows in a report (for the summary table). */
 export function verifyCounts(report) {
   const rows = report.verify?.result?.rows ?? [];
@@ -504,7 +665,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     report = JSON.parse(readFileSync(reportPath, 'utf8'));
     const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, 'utf8')).boot_id : undefined;
     const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
-    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree), { fence: treeFence(tree), capacity: treeCapacity(tree) });
+    checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree), {
+      fence: treeFence(tree),
+      capacity: treeCapacity(tree),
+      uplinks: treeUplinks(tree),
+    });
   } catch (e) {
     process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
     process.exit(2);

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // compare.selftest.mjs: offline negative controls for compare.mjs (< 1 s, no VM). Takes real guest
 // reports recorded by boot.sh (test/e2e/fixtures/STACK/{limits.conf,sysctl.wanted,report-1.json,
-// report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls), checks that each passes as recorded, then breaks one
+// report-2.json}, limits.conf being the stack's limits.d file and sysctl.wanted its wanted sysctls;
+// a stack with a netplan file also network.yaml and preseed.yaml, its tree's
+// network/60-born-tuned.yaml and preseed), checks that each passes as recorded, then breaks one
 // thing at a time and checks that exactly the expected checks fail. boot.sh runs it before booting
 // anything. Exit 1 on any surprise.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABSENT_OK_NOTE, compare, fenceOf, sysctlModes } from './compare.mjs';
+import { ABSENT_OK_NOTE, compare, compareUplinks, fenceOf, sysctlModes, uplinksWanted } from './compare.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures');
@@ -19,8 +21,11 @@ let modes = new Map();
 let fence;
 /** What the fixture's tree asks of capacity (compare.mjs treeCapacity), when recorded. */
 let capacity;
+// A fixture of a stack with a netplan file also holds it (network.yaml) and its preseed
+// (preseed.yaml): what the uplink checks hold the report to.
+let uplinks;
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded, modes, { fence, capacity })
+  compare(limits, rep, seeded, modes, { fence, capacity, uplinks })
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -110,6 +115,8 @@ for (const stack of readdirSync(fixtures).sort()) {
     ? JSON.parse(readFileSync(join(dir, 'capacity.json'), 'utf8'))
     : undefined;
   capacity = recordedCapacity;
+  const optional = (f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  uplinks = uplinksWanted(optional('network.yaml'), optional('preseed.yaml'));
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -124,6 +131,22 @@ for (const stack of readdirSync(fixtures).sort()) {
     const expectHere = (name, mutate, wantFailing) => expect(`${t} ${name}`, limits, rep, seeded, mutate, wantFailing);
 
     expectHere(`as recorded`, () => {}, []);
+    if (uplinks.interfaces.length > 0) {
+      expectHere(
+        `a bond member not enslaved`,
+        (r) => {
+          r.uplinks.bonding.bond0 = r.uplinks.bonding.bond0.replace(/Slave Interface: [\s\S]*?(?=Slave Interface: )/, '');
+        },
+        ['uplink: bond bond0 has its 2 members enslaved, link up', 'uplink: bond bond0 sends on its primary port1'],
+      );
+      expectHere(
+        `the bridge not at the uplink's MTU`,
+        (r) => {
+          r.uplinks.links.find((l) => l.kind === 'bridge').mtu = 1500;
+        },
+        ["uplink: the manager's bridge mtu 9000 (preseed bridge.mtu)"],
+      );
+    }
     // gen verify's rows: the judge of the profile's settings.
     expectHere(
       `a verify row FAIL`,
@@ -735,6 +758,181 @@ for (const stack of readdirSync(fixtures).sort()) {
       boot === 2 ? [ORDER] : [],
     );
   }
+}
+
+// --- the uplink judge (compareUplinks), on a bond as the guest reports it ----------------------------
+// A stack with test/e2e/profiles/bonded.yaml: its netplan file and preseed line as gen writes them,
+// and report.uplinks of a guest where all is as asked (two members by MAC, active-backup on the
+// primary, MTU 9000 on the bond, its members and the bridge). Each break must fail exactly its check.
+{
+  const netplan = [
+    'network:',
+    '  version: 2',
+    '  renderer: networkd',
+    '  ethernets:',
+    '    port1:',
+    '      match:',
+    '        macaddress: 52:54:00:b7:00:01',
+    '      mtu: 9000',
+    '      dhcp4: false',
+    '    port2:',
+    '      match:',
+    '        macaddress: 52:54:00:b7:00:02',
+    '      mtu: 9000',
+    '      dhcp4: false',
+    '  bonds:',
+    '    bond0:',
+    '      interfaces: [port1, port2]',
+    '      mtu: 9000',
+    '      parameters:',
+    '        mode: active-backup',
+    '        mii-monitor-interval: 100',
+    '        primary: port1',
+    '      dhcp4: false',
+    '      addresses: [10.0.2.15/24]',
+    '      routes:',
+    '        - to: default',
+    '          via: 10.0.2.2',
+    '',
+  ].join('\n');
+  const wanted = uplinksWanted(netplan, 'networks:\n  - name: lxdbr0\n    config:\n      bridge.mtu: "9000"\n');
+  const slave = (name, mac, mii = 'up') =>
+    `Slave Interface: ${name}\nMII Status: ${mii}\nSpeed: Unknown\nDuplex: Unknown\nLink Failure Count: 0\nPermanent HW addr: ${mac}\nSlave queue ID: 0\n\n`;
+  const good = {
+    links: [
+      { ifname: 'lo', mtu: 65536, master: null, kind: null },
+      { ifname: 'enp0s3', mtu: 9000, master: 'bond0', kind: null },
+      { ifname: 'enp0s4', mtu: 9000, master: 'bond0', kind: null },
+      { ifname: 'bond0', mtu: 9000, master: null, kind: 'bond' },
+      { ifname: 'lxdbr0', mtu: 9000, master: null, kind: 'bridge' },
+    ],
+    addresses: [
+      { ifname: 'bond0', addresses: ['10.0.2.15/24'] },
+      { ifname: 'lxdbr0', addresses: ['172.16.0.1/24'] },
+    ],
+    default_routes: [{ dev: 'bond0', gateway: '10.0.2.2' }],
+    bonding: {
+      bond0:
+        'Ethernet Channel Bonding Driver: v6.1.0\n\nBonding Mode: fault-tolerance (active-backup)\nPrimary Slave: enp0s3 (primary_reselect always)\nCurrently Active Slave: enp0s3\nMII Status: up\nMII Polling Interval (ms): 100\n\n' +
+        slave('enp0s3', '52:54:00:b7:00:01') +
+        slave('enp0s4', '52:54:00:b7:00:02'),
+    },
+  };
+  const uplinkFailing = (got) => {
+    const checks = [];
+    compareUplinks(got, wanted, (check, ok, detail) => checks.push({ check, ok, detail }));
+    return checks;
+  };
+  const expectUplink = (name, mutate, wantFailing) => {
+    ran++;
+    const got = structuredClone(good);
+    const replaced = mutate(got);
+    const checks = uplinkFailing(replaced === undefined ? got : replaced);
+    const failed = checks.filter((c) => !c.ok).map((c) => c.check);
+    if (
+      failed.length !== wantFailing.length ||
+      !wantFailing.every((w) => failed.includes(w)) ||
+      (wantFailing.length === 0 && checks.length !== 10)
+    ) {
+      bad++;
+      console.error(`FAIL uplink ${name}: failing checks ${JSON.stringify(failed)}, expected ${JSON.stringify(wantFailing)}`);
+    }
+  };
+  const members = 'uplink: bond bond0 has its 2 members enslaved, link up';
+  expectUplink('as asked', () => {}, []);
+  expectUplink(
+    'one member not enslaved',
+    (g) => {
+      g.bonding.bond0 = g.bonding.bond0.replace(/Slave Interface: enp0s4[\s\S]*$/, '');
+      g.links[2].master = null;
+    },
+    [members],
+  );
+  expectUplink(
+    'a member with its link down',
+    (g) => {
+      g.bonding.bond0 = g.bonding.bond0.replace(/(Slave Interface: enp0s4\nMII Status: )up/, '$1down');
+    },
+    [members],
+  );
+  expectUplink(
+    'a member enslaved elsewhere',
+    (g) => {
+      g.links[2].master = 'bond1';
+    },
+    [members],
+  );
+  expectUplink(
+    'a stranger enslaved instead of a member',
+    (g) => {
+      g.bonding.bond0 = g.bonding.bond0.replace('52:54:00:b7:00:02', '52:54:00:b7:00:09');
+    },
+    [members],
+  );
+  expectUplink(
+    'the bond in another mode',
+    (g) => {
+      g.bonding.bond0 = g.bonding.bond0.replace('fault-tolerance (active-backup)', 'IEEE 802.3ad Dynamic link aggregation');
+    },
+    ['uplink: bond bond0 mode active-backup'],
+  );
+  expectUplink(
+    'the bond down',
+    (g) => {
+      g.bonding.bond0 = g.bonding.bond0.replace(/^MII Status: up$/m, 'MII Status: down');
+    },
+    ['uplink: bond bond0 link up'],
+  );
+  expectUplink(
+    'sending on the backup',
+    (g) => {
+      g.bonding.bond0 = g.bonding.bond0.replace('Currently Active Slave: enp0s3', 'Currently Active Slave: enp0s4');
+    },
+    ['uplink: bond bond0 sends on its primary port1'],
+  );
+  expectUplink(
+    'the bond at 1500',
+    (g) => {
+      g.links[3].mtu = 1500;
+    },
+    ['uplink: bond0 mtu 9000'],
+  );
+  expectUplink(
+    'a member at 1500',
+    (g) => {
+      g.links[1].mtu = 1500;
+    },
+    ['uplink: bond bond0 members mtu 9000'],
+  );
+  expectUplink(
+    'the bridge at 1500',
+    (g) => {
+      g.links[4].mtu = 1500;
+    },
+    ["uplink: the manager's bridge mtu 9000 (preseed bridge.mtu)"],
+  );
+  expectUplink(
+    'the address on a member instead',
+    (g) => {
+      g.addresses[0].ifname = 'enp0s3';
+    },
+    ['uplink: bond0 has 10.0.2.15/24'],
+  );
+  expectUplink(
+    'the default route on a member',
+    (g) => {
+      g.default_routes[0].dev = 'enp0s3';
+    },
+    ['uplink: default route via 10.0.2.2 on bond0'],
+  );
+  expectUplink(
+    'no bond at all',
+    (g) => {
+      g.bonding = {};
+    },
+    ['uplink: bond bond0 in /proc/net/bonding'],
+  );
+  expectUplink('no uplinks section in the report', () => null, ['uplink: reported']);
 }
 
 if (ran === 0) {

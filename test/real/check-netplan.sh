@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Validate netplan YAML with netplan itself (netplan.io 0.106 on Debian 12), offline.
 #
-# usage: check-netplan.sh FILE...
+# usage: check-netplan.sh [--keep DIR] FILE...
+#   --keep DIR  copy what netplan generated (run/systemd/network/*.netdev, *.network, *.link...)
+#               to DIR/run/, for a caller that asserts on the files systemd-networkd would read
 #   The files are copied at mode 0600 into a temporary root's etc/netplan/ (netplan
 #   merges all of them in name order, as on a host) and `netplan generate --root-dir ROOT`
 #   runs; it writes only below ROOT. The root is removed on exit.
@@ -15,10 +17,16 @@ set -euo pipefail
 
 prog=${0##*/}
 usage() {
-  echo "usage: $prog FILE..." >&2
+  echo "usage: $prog [--keep DIR] FILE..." >&2
   exit 2
 }
 
+keep=
+if [[ ${1:-} == --keep ]]; then
+  if (($# < 2)) || [[ ! -d $2 ]]; then usage; fi
+  keep=$2
+  shift 2
+fi
 (($# >= 1)) || usage
 command -v netplan >/dev/null || { echo "$prog: netplan not found" >&2; exit 77; }
 
@@ -61,5 +69,6 @@ if [[ -n $out ]] && grep -q WARNING <<<"$out"; then
   exit 1
 fi
 [[ -z $out ]] || printf '%s\n' "$out"
+[[ -z $keep || ! -d $root/run ]] || cp -r -- "$root/run" "$keep/"
 generated=$(cd "$root" && find . -type f ! -path './etc/netplan/*' | sed 's|^\./||' | sort | tr '\n' ' ' | sed 's/ $//')
 echo "ok netplan generate: ${generated:-(nothing)}"

@@ -361,6 +361,36 @@ report.capacity = guard("capacity", () => {
 	};
 });
 
+// --- uplinks: links, addresses, default routes and bonds as the kernel has them ----------------
+// compare.mjs holds them to the stack's netplan file and preseed (bonds with every member
+// enslaved and up, MTUs, addresses, the bridge's MTU), beside gen verify's own rows.
+report.uplinks = guard("uplinks", () => {
+	const ipJson = (args) => {
+		const r = run("ip", ["-j", ...args]);
+		if (r.rc !== 0) throw new Error(`ip -j ${args.join(" ")}: exit ${r.rc}: ${r.stderr}`);
+		return JSON.parse(r.stdout);
+	};
+	const links = ipJson(["-d", "link", "show"]).map((l) => ({
+		ifname: l.ifname,
+		mtu: l.mtu,
+		operstate: l.operstate,
+		master: l.master ?? null,
+		address: l.address ?? null,
+		permaddr: l.permaddr ?? null,
+		kind: l.linkinfo?.info_kind ?? null,
+		slave_kind: l.linkinfo?.info_slave_kind ?? null,
+		txqlen: l.txqlen ?? null,
+	}));
+	const addresses = ipJson(["addr", "show"]).map((a) => ({
+		ifname: a.ifname,
+		addresses: (a.addr_info ?? []).filter((i) => i.scope === "global").map((i) => `${i.local}/${i.prefixlen}`),
+	}));
+	const routes = ipJson(["route", "show", "default"]).map((r) => ({ dev: r.dev, gateway: r.gateway ?? null }));
+	const bonding = {};
+	if (existsSync("/proc/net/bonding")) for (const b of readdirSync("/proc/net/bonding")) bonding[b] = read(join("/proc/net/bonding", b));
+	return { links, addresses, default_routes: routes, bonding };
+});
+
 // --- failed units (the reporting unit itself is still running, so it cannot be among them) -------
 report.failed_units = guard("failed_units", () =>
 	run("systemctl", ["list-units", "--failed", "--plain", "--no-legend", "--no-pager"]).stdout

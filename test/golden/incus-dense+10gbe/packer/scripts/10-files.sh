@@ -749,7 +749,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''cbe75cf44e214920f19f6733c627e2bc8a23dbc3476492c8f3dd510c1d754924'\''
+self_sha256='\''d4734750111459571c95f544b4dccbc1cccad78674a85315e005fa6da6d333a3'\''
 json_version='\''1'\''
 manager='\''incus'\''
 daemon_comm='\''incusd'\''
@@ -1086,7 +1086,15 @@ check_txqueuelen() {
 			# shellcheck disable=SC2254 # the rule'\''s udev glob, matched as a pattern on purpose
 			case $d in $match) ;; *) continue ;; esac
 		else
-			if ! read_kernel "/sys/class/net/$d/address" || [ "$kv" != "$match" ]; then continue; fi
+			# A bond carries its first member'\''s MAC and, in active-backup, so does every member:
+			# a member is matched by its permanent address, a bond never by a MAC.
+			[ ! -e "$P/sys/class/net/$d/bonding/mode" ] || continue
+			if [ -e "$P/sys/class/net/$d/bonding_slave/perm_hwaddr" ]; then
+				read_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr" || continue
+			elif ! read_kernel "/sys/class/net/$d/address"; then
+				continue
+			fi
+			[ "$kv" = "$match" ] || continue
 		fi
 		found=1
 		if read_kernel "/sys/class/net/$d/tx_queue_len"; then

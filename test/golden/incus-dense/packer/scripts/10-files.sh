@@ -731,7 +731,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''e4cac89f37b6ae3a97eec9509bb425ee71eed6b2a01ba853660d7a7aa85c0b3b'\''
+self_sha256='\''fe78e0ebd9d6c82a64a881437cb3d48d13ae93184f78f5558706dde374eacb9b'\''
 json_version='\''1'\''
 manager='\''incus'\''
 daemon_comm='\''incusd'\''
@@ -1063,7 +1063,15 @@ check_txqueuelen() {
 			# shellcheck disable=SC2254 # the rule'\''s udev glob, matched as a pattern on purpose
 			case $d in $match) ;; *) continue ;; esac
 		else
-			if ! read_kernel "/sys/class/net/$d/address" || [ "$kv" != "$match" ]; then continue; fi
+			# A bond carries its first member'\''s MAC and, in active-backup, so does every member:
+			# a member is matched by its permanent address, a bond never by a MAC.
+			[ ! -e "$P/sys/class/net/$d/bonding/mode" ] || continue
+			if [ -e "$P/sys/class/net/$d/bonding_slave/perm_hwaddr" ]; then
+				read_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr" || continue
+			elif ! read_kernel "/sys/class/net/$d/address"; then
+				continue
+			fi
+			[ "$kv" = "$match" ] || continue
 		fi
 		found=1
 		if read_kernel "/sys/class/net/$d/tx_queue_len"; then

@@ -749,7 +749,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''000debdc450168dbdfba744cb38c512f1551217764e3e5b5e73172f8a57d4602'\''
+self_sha256='\''3a2a059e2264510d5743d33080a7e6a9ce9e09c546240bbfbf4bd8c46e63bd7f'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -1087,7 +1087,15 @@ check_txqueuelen() {
 			# shellcheck disable=SC2254 # the rule'\''s udev glob, matched as a pattern on purpose
 			case $d in $match) ;; *) continue ;; esac
 		else
-			if ! read_kernel "/sys/class/net/$d/address" || [ "$kv" != "$match" ]; then continue; fi
+			# A bond carries its first member'\''s MAC and, in active-backup, so does every member:
+			# a member is matched by its permanent address, a bond never by a MAC.
+			[ ! -e "$P/sys/class/net/$d/bonding/mode" ] || continue
+			if [ -e "$P/sys/class/net/$d/bonding_slave/perm_hwaddr" ]; then
+				read_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr" || continue
+			elif ! read_kernel "/sys/class/net/$d/address"; then
+				continue
+			fi
+			[ "$kv" = "$match" ] || continue
 		fi
 		found=1
 		if read_kernel "/sys/class/net/$d/tx_queue_len"; then

@@ -731,7 +731,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''3c5bc562bdd04604d064a3739a7d6d773aa4901e71ac3b7eca54379c95b7547b'\''
+self_sha256='\''4f5362844bac1229123b0c44cf94ff25ea085e96b624060bd639eabae1f4ce7b'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -1064,7 +1064,15 @@ check_txqueuelen() {
 			# shellcheck disable=SC2254 # the rule'\''s udev glob, matched as a pattern on purpose
 			case $d in $match) ;; *) continue ;; esac
 		else
-			if ! read_kernel "/sys/class/net/$d/address" || [ "$kv" != "$match" ]; then continue; fi
+			# A bond carries its first member'\''s MAC and, in active-backup, so does every member:
+			# a member is matched by its permanent address, a bond never by a MAC.
+			[ ! -e "$P/sys/class/net/$d/bonding/mode" ] || continue
+			if [ -e "$P/sys/class/net/$d/bonding_slave/perm_hwaddr" ]; then
+				read_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr" || continue
+			elif ! read_kernel "/sys/class/net/$d/address"; then
+				continue
+			fi
+			[ "$kv" = "$match" ] || continue
 		fi
 		found=1
 		if read_kernel "/sys/class/net/$d/tx_queue_len"; then
