@@ -53,10 +53,11 @@ stacks=("$@")
 if ((${#stacks[@]} == 0)); then
 	# Every (release, manager, fresh/baked) pair once, not the cross product: the shipped profiles
 	# target Debian 13; the debian-12 overlay puts a stack on Debian 12. 10gbe rides on half of them
-	# and the pinned tcp_mem (never lower at boot) on both baked Incus stacks, one per kernel.
+	# and the pinned tcp_mem (never lower at boot) on both baked Incus stacks, one per kernel; the
+	# fresh Incus stack on Debian 13 has its uplink as an active-backup bond of two NICs (bonded).
 	stacks=(
 		lxd-small+preinstalled
-		incus-dense+10gbe+preinstalled
+		incus-dense+10gbe+preinstalled+bonded
 		baked:lxd-small+10gbe+preinstalled
 		baked:incus-dense+10gbe+preinstalled+pinned-tcp-mem
 		lxd-small+10gbe+debian-12+preinstalled
