@@ -5,6 +5,7 @@ import { managerState } from '../facts/managers.ts';
 import { octalMode, type Artifact } from './artifact.ts';
 import { renderTemplate } from './engine.ts';
 import { commentText } from './helpers.ts';
+import { SNAP_INSTALL_OR_REFRESH } from './snap-step.ts';
 
 /** The provisioner scripts, in the order Packer runs them (paths relative to the template). */
 export const PACKER_SCRIPTS = ['scripts/10-files.sh', 'scripts/20-install-manager.sh', 'scripts/90-cleanup.sh'] as const;
@@ -138,7 +139,10 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       header,
       summary: installSummary(plan),
       deb: m.install === 'deb' && m.deb ? { ...m.deb, mirror: BACKPORTS_MIRROR[plan.target.distro] } : false,
-      snap: m.install === 'snap' && m.snapChannel ? { channel: m.snapChannel, needsSnapd: m.needsSnapd } : false,
+      snap:
+        m.install === 'snap' && m.snapChannel
+          ? { channel: m.snapChannel, needsSnapd: m.needsSnapd, script: SNAP_INSTALL_OR_REFRESH }
+          : false,
       present: m.install === 'present' ? { client } : false,
       fence: plan.fence.enabled ? { unit: basename(HOST_PATHS.fenceUnit) } : false,
       // Only a backports source to add or a client to look for needs the resolver of paths under ROOT.
