@@ -16,6 +16,10 @@ export const HOST_PATHS = {
   udevTxqueuelen: '/etc/udev/rules.d/81-born-tuned-txqueuelen.rules',
   sysctlApply: '/usr/local/sbin/born-tuned-sysctl-apply',
   firstBootStep: '/usr/local/sbin/born-tuned-step',
+  storagePackages: '/usr/local/sbin/born-tuned-storage-packages',
+  storageDevice: '/usr/local/sbin/born-tuned-storage-device',
+  /** Read by modprobe when the zfs module loads (first at the preseed's pool creation). */
+  zfsModprobe: '/etc/modprobe.d/60-born-tuned-zfs.conf',
   preseed: '/etc/born-tuned/preseed.yaml',
 } as const;
 

@@ -27,9 +27,11 @@ export function buildCloudConfig(
     config.runcmd = runCommands(plan, hostFiles, false);
     return config;
   }
-  if (m.deb?.backports) {
-    config.apt = { sources: { 'born-tuned-backports.list': { source: `deb $MIRROR ${m.deb.suite} main` } } };
-  }
+  const sources: Record<string, { source: string }> = {};
+  if (m.deb?.backports) sources['born-tuned-backports.list'] = { source: `deb $MIRROR ${m.deb.suite} main` };
+  // ZFS is CDDL-licensed: Debian keeps it in contrib, which its cloud images do not enable.
+  if (plan.storage.contrib) sources['born-tuned-contrib.list'] = { source: `deb $MIRROR ${plan.target.codename} contrib` };
+  if (Object.keys(sources).length > 0) config.apt = { sources };
   config.write_files = [
     ...hostFiles.filter((f) => f.hostPath).map((f) => writeFile(f.hostPath!, f.text, f.mode)),
     writeFile(HOST_PATHS.preseed, preseedText, 0o600),
@@ -57,6 +59,12 @@ const SNAP_INSTALL_OR_REFRESH = [
   'echo "born-tuned: the lxd snap tracks $have, newer than the profile\'s $want: not moved back (LXD cannot downgrade its database); set manager.version to $have_track or remove the snap" >&2',
   'exit 1',
 ].join('\n');
+
+/** The manager's command-line client, which the storage device check asks for an existing pool. */
+function managerClient(m: HostPlan['manager']): string {
+  if (m.name === 'incus') return 'incus';
+  return m.install === 'snap' ? '/snap/bin/lxc' : 'lxc';
+}
 
 function writeFile(path: string, content: string, mode: number) {
   return { path, owner: 'root:root', permissions: octalMode(mode), content };
@@ -88,10 +96,23 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
   }
   // The wanted file carries each key's mode; the apply step writes what it computed to sysctl.d.
   steps.push(['sysctl', [HOST_PATHS.sysctlApply, HOST_PATHS.sysctlWanted, HOST_PATHS.sysctl]]);
+  // Before the restart, so the daemon that creates the pools starts with their tools present.
+  const storage = plan.storage;
+  if (storage.packages.length > 0) {
+    const args = [...(storage.kernelHeaders ? ['--kernel-headers'] : []), ...storage.packages];
+    steps.push(['storage-packages', [HOST_PATHS.storagePackages, ...args]]);
+  }
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
+  // Each device is checked once the manager answers (it skips a pool the manager already has);
+  // the preseed needs every check to have passed.
+  const deviceSteps = storage.devices.map((d) => `storage-device-${d.pool}`);
+  storage.devices.forEach((d, i) =>
+    steps.push([deviceSteps[i]!, [HOST_PATHS.storageDevice, managerClient(m), d.pool, d.source, d.wipe ? 'yes' : 'no']]),
+  );
   steps.push(['preseed', ['sh', '-c', `${m.initCommand.map(shellQuote).join(' ')} < ${shellQuote(HOST_PATHS.preseed)}`]]);
-  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), finalCheck()];
+  const needs = deviceSteps.flatMap((s) => ['--needs', s]);
+  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, ...(name === 'preseed' ? needs : []), name, ...argv]), finalCheck()];
 }
 
 /**
