@@ -326,6 +326,10 @@ exit "$failed"
 
 put '/usr/local/sbin/born-tuned-step' '0755' '#!/bin/sh
 # born-tuned-step NAME COMMAND [ARG...]   runs one first-boot step
+# born-tuned-step --needs STEP NAME COMMAND [ARG...]
+#                                         the same, unless step STEP failed (then NAME is recorded
+#                                         as failed without running: the preseed never formats a
+#                                         device the storage check refused); repeatable
 # born-tuned-step --check                 exits 1, naming them, when any step failed
 #
 # cloud-init runs all of runcmd as one shell script and judges only its last line, so a step that
@@ -346,8 +350,20 @@ if [ "${1:-}" = --check ]; then
 	exit 0
 fi
 
+needs=
+while [ "${1:-}" = --needs ]; do
+	needs="$needs $2"
+	shift 2
+done
 name=$1
 shift
+for need in $needs; do
+	if [ -s "$failed" ] && grep -q "^$need(" "$failed"; then
+		echo "$name(not run: $need failed)" >>"$failed"
+		echo "born-tuned: step $name not run: step $need failed" >&2
+		exit 0
+	fi
+done
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
@@ -381,4 +397,100 @@ ACTION=="add", SUBSYSTEM=="net", NAME=="en*", ATTR{tx_queue_len}="10000"
 # bridge: txqueuelen 10000
 ACTION=="add", SUBSYSTEM=="net", KERNEL=="incusbr0", ATTR{tx_queue_len}="10000"
 ACTION=="add", SUBSYSTEM=="net", NAME=="incusbr0", ATTR{tx_queue_len}="10000"
+'
+
+put '/usr/local/sbin/born-tuned-storage-packages' '0755' '#!/bin/sh
+# born-tuned-storage-packages [--kernel-headers] PACKAGE...
+#
+# Installs what the storage drivers need (btrfs-progs; lvm2 and thin-provisioning-tools; ZFS'\''s
+# zfsutils-linux and, on Debian, zfs-dkms), only the packages dpkg does not have installed: on a
+# baked image or a host that has them it does nothing and needs no network. --kernel-headers adds
+# linux-headers for the running kernel (uname -r), which the zfs-dkms build needs.
+# Runs at first boot before the manager restarts (so its daemon finds the tools) and in the Packer
+# image'\''s install step. Exits with apt-get'\''s status when an install fails.
+set -u
+if [ "${1:-}" = --kernel-headers ]; then
+	shift
+	set -- "$@" "linux-headers-$(uname -r)"
+fi
+missing=
+for package in "$@"; do
+	if [ "$(dpkg-query -W -f='\''${db:Status-Status}'\'' "$package" 2>/dev/null)" = installed ]; then
+		echo "born-tuned: $package is installed"
+	else
+		missing="$missing $package"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "born-tuned: every storage package is installed: nothing to do"
+	exit 0
+fi
+echo "born-tuned: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -q update || exit
+# shellcheck disable=SC2086 # one word per package name
+exec apt-get -q -y install $missing
+'
+
+put '/usr/local/sbin/born-tuned-storage-device' '0755' '#!/bin/sh
+# born-tuned-storage-device CLIENT POOL DEVICE WIPE
+#
+# Runs at first boot before the preseed, once per pool whose source is a device. The manager
+# formats the device when the preseed creates the pool (mkfs.btrfs, pvcreate, zpool create), so
+# a disk that still holds data is refused here, before anything writes to it:
+#   - the manager already has POOL (CLIENT storage show POOL answers): a later run, or a host that
+#     was set up before: DEVICE is not touched at all;
+#   - DEVICE is missing or not a block device: refused;
+#   - DEVICE holds a file system, RAID or LVM signature or a partition table (blkid -p, wipefs):
+#     refused when WIPE is "no", erased with `wipefs -a` when WIPE is "yes" (the profile'\''s
+#     storage_pools.POOL.wipe: true);
+#   - otherwise (a blank device): left for the preseed.
+# Exits 1 with a message naming the device and the profile key to change when it refuses; the
+# preseed step does not run then (born-tuned-step --needs).
+set -u
+[ "$#" -eq 4 ] || {
+	echo "usage: born-tuned-storage-device CLIENT POOL DEVICE yes|no" >&2
+	exit 2
+}
+client=$1
+pool=$2
+device=$3
+wipe=$4
+key=storage_pools.$pool
+
+if "$client" storage show "$pool" >/dev/null 2>&1; then
+	echo "born-tuned: storage pool $pool already exists: $device left as it is"
+	exit 0
+fi
+if [ ! -e "$device" ]; then
+	echo "born-tuned: storage pool $pool: $device does not exist: set $key.source to this host'\''s disk for the pool (ls -l /dev/disk/by-id/), or use driver: dir" >&2
+	exit 1
+fi
+real=$(readlink -f -- "$device")
+if [ ! -b "$real" ]; then
+	echo "born-tuned: storage pool $pool: $device ($real) is not a block device: set $key.source to a disk or partition" >&2
+	exit 1
+fi
+
+# What is on it: blkid -p probes the device itself (not the cache) for a file system, RAID member,
+# LVM physical volume or partition table; wipefs lists every signature it would erase.
+found=$(blkid -p -o export -- "$real" 2>/dev/null | sed -n -e '\''s/^TYPE=//p'\'' -e '\''s/^PTTYPE=/partition table /p'\'' | paste -s -d, -)
+signatures=$(wipefs --noheadings --output TYPE,OFFSET -- "$real" 2>/dev/null | awk '\''{ printf "%s%s at %s", sep, $1, $2; sep = ", " }'\'')
+if [ -z "$found" ] && [ -z "$signatures" ]; then
+	echo "born-tuned: storage pool $pool: $device ($real) is blank: the preseed creates the pool on it"
+	exit 0
+fi
+holds="${found:-signatures} (wipefs: ${signatures:-none})"
+if [ "$wipe" != yes ]; then
+	echo "born-tuned: storage pool $pool: $device ($real) is not blank, it holds $holds: refusing to touch it. Set $key.wipe: true to erase it, or set $key.source to another disk" >&2
+	exit 1
+fi
+echo "born-tuned: storage pool $pool: erasing $device ($real), which holds $holds ($key.wipe is true)"
+if ! wipefs -a -- "$real"; then
+	echo "born-tuned: storage pool $pool: wipefs -a $real failed (is it mounted or in use?)" >&2
+	exit 1
+fi
+# Let udev drop the links and partitions of what was erased before the manager formats the device.
+if command -v udevadm >/dev/null; then udevadm settle || true; fi
+exit 0
 '

@@ -32,3 +32,6 @@ fi
 
 apt_get update
 apt_get install 'incus-base' 'incus-client'
+
+# The storage drivers' packages, those missing only (10-files.sh installed the script).
+in_root '/usr/local/sbin/born-tuned-storage-packages' 'btrfs-progs'

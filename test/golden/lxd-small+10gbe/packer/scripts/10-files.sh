@@ -326,6 +326,10 @@ exit "$failed"
 
 put '/usr/local/sbin/born-tuned-step' '0755' '#!/bin/sh
 # born-tuned-step NAME COMMAND [ARG...]   runs one first-boot step
+# born-tuned-step --needs STEP NAME COMMAND [ARG...]
+#                                         the same, unless step STEP failed (then NAME is recorded
+#                                         as failed without running: the preseed never formats a
+#                                         device the storage check refused); repeatable
 # born-tuned-step --check                 exits 1, naming them, when any step failed
 #
 # cloud-init runs all of runcmd as one shell script and judges only its last line, so a step that
@@ -346,8 +350,20 @@ if [ "${1:-}" = --check ]; then
 	exit 0
 fi
 
+needs=
+while [ "${1:-}" = --needs ]; do
+	needs="$needs $2"
+	shift 2
+done
 name=$1
 shift
+for need in $needs; do
+	if [ -s "$failed" ] && grep -q "^$need(" "$failed"; then
+		echo "$name(not run: $need failed)" >>"$failed"
+		echo "born-tuned: step $name not run: step $need failed" >&2
+		exit 0
+	fi
+done
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
