@@ -91,7 +91,7 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
       `storage_pool ${p.name}`,
       [p.driver, p.source, p.size, p.wipe ? 'wipe' : '', p.lvmThinpool ? `thin pool ${p.lvmThinpool}` : ''].filter(Boolean).join(' '),
       at(['storage_pools', p.name], 'one dir pool named default'),
-      SETTING_FACTS[`storage_pools.${p.driver}`] ?? SETTING_FACTS.storage_pools,
+      SETTING_FACTS.storage_pools,
     );
   if (plan.storage.packages.length > 0)
     add(

@@ -45,26 +45,13 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     source: 'LXD operations notes (003)',
   },
   bridge: { why: "The manager's bridge: an explicit address avoids subnet probing at first boot.", source: 'LXD operations notes (003)' },
-  storage_pools: { why: 'Storage pool for instances, created by the preseed.', source: 'LXD operations notes (003)' },
-  'storage_pools.dir': {
-    why: "A dir pool: a directory on the root file system, no copy-on-write, quotas only through project quotas. The manager's docs call it slow and meant for testing; fine for a few instances, not for a dense host.",
-    source: 'LXD and Incus storage_dir docs; LXD operations notes (003)',
-  },
-  'storage_pools.btrfs': {
-    why: 'A btrfs pool on its own disk: the manager runs mkfs.btrfs on the source at the preseed (btrfs-progs); instances are subvolumes, copies are snapshots. First boot refuses a device that is not blank unless wipe: true, and leaves it alone once the manager has the pool.',
-    source: 'LXD 5.0 and Incus 6.0 storage_btrfs docs',
-  },
-  'storage_pools.lvm': {
-    why: "An LVM pool on its own disk: the manager makes a physical volume and volume group (named after the pool) and a thin pool in it (lvm.use_thinpool true, lvm.thinpool_name LXDThinPool or IncusThinPool, both managers' defaults written out); thin volumes over-commit and snapshot cheaply, and need thin-provisioning-tools (thin_check) to activate at boot. Non-thin LVM falls back to rsync copies, close to dir.",
-    source: 'LXD 5.0 and Incus 6.0 storage_lvm docs',
-  },
-  'storage_pools.zfs': {
-    why: "A ZFS pool on its own disk (zpool create by the manager). Debian ships ZFS in contrib as zfs-dkms: first boot adds contrib, installs zfs-dkms, zfsutils-linux and linux-headers for the running kernel and builds the module with DKMS, minutes of compile on a small host and some 300 MB of headers and compilers, redone at each kernel update. Build it once in the Packer image instead (gen's packer/ tree installs the same packages there), so hosts boot with the module.",
-    source: 'LXD 5.0 and Incus 6.0 storage_zfs docs; Debian 12 and 13 contrib (zfs-dkms, zfsutils-linux)',
+  storage_pools: {
+    why: "The instances' storage pool, created by the preseed. dir is a directory on the root file system, which the managers' docs call slow and meant for testing. btrfs, lvm and zfs take a disk of their own (source, a /dev/disk/by-id/ path), which the manager formats at the preseed: btrfs makes a subvolume per instance; lvm a volume group named after the pool with a thin pool in it (lvm.use_thinpool, lvm.thinpool_name LXDThinPool or IncusThinPool, both managers' defaults written out; non-thin LVM falls back to rsync copies); zfs a zpool. First boot refuses a device that holds a file system or partition table unless wipe: true, and never touches it once the manager has the pool.",
+    source: 'LXD 5.0 and Incus 6.0 storage driver docs (storage_dir, storage_btrfs, storage_lvm, storage_zfs); LXD operations notes (003)',
   },
   'storage.packages': {
-    why: "What the pools' drivers need on the host, installed at first boot before the manager restarts, and only the packages dpkg does not have: a baked image or a host that has them needs no network. Without them the preseed fails (no mkfs.btrfs, pvcreate or zpool).",
-    source: 'LXD and Incus storage driver docs; Debian 12 and 13 package lists',
+    why: "What the pools' drivers need on the host (btrfs-progs; lvm2 and thin-provisioning-tools; zfsutils-linux), installed at first boot before the manager restarts, only those dpkg does not have: a baked image or a host that has them needs no network. Without them the preseed fails (no mkfs.btrfs, pvcreate or zpool). ZFS on Debian comes from contrib as zfs-dkms: first boot adds contrib and the running kernel's linux-headers and builds the module with DKMS, minutes of compile and some 300 MB of headers and compilers, again at each kernel update; build it once in the Packer image (gen's packer/ tree installs the same packages) instead.",
+    source: 'LXD and Incus storage driver docs; Debian 12 and 13 package lists (main, contrib)',
   },
   'zfs.arc_max': {
     kernelDefault: 'the larger of RAM - 1 GiB and 5/8 of RAM',
