@@ -182,8 +182,13 @@ interface CloudConfig {
   write_files: { path: string; content: string }[];
 }
 const userData = (args: string[]) => parse(gen(args).stdout) as CloudConfig;
+/** Each runcmd item's step name (after born-tuned-step and its --needs STEP pairs). */
 const stepNames = (ud: CloudConfig) =>
-  ud.runcmd.map((c) => c.slice(1).find((a) => !a.startsWith('--') && a !== 'storage-device-default') ?? '');
+  ud.runcmd.map((c) => {
+    let i = 1;
+    while (c[i] === '--needs') i += 2;
+    return c[i]!;
+  });
 const preseedPool = (args: string[]) =>
   (parse(gen([...args, '--artifact', 'preseed']).stdout) as { storage_pools: Record<string, unknown>[] }).storage_pools[0];
 
@@ -213,6 +218,10 @@ test('lvm: a thin pool named in the preseed (each manager its default name), lvm
   const ud = userData(LVM);
   assert.ok(ud.runcmd.some((c) => c.join(' ').endsWith('born-tuned-storage-packages lvm2 thin-provisioning-tools')));
   assert.ok(ud.runcmd.some((c) => c.join(' ').endsWith('/dev/disk/by-id/virtio-bt-pool yes')));
+  assert.equal(
+    stepNames(ud).filter((n) => n.startsWith('storage') || n === 'preseed'),
+    ['storage-packages', 'storage-device-default', 'preseed'],
+  );
   writeFileSync(
     join(profiles, 'lxd-lvm.yaml'),
     `${HOST.replace('incus', 'lxd')}\nstorage_pools:\n  default: {driver: lvm, source: /dev/sdb}\n`,
@@ -251,6 +260,18 @@ test('incus-dense asks for a real device: btrfs on a placeholder the first boot 
     driver: 'btrfs',
     config: { source: '/dev/disk/by-id/CHANGE-ME-to-the-pool-disk' },
   });
+});
+
+test('no spare disk: an overlay makes the pool dir, source: null removing the placeholder', () => {
+  writeFileSync(join(profiles, 'no-spare-disk.yaml'), 'overlay: true\nstorage_pools:\n  default: {driver: dir, source: null}\n');
+  const stack = ['--profile', 'incus-dense', '--profiles-dir', profiles, '--profile', 'no-spare-disk'];
+  assert.equal(preseedPool(stack), { name: 'default', driver: 'dir' });
+  assert.not.ok(stepNames(userData(stack)).some((n) => n.startsWith('storage')));
+  // Without null the placeholder stays, and a dir pool on a device is refused at its line.
+  writeFileSync(join(profiles, 'dir-only.yaml'), 'overlay: true\nstorage_pools:\n  default: {driver: dir}\n');
+  const r = gen(['--profile', 'incus-dense', '--profiles-dir', profiles, '--profile', 'dir-only']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /incus-dense\.yaml:\d+:\d+: error INVALID_VALUE: a dir pool lives in a directory, not on a device/);
 });
 
 test.run();

@@ -50,6 +50,6 @@ export function binaryBytes(size: string): number {
 
 /** True when a pool's source is a device gen checks before the manager formats it (not a directory,
  * an existing volume group or zpool name, or a loop file the manager makes). */
-export function isDeviceSource(source: string | undefined): source is string {
-  return source !== undefined && source.startsWith('/dev/');
+export function isDeviceSource(source: string | null | undefined): source is string {
+  return typeof source === 'string' && source.startsWith('/dev/');
 }

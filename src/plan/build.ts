@@ -73,7 +73,8 @@ function planPools(profile: Profile, manager: ManagerName): StoragePoolPlan[] {
   return Object.entries(profile.storage_pools ?? { default: { driver: 'dir' as const } }).map(([name, p]) => ({
     name,
     driver: p.driver,
-    ...(p.source !== undefined ? { source: p.source } : {}),
+    // null: an overlay removed the source a parent set.
+    ...(p.source !== undefined && p.source !== null ? { source: p.source } : {}),
     ...(p.size !== undefined ? { size: p.size } : {}),
     wipe: p.wipe ?? false,
     ...(p.driver === 'lvm' ? { lvmThinpool: lvmThinpoolName(manager) } : {}),
