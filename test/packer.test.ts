@@ -113,7 +113,7 @@ function stubs(): { bin: string; log: string; env: NodeJS.ProcessEnv } {
   stub(
     'chroot',
     `
-if [[ -x "${bin}/$2" ]]; then CHROOTED=1 exec "${bin}/$2" "\${@:3}"; fi
+if [[ -x "${bin}/\${2##*/}" ]]; then CHROOTED=1 exec "${bin}/\${2##*/}" "\${@:3}"; fi
 echo "stub chroot: no stub for $2" >&2
 exit 127`,
   );
@@ -128,6 +128,8 @@ install) : >"$state" ;;
 esac`,
   );
   stub('cloud-init', 'exit 0');
+  // The storage package step 10-files.sh installs (an absolute path under chroot: found by its name).
+  stub('born-tuned-storage-packages', 'exit 0');
   stub('usermod', 'exit 0');
   stub('id', 'exit 0');
   return { bin, log, env: { PATH: `${bin}:/usr/bin:/bin`, STUB_LOG: log, LC_ALL: 'C' } };
@@ -380,7 +382,10 @@ for (const stack of STACKS) {
     assert.is(r2.status, 0, r2.stdout + r2.stderr);
     assert.equal(snapshot(root), after1, 'a second run changed ROOT');
     const install = ['chroot', 'ROOT', ...APT, 'install', ...(deb.backports ? ['-t', deb.suite] : []), ...deb.packages];
-    const once = [['chroot', 'ROOT', ...APT, 'update'], install];
+    const storage = plan.storage.packages.length
+      ? [['chroot', 'ROOT', '/usr/local/sbin/born-tuned-storage-packages', ...plan.storage.packages]]
+      : [];
+    const once = [['chroot', 'ROOT', ...APT, 'update'], install, ...storage];
     assert.equal(log1, once);
     assert.equal(calls(s.log, root), [...once, ...once]);
     if (deb.backports) {
@@ -669,7 +674,9 @@ test('packer: install: present only checks that the client exists', () => {
     assert.is(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /found \/usr\/bin\/incus/);
   }
-  assert.equal(calls(s.log, root), []);
+  // incus-dense's btrfs pool: the storage step runs once the client is found, never before.
+  const storage = ['chroot', 'ROOT', '/usr/local/sbin/born-tuned-storage-packages', 'btrfs-progs'];
+  assert.equal(calls(s.log, root), [storage, storage]);
 });
 
 test('packer: an existing source for the backports suite (deb822) is reused, not duplicated', () => {

@@ -11,7 +11,7 @@ export type StorageDriver = 'dir' | 'btrfs' | 'lvm' | 'zfs' | 'ceph';
  * and zfs-dkms 2.1.11 in contrib; trixie: 6.14, 2.03.31, 1.1.0, and 2.3.9 in contrib). Ubuntu's
  * kernels ship the zfs module and its zfsutils-linux is in main.
  */
-export interface DriverPackages {
+interface DriverPackages {
   packages: string[];
   /** Also linux-headers for the running kernel (`uname -r`): DKMS builds the module against them. */
   kernelHeaders: boolean;

@@ -185,11 +185,11 @@ const StoragePoolSchema = z
       .regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
         message: 'must be an absolute path, a device or a pool/volume-group name',
       })
+      .nullable()
       .meta({
         description:
           'Where the pool lives: a disk or partition by a stable /dev/disk/by-id/ path (checked at first boot, see wipe), a directory (dir), or an existing volume group or zpool by name. Without it, btrfs, lvm and zfs make a loop file (testing only). null in an overlay removes the source a parent set (e.g. driver: dir on a host without a spare disk).',
       })
-      .nullable()
       .optional(),
     size: z
       .string()
