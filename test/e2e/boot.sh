@@ -235,7 +235,8 @@ for stack in "${stacks[@]}"; do
 			-kernel "$rcache/vmlinuz" -initrd "$rcache/initrd.img" -append "$append" \
 			-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2" \
 			-drive "file=$dir/seed.iso,if=virtio,format=raw,readonly=on" \
-			-drive "file=$dir/pool.img,if=virtio,format=raw,serial=bt-pool" \
+			-drive "file=$dir/pool.img,if=none,id=pool,format=raw" \
+			-device virtio-blk-pci,drive=pool,serial=bt-pool \
 			-nic user,restrict=on,model=virtio-net-pci \
 			>"$dir/qemu-$boot.log" 2>&1 || rc=$?
 		secs=$((SECONDS - started))
