@@ -217,6 +217,8 @@ for stack in "${stacks[@]}"; do
 	mkiso "$dir/seed" "$dir/seed.iso" || die "$stack: seed ISO failed"
 	qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/disk.qcow2" || die "$stack: overlay failed"
 	# A blank pool disk per stack, kept from boot 1 to boot 2 (sparse: only what the pool writes).
+	# qemu creates a -device before the if=virtio drives, so it gets a PCI slot past theirs
+	# (addr=0x10): the guest probes it last, /dev/vdc, and root stays /dev/vda.
 	qemu-img create -q -f raw "$dir/pool.img" 8G || die "$stack: pool disk failed"
 
 	append="root=/dev/vda rw console=ttyS0 born_tuned_e2e.report=1 born_tuned_e2e.manager=$manager"
@@ -236,7 +238,7 @@ for stack in "${stacks[@]}"; do
 			-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2" \
 			-drive "file=$dir/seed.iso,if=virtio,format=raw,readonly=on" \
 			-drive "file=$dir/pool.img,if=none,id=pool,format=raw" \
-			-device virtio-blk-pci,drive=pool,serial=bt-pool \
+			-device virtio-blk-pci,drive=pool,serial=bt-pool,addr=0x10 \
 			-nic user,restrict=on,model=virtio-net-pci \
 			>"$dir/qemu-$boot.log" 2>&1 || rc=$?
 		secs=$((SECONDS - started))
