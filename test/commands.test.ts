@@ -237,7 +237,7 @@ test('verify asks the live manager: pool, bridge, default profile (queue.tx.leng
   const root = goodHost(['incus-dense', '10gbe']);
   const api: Record<string, unknown> = {
     '/1.0': { api_version: '1.0' },
-    '/1.0/storage-pools/default': { driver: 'dir' },
+    '/1.0/storage-pools/default': { driver: 'btrfs' },
     '/1.0/networks/incusbr0': { config: { 'ipv4.address': '10.64.0.1/20', 'ipv6.address': 'none' } },
     '/1.0/profiles/default': {
       config: { 'security.idmap.isolated': 'true' },

@@ -256,7 +256,7 @@ test('a tree exactly as gen wrote it, or an empty directory, is replaced without
   const dir = genTree('again');
   const r = genSync(['-p', 'incus-dense', '--out', dir]);
   assert.is(r.status, 0, r.stderr);
-  assert.is(r.stdout, `wrote 23 files to ${dir}\n`);
+  assert.is(r.stdout, `wrote 25 files to ${dir}\n`);
   const empty = join(scratch, 'empty-dir');
   mkdirSync(empty);
   assert.is(genSync(['-p', 'incus-dense', '--out', empty]).status, 0);

@@ -121,7 +121,7 @@ function stubs(): { bin: string; log: string; env: NodeJS.ProcessEnv } {
   stub(
     'chroot',
     `
-if [[ -x "${bin}/$2" ]]; then CHROOTED=1 exec "${bin}/$2" "\${@:3}"; fi
+if [[ -x "${bin}/\${2##*/}" ]]; then CHROOTED=1 exec "${bin}/\${2##*/}" "\${@:3}"; fi
 echo "stub chroot: no stub for $2" >&2
 exit 127`,
   );
@@ -141,6 +141,8 @@ esac`,
   stub('test', '[[ $1 == -x && -x ${ROOT%/}$2 ]]');
   stub('systemctl', 'exit 0');
   stub('cloud-init', 'exit 0');
+  // The storage package step 10-files.sh installs (an absolute path under chroot: found by its name).
+  stub('born-tuned-storage-packages', 'exit 0');
   stub('usermod', 'exit 0');
   stub('id', 'exit 0');
   return { bin, log, env: { PATH: `${bin}:/usr/bin:/bin`, STUB_LOG: log, LC_ALL: 'C' } };
@@ -402,7 +404,10 @@ for (const stack of STACKS) {
     assert.is(r2.status, 0, r2.stdout + r2.stderr);
     assert.equal(snapshot(root), after1, 'a second run changed ROOT');
     const install = ['chroot', 'ROOT', ...APT, 'install', ...(deb.backports ? ['-t', deb.suite] : []), ...deb.packages];
-    const once = [['chroot', 'ROOT', ...APT, 'update'], install, ...FENCE_CALLS];
+    const storage = plan.storage.packages.length
+      ? [['chroot', 'ROOT', '/usr/local/sbin/born-tuned-storage-packages', ...plan.storage.packages]]
+      : [];
+    const once = [['chroot', 'ROOT', ...APT, 'update'], install, ...FENCE_CALLS, ...storage];
     assert.equal(log1, once);
     assert.equal(calls(s.log, root), [...once, ...once]);
     if (deb.backports) {
@@ -711,15 +716,17 @@ test('packer: install: present only checks that the client exists (and sets up t
     assert.match(ok.stdout, /found \/usr\/bin\/incus/);
   }
   // Nothing is installed for the manager; the fence gets nftables (still missing: apt is a stub)
-  // and its unit enabled, each run. The missing client stopped the first run before that.
-  assert.equal(calls(s.log, root), [...FENCE_CALLS, ...FENCE_CALLS]);
+  // and its unit enabled, and incus-dense's btrfs pool its package step, each run. The missing
+  // client stopped the first run before either.
+  const storage = ['chroot', 'ROOT', '/usr/local/sbin/born-tuned-storage-packages', 'btrfs-progs'];
+  assert.equal(calls(s.log, root), [...FENCE_CALLS, storage, ...FENCE_CALLS, storage]);
   // With nft in the image, only the unit is enabled.
   mkdirSync(join(root, 'usr/sbin'), { recursive: true });
   writeFileSync(join(root, 'usr/sbin/nft'), '#!/bin/sh\n');
   chmodSync(join(root, 'usr/sbin/nft'), 0o755);
   writeFileSync(s.log, '');
   assert.is(sh(script, { ...s.env, ROOT: root }).status, 0);
-  assert.equal(calls(s.log, root), [FENCE_CALLS[0], FENCE_CALLS[3]]);
+  assert.equal(calls(s.log, root), [FENCE_CALLS[0], FENCE_CALLS[3], storage]);
 });
 
 test('packer: an existing source for the backports suite (deb822) is reused, not duplicated', () => {

@@ -181,6 +181,9 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'root-pool-undefined': RULE,
   'storage-pool-undefined-without-pools': RULE,
   'storage-pools-empty': STACK,
+  'storage-dir-on-device': `${RULE}: a source under /dev/ is a device only for btrfs, lvm and zfs`,
+  'storage-size-on-device': `${RULE}: size sizes only a loop-backed pool`,
+  'storage-wipe-without-device': `${RULE}: wipe needs a device source`,
   'strict-shadowed-profile': CLI,
   'sysctl-typo-did-you-mean':
     'an unknown sysctl is an error only when it is close to a known one (a likely typo); any other sysctl name is accepted',
@@ -197,6 +200,8 @@ const NOT_EXPRESSIBLE: Record<string, string> = {
   'uplink-problems': `${RULE}: bond members and VLAN links against the NICs and bonds, MTUs against each other`,
   'unreadable-file': FILE,
   'yaml-syntax': READER,
+  'zfs-arc-max-too-small': RULE,
+  'zfs-arc-max-without-zfs': RULE,
 };
 
 /** One document for the validator: what it is, which schema, and its data. */

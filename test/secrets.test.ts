@@ -15,10 +15,11 @@ import { BIN_GEN, run } from './helpers.ts';
  */
 const CANARY = 'canary-3b9d-7f1e-do-not-print';
 const dir = mkdtempSync(join(tmpdir(), 'born-tuned-secret-'));
-// A NIC with addresses and a queue length, and the verifier on a timer, so the stack has every kind of artifact.
+// A NIC with addresses and a queue length, the verifier on a timer, and a zfs pool on a device with
+// an ARC ceiling, so the stack has every kind of artifact.
 writeFileSync(
   join(dir, 'host.yaml'),
-  'extends: lxd-small\nserver:\n  https_address: "[::]:8443"\n  trust_password: {env: BT_CANARY}\nnics:\n  mgmt:\n    match: {mac: "52:54:00:00:00:01"}\n    addresses: ["192.0.2.10/24"]\n    txqueuelen: 10000\nverify:\n  timer: true\n',
+  'extends: lxd-small\nserver:\n  https_address: "[::]:8443"\n  trust_password: {env: BT_CANARY}\nnics:\n  mgmt:\n    match: {mac: "52:54:00:00:00:01"}\n    addresses: ["192.0.2.10/24"]\n    txqueuelen: 10000\nverify:\n  timer: true\nstorage_pools:\n  default: {driver: zfs, source: /dev/disk/by-id/nvme-x}\nzfs: {arc_max: 8GiB}\n',
 );
 writeFileSync(join(dir, 'broken.yaml'), 'extends: host\nsysctl:\n  vm.max_map_count: -1\nlimits:\n  nofile: 1\n');
 writeFileSync(join(dir, 'warn.yaml'), 'extends: host\nsysctl:\n  fs.inotify.max_user_watches: 10\n');

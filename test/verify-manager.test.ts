@@ -24,7 +24,7 @@ const root = goodHost(scratch, STACK);
 /** What a healthy Incus answers for each path verify asks. */
 const HEALTHY: Record<string, unknown> = {
   '/1.0': { api_version: '1.0', environment: { server: 'incus' } },
-  '/1.0/storage-pools/default': { name: 'default', driver: 'dir' },
+  '/1.0/storage-pools/default': { name: 'default', driver: 'btrfs' },
   '/1.0/networks/incusbr0': { config: { 'ipv4.address': '10.64.0.1/20', 'ipv6.address': 'none' } },
   '/1.0/profiles/default': {
     config: { 'security.idmap.isolated': 'true' },

@@ -29,7 +29,9 @@ export function preseedProblems(preseed: Record<string, unknown>, manager: Manag
   }
   for (const p of list(preseed.storage_pools)) {
     allow('storage_pools[]', p, ['name', 'driver', 'description', 'config']);
-    allow(`pool ${String(p.name)} config`, p.config, p.driver === 'dir' ? ['source'] : ['source', 'size']);
+    const poolKeys = p.driver === 'dir' ? ['source'] : ['source', 'size'];
+    if (p.driver === 'lvm') poolKeys.push('lvm.thinpool_name', 'lvm.use_thinpool');
+    allow(`pool ${String(p.name)} config`, p.config, poolKeys);
   }
   for (const p of list(preseed.profiles)) {
     allow('profiles[]', p, ['name', 'description', 'config', 'devices', ...(manager === 'incus' ? ['project'] : [])]);

@@ -111,10 +111,20 @@ export function settingsOf(stack: ResolvedStack): Setting[] {
   for (const p of plan.storagePools)
     add(
       `storage_pool ${p.name}`,
-      [p.driver, p.source, p.size].filter(Boolean).join(' '),
+      [p.driver, p.source, p.size, p.wipe ? 'wipe' : '', p.lvmThinpool ? `thin pool ${p.lvmThinpool}` : ''].filter(Boolean).join(' '),
       at(['storage_pools', p.name], 'one dir pool named default'),
       SETTING_FACTS.storage_pools,
     );
+  if (plan.storage.packages.length > 0)
+    add(
+      'storage packages',
+      [...plan.storage.packages, ...(plan.storage.kernelHeaders ? ['linux-headers-$(uname -r)'] : [])].join(' ') +
+        (plan.storage.contrib ? ' (contrib)' : ''),
+      { derived: `the drivers of ${plan.storagePools.map((p) => `${p.name} (${p.driver})`).join(', ')}` },
+      SETTING_FACTS['storage.packages'],
+    );
+  if (plan.storage.zfsArcMax !== undefined)
+    add('zfs.arc_max', plan.storage.zfsArcMax, at(['zfs', 'arc_max']), SETTING_FACTS['zfs.arc_max']);
   if (plan.server.httpsAddress !== undefined) add('server.https_address', plan.server.httpsAddress, at(['server', 'https_address']));
   if (plan.server.trustPassword !== undefined) {
     const ref = plan.server.trustPassword;

@@ -25,6 +25,10 @@ export const HOST_PATHS = {
   /** Applies the preseed (fetching a join token first when the member has token_from), then takes
    * the secrets out of it. */
   preseedApply: '/usr/local/sbin/born-tuned-preseed',
+  storagePackages: '/usr/local/sbin/born-tuned-storage-packages',
+  storageDevice: '/usr/local/sbin/born-tuned-storage-device',
+  /** Read by modprobe when the zfs module loads (first at the preseed's pool creation). */
+  zfsModprobe: '/etc/modprobe.d/60-born-tuned-zfs.conf',
   preseed: '/etc/born-tuned/preseed.yaml',
   /** Checks the host against its profile without Node (the rows of `gen verify` but the manager's). */
   selfCheck: '/usr/local/sbin/born-tuned-verify',

@@ -76,7 +76,20 @@ export const SETTING_FACTS: Readonly<Record<string, SettingFact>> = {
     source:
       'cloud metadata services (169.254.169.254, EC2 fd00:ec2::254); RFC 3927 2.7; nft(8) base chain semantics; checked in network namespaces (test/fence.test.ts)',
   },
-  storage_pools: { why: 'Storage pool for instances, created by the preseed.', source: 'LXD operations notes (003)' },
+  storage_pools: {
+    why: "The instances' storage pool, created by the preseed. dir is a directory on the root file system, which the managers' docs call slow and meant for testing. btrfs, lvm and zfs take a disk of their own (source, a /dev/disk/by-id/ path), which the manager formats at the preseed: btrfs makes a subvolume per instance; lvm a volume group named after the pool with a thin pool in it (lvm.use_thinpool, lvm.thinpool_name LXDThinPool or IncusThinPool, both managers' defaults written out; non-thin LVM falls back to rsync copies); zfs a zpool. First boot refuses a device that holds a file system or partition table unless wipe: true, and never touches it once the manager has the pool.",
+    source: 'LXD 5.0 and Incus 6.0 storage driver docs (storage_dir, storage_btrfs, storage_lvm, storage_zfs); LXD operations notes (003)',
+  },
+  'storage.packages': {
+    why: "What the pools' drivers need on the host (btrfs-progs; lvm2 and thin-provisioning-tools; zfsutils-linux), installed at first boot before the manager restarts, only those dpkg does not have: a baked image or a host that has them needs no network. Without them the preseed fails (no mkfs.btrfs, pvcreate or zpool). ZFS on Debian comes from contrib as zfs-dkms: first boot adds contrib and the running kernel's linux-headers and builds the module with DKMS, minutes of compile and some 300 MB of headers and compilers, again at each kernel update; build it once in the Packer image (gen's packer/ tree installs the same packages) instead.",
+    source: 'LXD and Incus storage driver docs; Debian 12 and 13 package lists (main, contrib)',
+  },
+  'zfs.arc_max': {
+    kernelDefault: 'the larger of RAM - 1 GiB and 5/8 of RAM',
+    why: "The ZFS ARC's ceiling, as module option zfs_arc_max in /etc/modprobe.d: read when the zfs module loads. The ARC gives memory back under pressure, but slowly; a ceiling keeps it for the instances. OpenZFS ignores a value below 64 MiB.",
+    prevents: 'instances squeezed or OOM-killed while the ARC holds most of RAM',
+    source: 'OpenZFS zfs(4) module parameters',
+  },
   target: {
     why: 'Distribution and release: decide the systemd version, package names and suites. One marked "not boot-proven" is checked structurally only (cloud-init schema, packages, snap channel, preseed keys).',
     source: 'FACTS.md; README "Proven on a real boot"',

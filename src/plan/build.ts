@@ -1,5 +1,6 @@
 import { byCodeUnit } from '../base/order.ts';
-import { supportsNicQueueTxLength, targetFactsOf } from '../facts/managers.ts';
+import { supportsNicQueueTxLength, targetFactsOf, type ManagerName } from '../facts/managers.ts';
+import { binaryBytes, driverPackages, isDeviceSource, lvmThinpoolName } from '../facts/storage.ts';
 import { sysctlFromHostOf, sysctlModeOf, sysctlValueOf, type Profile } from '../schema/profile.ts';
 import { DEFAULT_MODE_REASON, SYSCTL_FACTS, type SysctlMode } from '../facts/sysctl.ts';
 import { canonicalSysctlName } from '../facts/sysctl-names.ts';
@@ -19,7 +20,7 @@ import {
 } from '../facts/capacity.ts';
 import { ETHERNET_MTU } from '../schema/network-values.ts';
 import { planManager } from './manager.ts';
-import type { BondPlan, HostPlan, NicAddressing, SysctlSetting, TxqueuelenRule, VlanPlan } from './model.ts';
+import type { BondPlan, HostPlan, NicAddressing, StoragePlan, StoragePoolPlan, SysctlSetting, TxqueuelenRule, VlanPlan } from './model.ts';
 
 /** The documents' limits (KNOWLEDGE.md §2), used when a profile sets none. */
 const DEFAULT_LIMITS = { nofile: 1048576, memlock: 'unlimited' } as const;
@@ -40,7 +41,7 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
   const target = targetFactsOf(profile.target)!;
   const instances = profile.capacity!.instances;
   const bridgeName = profile.bridge?.name ?? `${manager.name}br0`;
-  const pools = Object.entries(profile.storage_pools ?? { default: { driver: 'dir' as const } }).map(([name, p]) => ({ name, ...p }));
+  const pools = planPools(profile, manager.name);
   const nicTxq = profile.instances?.nic_txqueuelen;
   const network = planNetwork(profile);
   const bridgeMtu = planBridgeMtu(network);
@@ -92,6 +93,7 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
       storagePool: profile.instances?.storage_pool ?? pools[0]!.name,
     },
     storagePools: pools,
+    storage: planStorage(profile, pools, profile.target!.distro),
     server: {
       ...(profile.server?.https_address !== undefined ? { httpsAddress: profile.server.https_address } : {}),
       ...(profile.server?.images_auto_update_interval !== undefined
@@ -99,6 +101,31 @@ export function buildPlan(profile: Profile, stack: string[], layers: string[]): 
         : {}),
       ...(profile.server?.trust_password !== undefined ? { trustPassword: profile.server.trust_password } : {}),
     },
+  };
+}
+
+function planPools(profile: Profile, manager: ManagerName): StoragePoolPlan[] {
+  return Object.entries(profile.storage_pools ?? { default: { driver: 'dir' as const } }).map(([name, p]) => ({
+    name,
+    driver: p.driver,
+    // null: an overlay removed the source a parent set.
+    ...(p.source !== undefined && p.source !== null ? { source: p.source } : {}),
+    ...(p.size !== undefined ? { size: p.size } : {}),
+    wipe: p.wipe ?? false,
+    ...(p.driver === 'lvm' ? { lvmThinpool: lvmThinpoolName(manager) } : {}),
+  }));
+}
+
+/** The drivers' packages, the devices to check before the preseed and the ZFS ARC ceiling. */
+function planStorage(profile: Profile, pools: StoragePoolPlan[], distro: 'debian' | 'ubuntu'): StoragePlan {
+  const needs = pools.flatMap((p) => driverPackages(p.driver, distro) ?? []);
+  const arcMax = profile.zfs?.arc_max;
+  return {
+    packages: [...new Set(needs.flatMap((n) => n.packages))].sort(byCodeUnit),
+    kernelHeaders: needs.some((n) => n.kernelHeaders),
+    contrib: needs.some((n) => n.contrib),
+    devices: pools.flatMap((p) => (isDeviceSource(p.source) ? [{ pool: p.name, source: p.source, wipe: p.wipe }] : [])),
+    ...(arcMax !== undefined ? { zfsArcMax: binaryBytes(arcMax) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { PathSegment } from '../source/position.ts';
 import type { ManagerPlan } from './manager.ts';
 import type { SysctlMode } from '../facts/sysctl.ts';
+import type { StorageDriver } from '../facts/storage.ts';
 
 /** Where a planned value came from: a path in the profile stack, or a derivation with its reason. */
 export type Provenance = { path: PathSegment[] } | { derived: string };
@@ -79,6 +80,32 @@ export interface VlanPlan extends Addressing {
   mtu?: number;
 }
 
+/** One storage pool the preseed creates. */
+export interface StoragePoolPlan {
+  name: string;
+  driver: StorageDriver;
+  source?: string;
+  size?: string;
+  /** Erase the source device when it holds a signature (never once the manager has the pool). */
+  wipe: boolean;
+  /** The thin pool of an lvm pool (lvm.use_thinpool is always on). */
+  lvmThinpool?: string;
+}
+
+/** What the host needs for its pools beyond the preseed. */
+export interface StoragePlan {
+  /** Packages the drivers need, installed at first boot when missing (sorted, no duplicates). */
+  packages: string[];
+  /** Also linux-headers-$(uname -r), for the ZFS DKMS build. */
+  kernelHeaders: boolean;
+  /** Debian's contrib component is needed (zfs-dkms, zfsutils-linux). */
+  contrib: boolean;
+  /** Pools whose source is a device, checked (and wiped when asked) before the preseed. */
+  devices: { pool: string; source: string; wipe: boolean }[];
+  /** zfs_arc_max in bytes, written to modprobe.d, when the profile sets zfs.arc_max. */
+  zfsArcMax?: number;
+}
+
 /** Everything the renderers need, fully defaulted and derived; no renderer makes a decision. */
 export interface HostPlan {
   /** The profile names as requested, in order. */
@@ -111,6 +138,7 @@ export interface HostPlan {
   /** The nftables fence of the bridge's instances; off only with the profile's reason. */
   fence: { enabled: true } | { enabled: false; reason: string };
   instances: { idmapIsolated: boolean; nesting: boolean; nicTxqueuelen?: number; storagePool: string };
-  storagePools: { name: string; driver: string; source?: string; size?: string }[];
+  storagePools: StoragePoolPlan[];
+  storage: StoragePlan;
   server: { httpsAddress?: string; imagesAutoUpdateInterval?: number; trustPassword?: SecretRef };
 }

@@ -129,6 +129,47 @@ export function renderHostFiles(plan: HostPlan, header: string): Artifact[] {
     });
   }
   if (plan.verifyTimer) files.push(...verifyTimerUnits(plan.verifyTimer, header));
+  files.push(...storageFiles(plan, header));
+  return files;
+}
+
+/** The storage scripts a stack's pools need, and the ZFS module options. */
+function storageFiles(plan: HostPlan, header: string): Artifact[] {
+  const files: Artifact[] = [];
+  if (plan.storage.packages.length > 0) {
+    files.push({
+      kind: 'storage-packages',
+      path: `bin/${basename(HOST_PATHS.storagePackages)}`,
+      hostPath: HOST_PATHS.storagePackages,
+      mode: 0o755,
+      purpose: `installs the storage drivers' packages that are missing (${plan.storage.packages.join(', ')})`,
+      text: renderTemplate('storage-packages.sh', {}),
+      format: 'text',
+    });
+  }
+  if (plan.storage.devices.length > 0) {
+    files.push({
+      kind: 'storage-device',
+      path: `bin/${basename(HOST_PATHS.storageDevice)}`,
+      hostPath: HOST_PATHS.storageDevice,
+      mode: 0o755,
+      purpose:
+        'refuses a pool device that holds data (or erases it when the pool says wipe) before the preseed, unless the manager has the pool',
+      text: renderTemplate('storage-device.sh', {}),
+      format: 'text',
+    });
+  }
+  if (plan.storage.zfsArcMax !== undefined) {
+    files.push({
+      kind: 'zfs-modprobe',
+      path: `modprobe.d/${basename(HOST_PATHS.zfsModprobe)}`,
+      hostPath: HOST_PATHS.zfsModprobe,
+      mode: 0o644,
+      purpose: `the ZFS ARC's ceiling (zfs_arc_max ${plan.storage.zfsArcMax}), applied when the zfs module loads`,
+      text: renderTemplate('zfs-modprobe.conf', { header, arcMax: plan.storage.zfsArcMax }),
+      format: 'text',
+    });
+  }
   return files;
 }
 

@@ -42,6 +42,17 @@ const SSHD_NO_PASSWORD_DROP_IN = '/etc/ssh/sshd_config.d/60-born-tuned-no-passwo
 export const PACKER_EXECUTE_COMMAND = 'chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}';
 
 /** Where a backports suite comes from when the image has no source for it yet (Debian only). */
+/** The storage drivers' packages, installed in the image (the ZFS module built by DKMS there, not at
+ * each host's first boot), with the contrib source they may need; false when the pools need none. */
+function storagePackagesStep(plan: HostPlan) {
+  const st = plan.storage;
+  if (st.packages.length === 0) return false;
+  return {
+    command: [HOST_PATHS.storagePackages, ...(st.kernelHeaders ? ['--kernel-headers'] : []), ...st.packages],
+    contrib: st.contrib ? { mirror: BACKPORTS_MIRROR[plan.target.distro], codename: plan.target.codename } : false,
+  };
+}
+
 const BACKPORTS_MIRROR: Record<HostPlan['target']['distro'], string> = {
   debian: 'http://deb.debian.org/debian',
   ubuntu: 'http://archive.ubuntu.com/ubuntu',
@@ -145,8 +156,9 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
           : false,
       present: m.install === 'present' ? { client } : false,
       fence: plan.fence.enabled ? { unit: basename(HOST_PATHS.fenceUnit) } : false,
-      // Only a backports source to add or a client to look for needs the resolver of paths under ROOT.
-      touchesFiles: (m.install === 'deb' && m.deb?.backports === true) || m.install === 'present',
+      storage: storagePackagesStep(plan),
+      // Only an apt source to add or a client to look for needs the resolver of paths under ROOT.
+      touchesFiles: (m.install === 'deb' && m.deb?.backports === true) || m.install === 'present' || plan.storage.contrib,
     }),
     format: 'text',
   };

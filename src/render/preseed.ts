@@ -33,6 +33,12 @@ export function buildPreseed(plan: HostPlan, secrets: Secrets): Record<string, u
     const poolConfig: Record<string, string> = {};
     if (p.source !== undefined) poolConfig.source = p.source;
     if (p.size !== undefined) poolConfig.size = p.size;
+    // Thin provisioning is both managers' default; said explicitly, with the pool's name, so the
+    // host's `lvs` shows what the profile asked for whatever the version.
+    if (p.lvmThinpool !== undefined) {
+      poolConfig['lvm.thinpool_name'] = p.lvmThinpool;
+      poolConfig['lvm.use_thinpool'] = 'true';
+    }
     return { name: p.name, driver: p.driver, ...(Object.keys(poolConfig).length ? { config: poolConfig } : {}) };
   });
   preseed.profiles = [

@@ -8,9 +8,10 @@ import { SNAP_INSTALL_OR_REFRESH } from './snap-step.ts';
 /**
  * The cloud-config as data. write_files runs in cloud-init's init stage, before any package is
  * installed; runcmd then does, in order: install the manager (and nftables when missing), reload
- * systemd (drop-in), enable and start the fence, hide
- * instance names, apply txqueuelen through udev, apply sysctl each in its mode and persist the
- * result (after the install, whose packages ship lower sysctl values), restart the daemon so its limits apply, and run the preseed.
+ * systemd (drop-in), enable and start the fence, hide instance names, apply txqueuelen through
+ * udev, apply sysctl each in its mode and persist the result (after the install, whose packages
+ * ship lower sysctl values), install the storage drivers' missing packages, restart the daemon so
+ * its limits apply, check each pool's device, and run the preseed.
  * Nothing waits for a reboot.
  */
 export function buildCloudConfig(
@@ -28,9 +29,11 @@ export function buildCloudConfig(
     config.runcmd = runCommands(plan, hostFiles, false, opts.tokenFrom);
     return config;
   }
-  if (m.deb?.backports) {
-    config.apt = { sources: { 'born-tuned-backports.list': { source: `deb $MIRROR ${m.deb.suite} main` } } };
-  }
+  const sources: Record<string, { source: string }> = {};
+  if (m.deb?.backports) sources['born-tuned-backports.list'] = { source: `deb $MIRROR ${m.deb.suite} main` };
+  // ZFS is CDDL-licensed: Debian keeps it in contrib, which its cloud images do not enable.
+  if (plan.storage.contrib) sources['born-tuned-contrib.list'] = { source: `deb $MIRROR ${plan.target.codename} contrib` };
+  if (Object.keys(sources).length > 0) config.apt = { sources };
   config.write_files = [
     ...hostFiles.filter((f) => f.hostPath).map((f) => writeFile(f.hostPath!, f.text, f.mode)),
     writeFile(HOST_PATHS.preseed, preseedText, 0o600),
@@ -48,6 +51,12 @@ const NFTABLES_INSTALL = [
 
 function basename(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** The manager's command-line client, which the storage device check asks for an existing pool. */
+function managerClient(m: HostPlan['manager']): string {
+  if (m.name === 'incus') return 'incus';
+  return m.install === 'snap' ? '/snap/bin/lxc' : 'lxc';
 }
 
 function writeFile(path: string, content: string, mode: number) {
@@ -94,8 +103,20 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
   if (plan.subordinateIds) {
     steps.push(['subids', [HOST_PATHS.subids, String(plan.subordinateIds.ids), HOST_PATHS.subuid, HOST_PATHS.subgid]]);
   }
+  // Before the restart, so the daemon that creates the pools starts with their tools present.
+  const storage = plan.storage;
+  if (storage.packages.length > 0) {
+    const args = [...(storage.kernelHeaders ? ['--kernel-headers'] : []), ...storage.packages];
+    steps.push(['storage-packages', [HOST_PATHS.storagePackages, ...args]]);
+  }
   steps.push(['restart-manager', ['systemctl', 'try-restart', m.unit]]);
   steps.push(['manager-ready', m.waitReadyCommand]);
+  // Each device is checked once the manager answers (it skips a pool the manager already has);
+  // the preseed needs every check to have passed.
+  const deviceSteps = storage.devices.map((d) => `storage-device-${d.pool}`);
+  storage.devices.forEach((d, i) =>
+    steps.push([deviceSteps[i]!, [HOST_PATHS.storageDevice, managerClient(m), d.pool, d.source, d.wipe ? 'yes' : 'no']]),
+  );
   // The apply step takes the secrets out of the preseed once it is applied; a member whose join
   // token is fetched at first boot has it put in first.
   const fetch = tokenFrom
@@ -107,7 +128,8 @@ function runCommands(plan: HostPlan, hostFiles: readonly Artifact[], install: bo
   steps.push(['preseed', [HOST_PATHS.preseedApply, HOST_PATHS.preseed, ...fetch, '--', ...m.initCommand]]);
   // Once the host is complete, so the verifier's first run sees it finished.
   if (plan.verifyTimer) steps.push(['verify-timer', ['systemctl', 'enable', '--now', basenameOf(HOST_PATHS.selfCheckTimer)]]);
-  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, name, ...argv]), finalCheck()];
+  const needs = deviceSteps.flatMap((s) => ['--needs', s]);
+  return [...steps.map(([name, argv]) => [HOST_PATHS.firstBootStep, ...(name === 'preseed' ? needs : []), name, ...argv]), finalCheck()];
 }
 
 function basenameOf(path: string): string {

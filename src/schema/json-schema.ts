@@ -92,6 +92,8 @@ function profileFactAt(path: string[]): Fact | undefined {
   if (path.join('.') === 'dmesg_restrict') return DMESG_RESTRICT_FACT;
   // nics.ID.txqueuelen and bridge.txqueuelen: one fact, the setting explain calls txqueuelen.
   if (path.at(-1) === 'txqueuelen' && path.length > 1) return SETTING_FACTS.txqueuelen;
+  // A pool's driver decides the packages first boot installs (explain: storage packages).
+  if (path.length === 3 && path[0] === 'storage_pools' && path[2] === 'driver') return SETTING_FACTS['storage.packages'];
   const key = path.join('.');
   return Object.hasOwn(SETTING_FACTS, key) ? SETTING_FACTS[key] : undefined;
 }

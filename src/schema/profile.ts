@@ -286,15 +286,39 @@ const StoragePoolSchema = z
       .regex(/^\/[A-Za-z0-9_.\/-]*$|^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
         message: 'must be an absolute path, a device or a pool/volume-group name',
       })
-      .meta({ description: 'Where the pool lives: a directory, a block device, or an existing pool or volume group.' })
+      .nullable()
+      .meta({
+        description:
+          'Where the pool lives: a disk or partition by a stable /dev/disk/by-id/ path (checked at first boot, see wipe), a directory (dir), or an existing volume group or zpool by name. Without it, btrfs, lvm and zfs make a loop file (testing only). null in an overlay removes the source a parent set (e.g. driver: dir on a host without a spare disk).',
+      })
       .optional(),
     size: z
       .string()
       .regex(/^[1-9]\d*(MiB|GiB|TiB|MB|GB|TB)$/, { message: 'must be a size like 15GiB' })
-      .meta({ description: 'The size of a loop-backed pool, like 15GiB (not for dir).' })
+      .meta({ description: 'The size of a loop-backed pool, like 15GiB (not for dir, nor for a pool on a device).' })
+      .optional(),
+    wipe: z
+      .boolean()
+      .meta({
+        description:
+          'Erase the source device (wipefs -a) at first boot when it holds a file system or partition table. Default: false, and first boot refuses such a device. Never done once the manager has the pool.',
+      })
       .optional(),
   })
   .meta({ description: 'One storage pool, by its name.' });
+
+const ZfsSchema = z
+  .strictObject({
+    arc_max: z
+      .string()
+      .regex(/^[1-9]\d*(MiB|GiB|TiB)$/, { message: 'must be a size like 8GiB (MiB, GiB or TiB)' })
+      .meta({
+        description:
+          "The ZFS ARC's ceiling (module option zfs_arc_max, in /etc/modprobe.d). Default: OpenZFS's, the larger of RAM - 1 GiB and 5/8 of RAM, which leaves instances little.",
+      })
+      .optional(),
+  })
+  .meta({ description: 'The ZFS kernel module, host-wide (every zfs pool shares one ARC).' });
 
 /** A secret is never written in a profile or an inventory: they name where to read it at render
  * time. `example` is the variable name the message suggests. */
@@ -393,6 +417,7 @@ export const ProfileSchema = z.strictObject({
   storage_pools: z
     .record(z.string().regex(NAME, { message: 'pool names are lower-case names like "default"' }), StoragePoolSchema)
     .optional(),
+  zfs: ZfsSchema.optional(),
   server: ServerSchema.optional(),
   verify: VerifySchema.optional(),
 });

@@ -14,6 +14,7 @@ import { SYSCTL_FACTS } from '../facts/sysctl.ts';
 import { canonicalSysctlName, isDocumentedSysctl, suggestSysctl, SYSCTL_NAME } from '../facts/sysctl-names.ts';
 import { DOCUMENTED_SYSCTL_SOURCES } from '../facts/sysctl-keys.generated.ts';
 import { RELEASES } from '../facts/targets.ts';
+import { binaryBytes, isDeviceSource, ZFS_ARC_MAX_MIN } from '../facts/storage.ts';
 import { formatIp, hostAddresses, networkOf, notAHostAddress, overlaps, parseInterface } from './ip.ts';
 import { addressingProblems } from './addressing.ts';
 import { ETHERNET_MTU } from './network-values.ts';
@@ -716,6 +717,39 @@ function checkStorage({ profile, at }: RuleContext): void {
         ['storage_pools', name, 'size'],
         'a dir pool has no size: remove size, or use driver btrfs, lvm or zfs for a loop-backed pool',
       );
+    }
+    const onDevice = isDeviceSource(pool.source);
+    if (pool.driver === 'dir' && onDevice) {
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['storage_pools', name, 'source'],
+        `a dir pool lives in a directory, not on a device: use driver btrfs, lvm or zfs for ${pool.source}, or a directory`,
+      );
+    } else if (onDevice && pool.size !== undefined) {
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['storage_pools', name, 'size'],
+        `a pool on a device takes the whole device (${pool.source}): remove size, which sizes only loop-backed pools`,
+      );
+    }
+    if (pool.wipe !== undefined && !onDevice) {
+      at(
+        'error',
+        'INVALID_VALUE',
+        ['storage_pools', name, 'wipe'],
+        'wipe erases a source device: set source to a /dev/disk/by-id/ path, or remove wipe',
+        'key',
+      );
+    }
+  }
+  const arcMax = profile.zfs?.arc_max;
+  if (arcMax !== undefined) {
+    if (!Object.values(pools).some((p) => p.driver === 'zfs')) {
+      at('error', 'INVALID_VALUE', ['zfs', 'arc_max'], 'zfs.arc_max sizes the ZFS ARC, but no pool uses driver zfs: remove zfs', 'key');
+    } else if (binaryBytes(arcMax) < ZFS_ARC_MAX_MIN) {
+      at('error', 'INVALID_VALUE', ['zfs', 'arc_max'], `OpenZFS ignores a zfs_arc_max below 64MiB: use 64MiB or more`);
     }
   }
   const wanted = profile.instances?.storage_pool;

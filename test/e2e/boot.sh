@@ -15,17 +15,19 @@
 #      born-tuned/ = the CLI under test (package.json, dist/gen.js, profiles/, templates/),
 #      e2e-profiles/ (test/e2e/profiles) and stack (the profiles, one per line). The CLI is on the
 #      seed, not in the image, so a code change never rebuilds the image.
-#   4. a qcow2 overlay on the image; boot 1 under qemu TCG (-m 16384 -smp 2: memory-scaled kernel
-#      defaults such as tcp_mem exceed what profiles once pinned, and pages are only allocated when
-#      touched; user networking with
+#   4. a qcow2 overlay on the image and a blank sparse pool disk, attached third (after the seed,
+#      which the guest may look for as /dev/vdb) with serial bt-pool, so the guest has
+#      /dev/disk/by-id/virtio-bt-pool (test/e2e/profiles/pool-disk.yaml names it); boot 1 under
+#      qemu TCG (-m 16384 -smp 2: memory-scaled kernel defaults such as tcp_mem exceed what
+#      profiles once pinned, and pages are only allocated when touched; user networking with
 #      restrict=on, serial console to a file); the guest's report unit prints `cloud-init status
 #      --long`, mounts the seed read-only, runs `gen verify --format json` for the stack, and prints
 #      a JSON report (verify's output included) between markers on ttyS0, then powers off
-#   5. boot 2: the same overlay and the same seed (same instance-id: a reboot, not a new instance)
+#   5. boot 2: the same overlay, pool disk and seed (same instance-id: a reboot, not a new instance)
 #   6. test/e2e/compare.mjs judges each report: every verify row PASS (or ABSENT only where the
 #      kernel has no such path), cloud-init done without errors or warnings, no failed unit, PAM
 #      sessions, and what boot.sh seeded: instance-id, runcmd once, new boot_id, verify ran for
-#      this stack.
+#      this stack; and a pool on a device is the wanted driver on the pool disk (compareStorage).
 #      (compare.selftest.mjs first checks, on recorded reports in test/e2e/fixtures/, that it fails
 #      what it should.)
 # Prints a table stack x boot (verify rows passed, checks passed/failed, failing checks), then one
@@ -55,15 +57,17 @@ if ((${#stacks[@]} == 0)); then
 	# target Debian 13; the debian-12 overlay puts a stack on Debian 12. 10gbe rides on half of them
 	# and the pinned tcp_mem (never lower at boot) on both baked Incus stacks, one per kernel; the
 	# fresh Incus stack on Debian 13 has its uplink as an active-backup bond of two NICs (bonded).
+	# incus-dense's btrfs pool goes on the guest's pool disk (pool-disk); pool-lvm makes it an LVM
+	# thin pool on one Debian 12 stack.
 	stacks=(
 		lxd-small+preinstalled
-		incus-dense+10gbe+preinstalled+bonded
+		incus-dense+10gbe+preinstalled+bonded+pool-disk
 		baked:lxd-small+10gbe+preinstalled
-		baked:incus-dense+10gbe+preinstalled+pinned-tcp-mem
+		baked:incus-dense+10gbe+preinstalled+pinned-tcp-mem+pool-disk
 		lxd-small+10gbe+debian-12+preinstalled
-		incus-dense+debian-12+preinstalled
+		incus-dense+debian-12+preinstalled+pool-disk+pool-lvm
 		baked:lxd-small+debian-12+preinstalled
-		baked:incus-dense+10gbe+debian-12+preinstalled+pinned-tcp-mem
+		baked:incus-dense+10gbe+debian-12+preinstalled+pinned-tcp-mem+pool-disk
 	)
 fi
 
@@ -232,6 +236,10 @@ for stack in "${stacks[@]}"; do
 	uplink_nics "$dir"
 	mkiso "$dir/seed" "$dir/seed.iso" || die "$stack: seed ISO failed"
 	qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/disk.qcow2" || die "$stack: overlay failed"
+	# A blank pool disk per stack, kept from boot 1 to boot 2 (sparse: only what the pool writes).
+	# qemu creates a -device before the if=virtio drives, so it gets a PCI slot past theirs
+	# (addr=0x10): the guest probes it last, /dev/vdc, and root stays /dev/vda.
+	qemu-img create -q -f raw "$dir/pool.img" 8G || die "$stack: pool disk failed"
 
 	append="root=/dev/vda rw console=ttyS0 born_tuned_e2e.report=1 born_tuned_e2e.manager=$manager"
 	for u in "${mask[@]}"; do append+=" systemd.mask=$u"; done
@@ -249,6 +257,8 @@ for stack in "${stacks[@]}"; do
 			-kernel "$rcache/vmlinuz" -initrd "$rcache/initrd.img" -append "$append" \
 			-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2" \
 			-drive "file=$dir/seed.iso,if=virtio,format=raw,readonly=on" \
+			-drive "file=$dir/pool.img,if=none,id=pool,format=raw" \
+			-device virtio-blk-pci,drive=pool,serial=bt-pool,addr=0x10 \
 			"${nics[@]}" \
 			>"$dir/qemu-$boot.log" 2>&1 || rc=$?
 		secs=$((SECONDS - started))
@@ -295,7 +305,7 @@ for stack in "${stacks[@]}"; do
 		say "$stack: boot $boot: verify $vs, $np checks passed, $nf failed in ${secs}s"
 	done
 	# Keep tree, user-data, reports and compare output of every run; serial logs only of failed ones.
-	rm -f "$dir/disk.qcow2" "$dir/disk.raw" "$dir/seed.iso"
+	rm -f "$dir/disk.qcow2" "$dir/disk.raw" "$dir/seed.iso" "$dir/pool.img"
 	rm -rf "$dir/seed/born-tuned"
 	((stack_failed)) || rm -f "$dir"/serial-*.log "$dir"/qemu-*.log
 done

@@ -68,11 +68,13 @@ fi
 # The package set. Recommends are not installed (mmdebstrap's default), so everything the guest
 # needs is named: dbus (hostnamectl for cloud-init's set_hostname), sudo (cloud-init's default
 # user), e2fsprogs (resize2fs for cc_resizefs), locales (cc_locale), openssh-server (cc_ssh),
-# libstdc++6 (the copied node binary), apparmor (as on a standard Debian host).
+# libstdc++6 (the copied node binary), apparmor (as on a standard Debian host), and the storage
+# drivers' tools (the guest has no network: first boot's storage step must find them installed).
 packages=(
 	linux-image-amd64 systemd-sysv udev dbus cloud-init netplan.io iproute2 procps e2fsprogs
 	locales openssh-server kmod sudo ca-certificates libstdc++6 apparmor
 	lxd nftables dnsmasq-base busybox-static
+	btrfs-progs lvm2 thin-provisioning-tools
 )
 # Per release: the suite, its apt sources, and where Incus comes from.
 case $release in

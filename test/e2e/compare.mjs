@@ -39,7 +39,9 @@
 //   - the uplink, for a stack with a netplan file (TREE/network/60-born-tuned.yaml): each bond in
 //     /proc/net/bonding in its mode, link up, exactly its members (by permanent MAC) enslaved with
 //     link up and the bond as their master, the MTUs and static addresses asked, the default
-//     route on the interface with the gateway, and the bridge at the preseed's bridge.mtu.
+//     route on the interface with the gateway, and the bridge at the preseed's bridge.mtu;
+//   - storage (compareStorage): a pool on a device is the wanted driver, created on the wanted
+//     device, which holds it (btrfs filesystem show; pvs and the thin pool in lvs).
 // Plain JS, node builtins only.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,14 +54,15 @@ export const ABSENT_OK_NOTE = 'this kernel has no such path';
  * @param {{instanceId: string, stack: string, boot: number, firstBootId?: string} | undefined} seeded
  *   what boot.sh seeded, for the harness checks (left out: none)
  * @param {Map<string, string> | undefined} wantedModes each sysctl's mode from the tree's sysctl.wanted
- * @param {{fence?: {bridge: string}, capacity?: {modules: string[], subids?: number}, uplinks?: ReturnType<typeof uplinksWanted>}} asked
+ * @param {{fence?: {bridge: string}, capacity?: {modules: string[], subids?: number}, uplinks?: ReturnType<typeof uplinksWanted>, storagePools?: ReturnType<typeof treeStoragePools>}} asked
  *   what the stack's tree asks for: its fence (treeFence; none when the stack has none), capacity
- *   (treeCapacity; left out: no capacity checks) and uplink (treeUplinks: its netplan file and
- *   preseed; left out or empty: no uplink checks)
+ *   (treeCapacity; left out: no capacity checks), uplink (treeUplinks: its netplan file and
+ *   preseed; left out or empty: no uplink checks) and storage pools (treeStoragePools: its
+ *   preseed's; left out, or none on a device: no storage checks)
  * @returns {{check: string, ok: boolean, detail: string}[]}
  */
 export function compare(limitsConfText, report, seeded, wantedModes, asked = {}) {
-  const { fence, capacity, uplinks } = asked;
+  const { fence, capacity, uplinks, storagePools } = asked;
   const checks = [];
   const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
 
@@ -262,6 +265,9 @@ export function compare(limitsConfText, report, seeded, wantedModes, asked = {})
   // --- a container on the generated default profile (report.container) --------------------------
   checks.push(...containerChecks(report, fence !== undefined));
 
+  // --- the storage pools on devices, when the tree's preseed has any ---------------------------
+  if (storagePools) checks.push(...compareStorage(storagePools, report));
+
   // --- what only the harness knows: the seeded instance, booted twice --------------------------
   if (seeded) {
     const ci = report.cloud_init ?? {};
@@ -404,6 +410,63 @@ export function containerChecks(report, fenced) {
       c.metadata_reached === true,
       `reached: ${c.metadata_reached}`,
     );
+  }
+  return checks;
+}
+
+// --- storage: a pool on a device is the wanted driver on the wanted device -----------------------
+/**
+ * Checks for each pool of the tree's preseed whose source is a device (none for a dir pool): the
+ * manager lists it with the wanted driver, created on the wanted device (`volatile.initial_source`:
+ * btrfs replaces `source` with the file system's UUID, lvm with the volume group), and the device
+ * holds it: for btrfs, `btrfs filesystem show` lists the device the by-id link points at; for lvm,
+ * that device is a physical volume of the pool's volume group, which holds the wanted thin pool
+ * (segtype thin-pool). Plain data in, checks out, like compare().
+ * @param {{name: string, driver: string, config: Record<string, string>}[]} wanted the preseed's pools
+ * @returns {{check: string, ok: boolean, detail: string}[]}
+ */
+export function compareStorage(wanted, report) {
+  const checks = [];
+  const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
+  const st = report.storage ?? {};
+  for (const want of wanted) {
+    const source = want.config?.source;
+    if (!source?.startsWith('/dev/')) continue;
+    const pools = Array.isArray(st.pools) ? st.pools : [];
+    const pool = pools.find((p) => p.name === want.name);
+    const have = pool
+      ? `${pool.driver}, status ${pool.status}, source ${pool.config?.source}, created on ${pool.config?.['volatile.initial_source']}`
+      : `not listed (${JSON.stringify(st.pools ?? null).slice(0, 200)})`;
+    add(`storage: pool ${want.name} is ${want.driver}`, pool?.driver === want.driver && pool?.status === 'Created', have);
+    add(`storage: pool ${want.name} was created on ${source}`, pool?.config?.['volatile.initial_source'] === source, have);
+    const device = st.by_id?.[source] ?? (source.startsWith('/dev/disk/') ? undefined : source);
+    if (want.driver === 'btrfs') {
+      const show = typeof st.btrfs_show === 'string' ? st.btrfs_show : '';
+      const listed = !!device && new RegExp(`\\bpath ${device.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`, 'm').test(show);
+      add(
+        `storage: btrfs on ${source}`,
+        listed,
+        `${source} -> ${device ?? 'no such link'}; btrfs filesystem show: ${show.trim().replace(/\s+/g, ' ').slice(0, 300) || JSON.stringify(st.btrfs_show)}`,
+      );
+    }
+    if (want.driver === 'lvm') {
+      const vg = want.config['lvm.vg_name'] ?? want.name;
+      const thin = want.config['lvm.thinpool_name'];
+      const pvs = Array.isArray(st.pvs) ? st.pvs : [];
+      const lvs = Array.isArray(st.lvs) ? st.lvs : [];
+      const pv = pvs.find((p) => p.pv_name === device);
+      add(
+        `storage: ${source} is a physical volume of ${vg}`,
+        !!device && pv?.vg_name === vg,
+        `${source} -> ${device ?? 'no such link'}; pvs: ${JSON.stringify(st.pvs).slice(0, 300)}`,
+      );
+      const lv = lvs.find((l) => l.vg_name === vg && l.lv_name === thin);
+      add(
+        `storage: ${vg} holds the thin pool ${thin}`,
+        !!thin && lv?.segtype === 'thin-pool',
+        `lvs: ${JSON.stringify(st.lvs).slice(0, 300)}`,
+      );
+    }
   }
   return checks;
 }
@@ -568,6 +631,39 @@ export function treeUplinks(tree) {
   return uplinksWanted(readOr(join(tree, 'network', '60-born-tuned.yaml')), preseeds.map((n) => readOr(join(preseedDir, n))).join('\n'));
 }
 
+/**
+ * The storage pools of a `gen --out` tree's preseed (preseed/lxd.yaml or preseed/incus.yaml), read
+ * from the block YAML gen writes: each `- name:` entry under `storage_pools:` with its driver and
+ * its config's `key: value` lines (quotes dropped). [] when the tree has no preseed.
+ */
+export function treeStoragePools(tree) {
+  for (const m of ['incus', 'lxd']) {
+    const file = join(tree, 'preseed', `${m}.yaml`);
+    if (existsSync(file)) return preseedStoragePools(readFileSync(file, 'utf8'));
+  }
+  return [];
+}
+
+/** The storage pools of a preseed's text (see treeStoragePools). */
+export function preseedStoragePools(text) {
+  const pools = [];
+  let inPools = false;
+  for (const line of text.split('\n')) {
+    if (/^\S/.test(line)) inPools = /^storage_pools:/.test(line);
+    if (!inPools) continue;
+    let m = /^ {2}- name: (.+)$/.exec(line);
+    if (m) pools.push({ name: unquote(m[1]), driver: '', config: {} });
+    else if ((m = /^ {4}driver: (.+)$/.exec(line)) && pools.length) pools.at(-1).driver = unquote(m[1]);
+    else if ((m = /^ {6}([^:\s]+): (.+)$/.exec(line)) && pools.length) pools.at(-1).config[m[1]] = unquote(m[2]);
+  }
+  return pools;
+}
+
+function unquote(v) {
+  const t = v.trim();
+  return /^"(.*)"$/.exec(t)?.[1] ?? t;
+}
+
 /** Counts of gen verify's rows in a report (for the summary table). */
 export function verifyCounts(report) {
   const rows = report.verify?.result?.rows ?? [];
@@ -669,6 +765,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       fence: treeFence(tree),
       capacity: treeCapacity(tree),
       uplinks: treeUplinks(tree),
+      storagePools: treeStoragePools(tree),
     });
   } catch (e) {
     process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);

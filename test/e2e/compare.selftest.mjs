@@ -9,7 +9,16 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ABSENT_OK_NOTE, compare, compareUplinks, fenceOf, sysctlModes, uplinksWanted } from './compare.mjs';
+import {
+  ABSENT_OK_NOTE,
+  compare,
+  compareStorage,
+  compareUplinks,
+  fenceOf,
+  preseedStoragePools,
+  sysctlModes,
+  uplinksWanted,
+} from './compare.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures');
@@ -24,8 +33,10 @@ let capacity;
 // A fixture of a stack with a netplan file also holds it (network.yaml) and its preseed
 // (preseed.yaml): what the uplink checks hold the report to.
 let uplinks;
+// Its preseed (preseed.yaml) also names its storage pools: a pool on a device is checked.
+let storagePools;
 const failing = (limits, rep, seeded) =>
-  compare(limits, rep, seeded, modes, { fence, capacity, uplinks })
+  compare(limits, rep, seeded, modes, { fence, capacity, uplinks, storagePools })
     .filter((c) => !c.ok)
     .map((c) => c.check);
 
@@ -117,6 +128,7 @@ for (const stack of readdirSync(fixtures).sort()) {
   capacity = recordedCapacity;
   const optional = (f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
   uplinks = uplinksWanted(optional('network.yaml'), optional('preseed.yaml'));
+  storagePools = preseedStoragePools(optional('preseed.yaml'));
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const rep = JSON.parse(readFileSync(join(dir, f), 'utf8'));
@@ -933,6 +945,79 @@ for (const stack of readdirSync(fixtures).sort()) {
     ['uplink: bond bond0 in /proc/net/bonding'],
   );
   expectUplink('no uplinks section in the report', () => null, ['uplink: reported']);
+}
+
+// --- storage (compareStorage): recorded pools of real boots, each broken one way -------------------
+// test/e2e/storage-fixtures/STACK-boot-N.json: {wanted (the tree's preseed pools), storage (the
+// report's storage section)}, as boot.sh's run recorded them.
+const storageFixtures = join(here, 'storage-fixtures');
+let storageRan = 0;
+for (const f of readdirSync(storageFixtures).sort()) {
+  const { wanted, storage } = JSON.parse(readFileSync(join(storageFixtures, f), 'utf8'));
+  const pool = wanted[0];
+  const source = pool.config.source;
+  const checkNames = (r) =>
+    compareStorage(wanted, r)
+      .filter((c) => !c.ok)
+      .map((c) => c.check);
+  const expectStorage = (name, mutate, wantFailing) => {
+    ran++;
+    storageRan++;
+    const r = { storage: structuredClone(storage) };
+    mutate(r.storage);
+    const got = checkNames(r);
+    if (got.length !== wantFailing.length || !wantFailing.every((w) => got.includes(w))) {
+      bad++;
+      console.error(`FAIL ${f} ${name}: failing checks ${JSON.stringify(got)}, expected ${JSON.stringify(wantFailing)}`);
+    }
+  };
+  const driverCheck = `storage: pool ${pool.name} is ${pool.driver}`;
+  const deviceCheck = `storage: pool ${pool.name} was created on ${source}`;
+  const holds =
+    pool.driver === 'btrfs'
+      ? [`storage: btrfs on ${source}`]
+      : [
+          `storage: ${source} is a physical volume of ${pool.name}`,
+          `storage: ${pool.name} holds the thin pool ${pool.config['lvm.thinpool_name']}`,
+        ];
+  const mine = (st) => st.pools.find((p) => p.name === pool.name);
+  expectStorage('as recorded', () => {}, []);
+  if (compareStorage(wanted, { storage }).length !== 2 + holds.length) {
+    bad++;
+    console.error(`FAIL ${f}: compareStorage made ${compareStorage(wanted, { storage }).length} checks, not ${2 + holds.length}`);
+  }
+  expectStorage('the pool is dir', (st) => (mine(st).driver = 'dir'), [driverCheck]);
+  expectStorage('the pool is not created', (st) => (mine(st).status = 'Errored'), [driverCheck]);
+  expectStorage('the manager has no such pool', (st) => (st.pools = st.pools.filter((p) => p.name !== pool.name)), [
+    driverCheck,
+    deviceCheck,
+  ]);
+  expectStorage('the pool was created on another device', (st) => (mine(st).config['volatile.initial_source'] = '/dev/vdd'), [deviceCheck]);
+  expectStorage('the by-id link is missing', (st) => delete st.by_id[source], holds.slice(0, 1));
+  if (pool.driver === 'btrfs') {
+    expectStorage('btrfs lists another device', (st) => (st.btrfs_show = st.btrfs_show.replaceAll(st.by_id[source], '/dev/vdd')), holds);
+    expectStorage('btrfs-progs missing', (st) => (st.btrfs_show = { rc: -1, stderr: 'spawnSync btrfs ENOENT' }), holds);
+  } else {
+    expectStorage('the device is a PV of another VG', (st) => st.pvs.forEach((p) => (p.vg_name = 'other')), holds.slice(0, 1));
+    expectStorage('a linear LV, no thin pool', (st) => st.lvs.forEach((l) => (l.segtype = 'linear')), holds.slice(1));
+    expectStorage(
+      'lvm2 missing',
+      (st) => {
+        st.pvs = { rc: -1, stderr: 'spawnSync pvs ENOENT' };
+        st.lvs = { rc: -1, stderr: 'spawnSync lvs ENOENT' };
+      },
+      holds,
+    );
+  }
+  // The same boot judged for a dir pool: nothing to check on a device.
+  if (compareStorage([{ name: pool.name, driver: 'dir', config: {} }], { storage }).length !== 0) {
+    bad++;
+    console.error(`FAIL ${f}: compareStorage checks a dir pool`);
+  }
+}
+if (storageRan === 0) {
+  console.error('compare.selftest: no recorded storage under test/e2e/storage-fixtures');
+  process.exit(1);
 }
 
 if (ran === 0) {

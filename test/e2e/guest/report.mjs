@@ -266,6 +266,43 @@ report.preseed = guard("preseed", () => {
 	};
 });
 
+// --- storage: the manager's pools and the block devices under them (compare.mjs: compareStorage) ---
+// Facts only: each pool as the manager lists it (driver, source, the source it was created on, the
+// LVM names), the block devices (lsblk), what the pool disk's by-id link points at, and the
+// driver's own view (btrfs filesystem show, pvs/lvs), plus the device step's lines from boot 1's
+// cloud-init output.
+report.storage = guard("storage", collectStorage);
+
+function collectStorage() {
+	const cli = manager === "lxd" ? "lxc" : manager === "incus" ? "incus" : null;
+	const out = { pools: null, lsblk: null, by_id: {}, btrfs_show: null, pvs: null, lvs: null, device_step: [] };
+	if (cli) {
+		const r = run(cli, ["query", "/1.0/storage-pools?recursion=1"]);
+		out.pools = r.rc === 0
+			? JSON.parse(r.stdout).map((p) => ({ name: p.name, driver: p.driver, status: p.status, config: p.config ?? {} }))
+			: { error: `${cli} query: rc ${r.rc}: ${r.stderr.trim()}` };
+	}
+	const lsblk = run("lsblk", ["-J", "-p", "-o", "NAME,TYPE,FSTYPE,SIZE,SERIAL,MOUNTPOINT"]);
+	out.lsblk = lsblk.rc === 0 ? JSON.parse(lsblk.stdout).blockdevices : { error: lsblk.stderr.trim() };
+	const byId = "/dev/disk/by-id";
+	for (const name of existsSync(byId) ? readdirSync(byId) : []) {
+		if (name.startsWith("virtio-")) out.by_id[join(byId, name)] = run("readlink", ["-f", join(byId, name)]).stdout.trim();
+	}
+	const bt = run("btrfs", ["filesystem", "show"]);
+	out.btrfs_show = bt.rc === 0 ? bt.stdout : { rc: bt.rc, stderr: bt.stderr.trim() };
+	const lvm = (cmd, fields) => {
+		const r = run(cmd, ["--reportformat", "json", "-o", fields]);
+		if (r.rc !== 0) return { rc: r.rc, stderr: r.stderr.trim() };
+		return Object.values(JSON.parse(r.stdout).report?.[0] ?? {}).flat();
+	};
+	out.pvs = lvm("pvs", "pv_name,vg_name");
+	out.lvs = lvm("lvs", "vg_name,lv_name,segtype,pool_lv");
+	for (const line of (read("/var/log/cloud-init-output.log") ?? "").split("\n")) {
+		if (/^born-tuned: storage pool /.test(line)) out.device_step.push(line);
+	}
+	return out;
+}
+
 // --- PAM limits of a login session (runuser -l goes through pam_limits on Debian) ----------------
 // root, and the first regular user (cloud-init's default user): limits.d's "*" does not match root.
 report.pam_limits = guard("pam_limits", () => {

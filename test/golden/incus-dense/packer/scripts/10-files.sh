@@ -341,6 +341,10 @@ exit "$failed"
 
 put '/usr/local/sbin/born-tuned-step' '0755' '#!/bin/sh
 # born-tuned-step NAME COMMAND [ARG...]   runs one first-boot step
+# born-tuned-step --needs STEP NAME COMMAND [ARG...]
+#                                         the same, unless step STEP failed (then NAME is recorded
+#                                         as failed without running: the preseed never formats a
+#                                         device the storage check refused); repeatable
 # born-tuned-step --check                 exits 1, naming them, when any step failed
 #
 # cloud-init runs all of runcmd as one shell script and judges only its last line, so a step that
@@ -361,8 +365,20 @@ if [ "${1:-}" = --check ]; then
 	exit 0
 fi
 
+needs=
+while [ "${1:-}" = --needs ]; do
+	needs="$needs $2"
+	shift 2
+done
 name=$1
 shift
+for need in $needs; do
+	if [ -s "$failed" ] && grep -q "^$need(" "$failed"; then
+		echo "$name(not run: $need failed)" >>"$failed"
+		echo "born-tuned: step $name not run: step $need failed" >&2
+		exit 0
+	fi
+done
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
@@ -708,6 +724,102 @@ ExecReload=/usr/sbin/nft -f /etc/born-tuned/fence.nft
 WantedBy=sysinit.target
 '
 
+put '/usr/local/sbin/born-tuned-storage-packages' '0755' '#!/bin/sh
+# born-tuned-storage-packages [--kernel-headers] PACKAGE...
+#
+# Installs what the storage drivers need (btrfs-progs; lvm2 and thin-provisioning-tools; ZFS'\''s
+# zfsutils-linux and, on Debian, zfs-dkms), only the packages dpkg does not have installed: on a
+# baked image or a host that has them it does nothing and needs no network. --kernel-headers adds
+# linux-headers for the running kernel (uname -r), which the zfs-dkms build needs.
+# Runs at first boot before the manager restarts (so its daemon finds the tools) and in the Packer
+# image'\''s install step. Exits with apt-get'\''s status when an install fails.
+set -u
+if [ "${1:-}" = --kernel-headers ]; then
+	shift
+	set -- "$@" "linux-headers-$(uname -r)"
+fi
+missing=
+for package in "$@"; do
+	if [ "$(dpkg-query -W -f='\''${db:Status-Status}'\'' "$package" 2>/dev/null)" = installed ]; then
+		echo "born-tuned: $package is installed"
+	else
+		missing="$missing $package"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "born-tuned: every storage package is installed: nothing to do"
+	exit 0
+fi
+echo "born-tuned: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -q update || exit
+# shellcheck disable=SC2086 # one word per package name
+exec apt-get -q -y install $missing
+'
+
+put '/usr/local/sbin/born-tuned-storage-device' '0755' '#!/bin/sh
+# born-tuned-storage-device CLIENT POOL DEVICE WIPE
+#
+# Runs at first boot before the preseed, once per pool whose source is a device. The manager
+# formats the device when the preseed creates the pool (mkfs.btrfs, pvcreate, zpool create), so
+# a disk that still holds data is refused here, before anything writes to it:
+#   - the manager already has POOL (CLIENT storage show POOL answers): a later run, or a host that
+#     was set up before: DEVICE is not touched at all;
+#   - DEVICE is missing or not a block device: refused;
+#   - DEVICE holds a file system, RAID or LVM signature or a partition table (blkid -p, wipefs):
+#     refused when WIPE is "no", erased with `wipefs -a` when WIPE is "yes" (the profile'\''s
+#     storage_pools.POOL.wipe: true);
+#   - otherwise (a blank device): left for the preseed.
+# Exits 1 with a message naming the device and the profile key to change when it refuses; the
+# preseed step does not run then (born-tuned-step --needs).
+set -u
+[ "$#" -eq 4 ] || {
+	echo "usage: born-tuned-storage-device CLIENT POOL DEVICE yes|no" >&2
+	exit 2
+}
+client=$1
+pool=$2
+device=$3
+wipe=$4
+key=storage_pools.$pool
+
+if "$client" storage show "$pool" >/dev/null 2>&1; then
+	echo "born-tuned: storage pool $pool already exists: $device left as it is"
+	exit 0
+fi
+if [ ! -e "$device" ]; then
+	echo "born-tuned: storage pool $pool: $device does not exist: set $key.source to this host'\''s disk for the pool (ls -l /dev/disk/by-id/), or use driver: dir" >&2
+	exit 1
+fi
+real=$(readlink -f -- "$device")
+if [ ! -b "$real" ]; then
+	echo "born-tuned: storage pool $pool: $device ($real) is not a block device: set $key.source to a disk or partition" >&2
+	exit 1
+fi
+
+# What is on it: blkid -p probes the device itself (not the cache) for a file system, RAID member,
+# LVM physical volume or partition table; wipefs lists every signature it would erase.
+found=$(blkid -p -o export -- "$real" 2>/dev/null | sed -n -e '\''s/^TYPE=//p'\'' -e '\''s/^PTTYPE=/partition table /p'\'' | paste -s -d, -)
+signatures=$(wipefs --noheadings --output TYPE,OFFSET -- "$real" 2>/dev/null | awk '\''{ printf "%s%s at %s", sep, $1, $2; sep = ", " }'\'')
+if [ -z "$found" ] && [ -z "$signatures" ]; then
+	echo "born-tuned: storage pool $pool: $device ($real) is blank: the preseed creates the pool on it"
+	exit 0
+fi
+holds="${found:-signatures} (wipefs: ${signatures:-none})"
+if [ "$wipe" != yes ]; then
+	echo "born-tuned: storage pool $pool: $device ($real) is not blank, it holds $holds: refusing to touch it. Set $key.wipe: true to erase it, or set $key.source to another disk" >&2
+	exit 1
+fi
+echo "born-tuned: storage pool $pool: erasing $device ($real), which holds $holds ($key.wipe is true)"
+if ! wipefs -a -- "$real"; then
+	echo "born-tuned: storage pool $pool: wipefs -a $real failed (is it mounted or in use?)" >&2
+	exit 1
+fi
+# Let udev drop the links and partitions of what was erased before the manager formats the device.
+if command -v udevadm >/dev/null; then udevadm settle || true; fi
+exit 0
+'
+
 put '/usr/local/sbin/born-tuned-verify' '0755' '#!/bin/sh
 # born-tuned-verify [--json] [--textfile PATH] [--root DIR]
 # Generated by born-tuned 0.1.0 from profile incus-dense. Do not edit: change the profile and regenerate.
@@ -731,7 +843,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''fe78e0ebd9d6c82a64a881437cb3d48d13ae93184f78f5558706dde374eacb9b'\''
+self_sha256='\''75afd49500433bd07d7bc137d58883d2407542239657bbce52605140fa5b1503'\''
 json_version='\''1'\''
 manager='\''incus'\''
 daemon_comm='\''incusd'\''
@@ -772,7 +884,7 @@ check_all() {
 	check_subids '\''/etc/subuid'\'' '\''163905536'\''
 	check_subids '\''/etc/subgid'\'' '\''163905536'\''
 	check_file '\''/etc/born-tuned/fence.nft'\'' '\''0644'\'' '\''f57a91b01f8b4fb7a2f34dc457487b5940ec74a50235ebd6bbda4e77e4c98add'\''
-	check_file '\''/etc/born-tuned/preseed.yaml'\'' '\''0600'\'' '\''19308090c4fd52aa8ddc510d43c938ad569d713c6c73573a9e27fde9c6710885'\''
+	check_file '\''/etc/born-tuned/preseed.yaml'\'' '\''0600'\'' '\''e38e20e57a309e7e04bc79ed3e8560dcd1c37658cccd9ae068c4fbcda729df90'\''
 	check_file '\''/etc/born-tuned/sysctl.wanted'\'' '\''0644'\'' '\''55d5a1d59c4c19489a78ff3b4a99bc512303d97cc261a209bb5edb6cdf8934b2'\''
 	check_file '\''/etc/modules-load.d/born-tuned.conf'\'' '\''0644'\'' '\''c995b40f1ba4bf2a6847bf104688291886febadbfb3d65de2b016293f052080d'\''
 	check_file '\''/etc/security/limits.d/60-born-tuned.conf'\'' '\''0644'\'' '\''70e9dcd26bd2ccb11911f4087c9e8be4852897bdeb7a5f92791ea0cbc16752f8'\''
@@ -780,7 +892,9 @@ check_all() {
 	check_file '\''/etc/systemd/system/incus.service.d/60-born-tuned.conf'\'' '\''0644'\'' '\''023db2910ac8eecf3e23f03c6439eec5a14b413578ec8bdbc1fb27381edc8f74'\''
 	check_file '\''/etc/tmpfiles.d/born-tuned-hide-instance-names.conf'\'' '\''0644'\'' '\''31bab9da81ef9ac305dfb4b735601c866bfc7b51280a7c9dc87e4b902040cd04'\''
 	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''637c39ba28a53c5f1587ad3aa8950627a4f53baf58a6193ac7133cb1f15691dc'\''
-	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''6235eee2ff27de56f58d9a99d46ee291aaf759adecdde452fc62780aaf5d5c2c'\''
+	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''f02ee1029600bb2ea0d03550ee76791c65b0c3d2da9b127f80e25784f0eced5d'\''
+	check_file '\''/usr/local/sbin/born-tuned-storage-device'\'' '\''0755'\'' '\''93e135302496dd250834dacbb333825c31f5b5579b8d904a64bd552f3d3c98fa'\''
+	check_file '\''/usr/local/sbin/born-tuned-storage-packages'\'' '\''0755'\'' '\''38dfa7c4c3b377aaf52f84a09d214d6b21352e213107126885b875feb5f77c95'\''
 	check_file '\''/usr/local/sbin/born-tuned-subids'\'' '\''0755'\'' '\''a12d1af6f2e6851a2815b063c06623c6e9df711e00f683a5caf7f4f72e9c75b4'\''
 	check_file '\''/usr/local/sbin/born-tuned-sysctl-apply'\'' '\''0755'\'' '\''7f8e1ee5d2da9a3296b1b37da0bcd4da04f2c4e6d2b7bb9a61c79be0c4968c89'\''
 	check_file '\''/usr/local/sbin/born-tuned-verify'\'' '\''0755'\'' '\'''\''

@@ -41,3 +41,6 @@ if ! in_root test -x /usr/sbin/nft; then
 	apt_get install nftables
 fi
 in_root systemctl enable 'born-tuned-fence.service'
+
+# The storage drivers' packages, those missing only (10-files.sh installed the script).
+in_root '/usr/local/sbin/born-tuned-storage-packages' 'btrfs-progs'

@@ -344,6 +344,10 @@ exit "$failed"
 
 put '/usr/local/sbin/born-tuned-step' '0755' '#!/bin/sh
 # born-tuned-step NAME COMMAND [ARG...]   runs one first-boot step
+# born-tuned-step --needs STEP NAME COMMAND [ARG...]
+#                                         the same, unless step STEP failed (then NAME is recorded
+#                                         as failed without running: the preseed never formats a
+#                                         device the storage check refused); repeatable
 # born-tuned-step --check                 exits 1, naming them, when any step failed
 #
 # cloud-init runs all of runcmd as one shell script and judges only its last line, so a step that
@@ -364,8 +368,20 @@ if [ "${1:-}" = --check ]; then
 	exit 0
 fi
 
+needs=
+while [ "${1:-}" = --needs ]; do
+	needs="$needs $2"
+	shift 2
+done
 name=$1
 shift
+for need in $needs; do
+	if [ -s "$failed" ] && grep -q "^$need(" "$failed"; then
+		echo "$name(not run: $need failed)" >>"$failed"
+		echo "born-tuned: step $name not run: step $need failed" >&2
+		exit 0
+	fi
+done
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
@@ -749,7 +765,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''3a2a059e2264510d5743d33080a7e6a9ce9e09c546240bbfbf4bd8c46e63bd7f'\''
+self_sha256='\''cb18aea991657c5d2ca7aa033741e1d87926c5a382598377016446c3c8c66db4'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -803,7 +819,7 @@ check_all() {
 	check_file '\''/etc/tmpfiles.d/born-tuned-hide-instance-names.conf'\'' '\''0644'\'' '\''ee7a95a691f078c222b82fa3973c66f60ade4f1d2d9ac3d853132dd7fb6d4bb8'\''
 	check_file '\''/etc/udev/rules.d/81-born-tuned-txqueuelen.rules'\'' '\''0644'\'' '\''cd4b301126931221ea217af47aff01313791ea77549976c2957c8bc50496b3b6'\''
 	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''637c39ba28a53c5f1587ad3aa8950627a4f53baf58a6193ac7133cb1f15691dc'\''
-	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''6235eee2ff27de56f58d9a99d46ee291aaf759adecdde452fc62780aaf5d5c2c'\''
+	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''f02ee1029600bb2ea0d03550ee76791c65b0c3d2da9b127f80e25784f0eced5d'\''
 	check_file '\''/usr/local/sbin/born-tuned-subids'\'' '\''0755'\'' '\''a12d1af6f2e6851a2815b063c06623c6e9df711e00f683a5caf7f4f72e9c75b4'\''
 	check_file '\''/usr/local/sbin/born-tuned-sysctl-apply'\'' '\''0755'\'' '\''7f8e1ee5d2da9a3296b1b37da0bcd4da04f2c4e6d2b7bb9a61c79be0c4968c89'\''
 	check_file '\''/usr/local/sbin/born-tuned-verify'\'' '\''0755'\'' '\'''\''

@@ -341,6 +341,10 @@ exit "$failed"
 
 put '/usr/local/sbin/born-tuned-step' '0755' '#!/bin/sh
 # born-tuned-step NAME COMMAND [ARG...]   runs one first-boot step
+# born-tuned-step --needs STEP NAME COMMAND [ARG...]
+#                                         the same, unless step STEP failed (then NAME is recorded
+#                                         as failed without running: the preseed never formats a
+#                                         device the storage check refused); repeatable
 # born-tuned-step --check                 exits 1, naming them, when any step failed
 #
 # cloud-init runs all of runcmd as one shell script and judges only its last line, so a step that
@@ -361,8 +365,20 @@ if [ "${1:-}" = --check ]; then
 	exit 0
 fi
 
+needs=
+while [ "${1:-}" = --needs ]; do
+	needs="$needs $2"
+	shift 2
+done
 name=$1
 shift
+for need in $needs; do
+	if [ -s "$failed" ] && grep -q "^$need(" "$failed"; then
+		echo "$name(not run: $need failed)" >>"$failed"
+		echo "born-tuned: step $name not run: step $need failed" >&2
+		exit 0
+	fi
+done
 "$@"
 status=$?
 if [ "$status" -ne 0 ]; then
@@ -731,7 +747,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''4f5362844bac1229123b0c44cf94ff25ea085e96b624060bd639eabae1f4ce7b'\''
+self_sha256='\''bc3b835fe892ef27681a70823134e5488314c353f189c564ce06432806f263cf'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -780,7 +796,7 @@ check_all() {
 	check_file '\''/etc/systemd/system/lxd.service.d/60-born-tuned.conf'\'' '\''0644'\'' '\''8894be71826de5e6dcd27ea8941327d6e6ba201ec5c9a7fa1dc653869e83f859'\''
 	check_file '\''/etc/tmpfiles.d/born-tuned-hide-instance-names.conf'\'' '\''0644'\'' '\''22c85ec86ba03cf4c0ec825508e6c3ff06b81adcdd3835c3d2d2893ddae58fab'\''
 	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''637c39ba28a53c5f1587ad3aa8950627a4f53baf58a6193ac7133cb1f15691dc'\''
-	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''6235eee2ff27de56f58d9a99d46ee291aaf759adecdde452fc62780aaf5d5c2c'\''
+	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''f02ee1029600bb2ea0d03550ee76791c65b0c3d2da9b127f80e25784f0eced5d'\''
 	check_file '\''/usr/local/sbin/born-tuned-subids'\'' '\''0755'\'' '\''a12d1af6f2e6851a2815b063c06623c6e9df711e00f683a5caf7f4f72e9c75b4'\''
 	check_file '\''/usr/local/sbin/born-tuned-sysctl-apply'\'' '\''0755'\'' '\''7f8e1ee5d2da9a3296b1b37da0bcd4da04f2c4e6d2b7bb9a61c79be0c4968c89'\''
 	check_file '\''/usr/local/sbin/born-tuned-verify'\'' '\''0755'\'' '\'''\''
