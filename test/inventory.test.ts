@@ -280,10 +280,13 @@ test('token_from: the join token is fetched at first boot, so it is in neither t
   const r = gen(['--inventory', hosts, '--out', out]);
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr, '', 'no secret rides in user-data: no warning');
+  // incus-dense's pool is on a device: the preseed step needs its device check.
   const step = (host: string) =>
-    (parse(readFileSync(join(out, host, 'seed/user-data'), 'utf8')) as { runcmd: string[][] }).runcmd.find((c) => c[1] === 'preseed');
+    (parse(readFileSync(join(out, host, 'seed/user-data'), 'utf8')) as { runcmd: string[][] }).runcmd.find((c) => c[3] === 'preseed');
   assert.equal(step('node2'), [
     '/usr/local/sbin/born-tuned-step',
+    '--needs',
+    'storage-device-default',
     'preseed',
     '/usr/local/sbin/born-tuned-preseed',
     '/etc/born-tuned/preseed.yaml',
@@ -297,8 +300,8 @@ test('token_from: the join token is fetched at first boot, so it is in neither t
     'init',
     '--preseed',
   ]);
-  assert.equal(step('node3')!.slice(4, 6), ['--token-command', "ssh -o BatchMode=yes node1 'incus cluster add node3'"]);
-  assert.equal(step('node1')!.slice(2), [
+  assert.equal(step('node3')!.slice(6, 8), ['--token-command', "ssh -o BatchMode=yes node1 'incus cluster add node3'"]);
+  assert.equal(step('node1')!.slice(4), [
     '/usr/local/sbin/born-tuned-preseed',
     '/etc/born-tuned/preseed.yaml',
     '--',
@@ -309,7 +312,12 @@ test('token_from: the join token is fetched at first boot, so it is in neither t
   ]);
   assert.equal(parse(readFileSync(join(out, 'node2', 'preseed-incus.yaml'), 'utf8')), {
     config: { 'core.https_address': '192.0.2.12:8443' },
-    cluster: { server_name: 'node2', enabled: true, server_address: '192.0.2.12:8443' },
+    cluster: {
+      server_name: 'node2',
+      enabled: true,
+      server_address: '192.0.2.12:8443',
+      member_config: [{ entity: 'storage-pool', name: 'default', key: 'source', value: '/dev/disk/by-id/CHANGE-ME-to-the-pool-disk' }],
+    },
   });
   for (const host of ['node2', 'node3']) schemaCheck(join(out, host, 'seed/user-data'));
   // Nothing secret in the tree: every file has its published digest.
