@@ -180,24 +180,7 @@ function runVerify() {
 	if (stack.length === 0) return { error: `no profiles in ${join(root, "stack")}` };
 	const argv = [join(root, "dist/gen.js"), "verify", "--profiles-dir", join(root, "e2e-profiles"),
 		...stack.flatMap((p) => ["--profile", p]), "--format", "json"];
-	const started = Date.now();
-	const r = run("/usr/local/bin/node", argv);
-	const ms = Date.now() - started;
-	let result = null;
-	try {
-		result = JSON.parse(r.stdout);
-	} catch {
-		result = null;
-	}
-	return {
-		argv: ["node", ...argv],
-		profiles: stack,
-		rc: r.rc,
-		ms,
-		stderr: r.stderr.slice(0, 4000),
-		result,
-		...(result ? {} : { stdout: r.stdout.slice(0, 4000) }),
-	};
+	return { ...runJson("/usr/local/bin/node", argv), profiles: stack };
 }
 
 // --- gen verify, from the seed (the CLI under test is on the NoCloud ISO, not in the image) --------
