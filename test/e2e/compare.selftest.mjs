@@ -611,36 +611,8 @@ for (const stack of readdirSync(fixtures).sort()) {
   }
 }
 
-/** What a fenced guest reports (report.mjs): the table with its rules on the bridge (as
- * `nft -j list table` prints them), its unit active and enabled, up before the manager's socket. */
-function fencedRecord(bridge) {
-  const onBridge = { match: { op: '==', left: { meta: { key: 'iifname' } }, right: bridge } };
-  const daddr = (protocol, addr) => ({ match: { op: '==', left: { payload: { protocol, field: 'daddr' } }, right: addr } });
-  const state = (us) => ({
-    rc: 0,
-    ActiveState: 'active',
-    UnitFileState: 'enabled',
-    Result: 'success',
-    ActiveEnterTimestampMonotonic: String(us),
-  });
-  return {
-    nft_rc: 0,
-    nft_stderr: '',
-    table: {
-      nftables: [
-        { table: { family: 'inet', name: 'born_tuned_fence' } },
-        { rule: { chain: 'input', expr: [onBridge, { jump: { target: 'from_instances' } }] } },
-        { rule: { chain: 'forward', expr: [onBridge, daddr('ip', { prefix: { addr: '169.254.0.0', len: 16 } }), { drop: null }] } },
-        { rule: { chain: 'forward', expr: [onBridge, daddr('ip6', 'fd00:ec2::254'), { drop: null }] } },
-      ],
-    },
-    unit: state(2_000_000),
-    manager_socket: state(2_500_000),
-  };
-}
-
-// The fence checks, on each recorded report. A report recorded before the fence existed is given
-// the record a fenced guest makes; a fixture with its tree's fence.nft is judged as recorded above.
+// The fence checks, on each recorded report (every fixture is a fenced stack: its tree's fence.nft
+// names the bridge).
 for (const stack of readdirSync(fixtures).sort()) {
   const dir = join(fixtures, stack);
   const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
@@ -651,11 +623,9 @@ for (const stack of readdirSync(fixtures).sort()) {
   const first = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
   for (const f of readdirSync(dir).filter((f) => /^report-\d\.json$/.test(f))) {
     const recorded = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    const bridge = existsSync(join(dir, 'fence.nft'))
-      ? fenceOf(readFileSync(join(dir, 'fence.nft'), 'utf8')).bridge
-      : `${recorded.manager}br0`;
+    const bridge = fenceOf(readFileSync(join(dir, 'fence.nft'), 'utf8')).bridge;
     fence = { bridge };
-    const rep = { ...recorded, fence: recorded.fence ?? fencedRecord(bridge) };
+    const rep = recorded;
     const boot = Number(/report-(\d)/.exec(f)[1]);
     const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ''), boot, firstBootId: first.boot_id };
     const expectHere = (name, mutate, wantFailing) => expect(`${stack}/${f} fence: ${name}`, limits, rep, seeded, mutate, wantFailing);
