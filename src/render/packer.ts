@@ -119,6 +119,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       passwordDescription: `Password of ssh_username in the build VM only: ${PACKER_BUILD_SCRIPT} draws it for each build.`,
       seedDescription: `The build VM's user-data holding ssh_password (its file name must be user-data): ${PACKER_BUILD_SCRIPT} writes it for each build.`,
       buildName: stack,
+      extraArgsDescription:
+        'QEMU arguments added after the -netdev one, each a list (flag, then its value), e.g. direct kernel boot for an image without a bootloader: [["-kernel", "vmlinuz"], ["-initrd", "initrd.img"], ["-append", "root=/dev/vda console=ttyS0"]]. Default none.',
       netdevFlag: '-netdev',
       netdev: PACKER_NETDEV,
       executeCommand: PACKER_EXECUTE_COMMAND,
