@@ -174,6 +174,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       header,
       slimUserData: slimUserData.path,
       manager: { label: managerLabel, ...managerState(m.name, m.install) },
+      // The daemon's TLS certificate, named in the build log when 90-cleanup.sh removes it.
+      managerCert: `${managerState(m.name, m.install).stateDir}/server.crt`,
       computedSysctl: HOST_PATHS.sysctl,
       cloudInitSshdDropIn: CLOUD_INIT_SSHD_DROP_IN,
       sshdDropIn: SSHD_NO_PASSWORD_DROP_IN,

@@ -184,7 +184,7 @@ removes() {
 		echo "$me: removes $1 (sha256 $(sha256sum <"$root_path" | cut -c1-64))"
 	fi
 }
-removes '/var/lib/lxd'/server.crt
+removes '/var/lib/lxd/server.crt'
 removes /etc/machine-id
 if root_walk /etc/ssh 0 && [[ -d $root_path ]]; then
 	for key in "$root_path"/ssh_host_*_key.pub; do
