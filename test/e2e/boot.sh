@@ -4,13 +4,18 @@
 # Offline end-to-end proof that the generated user-data really tunes a booted Debian 12 or 13 host,
 # on the first boot and after a reboot, judged by the product's own `gen verify` run inside the
 # guest. A STACK is profiles joined with "+"; "baked:STACK" boots the baked-image variant instead
-# (issue 7). The stack's target release (gen explain) picks the base image: E2E_CACHE/debian-12 or
+# (issue 7); "packer:STACK" boots the image a real `packer build` of the stack's template makes
+# (packer-image.sh; issue 14 item 7) as host A (boots 1 and 2) and as host B (a second host of the
+# same image: first boot only, a light report), then proves A and B have their own identity
+# (row "id": compare.mjs --identity; item 6). The stack's target release (gen explain) picks the base image: E2E_CACHE/debian-12 or
 # E2E_CACHE/debian-13, each built once by build-image.sh. Default: the eight stacks listed below,
 # one per (release, manager, fresh/baked). For each STACK:
 #   1. node dist/gen.js --profiles-dir test/e2e/profiles --profile A --profile B ... --out TREE
 #   2. plain: the cached base image (build-image.sh), seed user-data = TREE/user-data;
 #      baked: the base rootfs with TREE/packer/scripts/{10-files,20-install-manager,90-cleanup}.sh
-#      run against it (bake-image.sh, cached per stack), seed user-data = TREE/packer/user-data
+#      run against it (bake-image.sh, cached per stack), seed user-data = TREE/packer/user-data;
+#      packer: `packer build` of TREE/packer through its build.sh on the base image
+#      (packer-image.sh, cached per stack, qcow2), seed user-data = TREE/packer/user-data
 #   3. a NoCloud seed ISO (label cidata): user-data, meta-data with a unique instance-id, and
 #      born-tuned/ = the CLI under test (package.json, dist/gen.js, profiles/, templates/),
 #      e2e-profiles/ (test/e2e/profiles) and stack (the profiles, one per line). The CLI is on the
