@@ -335,6 +335,15 @@ for (const stack of STACKS) {
     assert.match(bare.stdout + bare.stderr, /Unset variable "seed_user_data"/);
     const fmt = run('packer', ['fmt', '-check', '-diff', file], { cwd: dir });
     assert.is(fmt.status, 0, `packer fmt would change ${file}:\n${fmt.stdout}${fmt.stderr}`);
+    // qemu_extra_args takes lists of a flag and its value (the e2e's direct kernel boot), not strings.
+    const vars = join(dir, 'extra.pkrvars.hcl');
+    writeFileSync(vars, 'qemu_extra_args = [["-kernel", "vmlinuz"], ["-append", "root=/dev/vda console=ttyS0"]]\n');
+    const extra = run('packer', ['validate', ...VALID_VARS, `-var-file=${vars}`, file], { cwd: dir });
+    assert.is(extra.status, 0, extra.stdout + extra.stderr);
+    writeFileSync(vars, 'qemu_extra_args = ["-kernel", "vmlinuz"]\n');
+    const flat = run('packer', ['validate', ...VALID_VARS, `-var-file=${vars}`, file], { cwd: dir });
+    assert.is.not(flat.status, 0, 'packer validate accepted qemu_extra_args as a flat list of strings');
+    rmSync(vars);
   });
 
   test(`packer ${name}: shellcheck -S style and bash -n accept every script`, () => {
@@ -448,8 +457,12 @@ for (const stack of STACKS) {
     const text = readFileSync(join(out, 'packer', `${stack.join('-')}.pkr.hcl`), 'utf8');
     const src = ((await parseHcl('t.pkr.hcl', text)) as Record<string, any>).source.qemu.born_tuned[0];
     assert.is(src.vnc_bind_address, '127.0.0.1');
-    // Packer's own -netdev forwards from every host address; ours replaces it, same id.
-    assert.equal(src.qemuargs, [['-netdev', PACKER_NETDEV]]);
+    // Packer's own -netdev forwards from every host address; ours replaces it, same id. The
+    // operator's qemu_extra_args come after it (none by default).
+    assert.is(src.qemuargs, `\${concat([["-netdev", ${JSON.stringify(PACKER_NETDEV)}]], var.qemu_extra_args)}`);
+    const extra = ((await parseHcl('t.pkr.hcl', text)) as Record<string, any>).variable.qemu_extra_args[0];
+    assert.equal(extra.default, []);
+    assert.is(extra.type, '${list(list(string))}');
     assert.match(PACKER_NETDEV, /^user,id=user\.0,hostfwd=tcp:127\.0\.0\.1:\{\{ \.SSHHostPort \}\}-:22$/);
     assert.is(src.net_device, 'virtio-net');
   });
@@ -465,6 +478,7 @@ for (const stack of STACKS) {
       'base_image_url',
       'disk_size',
       'output_directory',
+      'qemu_extra_args',
       'seed_user_data',
       'ssh_password',
       'ssh_username',
@@ -475,13 +489,19 @@ for (const stack of STACKS) {
     const required = ['base_image_checksum', 'seed_user_data', 'ssh_password'];
     for (const v of variables) {
       assert.type(hcl.variable[v][0].description, 'string', `variable ${v} has no description`);
+      if (v === 'qemu_extra_args') continue; // a list, checked with qemuargs (127.0.0.1 only)
       assert.type(hcl.variable[v][0].default, required.includes(v) ? 'undefined' : 'string', `variable ${v}'s default`);
     }
     // hcl2json shows a type constraint as an expression; it is not an interpolation of ours.
     for (const v of variables) {
-      assert.is(hcl.variable[v][0].type, '${string}');
+      assert.is(hcl.variable[v][0].type, v === 'qemu_extra_args' ? '${list(list(string))}' : '${string}');
       delete hcl.variable[v][0].type;
     }
+    // qemuargs is the one expression beyond var.*: concat of our -netdev and var.qemu_extra_args
+    // (its exact text is checked with the 127.0.0.1 forward).
+    const src = hcl.source.qemu.born_tuned[0];
+    assert.match(src.qemuargs, /^\$\{concat\(\[\["-netdev", .*\]\], var\.qemu_extra_args\)\}$/);
+    delete src.qemuargs;
     const json = JSON.stringify(hcl);
     const interpolations = [...json.matchAll(/(?<!\$)\$\{([^}]*)\}/g)].map((m) => m[1]!);
     assert.ok(interpolations.length > 0);
@@ -490,7 +510,6 @@ for (const stack of STACKS) {
       assert.ok(variables.includes(i.slice(4)), `\${${i}} names no declared variable`);
     }
     assert.not.match(text, /(?<!%)%\{/, 'an HCL template directive');
-    const src = hcl.source.qemu.born_tuned[0];
     assert.is(src.disk_image, true);
     assert.is(src.headless, true);
     assert.is(src.communicator, 'ssh');
@@ -502,8 +521,11 @@ for (const stack of STACKS) {
     const build = hcl.build[0];
     assert.is(build.name, stack.join('-'));
     assert.equal(build.sources, ['source.qemu.born_tuned']);
-    const shell = build.provisioner.shell[0];
-    assert.is(build.provisioner.shell.length, 1);
+    // First the wait for the build VM's cloud-init (0: done; 2: done with recoverable errors),
+    // then the scripts.
+    assert.is(build.provisioner.shell.length, 2);
+    assert.equal(build.provisioner.shell[0], { inline: ['cloud-init status --wait >/dev/null'], valid_exit_codes: [0, 2] });
+    const shell = build.provisioner.shell[1];
     assert.equal(shell.scripts, [...PACKER_SCRIPTS]);
     assert.is(shell.execute_command, PACKER_EXECUTE_COMMAND);
     assert.equal(shell.environment_vars, ['BUILD_USER=${var.ssh_username}']);

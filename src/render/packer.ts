@@ -119,6 +119,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       passwordDescription: `Password of ssh_username in the build VM only: ${PACKER_BUILD_SCRIPT} draws it for each build.`,
       seedDescription: `The build VM's user-data holding ssh_password (its file name must be user-data): ${PACKER_BUILD_SCRIPT} writes it for each build.`,
       buildName: stack,
+      extraArgsDescription:
+        'QEMU arguments added after the -netdev one, each a list (flag, then its value), e.g. direct kernel boot for an image without a bootloader: [["-kernel", "vmlinuz"], ["-initrd", "initrd.img"], ["-append", "root=/dev/vda console=ttyS0"]]. Default none.',
       netdevFlag: '-netdev',
       netdev: PACKER_NETDEV,
       executeCommand: PACKER_EXECUTE_COMMAND,
@@ -172,6 +174,8 @@ export function renderPacker(plan: HostPlan, header: string, hostFiles: readonly
       header,
       slimUserData: slimUserData.path,
       manager: { label: managerLabel, ...managerState(m.name, m.install) },
+      // The daemon's TLS certificate, named in the build log when 90-cleanup.sh removes it.
+      managerCert: `${managerState(m.name, m.install).stateDir}/server.crt`,
       computedSysctl: HOST_PATHS.sysctl,
       cloudInitSshdDropIn: CLOUD_INIT_SSHD_DROP_IN,
       sshdDropIn: SSHD_NO_PASSWORD_DROP_IN,

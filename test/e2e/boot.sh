@@ -4,13 +4,18 @@
 # Offline end-to-end proof that the generated user-data really tunes a booted Debian 12 or 13 host,
 # on the first boot and after a reboot, judged by the product's own `gen verify` run inside the
 # guest. A STACK is profiles joined with "+"; "baked:STACK" boots the baked-image variant instead
-# (issue 7). The stack's target release (gen explain) picks the base image: E2E_CACHE/debian-12 or
+# (issue 7); "packer:STACK" boots the image a real `packer build` of the stack's template makes
+# (packer-image.sh; issue 14 item 7) as host A (boots 1 and 2) and as host B (a second host of the
+# same image: first boot only, a light report), then proves A and B have their own identity
+# (row "id": compare.mjs --identity; item 6). The stack's target release (gen explain) picks the base image: E2E_CACHE/debian-12 or
 # E2E_CACHE/debian-13, each built once by build-image.sh. Default: the eight stacks listed below,
 # one per (release, manager, fresh/baked). For each STACK:
 #   1. node dist/gen.js --profiles-dir test/e2e/profiles --profile A --profile B ... --out TREE
 #   2. plain: the cached base image (build-image.sh), seed user-data = TREE/user-data;
 #      baked: the base rootfs with TREE/packer/scripts/{10-files,20-install-manager,90-cleanup}.sh
-#      run against it (bake-image.sh, cached per stack), seed user-data = TREE/packer/user-data
+#      run against it (bake-image.sh, cached per stack), seed user-data = TREE/packer/user-data;
+#      packer: `packer build` of TREE/packer through its build.sh on the base image
+#      (packer-image.sh, cached per stack, qcow2), seed user-data = TREE/packer/user-data
 #   3. a NoCloud seed ISO (label cidata): user-data, meta-data with a unique instance-id, and
 #      born-tuned/ = the CLI under test (package.json, dist/gen.js, profiles/, templates/),
 #      e2e-profiles/ (test/e2e/profiles) and stack (the profiles, one per line). The CLI is on the
@@ -63,7 +68,7 @@ if ((${#stacks[@]} == 0)); then
 		lxd-small+preinstalled
 		incus-dense+10gbe+preinstalled+bonded+pool-disk
 		baked:lxd-small+10gbe+preinstalled
-		baked:incus-dense+10gbe+preinstalled+pinned-tcp-mem+pool-disk
+		packer:incus-dense+10gbe+preinstalled+pinned-tcp-mem+pool-disk
 		lxd-small+10gbe+debian-12+preinstalled
 		incus-dense+debian-12+preinstalled+pool-disk+pool-lvm
 		baked:lxd-small+debian-12+preinstalled
@@ -180,6 +185,9 @@ for stack in "${stacks[@]}"; do
 	if [[ $stack == baked:* ]]; then
 		variant=baked
 		profiles_spec=${stack#baked:}
+	elif [[ $stack == packer:* ]]; then
+		variant=packer
+		profiles_spec=${stack#packer:}
 	fi
 	dir=$out/${stack//:/-}
 	rm -rf "$dir"
@@ -224,9 +232,25 @@ for stack in "${stacks[@]}"; do
 		fi
 		cat "$dir/bake.stderr" >&2
 		cp "$dir/tree/packer/user-data" "$dir/seed/user-data"
+		image_format=raw
+	elif [[ $variant == packer ]]; then
+		image=$rcache/packer/$profiles_spec/disk.qcow2
+		if ! bash "$here/packer-image.sh" "$rcache" "$dir/tree" "$profiles_spec" "$manager" 2>"$dir/packer.stderr"; then
+			cat "$dir/packer.stderr" >&2
+			cp "$rcache/packer/$profiles_spec"/{packer.log,build-serial.log} "$dir/" 2>/dev/null || true
+			for b in 1 2 B id; do
+				row "$stack" "$b" "$release" - - 0 1 "packer build failed (see $dir/packer.stderr, packer.log, build-serial.log)"
+			done
+			continue
+		fi
+		cat "$dir/packer.stderr" >&2
+		cp "$rcache/packer/$profiles_spec"/{packer.log,removed-identity.txt} "$dir/"
+		cp "$dir/tree/packer/user-data" "$dir/seed/user-data"
+		image_format=qcow2
 	else
 		image=$rcache/disk.img
 		cp "$dir/tree/user-data" "$dir/seed/user-data"
+		image_format=raw
 	fi
 	iid="born-tuned-e2e-${variant}-${profiles_spec//+/-}-$(date +%s)-$RANDOM"
 	printf 'instance-id: %s\nlocal-hostname: bt-e2e\n' "$iid" >"$dir/seed/meta-data"
@@ -235,7 +259,7 @@ for stack in "${stacks[@]}"; do
 	printf '%s\n' "${profiles[@]}" >"$dir/seed/born-tuned/stack"
 	uplink_nics "$dir"
 	mkiso "$dir/seed" "$dir/seed.iso" || die "$stack: seed ISO failed"
-	qemu-img create -q -f qcow2 -F raw -b "$image" "$dir/disk.qcow2" || die "$stack: overlay failed"
+	qemu-img create -q -f qcow2 -F "$image_format" -b "$image" "$dir/disk.qcow2" || die "$stack: overlay failed"
 	# A blank pool disk per stack, kept from boot 1 to boot 2 (sparse: only what the pool writes).
 	# qemu creates a -device before the if=virtio drives, so it gets a PCI slot past theirs
 	# (addr=0x10): the guest probes it last, /dev/vdc, and root stays /dev/vda.
@@ -245,19 +269,42 @@ for stack in "${stacks[@]}"; do
 	for u in "${mask[@]}"; do append+=" systemd.mask=$u"; done
 
 	stack_failed=0
-	for boot in 1 2; do
+	boots=(1 2)
+	# A Packer image also boots a second host, VM B (boot "B"): a fresh overlay of the same image,
+	# its own pool disk and instance-id, first boot only, with a light report (born-tuned/light on
+	# its seed: no drift, no container). The identity proof ("id") then holds VM A's boot 1 and VM
+	# B apart (compare.mjs --identity).
+	[[ $variant == packer ]] && boots+=(B)
+	for boot in "${boots[@]}"; do
+		disk=$dir/disk.qcow2
+		pool=$dir/pool.img
+		seed_iso=$dir/seed.iso
+		boot_iid=$iid
+		n=$boot # the guest's own count of reports on its disk (report_from_disk)
+		if [[ $boot == B ]]; then
+			boot_iid=$iid-b
+			n=1
+			printf 'instance-id: %s\nlocal-hostname: bt-e2e-b\n' "$boot_iid" >"$dir/seed/meta-data"
+			echo "VM B of the identity proof: no drift, no container" >"$dir/seed/born-tuned/light"
+			disk=$dir/disk-b.qcow2
+			pool=$dir/pool-b.img
+			seed_iso=$dir/seed-b.iso
+			mkiso "$dir/seed" "$seed_iso" || die "$stack: VM B's seed ISO failed"
+			qemu-img create -q -f qcow2 -F "$image_format" -b "$image" "$disk" || die "$stack: VM B's overlay failed"
+			qemu-img create -q -f raw "$pool" 8G || die "$stack: VM B's pool disk failed"
+		fi
 		log=$dir/serial-$boot.log
 		started=$SECONDS
-		say "$stack: boot $boot (Debian $release, $variant image, $manager, instance-id $iid)"
+		say "$stack: boot $boot (Debian $release, $variant image, $manager, instance-id $boot_iid)"
 		rc=0
 		timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
 			-accel tcg -m 16384 -smp 2 \
 			-nodefaults -display none -monitor none -no-reboot \
 			-serial "file:$log" \
 			-kernel "$rcache/vmlinuz" -initrd "$rcache/initrd.img" -append "$append" \
-			-drive "file=$dir/disk.qcow2,if=virtio,format=qcow2" \
-			-drive "file=$dir/seed.iso,if=virtio,format=raw,readonly=on" \
-			-drive "file=$dir/pool.img,if=none,id=pool,format=raw" \
+			-drive "file=$disk,if=virtio,format=qcow2" \
+			-drive "file=$seed_iso,if=virtio,format=raw,readonly=on" \
+			-drive "file=$pool,if=none,id=pool,format=raw" \
 			-device virtio-blk-pci,drive=pool,serial=bt-pool,addr=0x10 \
 			"${nics[@]}" \
 			>"$dir/qemu-$boot.log" 2>&1 || rc=$?
@@ -271,7 +318,7 @@ for stack in "${stacks[@]}"; do
 		got=no
 		if extract_report "$log" "$json"; then
 			got=serial
-		elif report_from_disk "$dir/disk.qcow2" "$boot" "$json"; then
+		elif report_from_disk "$disk" "$n" "$json"; then
 			got=disk
 			say "$stack: boot $boot: serial copy of the report unreadable, read it from the disk"
 		fi
@@ -286,7 +333,7 @@ for stack in "${stacks[@]}"; do
 		node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).cloud_init?.status_long ?? "")' \
 			"$json" >"$dir/cloud-init-status-$boot.txt" 2>/dev/null || true
 		cmp_rc=0
-		node "$here/compare.mjs" "$dir/tree" "$json" "$iid" "$profiles_spec" "$boot" "$dir/report-1.json" \
+		node "$here/compare.mjs" "$dir/tree" "$json" "$boot_iid" "$profiles_spec" "$boot" "$dir/report-1.json" \
 			>"$dir/compare-$boot.json" 2>"$dir/compare-$boot.err" || cmp_rc=$?
 		if ((cmp_rc == 2)); then
 			row "$stack" "$boot" "$release" "${secs}s" - 0 1 "compare.mjs crashed: $(head -n1 "$dir/compare-$boot.err")"
@@ -304,8 +351,36 @@ for stack in "${stacks[@]}"; do
 		((nf == 0)) || stack_failed=1
 		say "$stack: boot $boot: verify $vs, $np checks passed, $nf failed in ${secs}s"
 	done
+	if [[ $variant == packer ]]; then
+		# The identity proof: VM A's first boot against VM B, and both against the build VM's
+		# certificate (the line 90-cleanup.sh printed when it removed it).
+		if [[ -f $dir/report-1.json && -f $dir/report-B.json ]]; then
+			cmp_rc=0
+			node "$here/compare.mjs" --identity "$dir/report-1.json" "$dir/report-B.json" "$dir/removed-identity.txt" \
+				>"$dir/compare-id.json" 2>"$dir/compare-id.err" || cmp_rc=$?
+			if ((cmp_rc == 2)); then
+				row "$stack" id "$release" - - 0 1 "compare.mjs --identity crashed: $(head -n1 "$dir/compare-id.err")"
+				stack_failed=1
+			else
+				summary=$(node -e '
+					const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+					process.stdout.write(`${r.passed}|${r.failed}|${r.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")}`);
+				' "$dir/compare-id.json")
+				IFS='|' read -r np nf failing <<<"$summary"
+				row "$stack" id "$release" - - "$np" "$nf" "$failing"
+				((nf == 0)) || stack_failed=1
+				say "$stack: identity A vs B: $np checks passed, $nf failed"
+				node -e '
+					for (const c of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).checks) console.error(`e2e:   ${c.ok ? "ok  " : "FAIL"} ${c.check}: ${c.detail}`);
+				' "$dir/compare-id.json"
+			fi
+		else
+			row "$stack" id "$release" - - 0 1 "no report of VM A's boot 1 or of VM B"
+			stack_failed=1
+		fi
+	fi
 	# Keep tree, user-data, reports and compare output of every run; serial logs only of failed ones.
-	rm -f "$dir/disk.qcow2" "$dir/disk.raw" "$dir/seed.iso" "$dir/pool.img"
+	rm -f "$dir/disk.qcow2" "$dir/disk-b.qcow2" "$dir/disk.raw" "$dir/seed.iso" "$dir/seed-b.iso" "$dir/pool.img" "$dir/pool-b.img"
 	rm -rf "$dir/seed/born-tuned"
 	((stack_failed)) || rm -f "$dir"/serial-*.log "$dir"/qemu-*.log
 done

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // compare.mjs TREE REPORT_JSON [IID STACK BOOT [FIRST_REPORT_JSON]]
+// compare.mjs --identity REPORT_A REPORT_B [REMOVED_IDENTITY_TXT]
 //
 // Host-side judge of one e2e boot. TREE is the `gen --out` tree of the stack (only its limits.d file
 // is read); REPORT_JSON is what the booted guest reported (test/e2e/guest/report.mjs). IID, STACK
-// (a+b) and BOOT (1 or 2) are what boot.sh seeded; with them the harness's own checks are added:
+// (a+b) and BOOT (1, 2, or B: the first boot of a second host of a Packer image, whose light
+// report has no drift and no container) are what boot.sh seeded; with them the harness's own checks are added:
 // the instance-id is the seed's, verify checked this stack, runcmd ran on boot 1 and not again on
 // boot 2, and boot 2 is a new boot (its boot_id differs from FIRST_REPORT_JSON's). Prints one
 // JSON object on stdout:
@@ -245,34 +247,17 @@ export function compare(limitsConfText, report, seeded, wantedModes, asked = {})
     if (ran) add("born-tuned-verify: gen verify's rows but the manager's", ...rowsAgree(rows, self.result.rows));
   }
 
-  // --- drift (boot 2): a raise key below wanted, caught by both verifiers -----------------------
+  // VM B of the identity proof (seeded.boot 'B': a second host's first boot, its seed asks for a
+  // light report) has no drift and no container: its proof is compareIdentity's.
+  const light = seeded?.boot === 'B';
+  if (light) add('harness: a light report (no drift, no container) for VM B', report.light === true, `light: ${report.light}`);
+
+  // --- drift (boot 2 only): a raise key below wanted, caught by both verifiers -------------------
   // A report without `seeded` (a bare compare.mjs run) is judged as boot 2, so nothing is skipped.
-  if (seeded?.boot !== 1) {
-    const drift = report.drift;
-    add(
-      'drift: a raise key was set below wanted',
-      !!drift && !drift.error && drift.live_while_drifted === drift.set,
-      drift?.error ?? `${drift?.key}: wanted ${drift?.wanted}, had ${drift?.had}, set ${drift?.set}, read ${drift?.live_while_drifted}`,
-    );
-    for (const [name, run] of [
-      ['gen verify', drift?.verify],
-      ['born-tuned-verify', drift?.self_check],
-    ]) {
-      const r = verifierRan(run) ? run.result.rows.find((x) => x.check === `sysctl ${drift.key}`) : undefined;
-      add(
-        `drift: ${name} caught it`,
-        run?.rc === 1 && r?.status === 'FAIL',
-        run?.error ?? `exit ${run?.rc}; ${r ? `${r.status}: wanted ${r.wanted}, actual ${r.actual}` : `no row sysctl ${drift?.key}`}`,
-      );
-    }
-    if (verifierRan(drift?.verify) && verifierRan(drift?.self_check))
-      add('drift: both verifiers report the same rows', ...rowsAgree(drift.verify.result.rows, drift.self_check.result.rows));
-    else add('drift: both verifiers report the same rows', false, 'a verifier did not run');
-    add('drift: the key was restored', drift?.restored === true, `restored: ${drift?.restored}`);
-  }
+  if (!light && seeded?.boot !== 1) driftChecks(report.drift, add);
 
   // --- a container on the generated default profile (report.container) --------------------------
-  checks.push(...containerChecks(report, fence !== undefined));
+  if (!light) checks.push(...containerChecks(report, fence !== undefined));
 
   // --- the storage pools on devices, when the tree's preseed has any ---------------------------
   if (storagePools) checks.push(...compareStorage(storagePools, report));
@@ -283,7 +268,7 @@ export function compare(limitsConfText, report, seeded, wantedModes, asked = {})
     add("harness: instance-id is the seed's", ci.instance_id === seeded.instanceId, `${ci.instance_id}`);
     const verified = (report.verify?.result?.stack ?? []).join('+');
     add('harness: gen verify checked this stack', verified === seeded.stack, verified);
-    if (seeded.boot === 1) {
+    if (seeded.boot === 1 || seeded.boot === 'B') {
       add('harness: runcmd ran on boot 1', ci.scripts_user === 'ran', ci.scripts_user);
     } else {
       add('harness: runcmd not re-run on boot 2', ci.scripts_user === 'already ran', ci.scripts_user);
@@ -293,6 +278,96 @@ export function compare(limitsConfText, report, seeded, wantedModes, asked = {})
         `${seeded.firstBootId} -> ${report.boot_id}`,
       );
     }
+  }
+  return checks;
+}
+
+/** The drift checks (report.drift): both verifiers fail a raise key set below wanted, with the same rows. */
+function driftChecks(drift, add) {
+  add(
+    'drift: a raise key was set below wanted',
+    !!drift && !drift.error && drift.live_while_drifted === drift.set,
+    drift?.error ?? `${drift?.key}: wanted ${drift?.wanted}, had ${drift?.had}, set ${drift?.set}, read ${drift?.live_while_drifted}`,
+  );
+  for (const [name, run] of [
+    ['gen verify', drift?.verify],
+    ['born-tuned-verify', drift?.self_check],
+  ]) {
+    const r = verifierRan(run) ? run.result.rows.find((x) => x.check === `sysctl ${drift.key}`) : undefined;
+    add(
+      `drift: ${name} caught it`,
+      run?.rc === 1 && r?.status === 'FAIL',
+      run?.error ?? `exit ${run?.rc}; ${r ? `${r.status}: wanted ${r.wanted}, actual ${r.actual}` : `no row sysctl ${drift?.key}`}`,
+    );
+  }
+  if (verifierRan(drift?.verify) && verifierRan(drift?.self_check))
+    add('drift: both verifiers report the same rows', ...rowsAgree(drift.verify.result.rows, drift.self_check.result.rows));
+  else add('drift: both verifiers report the same rows', false, 'a verifier did not run');
+  add('drift: the key was restored', drift?.restored === true, `restored: ${drift?.restored}`);
+}
+
+/**
+ * The identity proof (issue 14, item 6): two hosts booted from one image (VM A and VM B, each its
+ * own instance) must differ in machine-id, in every SSH host key and in the manager's TLS
+ * certificate, and neither may have the build VM's certificate (the sha256 of the file 90-cleanup.sh
+ * removed, when given). Each must report all three (a missing value fails: no vacuous pass), keep
+ * every login's password locked and have sshd's PasswordAuthentication off. Plain data in, checks out.
+ * @param {object} a VM A's report (its first boot)
+ * @param {object} b VM B's report
+ * @param {string | undefined} builtCertSha256 the build VM's server.crt, sha256 of the file
+ * @returns {{check: string, ok: boolean, detail: string}[]}
+ */
+export function compareIdentity(a, b, builtCertSha256) {
+  const checks = [];
+  const add = (check, ok, detail = '') => checks.push({ check, ok: Boolean(ok), detail });
+  const ia = a?.identity ?? null;
+  const ib = b?.identity ?? null;
+  add('identity: both hosts reported it', !!ia && !!ib, `A: ${ia ? 'yes' : 'no'}, B: ${ib ? 'yes' : 'no'}`);
+  const id = (i) => (/^[0-9a-f]{32}$/.test(i?.machine_id ?? '') ? i.machine_id : null);
+  add(
+    'identity: machine-ids differ',
+    !!id(ia) && !!id(ib) && id(ia) !== id(ib),
+    `A ${ia?.machine_id || '(none)'}, B ${ib?.machine_id || '(none)'}`,
+  );
+  const keys = (i) =>
+    Array.isArray(i?.ssh_host_keys) ? i.ssh_host_keys.map((k) => k.fingerprint).filter((f) => /^SHA256:/.test(f ?? '')) : [];
+  const ka = keys(ia);
+  const kb = keys(ib);
+  const shared = ka.filter((k) => kb.includes(k));
+  add(
+    'identity: SSH host keys differ',
+    ka.length > 0 && kb.length > 0 && shared.length === 0,
+    `A ${ka.join(' ') || '(none)'}, B ${kb.join(' ') || '(none)'}${shared.length ? `; shared ${shared.join(' ')}` : ''}`,
+  );
+  const fp = (i) => (/^[0-9a-f]{64}$/.test(i?.manager_cert?.fingerprint ?? '') ? i.manager_cert.fingerprint : null);
+  add(
+    "identity: the manager's certificates differ",
+    !!fp(ia) && !!fp(ib) && fp(ia) !== fp(ib),
+    `A ${fp(ia) ?? '(none)'}, B ${fp(ib) ?? '(none)'}`,
+  );
+  if (builtCertSha256 !== undefined) {
+    const files = [ia?.manager_cert?.file_sha256, ib?.manager_cert?.file_sha256];
+    add(
+      "identity: neither host has the build VM's certificate",
+      /^[0-9a-f]{64}$/.test(builtCertSha256) && files.every((f) => /^[0-9a-f]{64}$/.test(f ?? '') && f !== builtCertSha256),
+      `build ${builtCertSha256}, A ${files[0] ?? '(none)'}, B ${files[1] ?? '(none)'} (sha256 of server.crt)`,
+    );
+  }
+  for (const [host, i] of [
+    ['A', ia],
+    ['B', ib],
+  ]) {
+    const logins = Array.isArray(i?.logins) ? i.logins : [];
+    add(
+      `identity: host ${host}: every login's password is locked`,
+      logins.length > 0 && logins.every((l) => l.password === 'locked'),
+      logins.map((l) => `${l.name} ${l.password}`).join(', ') || 'no login users reported',
+    );
+    add(
+      `identity: host ${host}: sshd PasswordAuthentication no`,
+      i?.sshd_password_authentication === 'no',
+      `${i?.sshd_password_authentication ?? 'not reported'}`,
+    );
   }
   return checks;
 }
@@ -759,7 +834,29 @@ export function treeLimits(tree) {
 }
 
 // --- CLI ------------------------------------------------------------------------------------------
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === '--identity') {
+  // compare.mjs --identity REPORT_A REPORT_B [REMOVED_IDENTITY_TXT]: the identity proof of two hosts
+  // of one image; REMOVED_IDENTITY_TXT holds 90-cleanup.sh's "removes .../server.crt (sha256 X)"
+  // line of the build (packer-image.sh's removed-identity.txt).
+  const [a, b, removed] = process.argv.slice(3);
+  if (!a || !b) {
+    process.stderr.write('usage: compare.mjs --identity REPORT_A REPORT_B [REMOVED_IDENTITY_TXT]\n');
+    process.exit(2);
+  }
+  let checks;
+  try {
+    const built = removed ? (/server\.crt \(sha256 ([0-9a-f]{64})\)/.exec(readFileSync(removed, 'utf8'))?.[1] ?? '') : undefined;
+    checks = compareIdentity(JSON.parse(readFileSync(a, 'utf8')), JSON.parse(readFileSync(b, 'utf8')), built);
+  } catch (e) {
+    process.stderr.write(`compare.mjs: ${e.stack ?? e}\n`);
+    process.exit(2);
+  }
+  const failed = checks.filter((c) => !c.ok).length;
+  process.stdout.write(
+    `${JSON.stringify({ passed: checks.length - failed, failed, verify: { pass: 0, total: 0, absent: 0, fail: 0 }, checks }, null, 1)}\n`,
+  );
+  process.exit(failed > 0 ? 1 : 0);
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [tree, reportPath, instanceId, stack, boot, firstPath] = process.argv.slice(2);
   if (!tree || !reportPath || (instanceId !== undefined && !boot)) {
     process.stderr.write('usage: compare.mjs TREE REPORT_JSON [IID STACK BOOT [FIRST_REPORT_JSON]]\n');
@@ -770,7 +867,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     report = JSON.parse(readFileSync(reportPath, 'utf8'));
     const firstBootId = firstPath && existsSync(firstPath) ? JSON.parse(readFileSync(firstPath, 'utf8')).boot_id : undefined;
-    const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: Number(boot), firstBootId };
+    const seeded = instanceId === undefined ? undefined : { instanceId, stack, boot: boot === 'B' ? 'B' : Number(boot), firstBootId };
     checks = compare(treeLimits(tree), report, seeded, treeSysctlModes(tree), {
       fence: treeFence(tree),
       capacity: treeCapacity(tree),

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ABSENT_OK_NOTE,
   compare,
+  compareIdentity,
   compareStorage,
   compareUplinks,
   fenceOf,
@@ -98,7 +99,12 @@ for (const stack of readdirSync(fixtures).sort()) {
     const poolRow = rep.verify.result.rows.find((y) => / storage pool /.test(y.check));
     // What boot.sh seeded for this recorded run.
     const boot = Number(/report-(\d)/.exec(f)[1]);
-    const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ''), boot, firstBootId: first.boot_id };
+    const seeded = {
+      instanceId: first.cloud_init.instance_id,
+      stack: stack.replace(/^(baked|packer)-/, ''),
+      boot,
+      firstBootId: first.boot_id,
+    };
     const expectHere = (name, mutate, wantFailing) => expect(`${t} ${name}`, limits, rep, seeded, mutate, wantFailing);
 
     expectHere(`as recorded`, () => {}, []);
@@ -627,7 +633,12 @@ for (const stack of readdirSync(fixtures).sort()) {
     fence = { bridge };
     const rep = recorded;
     const boot = Number(/report-(\d)/.exec(f)[1]);
-    const seeded = { instanceId: first.cloud_init.instance_id, stack: stack.replace(/^baked-/, ''), boot, firstBootId: first.boot_id };
+    const seeded = {
+      instanceId: first.cloud_init.instance_id,
+      stack: stack.replace(/^(baked|packer)-/, ''),
+      boot,
+      firstBootId: first.boot_id,
+    };
     const expectHere = (name, mutate, wantFailing) => expect(`${stack}/${f} fence: ${name}`, limits, rep, seeded, mutate, wantFailing);
     const LOADED = 'fence: table inet born_tuned_fence loaded, on the bridge';
     const UNIT = 'fence: born-tuned-fence.service active and enabled';
@@ -923,6 +934,105 @@ for (const f of readdirSync(storageFixtures).sort()) {
 }
 if (storageRan === 0) {
   console.error('compare.selftest: no recorded storage under test/e2e/storage-fixtures');
+  process.exit(1);
+}
+
+// --- the identity proof of a Packer image (compareIdentity) and its VM B -------------------------
+// A Packer stack's fixture (packer-STACK) also holds VM B's report (report-B.json) and the build's
+// removed-identity.txt (90-cleanup.sh's line naming the build VM's server.crt). VM B as recorded
+// passes compare() as boot B, and A against B passes; then each identity breaks one at a time.
+let identityRan = 0;
+for (const stack of readdirSync(fixtures).sort()) {
+  const dir = join(fixtures, stack);
+  if (!existsSync(join(dir, 'report-B.json'))) continue;
+  identityRan++;
+  const a = JSON.parse(readFileSync(join(dir, 'report-1.json'), 'utf8'));
+  const b = JSON.parse(readFileSync(join(dir, 'report-B.json'), 'utf8'));
+  const built = /server\.crt \(sha256 ([0-9a-f]{64})\)/.exec(readFileSync(join(dir, 'removed-identity.txt'), 'utf8'))?.[1];
+  if (built === undefined) {
+    bad++;
+    console.error(`FAIL ${stack}: removed-identity.txt names no server.crt`);
+  }
+  modes = sysctlModes(readFileSync(join(dir, 'sysctl.wanted'), 'utf8'));
+  fence = existsSync(join(dir, 'fence.nft')) ? fenceOf(readFileSync(join(dir, 'fence.nft'), 'utf8')) : undefined;
+  capacity = existsSync(join(dir, 'capacity.json')) ? JSON.parse(readFileSync(join(dir, 'capacity.json'), 'utf8')) : undefined;
+  uplinks = undefined;
+  storagePools = undefined;
+  const limits = readFileSync(join(dir, 'limits.conf'), 'utf8');
+  const seededB = { instanceId: b.cloud_init.instance_id, stack: stack.replace(/^packer-/, ''), boot: 'B' };
+  expect(`${stack}/report-B.json as recorded (boot B)`, limits, b, seededB, () => {}, []);
+  expect(
+    `${stack}/report-B.json: a full report where a light one was asked`,
+    limits,
+    b,
+    seededB,
+    (r) => {
+      r.light = false;
+    },
+    ['harness: a light report (no drift, no container) for VM B'],
+  );
+  // VM B's light report judged as a full boot 1: the container is missing (the drift is boot 2's).
+  const full = failing(limits, b, { ...seededB, boot: 1 });
+  if (!full.some((c) => c.startsWith('container:'))) {
+    bad++;
+    console.error(`FAIL ${stack}: VM B's light report passes as a full boot 1: ${JSON.stringify(full)}`);
+  }
+  const DIFF_ID = 'identity: machine-ids differ';
+  const DIFF_KEYS = 'identity: SSH host keys differ';
+  const DIFF_CERT = "identity: the manager's certificates differ";
+  const NOT_BUILT = "identity: neither host has the build VM's certificate";
+  const expectId = (name, mutate, wantFailing) => {
+    ran++;
+    const ra = structuredClone(a);
+    const rb = structuredClone(b);
+    const bc = { built };
+    mutate(ra, rb, bc);
+    const got = compareIdentity(ra, rb, bc.built)
+      .filter((c) => !c.ok)
+      .map((c) => c.check);
+    const ok = got.length === wantFailing.length && wantFailing.every((w) => got.includes(w));
+    if (!ok) {
+      bad++;
+      console.error(`FAIL ${stack} identity: ${name}: failing checks ${JSON.stringify(got)}, expected ${JSON.stringify(wantFailing)}`);
+    }
+  };
+  expectId('as recorded', () => {}, []);
+  expectId('the same machine-id', (ra, rb) => (rb.identity.machine_id = ra.identity.machine_id), [DIFF_ID]);
+  expectId('the same SSH host key', (ra, rb) => (rb.identity.ssh_host_keys[0].fingerprint = ra.identity.ssh_host_keys[0].fingerprint), [
+    DIFF_KEYS,
+  ]);
+  expectId('the same certificate', (ra, rb) => (rb.identity.manager_cert = { ...ra.identity.manager_cert }), [DIFF_CERT]);
+  expectId("B has the build VM's certificate", (_, rb, bc) => (bc.built = rb.identity.manager_cert.file_sha256), [NOT_BUILT]);
+  expectId('no identity reported by B', (_, rb) => (rb.identity = null), [
+    'identity: both hosts reported it',
+    DIFF_ID,
+    DIFF_KEYS,
+    DIFF_CERT,
+    NOT_BUILT,
+    "identity: host B: every login's password is locked",
+    'identity: host B: sshd PasswordAuthentication no',
+  ]);
+  expectId('no machine-id (empty file)', (ra) => (ra.identity.machine_id = ''), [DIFF_ID]);
+  expectId('no SSH host keys', (ra) => (ra.identity.ssh_host_keys = []), [DIFF_KEYS]);
+  expectId(
+    'no certificate (the daemon never ran)',
+    (_, rb) => (rb.identity.manager_cert = { path: '/var/lib/incus/server.crt', missing: true }),
+    [DIFF_CERT, NOT_BUILT],
+  );
+  expectId("the build's certificate unknown", (_, __, bc) => (bc.built = ''), [NOT_BUILT]);
+  expectId('a login keeps a password', (ra) => (ra.identity.logins[0].password = 'set'), [
+    "identity: host A: every login's password is locked",
+  ]);
+  expectId('a login has an empty password', (_, rb) => (rb.identity.logins[0].password = 'empty'), [
+    "identity: host B: every login's password is locked",
+  ]);
+  expectId('no login users reported', (ra) => (ra.identity.logins = []), ["identity: host A: every login's password is locked"]);
+  expectId('sshd allows password login', (ra) => (ra.identity.sshd_password_authentication = 'yes'), [
+    'identity: host A: sshd PasswordAuthentication no',
+  ]);
+}
+if (identityRan === 0) {
+  console.error('compare.selftest: no recorded Packer stack (fixtures/packer-*/report-B.json) for the identity proof');
   process.exit(1);
 }
 

@@ -10,6 +10,7 @@
 //   fence.nft      the tree's fence, when the stack has one
 //   capacity.json  treeCapacity(tree), when the stack asks for any
 //   network.yaml, preseed.yaml  the netplan file and the preseed, when the stack has a netplan file
+//   report-B.json, removed-identity.txt  a Packer stack's VM B and the build's removed certificate
 // The directory is emptied first, so a fixture never mixes two runs. Exit 2 on bad usage or a run
 // without both reports.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ mkdirSync(fixture, { recursive: true });
 writeFileSync(join(fixture, 'limits.conf'), treeLimits(tree));
 copyFileSync(join(tree, 'born-tuned', 'sysctl.wanted'), join(fixture, 'sysctl.wanted'));
 for (const r of reports) copyFileSync(join(run, r), join(fixture, r));
+// A Packer stack's run also has VM B's report and the line naming the build VM's certificate.
+for (const f of ['report-B.json', 'removed-identity.txt']) if (existsSync(join(run, f))) copyFileSync(join(run, f), join(fixture, f));
 if (existsSync(join(tree, 'born-tuned', 'fence.nft'))) copyFileSync(join(tree, 'born-tuned', 'fence.nft'), join(fixture, 'fence.nft'));
 const capacity = treeCapacity(tree);
 if (capacity !== undefined) writeFileSync(join(fixture, 'capacity.json'), `${JSON.stringify(capacity, null, 1)}\n`);

@@ -10,6 +10,7 @@
 // boot a socket-activated daemon is not running yet, and verify must wake it itself, as it does
 // for an operator who logs in and runs it. What gen verify checks is not collected again here.
 import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -191,13 +192,60 @@ report.verify = guard("verify", runVerify);
 // to gen verify's (but the manager's, which only gen verify asks for).
 report.self_check = guard("self_check", () => runJson(SELF_CHECK, ["--json"]));
 
+// --- identity: what makes this host itself (issue 14, item 6) -------------------------------------
+// Facts only: machine-id, the SSH host keys' fingerprints (ssh-keygen -l), the manager's TLS
+// certificate (its sha256 fingerprint as the daemon gives it, and the file's own sha256, which
+// 90-cleanup.sh prints for the build VM's), whether each login user's password is locked (the field
+// of /etc/shadow reduced to locked, empty or set; never the hash), and sshd's effective
+// PasswordAuthentication (`sshd -T`). compare.mjs (compareIdentity) holds two hosts of one image apart.
+report.identity = guard("identity", () => {
+	const hostKeys = readdirSync("/etc/ssh")
+		.filter((n) => /^ssh_host_.*_key\.pub$/.test(n))
+		.sort()
+		.map((n) => {
+			const r = run("ssh-keygen", ["-l", "-f", join("/etc/ssh", n)]);
+			return { file: n, fingerprint: r.stdout.trim().split(/\s+/)[1] ?? null, rc: r.rc };
+		});
+	const certPath = manager ? `/var/lib/${manager}/server.crt` : null;
+	const pem = certPath ? read(certPath) : null;
+	let cert = null;
+	if (pem !== null) {
+		cert = {
+			path: certPath,
+			fingerprint: new X509Certificate(pem).fingerprint256.replace(/:/g, "").toLowerCase(),
+			file_sha256: run("sha256sum", [certPath]).stdout.slice(0, 64),
+		};
+	}
+	const shells = new Map((read("/etc/passwd") ?? "").split("\n").map((l) => l.split(":")).filter((f) => f.length >= 7).map((f) => [f[0], f]));
+	const logins = [];
+	for (const line of (read("/etc/shadow") ?? "").split("\n")) {
+		const [name, pw] = line.split(":");
+		const f = shells.get(name);
+		if (!f || Number(f[2]) < 1000 || Number(f[2]) >= 60000 || !/sh$/.test(f[6] ?? "")) continue;
+		logins.push({ name, password: pw === "" ? "empty" : /^[!*]/.test(pw) ? "locked" : "set" });
+	}
+	const sshd = run("sshd", ["-T"]);
+	return {
+		machine_id: (read("/etc/machine-id") ?? "").trim(),
+		ssh_host_keys: hostKeys,
+		manager_cert: cert ?? { path: certPath, missing: true },
+		logins,
+		sshd_password_authentication: /^passwordauthentication (\S+)$/m.exec(sshd.stdout)?.[1] ?? `sshd -T: rc ${sshd.rc}: ${sshd.stderr.trim().slice(0, 300)}`,
+	};
+});
+
+// VM B of an identity proof (boot.sh puts born-tuned/light on its seed) stops here: no drift, no
+// container; compare.mjs does not ask for them on such a boot.
+report.light = !!process.env.BORN_TUNED_E2E_SEED && existsSync(join(process.env.BORN_TUNED_E2E_SEED, "born-tuned", "light"));
+
 // --- drift: a raise key set below wanted, both verifiers run, the key restored -------------------
 // The first `raise KEY = N` of the wanted file with one number, whose live value is one number, is
 // written N-1 (as `sysctl -w` would), both verifiers run, and the live value is written back.
 // compare.mjs requires both to fail that row and exit 1, with the same rows, and the restore.
 // Boot 2 only (born-tuned-e2e-report numbers the boots in BORN_TUNED_E2E_BOOT): both verifiers
 // again cost the boot half a minute under TCG, and one drift per stack proves what it proves.
-if (process.env.BORN_TUNED_E2E_BOOT !== "1") report.drift = guard("drift", () => {
+// A light report (VM B of the identity proof) has none.
+if (!report.light && process.env.BORN_TUNED_E2E_BOOT !== "1") report.drift = guard("drift", () => {
 	const wanted = (read("/etc/born-tuned/sysctl.wanted") ?? "").split("\n");
 	const procPath = (key) => `/proc/sys/${key.replace(/[./]/g, (c) => (c === "." ? "/" : "."))}`;
 	let pick = null;
@@ -437,7 +485,7 @@ report.manager_journal = guard("manager_journal", () =>
 // SSH port on its uplink address. When the fence's table is loaded, the metadata probe is
 // repeated with the table removed (the negative control: the listener must then answer) and the
 // fence is put back by restarting its unit. compare.mjs judges the results.
-report.container = guard("container", () => containerProbe());
+report.container = report.light ? null : guard("container", () => containerProbe());
 
 function containerProbe() {
 	if (manager !== "lxd" && manager !== "incus") return { error: `unknown manager ${manager}` };

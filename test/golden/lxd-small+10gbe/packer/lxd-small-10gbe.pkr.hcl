@@ -68,6 +68,12 @@ variable "accelerator" {
   default     = "kvm"
 }
 
+variable "qemu_extra_args" {
+  type        = list(list(string))
+  description = "QEMU arguments added after the -netdev one, each a list (flag, then its value), e.g. direct kernel boot for an image without a bootloader: [[\"-kernel\", \"vmlinuz\"], [\"-initrd\", \"initrd.img\"], [\"-append\", \"root=/dev/vda console=ttyS0\"]]. Default none."
+  default     = []
+}
+
 # The build VM's console and its SSH forward listen on the loopback only: the VM has a login
 # password until 90-cleanup.sh locks it, and Packer 1.6.6 forwards SSH on every host address
 # (-netdev user,...,hostfwd=tcp::PORT-:22). Our -netdev replaces Packer's (same id, so its
@@ -85,7 +91,7 @@ source "qemu" "born_tuned" {
   memory           = 2048
   headless         = true
   vnc_bind_address = "127.0.0.1"
-  qemuargs         = [["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"]]
+  qemuargs         = concat([["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"]], var.qemu_extra_args)
   output_directory = var.output_directory
   vm_name          = var.vm_name
   cd_files         = [var.seed_user_data, "seed/meta-data"]
@@ -100,6 +106,14 @@ source "qemu" "born_tuned" {
 build {
   name    = "lxd-small-10gbe"
   sources = ["source.qemu.born_tuned"]
+
+  # SSH answers before the build VM's cloud-init has finished: wait for it, so nothing it does
+  # later (its final stage: runcmd, the SSH password it sets, its logs) lands in the image after
+  # 90-cleanup.sh. Exit 2 is cloud-init 23.4 and later's "done, with recoverable errors".
+  provisioner "shell" {
+    inline           = ["cloud-init status --wait >/dev/null"]
+    valid_exit_codes = [0, 2]
+  }
 
   provisioner "shell" {
     execute_command  = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"

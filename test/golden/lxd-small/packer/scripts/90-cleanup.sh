@@ -177,6 +177,20 @@ if [[ $ROOT == / ]]; then
 	if ((${#active[@]} > 0)); then systemctl stop -- "${active[@]}"; fi
 	journalctl --relinquish-var
 fi
+# The build log names each per-host identity found here, with its sha256, before it goes: a build
+# shows that the image had one and that this step removed it.
+removes() {
+	if root_entry "$1" 0 && [[ -f $root_path && ! -L $root_path && -s $root_path ]]; then
+		echo "$me: removes $1 (sha256 $(sha256sum <"$root_path" | cut -c1-64))"
+	fi
+}
+removes '/var/lib/lxd/server.crt'
+removes /etc/machine-id
+if root_walk /etc/ssh 0 && [[ -d $root_path ]]; then
+	for key in "$root_path"/ssh_host_*_key.pub; do
+		if [[ -f $key ]]; then removes "/etc/ssh/${key##*/}"; fi
+	done
+fi
 root_clear '/var/lib/lxd' '*'
 root_clear '/var/log/lxd' '*'
 
