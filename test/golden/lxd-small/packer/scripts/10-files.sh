@@ -747,7 +747,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''bc3b835fe892ef27681a70823134e5488314c353f189c564ce06432806f263cf'\''
+self_sha256='\''3bd443cfac0e08ceff386bfcea2071f466650b8461cbd40486fbb90118b7c524'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -846,7 +846,7 @@ if [ -z "$root" ] || [ ! -d "$root" ]; then
 	exit 2
 fi
 root=$(cd "$root" && pwd -P) || exit 2
-# Every path is read as $P$path: P is empty on the live host.
+# Every path is read under P, through in_root: P is empty on the live host.
 P=${root%/}
 
 work=$(mktemp -d) || exit 2
@@ -878,11 +878,80 @@ mode_of() {
 	printf '\''0%o'\'' $((0$m & 511))
 }
 
+# Resolves PATH (as seen from inside the root) under the root as a chroot would, as gen verify does
+# (src/verify/root-fs.ts), so that nothing an image holds leads a read out of it: each component is
+# tested, a link'\''s target replaces it (an absolute one starts again at the root), ".." never climbs
+# above the root, more than 40 links (the kernel'\''s MAXSYMLINKS) is a loop. With WITHIN (/proc,
+# /sys), a path that leads out of it is refused: a real kernel'\''s links never do. Sets f to the path
+# to read and returns 0; returns 1 when it does not exist, 2 when it cannot be followed, with r_why
+# saying so in gen verify'\''s words. Every path read goes through here, on the live host too (P
+# empty), as gen verify reads /.
+in_root() {
+	r_rest=${1#/} r_walked='\'''\'' r_links=0 r_why='\'''\''
+	while [ -n "$r_rest" ]; do
+		case $r_rest in
+		*/*) r_name=${r_rest%%/*} r_rest=${r_rest#*/} ;;
+		*) r_name=$r_rest r_rest='\'''\'' ;;
+		esac
+		case $r_name in
+		'\'''\'' | .) continue ;;
+		..)
+			r_walked=${r_walked%/*}
+			continue
+			;;
+		esac
+		r_here=$P$r_walked/$r_name
+		if [ -L "$r_here" ]; then
+			r_links=$((r_links + 1))
+			if [ "$r_links" -gt 40 ]; then
+				r_why='\''is a symbolic link loop (more than 40 links to follow)'\''
+				in_root_out "$r_walked/$r_name" "${2:-}"
+				return 2
+			fi
+			r_target=$(readlink "$r_here") || r_target='\'''\''
+			case $r_target in /*) r_walked='\'''\'' ;; esac
+			r_rest=$r_target${r_rest:+/$r_rest}
+			continue
+		fi
+		if [ ! -e "$r_here" ]; then
+			r_why='\''does not exist'\''
+		elif [ -n "$r_rest" ] && [ ! -d "$r_here" ]; then
+			r_why='\''does not exist (a part of the path is not a directory)'\''
+		else
+			r_walked=$r_walked/$r_name
+			continue
+		fi
+		in_root_out "$r_walked/$r_name" "${2:-}" && return 2
+		return 1
+	done
+	in_root_out "${r_walked:-/}" "${2:-}" && return 2
+	f=$P$r_walked
+	[ -n "$r_walked" ] || f=$P/
+	return 0
+}
+
+# in_root, confined to the top directory PATH names (/proc for /proc/sys/vm/max_map_count).
+in_kernel() {
+	r_top=${1#/}
+	in_root "$1" "/${r_top%%/*}"
+}
+
+# Whether AT (as seen from inside the root) is out of WITHIN: then r_why says so.
+in_root_out() {
+	[ -n "$2" ] || return 1
+	case $1 in "$2" | "$2"/*) return 1 ;; esac
+	r_why="is a symbolic link out of $2"
+	return 0
+}
+
 # Reads a /proc or /sys file: returns 0 with kv its words joined by single spaces, 1 when the path
 # does not exist, 2 when it is not a regular file or cannot be read, with knote saying why.
 read_kernel() {
-	f=$P$1
-	[ -e "$f" ] || return 1
+	in_kernel "$1" || {
+		[ $? -eq 1 ] && return 1
+		knote="$1 $r_why"
+		return 2
+	}
 	if [ ! -f "$f" ]; then
 		knote="$1 is $(file_type "$f"), not a regular file"
 		return 2
@@ -921,9 +990,17 @@ meets() {
 # The computed sysctl.d file as "key<TAB>value" lines (the last of a key wins when read), its lines
 # that are not key = value, and its state: ok, missing or unreadable.
 read_computed() {
-	f=$P$computed_path
-	if [ ! -e "$f" ]; then
-		computed_state=missing
+	computed_state=ok
+	in_root "$computed_path"
+	case $? in
+	1) computed_state=missing ;;
+	2)
+		computed_state=unreadable
+		computed_note="$computed_path $r_why"
+		;;
+	esac
+	if [ "$computed_state" != ok ]; then
+		:
 	elif [ ! -f "$f" ]; then
 		computed_state=unreadable
 		computed_note="$computed_path is $(file_type "$f"), not a regular file"
@@ -931,7 +1008,6 @@ read_computed() {
 		computed_state=unreadable
 		computed_note="$computed_path cannot be read"
 	else
-		computed_state=ok
 		awk -v values="$work/computed" -v malformed="$work/malformed" '\''
 			{ sub(/^[ \t\r]+/, ""); sub(/[ \t\r]+$/, "") }
 			$0 == "" || /^#/ || /^;/ { next }
@@ -1022,16 +1098,26 @@ wake_manager() {
 	done
 }
 
-# The daemon'\''s PID: the lowest whose command name is the manager'\''s daemon.
+# The daemon'\''s PID (daemon_pid): the lowest whose command name is the manager'\''s daemon; or why
+# /proc cannot be searched (daemon_note).
 find_daemon() {
-	[ -d "$P/proc" ] || return 0
+	daemon_pid='\'''\'' daemon_note='\'''\''
+	in_kernel /proc
+	case $? in
+	1) return 0 ;;
+	2)
+		daemon_note="/proc $r_why"
+		return 0
+		;;
+	esac
+	[ -d "$f" ] || return 0
 	set +f
-	for d in "$P"/proc/[0-9]*; do printf '\''%s\n'\'' "${d##*/}"; done >"$work/pids"
+	for d in "$f"/[0-9]*; do printf '\''%s\n'\'' "${d##*/}"; done >"$work/pids"
 	set -f
 	grep -E '\''^[0-9]+$'\'' "$work/pids" | sort -n >"$work/pids.sorted"
 	while read -r pid; do
 		if read_kernel "/proc/$pid/comm" && [ "$kv" = "$daemon_comm" ]; then
-			echo "$pid"
+			daemon_pid=$pid
 			return 0
 		fi
 	done <"$work/pids.sorted"
@@ -1039,11 +1125,18 @@ find_daemon() {
 
 check_daemon_limit() {
 	check=$1 line=$2 want=$3
+	if [ -n "$daemon_note" ]; then
+		row FAIL "$check" "$want" - "$daemon_note"
+		return
+	fi
 	if [ -z "$daemon_pid" ]; then
 		if [ "$live" = 1 ]; then row FAIL "$check" "$want" - "$manager daemon not running"; else row ABSENT "$check" "$want" - "$manager daemon not running"; fi
 		return
 	fi
-	f=$P/proc/$daemon_pid/limits
+	if ! in_kernel "/proc/$daemon_pid/limits"; then
+		row FAIL "$check" "$want" - "/proc/$daemon_pid/limits $r_why"
+		return
+	fi
 	if [ ! -f "$f" ] || [ ! -r "$f" ]; then
 		row FAIL "$check" "$want" - "/proc/$daemon_pid/limits cannot be read"
 		return
@@ -1064,14 +1157,20 @@ check_daemon_limit() {
 
 check_txqueuelen() {
 	label=$1 kind=$2 match_kind=$3 match=$4 want=$5
-	if [ -e "$P/sys/class/net" ] && [ ! -d "$P/sys/class/net" ]; then
-		row FAIL "$label" "$want" - "/sys/class/net is $(file_type "$P/sys/class/net"), not a directory"
+	set --
+	if in_kernel /sys/class/net; then
+		if [ ! -d "$f" ]; then
+			row FAIL "$label" "$want" - "/sys/class/net is $(file_type "$f"), not a directory"
+			return
+		fi
+		set +f
+		set -- "$f"/*
+		set -f
+	elif [ $? -eq 2 ]; then
+		row FAIL "$label" "$want" - "/sys/class/net $r_why"
 		return
 	fi
 	found=0
-	set +f
-	set -- "$P"/sys/class/net/*
-	set -f
 	for d in "$@"; do
 		[ -e "$d" ] || [ -L "$d" ] || continue
 		d=${d##*/}
@@ -1082,8 +1181,8 @@ check_txqueuelen() {
 		else
 			# A bond carries its first member'\''s MAC and, in active-backup, so does every member:
 			# a member is matched by its permanent address, a bond never by a MAC.
-			[ ! -e "$P/sys/class/net/$d/bonding/mode" ] || continue
-			if [ -e "$P/sys/class/net/$d/bonding_slave/perm_hwaddr" ]; then
+			! in_kernel "/sys/class/net/$d/bonding/mode" || continue
+			if in_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr"; then
 				read_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr" || continue
 			elif ! read_kernel "/sys/class/net/$d/address"; then
 				continue
@@ -1110,11 +1209,17 @@ check_txqueuelen() {
 
 check_hidden() {
 	path=$1 want=$2 type=$3
-	f=$P$path
-	if [ ! -e "$f" ]; then
+	in_kernel "$path"
+	case $? in
+	1)
 		row ABSENT "mode $path" "$want" - '\''this kernel has no such path'\''
 		return
-	fi
+		;;
+	2)
+		row FAIL "mode $path" "$want" - "$path $r_why"
+		return
+		;;
+	esac
 	actual=$(mode_of "$f")
 	if [ "$type" = directory ] && [ ! -d "$f" ]; then
 		row FAIL "mode $path" "$want" "$actual" "$path is $(file_type "$f"), not a directory"
@@ -1131,12 +1236,18 @@ check_hidden() {
 # its text with the line that holds it emptied, as gen computed it.
 check_file() {
 	path=$1 want_mode=$2 want_sha=$3
-	f=$P$path
 	check="file $path"
-	if [ ! -e "$f" ]; then
+	in_root "$path"
+	case $? in
+	1)
 		row FAIL "$check" "present, $want_mode" missing
 		return
-	fi
+		;;
+	2)
+		row FAIL "$check" "as generated, $want_mode" unreadable "$path $r_why"
+		return
+		;;
+	esac
 	mode=$(mode_of "$f")
 	if [ ! -f "$f" ]; then
 		row FAIL "$check" "as generated, $want_mode" "not a regular file, $mode" "$path is $(file_type "$f"), not a regular file"
@@ -1164,9 +1275,9 @@ check_file() {
 # A module loaded at boot: /sys/module/NAME exists. A root without /sys/module is not a running kernel.
 check_module() {
 	name=$1 why=$2
-	if [ ! -d "$P/sys/module" ]; then
+	if ! in_kernel /sys/module; then
 		row ABSENT "module $name" loaded - '\''no /sys/module here: not a running kernel'\''
-	elif [ -d "$P/sys/module/$name" ]; then
+	elif in_kernel "/sys/module/$name" && [ -d "$f" ]; then
 		row PASS "module $name" loaded loaded
 	else
 		row FAIL "module $name" loaded '\''not loaded'\'' "$why"
@@ -1177,12 +1288,19 @@ check_module() {
 check_subids() {
 	path=$1 ids=$2
 	check="ids root in $path" wanted="first range >= $ids"
-	if [ ! -e "$P$path" ]; then
+	in_root "$path"
+	case $? in
+	1)
 		row ABSENT "$check" "$wanted" - "no $path: the daemon maps its default range"
 		return
-	fi
+		;;
+	2)
+		row FAIL "$check" "$wanted" - "$path $r_why"
+		return
+		;;
+	esac
 	range=$(awk -F: '\''{ sub(/^[[:space:]]+/, ""); sub(/[[:space:]]+$/, "") }
-		NF == 3 && $1 == "root" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ && $3 + 0 >= 65536 { print $2 ":" $3; exit }'\'' "$P$path" 2>/dev/null)
+		NF == 3 && $1 == "root" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ && $3 + 0 >= 65536 { print $2 ":" $3; exit }'\'' "$f" 2>/dev/null)
 	if [ -z "$range" ]; then
 		row FAIL "$check" "$wanted" none '\''root has no range of at least 65536 ids'\''
 	elif [ "${range#*:}" -ge "$ids" ]; then
@@ -1197,10 +1315,11 @@ check_subids() {
 # chain jumps from the bridge to from_instances, which ends in a drop, and forward drops from it.
 check_fence() {
 	unit=$1 unit_path=$2 link=$3 table=$4 bridge=$5
-	target=$(readlink "$P$link" 2>/dev/null) || target=
-	if [ "$target" = "$unit_path" ] && [ -f "$P$unit_path" ]; then
+	# The link as a chroot follows it: where it leads, as seen from inside the root.
+	if in_root "$link"; then target=${f#"$P"}; else target=; fi
+	if [ "$target" = "$unit_path" ] && [ -f "$f" ]; then
 		row PASS "fence unit $unit enabled" '\''enabled (sysinit.target)'\'' enabled
-	elif [ -e "$P$link" ]; then
+	elif [ -n "$target" ]; then
 		row FAIL "fence unit $unit enabled" '\''enabled (sysinit.target)'\'' "$link leads to $target" "systemctl enable --now $unit (first boot does; a baked image'\''s provisioner does)"
 	else
 		row FAIL "fence unit $unit enabled" '\''enabled (sysinit.target)'\'' '\''not enabled'\'' "systemctl enable --now $unit (first boot does; a baked image'\''s provisioner does)"
@@ -1293,7 +1412,7 @@ check_computed() {
 }
 
 wake_manager
-daemon_pid=$(find_daemon)
+find_daemon
 read_computed
 check_all
 
