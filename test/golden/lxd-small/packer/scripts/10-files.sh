@@ -401,10 +401,11 @@ put '/usr/local/sbin/born-tuned-preseed' '0755' '#!/bin/sh
 # --token-file PATH (a file the operator'\''s provisioning drops) or --token-command COMMAND (run by
 # sh as root, e.g. `ssh node1 incus cluster add node2`). The step waits for it up to SECONDS
 # (default 600), trying every BORN_TUNED_POLL seconds (default 5): the token is the last non-blank
-# line of the file or of the command'\''s output, base64 text. It goes into PRESEED (0600) and nowhere
-# else: never echoed, never in a command'\''s arguments (only shell builtins touch it, and pipes).
-# Exits 1 when no token came in time, when INIT failed, or when PRESEED could not be rewritten;
-# 2 on bad usage.
+# line of the file or of the command'\''s output, base64 text. At most 64 KiB of either is read: more,
+# or a control character in the token'\''s line, fails the step at once. It goes into PRESEED (0600)
+# and nowhere else: never echoed, never in a command'\''s arguments (only shell builtins touch it, and
+# pipes). Exits 1 when no token came in time, when the source gave something that is no token, when
+# INIT failed, or when PRESEED could not be rewritten; 2 on bad usage.
 set -u
 
 usage() {
@@ -453,30 +454,63 @@ scrub() {
 	return 1
 }
 
+# The most bytes read of the token file or command output. A join token is base64 of a little JSON
+# (member name, certificate fingerprint, secret, the members'\'' addresses, expiry): about 400 bytes
+# for a three-member cluster, under 30 KB even with the addresses of a thousand members; 64 KiB
+# holds that, and cuts a runaway source (a log file, /dev/zero, `yes`) before it fills memory.
+token_max=65536
+cr=$(printf '\''\r'\'')
+
 # Sets token to the last non-blank line of the file or the command'\''s output, when it is a token.
-# problem says why not, without the text itself.
+# problem says why not, without the text itself. Returns 1 to try again (nothing yet, a command
+# that failed, text that is not a token, as a file still being written has), 2 when the source
+# gave what no join token is: more than token_max bytes, or a control character in its line.
 fetch_token() {
 	token=
+	# One byte past the bound is read, to tell; NUL becomes \001, since $(...) drops it and would
+	# join the pieces around it; the final "." keeps trailing newlines in the count.
 	if [ "$source" = file ]; then
 		if [ ! -s "$from" ]; then
 			problem="$from does not exist yet or is empty"
 			return 1
 		fi
-		token=$(tr -d '\''\r'\'' <"$from" | sed '\''/^[[:space:]]*$/d'\'' | tail -n 1)
+		text=$(head -c $((token_max + 1)) <"$from" | tr '\''\000'\'' '\''\001'\''; echo .)
+		status=0
 	else
 		remaining=$(($1 - $(date +%s)))
 		[ "$remaining" -gt 0 ] || remaining=1
-		if ! output=$(timeout "$remaining" sh -c "$from" </dev/null); then
-			problem="the token command failed or timed out"
-			return 1
-		fi
-		token=$(printf '\''%s\n'\'' "$output" | tr -d '\''\r'\'' | sed '\''/^[[:space:]]*$/d'\'' | tail -n 1)
-		output=
+		# The command'\''s exit status goes through a file (a pipeline'\''s status is its last command'\''s).
+		rm -f "$preseed.born-tuned-status"
+		text=$({
+			timeout "$remaining" sh -c "$from" </dev/null
+			echo "$?" >"$preseed.born-tuned-status"
+		} | head -c $((token_max + 1)) | tr '\''\000'\'' '\''\001'\''; echo .)
+		status=$(cat "$preseed.born-tuned-status" 2>/dev/null) || status=1
+		rm -f "$preseed.born-tuned-status"
 	fi
+	text=${text%.}
+	if [ "$(printf '\''%s'\'' "$text" | wc -c)" -gt "$token_max" ]; then
+		text=
+		problem="the token $source gave more than $token_max bytes: a join token is a few hundred (not shown)"
+		return 2
+	fi
+	if [ "$status" != 0 ]; then
+		text=
+		problem="the token command failed or timed out"
+		return 1
+	fi
+	# A CR ending a line (CRLF) goes; anywhere else it stays, and is refused below.
+	token=$(printf '\''%s\n'\'' "$text" | sed -e "s/$cr\$//" -e '\''/^[[:space:]]*$/d'\'' | tail -n 1)
+	text=
 	case $token in
 	'\'''\'')
 		problem="the token $source gave nothing"
 		return 1
+		;;
+	*[[:cntrl:]]*)
+		token=
+		problem="the token $source gave a line with a control character in it (a join token is base64 on one line; not shown)"
+		return 2
 		;;
 	*[!A-Za-z0-9+/=_-]*)
 		token=
@@ -509,7 +543,16 @@ insert_token() {
 if [ -n "$source" ]; then
 	deadline=$(($(date +%s) + wait))
 	echo "born-tuned: waiting up to ${wait}s for the join token ($source $from)"
-	until fetch_token "$deadline"; do
+	while :; do
+		fetch_token "$deadline"
+		case $? in
+		0) break ;;
+		2)
+			echo "born-tuned: $problem; the preseed is not applied" >&2
+			scrub
+			exit 1
+			;;
+		esac
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			echo "born-tuned: no join token after ${wait}s: $problem; the preseed is not applied" >&2
 			scrub
@@ -747,7 +790,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''3bd443cfac0e08ceff386bfcea2071f466650b8461cbd40486fbb90118b7c524'\''
+self_sha256='\''0293b2f226fff643623f0a7ce61a01cefeeabd63ac8fc9b7c6ffe6b163e1919b'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -795,7 +838,7 @@ check_all() {
 	check_file '\''/etc/systemd/system/born-tuned-fence.service'\'' '\''0644'\'' '\''008d9b980230cc059aa225fbb1d8be127bb9b391f8725a4de178aaac8c334549'\''
 	check_file '\''/etc/systemd/system/lxd.service.d/60-born-tuned.conf'\'' '\''0644'\'' '\''8894be71826de5e6dcd27ea8941327d6e6ba201ec5c9a7fa1dc653869e83f859'\''
 	check_file '\''/etc/tmpfiles.d/born-tuned-hide-instance-names.conf'\'' '\''0644'\'' '\''22c85ec86ba03cf4c0ec825508e6c3ff06b81adcdd3835c3d2d2893ddae58fab'\''
-	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''637c39ba28a53c5f1587ad3aa8950627a4f53baf58a6193ac7133cb1f15691dc'\''
+	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''99e68f52a207d5667302a6def8363652f585c47ae4c71c3756ff80da4d82dfd4'\''
 	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''f02ee1029600bb2ea0d03550ee76791c65b0c3d2da9b127f80e25784f0eced5d'\''
 	check_file '\''/usr/local/sbin/born-tuned-subids'\'' '\''0755'\'' '\''a12d1af6f2e6851a2815b063c06623c6e9df711e00f683a5caf7f4f72e9c75b4'\''
 	check_file '\''/usr/local/sbin/born-tuned-sysctl-apply'\'' '\''0755'\'' '\''7f8e1ee5d2da9a3296b1b37da0bcd4da04f2c4e6d2b7bb9a61c79be0c4968c89'\''
