@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { ExitCode, UsageError } from '../diagnostics/errors.ts';
 import { trustPasswordInUserData } from '../secrets/exposure.ts';
+import { userDataSizeWarning } from '../render/user-data-size.ts';
 import { displayText } from '../base/display-text.ts';
 import { progressLine } from '../output/progress.ts';
 import { yieldToSignals } from '../output/signals.ts';
@@ -42,7 +43,7 @@ export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCo
     opts,
     io,
     { packer: kind.startsWith('packer-'), secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold' },
-    kind === 'user-data' || kind === 'packer-user-data',
+    kind === 'user-data' || kind === 'packer-user-data' ? [kind] : [],
   );
   const chosen = artifacts.filter((a) => a.kind === kind);
   if (chosen.length === 0)
@@ -54,21 +55,28 @@ export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCo
 }
 
 /** The artifacts of the stack named by `--profile`, with the includes, MIME and encoding asked
- * for; the stack's warnings are printed first, and a warning when `userData` that will be written
- * carries the trust password. */
+ * for; the stack's warnings are printed first, then, for each user-data that will be written
+ * (`userData`), a warning when it carries the trust password and one when it is larger than a
+ * cloud takes. */
 function artifactsOfStack(
   opts: GenerateOptions,
   io: Io,
   scope: Pick<HostRequest, 'packer' | 'secrets'>,
-  userData: boolean,
+  userData: readonly ('user-data' | 'packer-user-data')[],
 ): { artifacts: Artifact[]; stack: readonly string[] } {
   const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });
   reportWarnings(io, opts, stack.diagnostics);
-  const { artifacts } = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
+  const host = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
   // Once the secret was read: a run that cannot read it says only that.
-  if (scope.secrets === 'resolve' && userData && stack.plan.server.trustPassword)
+  if (scope.secrets === 'resolve' && userData.length > 0 && stack.plan.server.trustPassword)
     reportWarnings(io, opts, trustPasswordInUserData(stack.merged));
-  return { artifacts, stack: stack.plan.stack };
+  const written = new Set(host.artifacts.filter((a) => (userData as readonly string[]).includes(a.kind)).map((a) => a.path));
+  reportWarnings(
+    io,
+    opts,
+    host.userDataSizes.filter((s) => written.has(s.path)).flatMap((s) => userDataSizeWarning(s.path, s)),
+  );
+  return { artifacts: host.artifacts, stack: stack.plan.stack };
 }
 
 /** `gen --profile … --out DIR`: the stack's tree with its manifest. */
@@ -77,7 +85,7 @@ async function writeStack(out: string, opts: GenerateOptions, io: Io): Promise<E
   // an invalid profile must not leave DIR half-swapped.
   const writer = TreeWriter.open(out, { force: opts.force });
   try {
-    const { artifacts, stack } = artifactsOfStack(opts, io, { packer: true, secrets: 'resolve' }, true);
+    const { artifacts, stack } = artifactsOfStack(opts, io, { packer: true, secrets: 'resolve' }, ['user-data', 'packer-user-data']);
     for (const a of treeOf(artifacts, stack)) writer.write(a);
     const written = await writer.commit();
     reportLeftAside(io, opts, written.leftAside);

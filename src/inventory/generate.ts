@@ -10,6 +10,7 @@ import type { HostPlan } from '../plan/model.ts';
 import type { Artifact, Encoding } from '../render/artifact.ts';
 import { loadSource } from '../source/load.ts';
 import { trustPasswordInUserData } from '../secrets/exposure.ts';
+import { overSmallestLimit, userDataSizeWarning, type UserDataSize } from '../render/user-data-size.ts';
 import { resolveInventory, type StackFacts } from './resolve.ts';
 
 /** Options of an inventory run. */
@@ -84,6 +85,10 @@ export async function generateInventory(
   // Files go out as they are made (a tree writer streams them to disk); only manifest lines stay.
   const entries: ManifestEntry[] = [];
   const hashes = new Map<string | Uint8Array, string>();
+  // Seeds larger than a cloud takes: counted, and the largest (the first of equals) kept to say
+  // what the fixes make of it: one warning for the run, whatever the number of hosts.
+  let oversized = 0;
+  let largest: { dir: string; size: UserDataSize } | undefined;
   const out = (a: Artifact) => {
     emit(a);
     entries.push(manifestEntry(a, hashes));
@@ -108,7 +113,7 @@ export async function generateInventory(
       ...(c.token ? { token: { ref: c.token, name: `hosts.${host.key}.cluster.token` } } : {}),
       ...(c.tokenFrom ? { tokenFrom: c.tokenFrom } : {}),
     };
-    const { artifacts, header } = render({
+    const { artifacts, header, userDataSizes } = render({
       stack,
       includes: host.includes,
       mime: opts.mime,
@@ -119,6 +124,11 @@ export async function generateInventory(
     });
     const dir = host.key;
     out({ ...artifacts.find((a) => a.kind === 'user-data')!, path: `${dir}/seed/user-data` });
+    const size = userDataSizes.find((s) => s.path === 'user-data')!;
+    if (overSmallestLimit(size.payload)) {
+      oversized++;
+      if (largest === undefined || size.payload > largest.size.payload) largest = { dir, size };
+    }
     // A NIC matched by MAC and given a name is renamed to it.
     const addressing = host.nics.flatMap(
       ({ id, nic }) => addressingOf(id, nicMatch(nic), nic, nic.mac !== undefined ? nic.name : undefined) ?? [],
@@ -128,6 +138,10 @@ export async function generateInventory(
     for (const seed of renderSeed({ dir, hostname: host.hostname, instanceId: `iid-${host.key}`, addressing }, header)) out(seed);
     out({ ...artifacts.find((a) => a.kind === 'preseed')!, path: preseedPath(dir, stack.plan) });
     await opts.onHost?.(i + 1, hosts.length);
+  }
+  if (largest) {
+    const subject = `${oversized === 1 ? 'the user-data of 1 host' : `the user-data of ${oversized} hosts`} of ${hosts.length}: the largest, ${largest.dir}/seed/user-data,`;
+    for (const d of userDataSizeWarning(subject, largest.size)) warnings.set(JSON.stringify(d), d);
   }
   emit(treeManifest(['inventory', display], entries));
   return {
