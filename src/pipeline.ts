@@ -18,6 +18,9 @@ import { renderPacker } from './render/packer.ts';
 import { buildPreseed, memberPreseed, renderPreseed } from './render/preseed.ts';
 import { buildCloudConfig, renderUserData, splitFinalCheck } from './render/user-data.ts';
 import { payloadBytes, userDataSize, type UserDataSize } from './render/user-data-size.ts';
+
+// The USER_DATA_SIZE warning, for the commands and the inventory: of the sizes a RenderedHost holds.
+export { overSmallestLimit, userDataSizeWarning } from './render/user-data-size.ts';
 import { linearize } from './resolve/inherit.ts';
 import { mergeLayers, type Merged } from './resolve/merge.ts';
 import { ProfileSchema, type Profile } from './schema/profile.ts';

@@ -4,13 +4,21 @@ import { ProfileError, UsageError } from '../diagnostics/errors.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
 import { displayText } from '../base/display-text.ts';
 import { manifestEntry, type ManifestEntry } from '../output/manifest.ts';
-import { hostRenderer, renderSeed, resolveStack, treeManifest, type ResolvedStack } from '../pipeline.ts';
+import {
+  hostRenderer,
+  overSmallestLimit,
+  renderSeed,
+  resolveStack,
+  treeManifest,
+  userDataSizeWarning,
+  type RenderedHost,
+  type ResolvedStack,
+} from '../pipeline.ts';
 import { addressingOf, nicMatch } from '../plan/build.ts';
 import type { HostPlan } from '../plan/model.ts';
 import type { Artifact, Encoding } from '../render/artifact.ts';
 import { loadSource } from '../source/load.ts';
 import { trustPasswordInUserData } from '../secrets/exposure.ts';
-import { overSmallestLimit, userDataSizeWarning, type UserDataSize } from '../render/user-data-size.ts';
 import { resolveInventory, type StackFacts } from './resolve.ts';
 
 /** Options of an inventory run. */
@@ -88,7 +96,7 @@ export async function generateInventory(
   // Seeds larger than a cloud takes: counted, and the largest (the first of equals) kept to say
   // what the fixes make of it: one warning for the run, whatever the number of hosts.
   let oversized = 0;
-  let largest: { dir: string; size: UserDataSize } | undefined;
+  let largest: { dir: string; size: RenderedHost['userDataSizes'][number] } | undefined;
   const out = (a: Artifact) => {
     emit(a);
     entries.push(manifestEntry(a, hashes));

@@ -21,7 +21,7 @@ interface UserDataLimit {
  * The caps of the clouds cloud-init is most often fed by, smallest first. A NoCloud seed (ISO or
  * directory) and LXD/Incus's cloud-init.user-data have none, so gen only warns.
  */
-export const USER_DATA_LIMITS: readonly UserDataLimit[] = [
+const USER_DATA_LIMITS: readonly UserDataLimit[] = [
   // "User data is limited to 16 KB, in raw form, before it is base64-encoded."
   { platform: 'AWS EC2', payload: 16384, source: 'https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html' },
   // "The provided user data must be base64 encoded and is restricted to 65535 bytes."
@@ -110,7 +110,9 @@ export function userDataSizeWarning(subject: string, size: UserDataSize): Diagno
       ? [`--encoding ${size.encoding === 'base64' ? 'gzip+base64' : 'gzip'} makes it ${gzip} bytes (${verdict(gzip)})`]
       : []),
     ...(packer !== undefined
-      ? [`hosts made from the Packer image (gen --profile … --out DIR writes it under packer/) boot with packer/user-data: ${packer} bytes (${verdict(packer)})`]
+      ? [
+          `hosts made from the Packer image (gen --profile … --out DIR writes it under packer/) boot with packer/user-data: ${packer} bytes (${verdict(packer)})`,
+        ]
       : []),
   ];
   const as =
