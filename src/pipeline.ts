@@ -17,6 +17,10 @@ import { buildNetplan, netplanEthernets, renderNetplan } from './render/netplan.
 import { renderPacker } from './render/packer.ts';
 import { buildPreseed, memberPreseed, renderPreseed } from './render/preseed.ts';
 import { buildCloudConfig, renderUserData, splitFinalCheck } from './render/user-data.ts';
+import { payloadBytes, userDataSize, type UserDataSize } from './render/user-data-size.ts';
+
+// The USER_DATA_SIZE warning, for the commands and the inventory: of the sizes a RenderedHost holds.
+export { overSmallestLimit, userDataSizeWarning } from './render/user-data-size.ts';
 import { linearize } from './resolve/inherit.ts';
 import { mergeLayers, type Merged } from './resolve/merge.ts';
 import { ProfileSchema, type Profile } from './schema/profile.ts';
@@ -174,6 +178,9 @@ export interface RenderedHost {
   artifacts: Artifact[];
   /** The comment line every file starts with. */
   header: string;
+  /** The size of each user-data among the artifacts (user-data, and packer/user-data when
+   * rendered), for the USER_DATA_SIZE warning (render/user-data-size.ts). */
+  userDataSizes: UserDataSize[];
 }
 
 /**
@@ -300,19 +307,22 @@ function renderOne(req: HostRequest, work: StackWork, includeCache: IncludeCache
     ...composeUserData(req, header, buildCloudConfig(plan, hostFiles, preseed.text, tokenFrom ? { tokenFrom } : {}), includeCache),
     ...secret,
   };
-  let packer: Artifact[] = [];
-  if (req.packer) {
-    const baked = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true, ...(tokenFrom ? { tokenFrom } : {}) });
-    const bakedUserData: Artifact = {
-      ...(PACKER_USER_DATA_TAKES_INCLUDES ? composeUserData(req, header, baked, includeCache) : renderUserData(header, baked)),
+  // Rendered for the Packer files, or only when user-data is too large, to say what it would be.
+  let bakedUserData: Artifact | undefined;
+  const baked = (): Artifact => {
+    if (bakedUserData) return bakedUserData;
+    const config = buildCloudConfig(plan, hostFiles, preseed.text, { baked: true, ...(tokenFrom ? { tokenFrom } : {}) });
+    return (bakedUserData = {
+      ...(PACKER_USER_DATA_TAKES_INCLUDES ? composeUserData(req, header, config, includeCache) : renderUserData(header, config)),
       ...secret,
       kind: 'packer-user-data',
       path: 'packer/user-data',
       purpose: 'first-boot user-data for hosts made from the baked image: runtime steps and preseed only',
-    };
-    packer = [bakedUserData, ...renderPacker(plan, header, hostFiles, bakedUserData)];
-  }
-  return { stack: req.stack, artifacts: [userData, ...hostFiles, ...work.netplan, preseed, ...packer], header };
+    });
+  };
+  const packer = req.packer ? [baked(), ...renderPacker(plan, header, hostFiles, baked())] : [];
+  const userDataSizes = [userDataSize(userData, () => payloadBytes(baked())), ...(req.packer ? [userDataSize(baked())] : [])];
+  return { stack: req.stack, artifacts: [userData, ...hostFiles, ...work.netplan, preseed, ...packer], header, userDataSizes };
 }
 
 /**

@@ -196,6 +196,72 @@ test('text that is not a token is never put in the preseed nor shown', () => {
   assert.is(readFileSync(r.preseed, 'utf8'), preseedOf('node3'));
 });
 
+/** The most bytes the step reads of a token file or command output (its token_max). */
+const TOKEN_MAX = 65536;
+
+test('a token source larger than 64 KiB fails the step at once (file, and a command that never stops), nothing applied or shown', () => {
+  const r = fakeRoot(preseedOf('node3'));
+  // A valid-looking token line past the bound: refused for its size, not for its text.
+  const big = join(r.root, 'big');
+  writeFileSync(big, `${'QUJD'.repeat(TOKEN_MAX / 4)}\n${TOKEN}\n`);
+  const file = step(r, ['--token-file', big, '--wait', '20']);
+  // `yes` never stops by itself: the read is cut at the bound, and the pipe's end stops it.
+  const endless = step(r, ['--token-command', 'yes', '--wait', '20']);
+  for (const res of [file, endless]) {
+    assert.is(res.status, 1, res.log);
+    assert.ok(res.seconds < 10, `took ${res.seconds}s: the step waited instead of failing`);
+    assert.match(res.stderr, /gave more than 65536 bytes: a join token is a few hundred \(not shown\); the preseed is not applied/);
+    assert.not.ok(res.log.includes(TOKEN_CANARY) || res.log.includes(TOKEN) || res.log.includes('QUJD'));
+    assert.not.ok(existsSync(r.applied), 'INIT never ran');
+    assert.is(readFileSync(r.preseed, 'utf8'), preseedOf('node3'));
+  }
+  assert.equal(readdirSync(join(r.root, 'etc/born-tuned')), ['preseed.yaml'], 'no temporary file left');
+});
+
+test('a control character inside the token (NUL, CR, tab, ESC, DEL) fails the step at once, from a file or a command', () => {
+  const half = TOKEN.length >> 1;
+  for (const c of ['\0', '\r', '\t', '\x1b', '\x7f']) {
+    const r = fakeRoot(preseedOf('node3'));
+    // NUL is the one a shell would drop silently, joining the two halves into a valid token.
+    const text = `Member node3 join token:\n${TOKEN.slice(0, half)}${c}${TOKEN.slice(half)}\n`;
+    const at = join(r.root, 'token');
+    writeFileSync(at, text);
+    for (const args of [
+      ['--token-file', at],
+      ['--token-command', `cat ${at}`],
+    ]) {
+      const res = step(r, [...args, '--wait', '20']);
+      const what = `${JSON.stringify(c)} via ${args[0]}`;
+      assert.is(res.status, 1, `${what}: ${res.log}`);
+      assert.ok(res.seconds < 10, `${what}: took ${res.seconds}s`);
+      assert.match(
+        res.stderr,
+        /gave a line with a control character in it \(a join token is base64 on one line; not shown\); the preseed is not applied/,
+        what,
+      );
+      assert.not.ok(res.log.includes(TOKEN.slice(0, half)), what);
+      assert.not.ok(existsSync(r.applied), what);
+    }
+  }
+});
+
+test('negative control: a source of exactly 64 KiB, CRLF line ends and blank lines after the token are accepted', () => {
+  const r = fakeRoot(preseedOf('node3'));
+  const tail = `Member node3 join token:\r\n${TOKEN}\r\n\r\n`;
+  const padding = `${'#'.repeat(TOKEN_MAX - tail.length - 1)}\n`;
+  const at = join(r.root, 'token');
+  writeFileSync(at, padding + tail);
+  assert.is(statSync(at).size, TOKEN_MAX);
+  const res = step(r, ['--token-file', at, '--wait', '20']);
+  assert.is(res.status, 0, res.log);
+  assert.is((parse(readFileSync(r.applied, 'utf8')) as { cluster: Record<string, unknown> }).cluster.cluster_token, TOKEN);
+  // One byte more is refused.
+  writeFileSync(at, `#${padding}${tail}`);
+  const over = step(fakeRoot(preseedOf('node3')), ['--token-file', at, '--wait', '20']);
+  assert.is(over.status, 1);
+  assert.match(over.stderr, /gave more than 65536 bytes/);
+});
+
 test("property: any secret gen accepts lands on its key's line, so the scrub takes it out and nothing else", () => {
   const { plan } = resolveStack({ profiles: ['lxd-small'] });
   // What readSecret accepts: one line, no C0 control or DEL, not blank, at most 4 KiB.

@@ -1,4 +1,15 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -248,6 +259,103 @@ for (const d of drifts) {
       assert.is(r.status, d.status[r.check] ?? before, `${r.check}: ${JSON.stringify(r)}`);
     }
     assert.is(status, Object.values(d.status).includes('FAIL') ? 1 : 0);
+  });
+}
+
+/** Outside every root: a file whose text must never reach either verifier's output. */
+const SENTINEL = `SENTINEL-${process.pid}-outside-the-root`;
+const outside = join(scratch, 'outside');
+mkdirSync(outside);
+writeFileSync(join(outside, 'shadow'), `${SENTINEL}\n`);
+
+/** `path` under root made a link to `target` (whatever it was before). */
+const linkAt = (root: string, path: string, target: string) => {
+  rmSync(join(root, path), { recursive: true, force: true });
+  symlinkSync(target, join(root, path));
+};
+/** A relative target from `path` (under root) that climbs out of it through `..` to `to` on the host. */
+const climbTo = (path: string, to: string) => `${'../'.repeat(path.split('/').filter(Boolean).length + 4)}${to.slice(1)}`;
+
+/**
+ * --root DIR is a mounted image: a link in it is followed as a chroot would (an absolute target
+ * starts at DIR, `..` stops at DIR), and a /proc or /sys path must stay in /proc or /sys. Each case:
+ * both verifiers give the same rows (agree), the rows named, and nothing of the host's file.
+ */
+const escapes: { name: string; make: (root: string) => void; rows: Record<string, Partial<VerifyRow>> }[] = [
+  {
+    name: "an installed file linked to the host's /etc/shadow (absolute)",
+    make: (root) => linkAt(root, HOST_PATHS.preseed, '/etc/shadow'),
+    rows: { [`file ${HOST_PATHS.preseed}`]: { status: 'FAIL', wanted: 'present, 0600', actual: 'missing' } },
+  },
+  {
+    name: 'an installed file linked out through .. (relative)',
+    make: (root) => linkAt(root, HOST_PATHS.preseed, climbTo(HOST_PATHS.preseed, join(outside, 'shadow'))),
+    rows: { [`file ${HOST_PATHS.preseed}`]: { status: 'FAIL', actual: 'missing' } },
+  },
+  {
+    name: "/etc/subuid linked to the host's file outside the root (absolute)",
+    make: (root) => linkAt(root, HOST_PATHS.subuid, join(outside, 'shadow')),
+    rows: {
+      [`ids root in ${HOST_PATHS.subuid}`]: { status: 'ABSENT', note: `no ${HOST_PATHS.subuid}: the daemon maps its default range` },
+    },
+  },
+  {
+    name: 'a sysctl linked out of the root (absolute)',
+    make: (root) => linkAt(root, procSysPath('fs.aio-max-nr'), join(outside, 'shadow')),
+    rows: { 'sysctl fs.aio-max-nr': { status: 'FAIL', actual: '-', note: '/proc/sys/fs/aio-max-nr is a symbolic link out of /proc' } },
+  },
+  {
+    name: 'a sysctl linked out of the root through .. (relative)',
+    make: (root) => linkAt(root, procSysPath('fs.aio-max-nr'), climbTo(procSysPath('fs.aio-max-nr'), join(outside, 'shadow'))),
+    rows: { 'sysctl fs.aio-max-nr': { status: 'FAIL', note: '/proc/sys/fs/aio-max-nr is a symbolic link out of /proc' } },
+  },
+  {
+    name: "a directory of /sys linked to the image's /etc (out of /sys, inside the root)",
+    make: (root) => linkAt(root, 'sys/kernel/slab', '../../etc'),
+    rows: { 'mode /sys/kernel/slab': { status: 'FAIL', note: '/sys/kernel/slab is a symbolic link out of /sys' } },
+  },
+  {
+    name: 'an installed file that is a link loop',
+    make: (root) => linkAt(root, HOST_PATHS.sysctlWanted, 'sysctl.wanted'),
+    rows: {
+      [`file ${HOST_PATHS.sysctlWanted}`]: {
+        status: 'FAIL',
+        actual: 'unreadable',
+        note: `${HOST_PATHS.sysctlWanted} is a symbolic link loop (more than 40 links to follow)`,
+      },
+    },
+  },
+  {
+    // Negative control: a link that stays in the image is followed, absolute or relative.
+    name: "installed files linked to the image's own copies (absolute and relative): followed, PASS",
+    make: (root) => {
+      for (const [path, to] of [
+        [HOST_PATHS.preseed, `${HOST_PATHS.preseed}.real`],
+        [HOST_PATHS.sysctlWanted, 'sysctl.wanted.real'],
+      ] as const) {
+        renameSync(join(root, path), join(root, `${path}.real`));
+        symlinkSync(to, join(root, path));
+      }
+    },
+    rows: {
+      [`file ${HOST_PATHS.preseed}`]: { status: 'PASS', actual: 'same bytes, 0600' },
+      [`file ${HOST_PATHS.sysctlWanted}`]: { status: 'PASS', actual: 'same bytes, 0644' },
+    },
+  },
+];
+
+for (const e of escapes) {
+  test(`--root, ${e.name}: both verifiers give the same rows, nothing of the host's file`, async () => {
+    const root = goodHost(scratch, STACK);
+    e.make(root);
+    const { status, report } = await agree(STACK, root);
+    for (const [check, want] of Object.entries(e.rows)) {
+      const row = rowOf(report, check);
+      for (const [k, v] of Object.entries(want)) assert.is(row[k as keyof VerifyRow], v, `${check}: ${JSON.stringify(row)}`);
+    }
+    const table = selfCheck(root);
+    for (const out of [JSON.stringify(report), table.stdout, table.stderr]) assert.not.ok(out.includes('SENTINEL'), out);
+    assert.is(status, Object.values(e.rows).some((r) => r.status === 'FAIL') ? 1 : 0);
   });
 }
 

@@ -5,8 +5,9 @@ import { displayText } from '../base/display-text.ts';
 import { progressLine } from '../output/progress.ts';
 import { yieldToSignals } from '../output/signals.ts';
 import { TreeWriter } from '../output/write.ts';
-import { renderHost, resolveStack, treeOf, type HostRequest } from '../pipeline.ts';
+import { renderHost, resolveStack, treeOf, userDataSizeWarning, type HostRequest } from '../pipeline.ts';
 import { generateInventory } from '../inventory/generate.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Artifact, ArtifactKind, Encoding } from '../render/artifact.ts';
 import { reportDiagnostics, reportWarnings, type Io, type StackOptions } from './context.ts';
 
@@ -38,37 +39,43 @@ export async function runGenerate(opts: GenerateOptions, io: Io): Promise<ExitCo
   // Printing one host artifact needs neither the Packer files nor the manifest, and only the
   // artifacts that carry the preseed need the secrets it holds.
   const kind = opts.artifact ?? 'user-data';
-  const { artifacts } = artifactsOfStack(
+  const { artifacts, sizeWarnings } = artifactsOfStack(
     opts,
     io,
     { packer: kind.startsWith('packer-'), secrets: SECRET_CARRIERS.has(kind) ? 'resolve' : 'withhold' },
-    kind === 'user-data' || kind === 'packer-user-data',
+    kind === 'user-data' || kind === 'packer-user-data' ? [kind] : [],
   );
   const chosen = artifacts.filter((a) => a.kind === kind);
   if (chosen.length === 0)
     throw new UsageError(`this stack has no ${kind} artifact (it has ${[...new Set(artifacts.map((a) => a.kind))].join(', ')})`);
   // Kinds with several files (packer-scripts) print each under a "==> path <==" line, like tail.
+  reportWarnings(io, opts, sizeWarnings);
   if (chosen.length === 1) io.stdout(chosen[0]!.bytes ?? chosen[0]!.text);
   else io.stdout(chosen.map((a) => `==> ${a.path} <==\n${a.text}`).join('\n'));
   return ExitCode.ok;
 }
 
 /** The artifacts of the stack named by `--profile`, with the includes, MIME and encoding asked
- * for; the stack's warnings are printed first, and a warning when `userData` that will be written
- * carries the trust password. */
+ * for; the stack's warnings are printed first, and a warning when a user-data that will be written
+ * (`userData`) carries the trust password. Returned with them: the USER_DATA_SIZE warnings of those
+ * user-data, for the caller to print (after the tree is in place, for --out). */
 function artifactsOfStack(
   opts: GenerateOptions,
   io: Io,
   scope: Pick<HostRequest, 'packer' | 'secrets'>,
-  userData: boolean,
-): { artifacts: Artifact[]; stack: readonly string[] } {
+  userData: readonly ('user-data' | 'packer-user-data')[],
+): { artifacts: Artifact[]; stack: readonly string[]; sizeWarnings: Diagnostic[] } {
   const stack = resolveStack({ profiles: opts.profile, profilesDir: opts.profilesDir });
   reportWarnings(io, opts, stack.diagnostics);
-  const { artifacts } = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
+  const host = renderHost({ stack, includes: opts.include, mime: opts.mime, encoding: opts.encoding, ...scope });
   // Once the secret was read: a run that cannot read it says only that.
-  if (scope.secrets === 'resolve' && userData && stack.plan.server.trustPassword)
+  if (scope.secrets === 'resolve' && userData.length > 0 && stack.plan.server.trustPassword)
     reportWarnings(io, opts, trustPasswordInUserData(stack.merged));
-  return { artifacts, stack: stack.plan.stack };
+  const written = new Set(host.artifacts.filter((a) => (userData as readonly string[]).includes(a.kind)).map((a) => a.path));
+  const sizeWarnings = host.userDataSizes.filter((s) => written.has(s.path)).flatMap((s) => userDataSizeWarning(s.path, s));
+  // --strict: a warning stops the run here, before anything is printed or written.
+  if (opts.strict) reportWarnings(io, opts, sizeWarnings);
+  return { artifacts: host.artifacts, stack: stack.plan.stack, sizeWarnings };
 }
 
 /** `gen --profile … --out DIR`: the stack's tree with its manifest. */
@@ -77,9 +84,14 @@ async function writeStack(out: string, opts: GenerateOptions, io: Io): Promise<E
   // an invalid profile must not leave DIR half-swapped.
   const writer = TreeWriter.open(out, { force: opts.force });
   try {
-    const { artifacts, stack } = artifactsOfStack(opts, io, { packer: true, secrets: 'resolve' }, true);
+    const { artifacts, stack, sizeWarnings } = artifactsOfStack(opts, io, { packer: true, secrets: 'resolve' }, [
+      'user-data',
+      'packer-user-data',
+    ]);
     for (const a of treeOf(artifacts, stack)) writer.write(a);
     const written = await writer.commit();
+    // Once the tree is in place: a run that failed to write says only that.
+    reportWarnings(io, opts, sizeWarnings);
     reportLeftAside(io, opts, written.leftAside);
     io.stdout(`wrote ${written.files} files to ${displayText(out)}\n`);
     return ExitCode.ok;

@@ -4,7 +4,16 @@ import { ProfileError, UsageError } from '../diagnostics/errors.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
 import { displayText } from '../base/display-text.ts';
 import { manifestEntry, type ManifestEntry } from '../output/manifest.ts';
-import { hostRenderer, renderSeed, resolveStack, treeManifest, type ResolvedStack } from '../pipeline.ts';
+import {
+  hostRenderer,
+  overSmallestLimit,
+  renderSeed,
+  resolveStack,
+  treeManifest,
+  userDataSizeWarning,
+  type RenderedHost,
+  type ResolvedStack,
+} from '../pipeline.ts';
 import { addressingOf, nicMatch } from '../plan/build.ts';
 import type { HostPlan } from '../plan/model.ts';
 import type { Artifact, Encoding } from '../render/artifact.ts';
@@ -84,6 +93,10 @@ export async function generateInventory(
   // Files go out as they are made (a tree writer streams them to disk); only manifest lines stay.
   const entries: ManifestEntry[] = [];
   const hashes = new Map<string | Uint8Array, string>();
+  // Seeds larger than a cloud takes: counted, and the largest (the first of equals) kept to say
+  // what the fixes make of it: one warning for the run, whatever the number of hosts.
+  let oversized = 0;
+  let largest: { dir: string; size: RenderedHost['userDataSizes'][number] } | undefined;
   const out = (a: Artifact) => {
     emit(a);
     entries.push(manifestEntry(a, hashes));
@@ -108,7 +121,7 @@ export async function generateInventory(
       ...(c.token ? { token: { ref: c.token, name: `hosts.${host.key}.cluster.token` } } : {}),
       ...(c.tokenFrom ? { tokenFrom: c.tokenFrom } : {}),
     };
-    const { artifacts, header } = render({
+    const { artifacts, header, userDataSizes } = render({
       stack,
       includes: host.includes,
       mime: opts.mime,
@@ -119,6 +132,11 @@ export async function generateInventory(
     });
     const dir = host.key;
     out({ ...artifacts.find((a) => a.kind === 'user-data')!, path: `${dir}/seed/user-data` });
+    const size = userDataSizes.find((s) => s.path === 'user-data')!;
+    if (overSmallestLimit(size.payload)) {
+      oversized++;
+      if (largest === undefined || size.payload > largest.size.payload) largest = { dir, size };
+    }
     // A NIC matched by MAC and given a name is renamed to it.
     const addressing = host.nics.flatMap(
       ({ id, nic }) => addressingOf(id, nicMatch(nic), nic, nic.mac !== undefined ? nic.name : undefined) ?? [],
@@ -128,6 +146,10 @@ export async function generateInventory(
     for (const seed of renderSeed({ dir, hostname: host.hostname, instanceId: `iid-${host.key}`, addressing }, header)) out(seed);
     out({ ...artifacts.find((a) => a.kind === 'preseed')!, path: preseedPath(dir, stack.plan) });
     await opts.onHost?.(i + 1, hosts.length);
+  }
+  if (largest) {
+    const subject = `${oversized === 1 ? 'the user-data of 1 host' : `the user-data of ${oversized} hosts`} of ${hosts.length}: the largest, ${largest.dir}/seed/user-data,`;
+    for (const d of userDataSizeWarning(subject, largest.size)) warnings.set(JSON.stringify(d), d);
   }
   emit(treeManifest(['inventory', display], entries));
   return {

@@ -401,10 +401,11 @@ put '/usr/local/sbin/born-tuned-preseed' '0755' '#!/bin/sh
 # --token-file PATH (a file the operator'\''s provisioning drops) or --token-command COMMAND (run by
 # sh as root, e.g. `ssh node1 incus cluster add node2`). The step waits for it up to SECONDS
 # (default 600), trying every BORN_TUNED_POLL seconds (default 5): the token is the last non-blank
-# line of the file or of the command'\''s output, base64 text. It goes into PRESEED (0600) and nowhere
-# else: never echoed, never in a command'\''s arguments (only shell builtins touch it, and pipes).
-# Exits 1 when no token came in time, when INIT failed, or when PRESEED could not be rewritten;
-# 2 on bad usage.
+# line of the file or of the command'\''s output, base64 text. At most 64 KiB of either is read: more,
+# or a control character in the token'\''s line, fails the step at once. It goes into PRESEED (0600)
+# and nowhere else: never echoed, never in a command'\''s arguments (only shell builtins touch it, and
+# pipes). Exits 1 when no token came in time, when the source gave something that is no token, when
+# INIT failed, or when PRESEED could not be rewritten; 2 on bad usage.
 set -u
 
 usage() {
@@ -453,30 +454,63 @@ scrub() {
 	return 1
 }
 
+# The most bytes read of the token file or command output. A join token is base64 of a little JSON
+# (member name, certificate fingerprint, secret, the members'\'' addresses, expiry): about 400 bytes
+# for a three-member cluster, under 30 KB even with the addresses of a thousand members; 64 KiB
+# holds that, and cuts a runaway source (a log file, /dev/zero, `yes`) before it fills memory.
+token_max=65536
+cr=$(printf '\''\r'\'')
+
 # Sets token to the last non-blank line of the file or the command'\''s output, when it is a token.
-# problem says why not, without the text itself.
+# problem says why not, without the text itself. Returns 1 to try again (nothing yet, a command
+# that failed, text that is not a token, as a file still being written has), 2 when the source
+# gave what no join token is: more than token_max bytes, or a control character in its line.
 fetch_token() {
 	token=
+	# One byte past the bound is read, to tell; NUL becomes \001, since $(...) drops it and would
+	# join the pieces around it; the final "." keeps trailing newlines in the count.
 	if [ "$source" = file ]; then
 		if [ ! -s "$from" ]; then
 			problem="$from does not exist yet or is empty"
 			return 1
 		fi
-		token=$(tr -d '\''\r'\'' <"$from" | sed '\''/^[[:space:]]*$/d'\'' | tail -n 1)
+		text=$(head -c $((token_max + 1)) <"$from" | tr '\''\000'\'' '\''\001'\''; echo .)
+		status=0
 	else
 		remaining=$(($1 - $(date +%s)))
 		[ "$remaining" -gt 0 ] || remaining=1
-		if ! output=$(timeout "$remaining" sh -c "$from" </dev/null); then
-			problem="the token command failed or timed out"
-			return 1
-		fi
-		token=$(printf '\''%s\n'\'' "$output" | tr -d '\''\r'\'' | sed '\''/^[[:space:]]*$/d'\'' | tail -n 1)
-		output=
+		# The command'\''s exit status goes through a file (a pipeline'\''s status is its last command'\''s).
+		rm -f "$preseed.born-tuned-status"
+		text=$({
+			timeout "$remaining" sh -c "$from" </dev/null
+			echo "$?" >"$preseed.born-tuned-status"
+		} | head -c $((token_max + 1)) | tr '\''\000'\'' '\''\001'\''; echo .)
+		status=$(cat "$preseed.born-tuned-status" 2>/dev/null) || status=1
+		rm -f "$preseed.born-tuned-status"
 	fi
+	text=${text%.}
+	if [ "$(printf '\''%s'\'' "$text" | wc -c)" -gt "$token_max" ]; then
+		text=
+		problem="the token $source gave more than $token_max bytes: a join token is a few hundred (not shown)"
+		return 2
+	fi
+	if [ "$status" != 0 ]; then
+		text=
+		problem="the token command failed or timed out"
+		return 1
+	fi
+	# A CR ending a line (CRLF) goes; anywhere else it stays, and is refused below.
+	token=$(printf '\''%s\n'\'' "$text" | sed -e "s/$cr\$//" -e '\''/^[[:space:]]*$/d'\'' | tail -n 1)
+	text=
 	case $token in
 	'\'''\'')
 		problem="the token $source gave nothing"
 		return 1
+		;;
+	*[[:cntrl:]]*)
+		token=
+		problem="the token $source gave a line with a control character in it (a join token is base64 on one line; not shown)"
+		return 2
 		;;
 	*[!A-Za-z0-9+/=_-]*)
 		token=
@@ -509,7 +543,16 @@ insert_token() {
 if [ -n "$source" ]; then
 	deadline=$(($(date +%s) + wait))
 	echo "born-tuned: waiting up to ${wait}s for the join token ($source $from)"
-	until fetch_token "$deadline"; do
+	while :; do
+		fetch_token "$deadline"
+		case $? in
+		0) break ;;
+		2)
+			echo "born-tuned: $problem; the preseed is not applied" >&2
+			scrub
+			exit 1
+			;;
+		esac
 		if [ "$(date +%s)" -ge "$deadline" ]; then
 			echo "born-tuned: no join token after ${wait}s: $problem; the preseed is not applied" >&2
 			scrub
@@ -747,7 +790,7 @@ PATH=$PATH:/snap/bin
 # What this file checks; each value is one single-quoted shell word.
 computed_path='\''/etc/sysctl.d/60-born-tuned.conf'\''
 self_path='\''/usr/local/sbin/born-tuned-verify'\''
-self_sha256='\''bc3b835fe892ef27681a70823134e5488314c353f189c564ce06432806f263cf'\''
+self_sha256='\''0293b2f226fff643623f0a7ce61a01cefeeabd63ac8fc9b7c6ffe6b163e1919b'\''
 json_version='\''1'\''
 manager='\''lxd'\''
 daemon_comm='\''lxd'\''
@@ -795,7 +838,7 @@ check_all() {
 	check_file '\''/etc/systemd/system/born-tuned-fence.service'\'' '\''0644'\'' '\''008d9b980230cc059aa225fbb1d8be127bb9b391f8725a4de178aaac8c334549'\''
 	check_file '\''/etc/systemd/system/lxd.service.d/60-born-tuned.conf'\'' '\''0644'\'' '\''8894be71826de5e6dcd27ea8941327d6e6ba201ec5c9a7fa1dc653869e83f859'\''
 	check_file '\''/etc/tmpfiles.d/born-tuned-hide-instance-names.conf'\'' '\''0644'\'' '\''22c85ec86ba03cf4c0ec825508e6c3ff06b81adcdd3835c3d2d2893ddae58fab'\''
-	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''637c39ba28a53c5f1587ad3aa8950627a4f53baf58a6193ac7133cb1f15691dc'\''
+	check_file '\''/usr/local/sbin/born-tuned-preseed'\'' '\''0755'\'' '\''99e68f52a207d5667302a6def8363652f585c47ae4c71c3756ff80da4d82dfd4'\''
 	check_file '\''/usr/local/sbin/born-tuned-step'\'' '\''0755'\'' '\''f02ee1029600bb2ea0d03550ee76791c65b0c3d2da9b127f80e25784f0eced5d'\''
 	check_file '\''/usr/local/sbin/born-tuned-subids'\'' '\''0755'\'' '\''a12d1af6f2e6851a2815b063c06623c6e9df711e00f683a5caf7f4f72e9c75b4'\''
 	check_file '\''/usr/local/sbin/born-tuned-sysctl-apply'\'' '\''0755'\'' '\''7f8e1ee5d2da9a3296b1b37da0bcd4da04f2c4e6d2b7bb9a61c79be0c4968c89'\''
@@ -846,7 +889,7 @@ if [ -z "$root" ] || [ ! -d "$root" ]; then
 	exit 2
 fi
 root=$(cd "$root" && pwd -P) || exit 2
-# Every path is read as $P$path: P is empty on the live host.
+# Every path is read under P, through in_root: P is empty on the live host.
 P=${root%/}
 
 work=$(mktemp -d) || exit 2
@@ -878,11 +921,80 @@ mode_of() {
 	printf '\''0%o'\'' $((0$m & 511))
 }
 
+# Resolves PATH (as seen from inside the root) under the root as a chroot would, as gen verify does
+# (src/verify/root-fs.ts), so that nothing an image holds leads a read out of it: each component is
+# tested, a link'\''s target replaces it (an absolute one starts again at the root), ".." never climbs
+# above the root, more than 40 links (the kernel'\''s MAXSYMLINKS) is a loop. With WITHIN (/proc,
+# /sys), a path that leads out of it is refused: a real kernel'\''s links never do. Sets f to the path
+# to read and returns 0; returns 1 when it does not exist, 2 when it cannot be followed, with r_why
+# saying so in gen verify'\''s words. Every path read goes through here, on the live host too (P
+# empty), as gen verify reads /.
+in_root() {
+	r_rest=${1#/} r_walked='\'''\'' r_links=0 r_why='\'''\''
+	while [ -n "$r_rest" ]; do
+		case $r_rest in
+		*/*) r_name=${r_rest%%/*} r_rest=${r_rest#*/} ;;
+		*) r_name=$r_rest r_rest='\'''\'' ;;
+		esac
+		case $r_name in
+		'\'''\'' | .) continue ;;
+		..)
+			r_walked=${r_walked%/*}
+			continue
+			;;
+		esac
+		r_here=$P$r_walked/$r_name
+		if [ -L "$r_here" ]; then
+			r_links=$((r_links + 1))
+			if [ "$r_links" -gt 40 ]; then
+				r_why='\''is a symbolic link loop (more than 40 links to follow)'\''
+				in_root_out "$r_walked/$r_name" "${2:-}"
+				return 2
+			fi
+			r_target=$(readlink "$r_here") || r_target='\'''\''
+			case $r_target in /*) r_walked='\'''\'' ;; esac
+			r_rest=$r_target${r_rest:+/$r_rest}
+			continue
+		fi
+		if [ ! -e "$r_here" ]; then
+			r_why='\''does not exist'\''
+		elif [ -n "$r_rest" ] && [ ! -d "$r_here" ]; then
+			r_why='\''does not exist (a part of the path is not a directory)'\''
+		else
+			r_walked=$r_walked/$r_name
+			continue
+		fi
+		in_root_out "$r_walked/$r_name" "${2:-}" && return 2
+		return 1
+	done
+	in_root_out "${r_walked:-/}" "${2:-}" && return 2
+	f=$P$r_walked
+	[ -n "$r_walked" ] || f=$P/
+	return 0
+}
+
+# in_root, confined to the top directory PATH names (/proc for /proc/sys/vm/max_map_count).
+in_kernel() {
+	r_top=${1#/}
+	in_root "$1" "/${r_top%%/*}"
+}
+
+# Whether AT (as seen from inside the root) is out of WITHIN: then r_why says so.
+in_root_out() {
+	[ -n "$2" ] || return 1
+	case $1 in "$2" | "$2"/*) return 1 ;; esac
+	r_why="is a symbolic link out of $2"
+	return 0
+}
+
 # Reads a /proc or /sys file: returns 0 with kv its words joined by single spaces, 1 when the path
 # does not exist, 2 when it is not a regular file or cannot be read, with knote saying why.
 read_kernel() {
-	f=$P$1
-	[ -e "$f" ] || return 1
+	in_kernel "$1" || {
+		[ $? -eq 1 ] && return 1
+		knote="$1 $r_why"
+		return 2
+	}
 	if [ ! -f "$f" ]; then
 		knote="$1 is $(file_type "$f"), not a regular file"
 		return 2
@@ -921,9 +1033,17 @@ meets() {
 # The computed sysctl.d file as "key<TAB>value" lines (the last of a key wins when read), its lines
 # that are not key = value, and its state: ok, missing or unreadable.
 read_computed() {
-	f=$P$computed_path
-	if [ ! -e "$f" ]; then
-		computed_state=missing
+	computed_state=ok
+	in_root "$computed_path"
+	case $? in
+	1) computed_state=missing ;;
+	2)
+		computed_state=unreadable
+		computed_note="$computed_path $r_why"
+		;;
+	esac
+	if [ "$computed_state" != ok ]; then
+		:
 	elif [ ! -f "$f" ]; then
 		computed_state=unreadable
 		computed_note="$computed_path is $(file_type "$f"), not a regular file"
@@ -931,7 +1051,6 @@ read_computed() {
 		computed_state=unreadable
 		computed_note="$computed_path cannot be read"
 	else
-		computed_state=ok
 		awk -v values="$work/computed" -v malformed="$work/malformed" '\''
 			{ sub(/^[ \t\r]+/, ""); sub(/[ \t\r]+$/, "") }
 			$0 == "" || /^#/ || /^;/ { next }
@@ -1022,16 +1141,26 @@ wake_manager() {
 	done
 }
 
-# The daemon'\''s PID: the lowest whose command name is the manager'\''s daemon.
+# The daemon'\''s PID (daemon_pid): the lowest whose command name is the manager'\''s daemon; or why
+# /proc cannot be searched (daemon_note).
 find_daemon() {
-	[ -d "$P/proc" ] || return 0
+	daemon_pid='\'''\'' daemon_note='\'''\''
+	in_kernel /proc
+	case $? in
+	1) return 0 ;;
+	2)
+		daemon_note="/proc $r_why"
+		return 0
+		;;
+	esac
+	[ -d "$f" ] || return 0
 	set +f
-	for d in "$P"/proc/[0-9]*; do printf '\''%s\n'\'' "${d##*/}"; done >"$work/pids"
+	for d in "$f"/[0-9]*; do printf '\''%s\n'\'' "${d##*/}"; done >"$work/pids"
 	set -f
 	grep -E '\''^[0-9]+$'\'' "$work/pids" | sort -n >"$work/pids.sorted"
 	while read -r pid; do
 		if read_kernel "/proc/$pid/comm" && [ "$kv" = "$daemon_comm" ]; then
-			echo "$pid"
+			daemon_pid=$pid
 			return 0
 		fi
 	done <"$work/pids.sorted"
@@ -1039,11 +1168,18 @@ find_daemon() {
 
 check_daemon_limit() {
 	check=$1 line=$2 want=$3
+	if [ -n "$daemon_note" ]; then
+		row FAIL "$check" "$want" - "$daemon_note"
+		return
+	fi
 	if [ -z "$daemon_pid" ]; then
 		if [ "$live" = 1 ]; then row FAIL "$check" "$want" - "$manager daemon not running"; else row ABSENT "$check" "$want" - "$manager daemon not running"; fi
 		return
 	fi
-	f=$P/proc/$daemon_pid/limits
+	if ! in_kernel "/proc/$daemon_pid/limits"; then
+		row FAIL "$check" "$want" - "/proc/$daemon_pid/limits $r_why"
+		return
+	fi
 	if [ ! -f "$f" ] || [ ! -r "$f" ]; then
 		row FAIL "$check" "$want" - "/proc/$daemon_pid/limits cannot be read"
 		return
@@ -1064,14 +1200,20 @@ check_daemon_limit() {
 
 check_txqueuelen() {
 	label=$1 kind=$2 match_kind=$3 match=$4 want=$5
-	if [ -e "$P/sys/class/net" ] && [ ! -d "$P/sys/class/net" ]; then
-		row FAIL "$label" "$want" - "/sys/class/net is $(file_type "$P/sys/class/net"), not a directory"
+	set --
+	if in_kernel /sys/class/net; then
+		if [ ! -d "$f" ]; then
+			row FAIL "$label" "$want" - "/sys/class/net is $(file_type "$f"), not a directory"
+			return
+		fi
+		set +f
+		set -- "$f"/*
+		set -f
+	elif [ $? -eq 2 ]; then
+		row FAIL "$label" "$want" - "/sys/class/net $r_why"
 		return
 	fi
 	found=0
-	set +f
-	set -- "$P"/sys/class/net/*
-	set -f
 	for d in "$@"; do
 		[ -e "$d" ] || [ -L "$d" ] || continue
 		d=${d##*/}
@@ -1082,8 +1224,8 @@ check_txqueuelen() {
 		else
 			# A bond carries its first member'\''s MAC and, in active-backup, so does every member:
 			# a member is matched by its permanent address, a bond never by a MAC.
-			[ ! -e "$P/sys/class/net/$d/bonding/mode" ] || continue
-			if [ -e "$P/sys/class/net/$d/bonding_slave/perm_hwaddr" ]; then
+			! in_kernel "/sys/class/net/$d/bonding/mode" || continue
+			if in_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr"; then
 				read_kernel "/sys/class/net/$d/bonding_slave/perm_hwaddr" || continue
 			elif ! read_kernel "/sys/class/net/$d/address"; then
 				continue
@@ -1110,11 +1252,17 @@ check_txqueuelen() {
 
 check_hidden() {
 	path=$1 want=$2 type=$3
-	f=$P$path
-	if [ ! -e "$f" ]; then
+	in_kernel "$path"
+	case $? in
+	1)
 		row ABSENT "mode $path" "$want" - '\''this kernel has no such path'\''
 		return
-	fi
+		;;
+	2)
+		row FAIL "mode $path" "$want" - "$path $r_why"
+		return
+		;;
+	esac
 	actual=$(mode_of "$f")
 	if [ "$type" = directory ] && [ ! -d "$f" ]; then
 		row FAIL "mode $path" "$want" "$actual" "$path is $(file_type "$f"), not a directory"
@@ -1131,12 +1279,18 @@ check_hidden() {
 # its text with the line that holds it emptied, as gen computed it.
 check_file() {
 	path=$1 want_mode=$2 want_sha=$3
-	f=$P$path
 	check="file $path"
-	if [ ! -e "$f" ]; then
+	in_root "$path"
+	case $? in
+	1)
 		row FAIL "$check" "present, $want_mode" missing
 		return
-	fi
+		;;
+	2)
+		row FAIL "$check" "as generated, $want_mode" unreadable "$path $r_why"
+		return
+		;;
+	esac
 	mode=$(mode_of "$f")
 	if [ ! -f "$f" ]; then
 		row FAIL "$check" "as generated, $want_mode" "not a regular file, $mode" "$path is $(file_type "$f"), not a regular file"
@@ -1164,9 +1318,9 @@ check_file() {
 # A module loaded at boot: /sys/module/NAME exists. A root without /sys/module is not a running kernel.
 check_module() {
 	name=$1 why=$2
-	if [ ! -d "$P/sys/module" ]; then
+	if ! in_kernel /sys/module; then
 		row ABSENT "module $name" loaded - '\''no /sys/module here: not a running kernel'\''
-	elif [ -d "$P/sys/module/$name" ]; then
+	elif in_kernel "/sys/module/$name" && [ -d "$f" ]; then
 		row PASS "module $name" loaded loaded
 	else
 		row FAIL "module $name" loaded '\''not loaded'\'' "$why"
@@ -1177,12 +1331,19 @@ check_module() {
 check_subids() {
 	path=$1 ids=$2
 	check="ids root in $path" wanted="first range >= $ids"
-	if [ ! -e "$P$path" ]; then
+	in_root "$path"
+	case $? in
+	1)
 		row ABSENT "$check" "$wanted" - "no $path: the daemon maps its default range"
 		return
-	fi
+		;;
+	2)
+		row FAIL "$check" "$wanted" - "$path $r_why"
+		return
+		;;
+	esac
 	range=$(awk -F: '\''{ sub(/^[[:space:]]+/, ""); sub(/[[:space:]]+$/, "") }
-		NF == 3 && $1 == "root" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ && $3 + 0 >= 65536 { print $2 ":" $3; exit }'\'' "$P$path" 2>/dev/null)
+		NF == 3 && $1 == "root" && $2 ~ /^[0-9]+$/ && $3 ~ /^[0-9]+$/ && $3 + 0 >= 65536 { print $2 ":" $3; exit }'\'' "$f" 2>/dev/null)
 	if [ -z "$range" ]; then
 		row FAIL "$check" "$wanted" none '\''root has no range of at least 65536 ids'\''
 	elif [ "${range#*:}" -ge "$ids" ]; then
@@ -1197,10 +1358,11 @@ check_subids() {
 # chain jumps from the bridge to from_instances, which ends in a drop, and forward drops from it.
 check_fence() {
 	unit=$1 unit_path=$2 link=$3 table=$4 bridge=$5
-	target=$(readlink "$P$link" 2>/dev/null) || target=
-	if [ "$target" = "$unit_path" ] && [ -f "$P$unit_path" ]; then
+	# The link as a chroot follows it: where it leads, as seen from inside the root.
+	if in_root "$link"; then target=${f#"$P"}; else target=; fi
+	if [ "$target" = "$unit_path" ] && [ -f "$f" ]; then
 		row PASS "fence unit $unit enabled" '\''enabled (sysinit.target)'\'' enabled
-	elif [ -e "$P$link" ]; then
+	elif [ -n "$target" ]; then
 		row FAIL "fence unit $unit enabled" '\''enabled (sysinit.target)'\'' "$link leads to $target" "systemctl enable --now $unit (first boot does; a baked image'\''s provisioner does)"
 	else
 		row FAIL "fence unit $unit enabled" '\''enabled (sysinit.target)'\'' '\''not enabled'\'' "systemctl enable --now $unit (first boot does; a baked image'\''s provisioner does)"
@@ -1293,7 +1455,7 @@ check_computed() {
 }
 
 wake_manager
-daemon_pid=$(find_daemon)
+find_daemon
 read_computed
 check_all
 
