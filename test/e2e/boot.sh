@@ -48,6 +48,7 @@
 #                     keeps its tree, reports and compare output there, failed runs also their
 #                     serial and qemu logs
 #   E2E_BOOT_TIMEOUT  seconds before a boot is killed (default 900)
+#   E2E_JOBS          stacks booted side by side (default 2; 1 boots one after the other)
 # Needs root (image build), Debian 12, node. About 1 min per boot under TCG.
 set -euo pipefail
 
@@ -111,14 +112,13 @@ if [[ -d $here/fixtures ]]; then
 else
 	say "WARNING: no recorded reports in test/e2e/fixtures: compare.mjs negative controls skipped"
 fi
-# ensure_image RELEASE: build (or find cached) the Debian RELEASE base image, once per run.
-declare -A image_ready=()
+# ensure_image RELEASE: builds (or finds cached) the Debian RELEASE base image. Run through
+# with_image_lock, which shellcheck cannot follow.
+# shellcheck disable=SC2317
 ensure_image() {
 	local release=$1 f
-	[[ -n ${image_ready[$release]:-} ]] && return 0
 	bash "$here/build-image.sh" "$cache/debian-$release" "$release" || die "Debian $release image build failed"
 	for f in disk.img vmlinuz initrd.img; do [[ -f $cache/debian-$release/$f ]] || die "missing $cache/debian-$release/$f"; done
-	image_ready[$release]=1
 }
 
 mkiso() { # DIR ISO: every file of DIR, DIR as the ISO's root
@@ -171,15 +171,26 @@ uplink_nics() {
 	done
 }
 
-rows=() # STACK|BOOT|DEBIAN|TIME|VERIFY|PASSED|FAILED|FAILING CHECKS
-rows_passed=0
-rows_failed=0
-row() { # STACK BOOT DEBIAN TIME VERIFY PASSED FAILED DETAIL
-	rows+=("$1|$2|$3|$4|$5|$6|$7|$8")
-	if [[ $7 == 0 ]]; then rows_passed=$((rows_passed + 1)); else rows_failed=$((rows_failed + 1)); fi
+# with_image_lock COMMAND...: runs COMMAND holding the run's image lock. Stacks run side by side,
+# and the base images, bakes and Packer builds share the cache: one at a time, and a second
+# stack of a release finds the first one's image cached.
+with_image_lock() {
+	local fd rc=0
+	exec {fd}>"$out/.images.lock"
+	flock "$fd"
+	"$@" || rc=$?
+	exec {fd}>&-
+	return "$rc"
 }
 
-for stack in "${stacks[@]}"; do
+row() { # STACK BOOT DEBIAN TIME VERIFY PASSED FAILED DETAIL: one row of the table, in the stack's rows file
+	printf '%s\n' "$1|$2|$3|$4|$5|$6|$7|$8" >>"$dir/rows"
+}
+
+# run_stack STACK: everything of one stack, in a subshell of its own (stacks run side by side, see
+# E2E_JOBS): its rows go to $out/STACK/rows, read back in the stacks' order for the table.
+run_stack() {
+	local stack=$1
 	variant=plain
 	profiles_spec=$stack
 	if [[ $stack == baked:* ]]; then
@@ -199,7 +210,7 @@ for stack in "${stacks[@]}"; do
 		say "$stack: gen failed: $(cat "$dir/gen.stderr")"
 		row "$stack" 1 - - - 0 1 "gen failed (see $dir/gen.stderr)"
 		row "$stack" 2 - - - 0 1 "gen failed (see $dir/gen.stderr)"
-		continue
+		return
 	fi
 	# The stack's target release (explain's first row, "Debian 13" or "Debian 13 (not boot-proven)")
 	# picks the base image.
@@ -211,9 +222,9 @@ for stack in "${stacks[@]}"; do
 	if [[ $release != 12 && $release != 13 ]]; then
 		row "$stack" 1 - - - 0 1 "the stack's target is not Debian 12 or 13 (gen explain)"
 		row "$stack" 2 - - - 0 1 "the stack's target is not Debian 12 or 13"
-		continue
+		return
 	fi
-	ensure_image "$release"
+	with_image_lock ensure_image "$release"
 	rcache=$cache/debian-$release
 	if [[ -f $dir/tree/preseed/incus.yaml ]]; then manager=incus; else manager=lxd; fi
 	case $manager in
@@ -223,25 +234,25 @@ for stack in "${stacks[@]}"; do
 
 	if [[ $variant == baked ]]; then
 		image=$rcache/baked/$profiles_spec/disk.img
-		if ! bash "$here/bake-image.sh" "$rcache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
+		if ! with_image_lock bash "$here/bake-image.sh" "$rcache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
 			cat "$dir/bake.stderr" >&2
 			cp "$rcache/baked/$profiles_spec/bake.log" "$dir/" 2>/dev/null || true
 			row "$stack" 1 "$release" - - 0 1 "baking the image failed (see $dir/bake.stderr, bake.log)"
 			row "$stack" 2 "$release" - - 0 1 "baking the image failed"
-			continue
+			return
 		fi
 		cat "$dir/bake.stderr" >&2
 		cp "$dir/tree/packer/user-data" "$dir/seed/user-data"
 		image_format=raw
 	elif [[ $variant == packer ]]; then
 		image=$rcache/packer/$profiles_spec/disk.qcow2
-		if ! bash "$here/packer-image.sh" "$rcache" "$dir/tree" "$profiles_spec" "$manager" 2>"$dir/packer.stderr"; then
+		if ! with_image_lock bash "$here/packer-image.sh" "$rcache" "$dir/tree" "$profiles_spec" "$manager" 2>"$dir/packer.stderr"; then
 			cat "$dir/packer.stderr" >&2
 			cp "$rcache/packer/$profiles_spec"/{packer.log,build-serial.log} "$dir/" 2>/dev/null || true
 			for b in 1 2 B id; do
 				row "$stack" "$b" "$release" - - 0 1 "packer build failed (see $dir/packer.stderr, packer.log, build-serial.log)"
 			done
-			continue
+			return
 		fi
 		cat "$dir/packer.stderr" >&2
 		cp "$rcache/packer/$profiles_spec"/{packer.log,removed-identity.txt} "$dir/"
@@ -383,6 +394,38 @@ for stack in "${stacks[@]}"; do
 	rm -f "$dir/disk.qcow2" "$dir/disk-b.qcow2" "$dir/disk.raw" "$dir/seed.iso" "$dir/seed-b.iso" "$dir/pool.img" "$dir/pool-b.img"
 	rm -rf "$dir/seed/born-tuned"
 	((stack_failed)) || rm -f "$dir"/serial-*.log "$dir"/qemu-*.log
+}
+
+# E2E_JOBS stacks at a time (default 2): a TCG guest keeps the 2 cores only about 60 % busy (it
+# waits on its own timers, DHCP and the network checks), so two side by side finish the matrix in
+# well under the time of one after the other.
+jobs_max=${E2E_JOBS:-2}
+[[ $jobs_max =~ ^[1-9][0-9]*$ ]] || die "E2E_JOBS must be a positive integer, not \"$jobs_max\""
+for stack in "${stacks[@]}"; do
+	while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+	{
+		rc=0
+		(run_stack "$stack") || rc=$?
+		echo "$rc" >"$out/.exit-${stack//:/-}"
+	} &
+done
+wait
+
+rows=() # STACK|BOOT|DEBIAN|TIME|VERIFY|PASSED|FAILED|FAILING CHECKS, in the stacks' order
+rows_passed=0
+rows_failed=0
+for stack in "${stacks[@]}"; do
+	name=${stack//:/-}
+	lines=()
+	[[ -f $out/$name/rows ]] && mapfile -t lines <"$out/$name/rows"
+	rc=$(cat "$out/.exit-$name" 2>/dev/null || echo "none")
+	# A stack whose runner stopped on a harness error (die) gets a failing row besides what it had.
+	[[ $rc == 0 ]] || lines+=("$stack|-|-|-|-|0|1|harness error: the stack's runner exited $rc (see above)")
+	for r in "${lines[@]}"; do
+		rows+=("$r")
+		IFS='|' read -r _ _ _ _ _ _ f _ <<<"$r"
+		if [[ $f == 0 ]]; then rows_passed=$((rows_passed + 1)); else rows_failed=$((rows_failed + 1)); fi
+	done
 done
 
 echo
