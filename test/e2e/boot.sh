@@ -23,7 +23,7 @@
 #   4. a qcow2 overlay on the image and a blank sparse pool disk, attached third (after the seed,
 #      which the guest may look for as /dev/vdb) with serial bt-pool, so the guest has
 #      /dev/disk/by-id/virtio-bt-pool (test/e2e/profiles/pool-disk.yaml names it); boot 1 under
-#      qemu TCG (-m 16384 -smp 2: memory-scaled kernel defaults such as tcp_mem exceed what
+#      qemu TCG (-m 16384 -smp 1: memory-scaled kernel defaults such as tcp_mem exceed what
 #      profiles once pinned, and pages are only allocated when touched; user networking with
 #      restrict=on, serial console to a file); the guest's report unit prints `cloud-init status
 #      --long`, mounts the seed read-only, runs `gen verify --format json` for the stack, and prints
@@ -49,6 +49,7 @@
 #                     serial and qemu logs
 #   E2E_BOOT_TIMEOUT  seconds before a boot is killed (default 900)
 #   E2E_JOBS          stacks booted side by side (default 2; 1 boots one after the other)
+#   E2E_SMP           virtual CPUs per guest (default 1: two guests of 2 vCPUs fight over 2 cores)
 # Needs root (image build), Debian 12, node. About 1 min per boot under TCG.
 set -euo pipefail
 
@@ -56,6 +57,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cache=${E2E_CACHE:-/var/tmp/born-tuned-e2e}
 boot_timeout=${E2E_BOOT_TIMEOUT:-900}
+smp=${E2E_SMP:-1}
 
 stacks=("$@")
 if ((${#stacks[@]} == 0)); then
@@ -65,15 +67,17 @@ if ((${#stacks[@]} == 0)); then
 	# fresh Incus stack on Debian 13 has its uplink as an active-backup bond of two NICs (bonded).
 	# incus-dense's btrfs pool goes on the guest's pool disk (pool-disk); pool-lvm makes it an LVM
 	# thin pool on one Debian 12 stack.
+	# Longest first (the Packer stack builds an image and boots three times, a baked stack bakes
+	# first), so the two job slots end close together.
 	stacks=(
-		lxd-small+preinstalled
-		incus-dense+10gbe+preinstalled+bonded+pool-disk
-		baked:lxd-small+10gbe+preinstalled
 		packer:incus-dense+10gbe+preinstalled+pinned-tcp-mem+pool-disk
-		lxd-small+10gbe+debian-12+preinstalled
-		incus-dense+debian-12+preinstalled+pool-disk+pool-lvm
-		baked:lxd-small+debian-12+preinstalled
 		baked:incus-dense+10gbe+debian-12+preinstalled+pinned-tcp-mem+pool-disk
+		baked:lxd-small+10gbe+preinstalled
+		baked:lxd-small+debian-12+preinstalled
+		incus-dense+10gbe+preinstalled+bonded+pool-disk
+		incus-dense+debian-12+preinstalled+pool-disk+pool-lvm
+		lxd-small+preinstalled
+		lxd-small+10gbe+debian-12+preinstalled
 	)
 fi
 
@@ -113,7 +117,7 @@ else
 	say "WARNING: no recorded reports in test/e2e/fixtures: compare.mjs negative controls skipped"
 fi
 # ensure_image RELEASE: builds (or finds cached) the Debian RELEASE base image. Run through
-# with_image_lock, which shellcheck cannot follow.
+# with_lock, which shellcheck cannot follow.
 # shellcheck disable=SC2317
 ensure_image() {
 	local release=$1 f
@@ -171,12 +175,15 @@ uplink_nics() {
 	done
 }
 
-# with_image_lock COMMAND...: runs COMMAND holding the run's image lock. Stacks run side by side,
-# and the base images, bakes and Packer builds share the cache: one at a time, and a second
-# stack of a release finds the first one's image cached.
-with_image_lock() {
-	local fd rc=0
-	exec {fd}>"$out/.images.lock"
+# with_lock NAME COMMAND...: runs COMMAND holding the run's lock NAME. Stacks run side by side and
+# share the cache: a release's base image is built under its own lock (a second stack of the release
+# then finds it cached, and it is never repacked under a running guest), a bake or a Packer build
+# under the lock of its cache entry. Different resources build side by side (the Debian 12 image
+# beside the Packer build).
+with_lock() {
+	local fd rc=0 name=${1//[^A-Za-z0-9._+-]/_}
+	shift
+	exec {fd}>"$out/.lock-$name"
 	flock "$fd"
 	"$@" || rc=$?
 	exec {fd}>&-
@@ -224,7 +231,7 @@ run_stack() {
 		row "$stack" 2 - - - 0 1 "the stack's target is not Debian 12 or 13"
 		return
 	fi
-	with_image_lock ensure_image "$release"
+	with_lock "image-$release" ensure_image "$release"
 	rcache=$cache/debian-$release
 	if [[ -f $dir/tree/preseed/incus.yaml ]]; then manager=incus; else manager=lxd; fi
 	case $manager in
@@ -234,7 +241,7 @@ run_stack() {
 
 	if [[ $variant == baked ]]; then
 		image=$rcache/baked/$profiles_spec/disk.img
-		if ! with_image_lock bash "$here/bake-image.sh" "$rcache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
+		if ! with_lock "bake-$release-$profiles_spec" bash "$here/bake-image.sh" "$rcache" "$dir/tree" "$profiles_spec" 2>"$dir/bake.stderr"; then
 			cat "$dir/bake.stderr" >&2
 			cp "$rcache/baked/$profiles_spec/bake.log" "$dir/" 2>/dev/null || true
 			row "$stack" 1 "$release" - - 0 1 "baking the image failed (see $dir/bake.stderr, bake.log)"
@@ -246,7 +253,7 @@ run_stack() {
 		image_format=raw
 	elif [[ $variant == packer ]]; then
 		image=$rcache/packer/$profiles_spec/disk.qcow2
-		if ! with_image_lock bash "$here/packer-image.sh" "$rcache" "$dir/tree" "$profiles_spec" "$manager" 2>"$dir/packer.stderr"; then
+		if ! with_lock "packer-$release-$profiles_spec" bash "$here/packer-image.sh" "$rcache" "$dir/tree" "$profiles_spec" "$manager" 2>"$dir/packer.stderr"; then
 			cat "$dir/packer.stderr" >&2
 			cp "$rcache/packer/$profiles_spec"/{packer.log,build-serial.log} "$dir/" 2>/dev/null || true
 			for b in 1 2 B id; do
@@ -309,7 +316,7 @@ run_stack() {
 		say "$stack: boot $boot (Debian $release, $variant image, $manager, instance-id $boot_iid)"
 		rc=0
 		timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
-			-accel tcg -m 16384 -smp 2 \
+			-accel tcg -m 16384 -smp "$smp" \
 			-nodefaults -display none -monitor none -no-reboot \
 			-serial "file:$log" \
 			-kernel "$rcache/vmlinuz" -initrd "$rcache/initrd.img" -append "$append" \
@@ -401,6 +408,7 @@ run_stack() {
 # well under the time of one after the other.
 jobs_max=${E2E_JOBS:-2}
 [[ $jobs_max =~ ^[1-9][0-9]*$ ]] || die "E2E_JOBS must be a positive integer, not \"$jobs_max\""
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "E2E_SMP must be a positive integer, not \"$smp\""
 for stack in "${stacks[@]}"; do
 	while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
 	{

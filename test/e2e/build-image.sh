@@ -51,6 +51,10 @@ security=${E2E_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 disk_size=4G
 
 # --- host tools ---------------------------------------------------------------------------------
+# One apt at a time: boot.sh builds the two releases' images side by side, and a second apt-get
+# would fail on apt's own lock instead of waiting for it.
+exec {apt_lock}>/var/lock/born-tuned-e2e-host-tools.lock
+flock "$apt_lock"
 need=()
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
@@ -63,6 +67,7 @@ if ((${#need[@]} > 0)); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
 		fail "apt-get install ${need[*]} failed"
 fi
+exec {apt_lock}>&-
 
 # --- recipe -------------------------------------------------------------------------------------
 # The package set. Recommends are not installed (mmdebstrap's default), so everything the guest
