@@ -63,9 +63,9 @@ else
 	if ((uvu_status != 0 && total == ok)); then failed=$((failed + 1)); fi
 fi
 
-# End-to-end: every default stack (plain and baked image) booted twice in a Debian 12 guest under
-# qemu, judged by `gen verify` inside the guest (test/e2e/README.md; ~20 min from an empty image
-# cache, ~15 min with it). Each stack x boot row counts as one test. A harness error (exit 2, or no
+# End-to-end: every default stack (plain, baked and Packer image; Debian 12 and 13) booted twice
+# under qemu, judged by `gen verify` inside the guest (test/e2e/README.md; ~40 min on 2 cores
+# without KVM from an empty image cache, images included). Each stack x boot row counts as one test. A harness error (exit 2, or no
 # final "e2e: N passed, N failed" line) counts as one failed test. BORN_TUNED_E2E=0 skips it
 # (npm run test:fast).
 if [[ ${BORN_TUNED_E2E:-1} != 0 ]]; then
