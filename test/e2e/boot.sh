@@ -50,7 +50,7 @@
 #   E2E_BOOT_TIMEOUT  seconds before a boot is killed (default 900)
 #   E2E_JOBS          stacks booted side by side (default 2; 1 boots one after the other)
 #   E2E_SMP           virtual CPUs per guest (default 1: two guests of 2 vCPUs fight over 2 cores)
-# Needs root (image build), Debian 12, node. About 1 min per boot under TCG.
+# Needs root (image build), Debian 12, node. About 3-5 min per boot under TCG (2 cores, no KVM).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
