@@ -65,9 +65,9 @@ fi
 
 # End-to-end: every default stack (plain, baked and Packer image; Debian 12 and 13) booted twice
 # under qemu, judged by `gen verify` inside the guest (test/e2e/README.md; ~40 min on 2 cores
-# without KVM from an empty image cache, images included). Each stack x boot row counts as one test. A harness error (exit 2, or no
-# final "e2e: N passed, N failed" line) counts as one failed test. BORN_TUNED_E2E=0 skips it
-# (npm run test:fast).
+# without KVM from an empty image cache, images included). Each stack x boot row counts as one
+# test. A harness error (exit 2, or no final "e2e: N passed, N failed" line) counts as one failed
+# test. BORN_TUNED_E2E=0 skips it (npm run test:fast).
 if [[ ${BORN_TUNED_E2E:-1} != 0 ]]; then
 	e2e_log=$(mktemp)
 	trap 'rm -f "$log" "$tsc_log" "$e2e_log"' EXIT

@@ -46,6 +46,21 @@ function read(path) {
 // (with boot_timeline below) says where they go. Diagnostic only; compare.mjs does not judge it.
 report.timings_ms = {};
 
+// `systemctl show` of UNITS for PROPS: the exit status, and one object of property values per unit,
+// in the order asked (systemctl separates the units' blocks with an empty line).
+function systemctlShow(units, props) {
+	const r = run("systemctl", ["show", "--no-pager", ...props.map((p) => `--property=${p}`), ...units]);
+	const blocks = r.stdout.split("\n\n").map((block) => {
+		const values = {};
+		for (const line of block.split("\n")) {
+			const eq = line.indexOf("=");
+			if (eq > 0) values[line.slice(0, eq)] = line.slice(eq + 1);
+		}
+		return values;
+	});
+	return { rc: r.rc, units: blocks };
+}
+
 function guard(name, fn) {
 	const started = Date.now();
 	try {
@@ -80,10 +95,8 @@ const TIMELINE_UNITS = [
 ];
 report.boot_timeline = guard("boot_timeline", () => {
 	const props = ["Id", "LoadState", "InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic"];
-	const r = run("systemctl", ["show", ...props.map((p) => `--property=${p}`), ...TIMELINE_UNITS]);
 	const units = [];
-	for (const block of r.stdout.split("\n\n")) {
-		const f = Object.fromEntries(block.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+	for (const f of systemctlShow(TIMELINE_UNITS, props).units) {
 		const start = Number(f.InactiveExitTimestampMonotonic);
 		const up = Number(f.ActiveEnterTimestampMonotonic);
 		if (f.Id && f.LoadState === "loaded" && start > 0)
@@ -429,13 +442,8 @@ report.fence = guard("fence", () => {
 	if (nft.rc === 0) table = JSON.parse(nft.stdout);
 	const props = ["ActiveState", "UnitFileState", "Result", "ActiveEnterTimestampMonotonic"];
 	const show = (unit) => {
-		const r = run("systemctl", ["show", unit, "--no-pager", ...props.map((p) => `--property=${p}`)]);
-		const out = { rc: r.rc };
-		for (const line of r.stdout.split("\n")) {
-			const eq = line.indexOf("=");
-			if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
-		}
-		return out;
+		const r = systemctlShow([unit], props);
+		return { rc: r.rc, ...r.units[0] };
 	};
 	return {
 		nft_rc: nft.rc,
